@@ -1,0 +1,114 @@
+#include "app/config.hpp"
+
+#include <cstdlib>
+#include <set>
+#include <toml++/toml.h>
+
+namespace mingchu::app {
+namespace {
+
+Status bad(const std::string& key, const std::string& why) {
+  return Error::invalid(key, "invalid_config", "config '" + key + "': " + why);
+}
+
+}  // namespace
+
+Status apply_toml_file(Config& cfg, const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Error::invalid("config", "invalid_config", "cannot parse " + path + ": " + std::string(e.description()));
+  }
+  Status st = ok_status();
+  auto str = [&](const toml::node_view<toml::node>& n, const std::string& key, std::string& out) {
+    if (!n) return;
+    if (auto v = n.value<std::string>()) out = *v;
+    else if (st) st = bad(key, "must be a string");
+  };
+  auto num = [&](const toml::node_view<toml::node>& n, const std::string& key, int& out, int lo, int hi) {
+    if (!n) return;
+    auto v = n.value<int64_t>();
+    if (!v || *v < lo || *v > hi) {
+      if (st) st = bad(key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+      return;
+    }
+    out = static_cast<int>(*v);
+  };
+  auto flag = [&](const toml::node_view<toml::node>& n, const std::string& key, bool& out) {
+    if (!n) return;
+    if (auto v = n.value<bool>()) out = *v;
+    else if (st) st = bad(key, "must be true or false");
+  };
+  static const std::set<std::string> kTop = {"server", "storage", "log", "auth", "registry", "mqtt", "amqp", "alerts",
+                                             "notify", "map"};
+  for (const auto& [k, v] : t) {
+    if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
+  }
+  str(t["server"]["listen"], "server.listen", cfg.listen);
+  str(t["server"]["web_root"], "server.web_root", cfg.web_root);
+  str(t["server"]["public_base_url"], "server.public_base_url", cfg.public_base_url);
+  num(t["server"]["threads"], "server.threads", cfg.threads, 1, 256);
+  num(t["server"]["utc_offset_minutes"], "server.utc_offset_minutes", cfg.utc_offset_minutes, -720, 840);
+  int upload_mb = static_cast<int>(cfg.max_upload_bytes / (1024 * 1024));
+  num(t["server"]["max_upload_mb"], "server.max_upload_mb", upload_mb, 1, 100);
+  cfg.max_upload_bytes = static_cast<std::size_t>(upload_mb) * 1024 * 1024;
+  str(t["storage"]["data_dir"], "storage.data_dir", cfg.data_dir);
+  str(t["storage"]["db"], "storage.db", cfg.db_url);
+  num(t["storage"]["pool"], "storage.pool", cfg.db_pool, 1, 256);
+  str(t["log"]["level"], "log.level", cfg.log_level);
+  flag(t["log"]["json"], "log.json", cfg.log_json);
+  str(t["mqtt"]["url"], "mqtt.url", cfg.mqtt_url);
+  str(t["amqp"]["url"], "amqp.url", cfg.amqp_url);
+  num(t["auth"]["password_min_length"], "auth.password_min_length", cfg.auth.password_min_length, 8, 64);
+  num(t["auth"]["password_max_age_days"], "auth.password_max_age_days", cfg.auth.password_max_age_days, 0, 3650);
+  num(t["auth"]["lockout_threshold"], "auth.lockout_threshold", cfg.auth.lockout_threshold, 1, 100);
+  num(t["auth"]["lockout_minutes"], "auth.lockout_minutes", cfg.auth.lockout_minutes, 1, 24 * 60);
+  num(t["auth"]["session_idle_minutes"], "auth.session_idle_minutes", cfg.auth.session_idle_minutes, 1, 24 * 60);
+  num(t["auth"]["session_max_hours"], "auth.session_max_hours", cfg.auth.session_max_hours, 1, 24 * 30);
+  num(t["auth"]["max_sessions_per_user"], "auth.max_sessions_per_user", cfg.auth.max_sessions_per_user, 1, 100);
+  num(t["registry"]["cert_expiring_days"], "registry.cert_expiring_days", cfg.cert_expiring_days, 1, 365);
+  return st;
+}
+
+Status apply_env(Config& cfg) {
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+  };
+  if (auto v = env("MINGCHU_LISTEN")) cfg.listen = v;
+  if (auto v = env("MINGCHU_DATA")) cfg.data_dir = v;
+  if (auto v = env("MINGCHU_DB")) cfg.db_url = v;
+  if (auto v = env("MINGCHU_LOG_LEVEL")) cfg.log_level = v;
+  if (auto v = env("MINGCHU_LOG_JSON")) cfg.log_json = std::string(v) == "1" || std::string(v) == "true";
+  if (auto v = env("MINGCHU_MQTT")) cfg.mqtt_url = v;
+  if (auto v = env("MINGCHU_AMQP")) cfg.amqp_url = v;
+  if (auto v = env("MINGCHU_WEB_ROOT")) cfg.web_root = v;
+  if (auto v = env("MINGCHU_PUBLIC_BASE_URL")) cfg.public_base_url = v;
+  if (auto v = env("MINGCHU_THREADS")) {
+    int n = std::atoi(v);
+    if (n < 1 || n > 256) return bad("MINGCHU_THREADS", "must be 1–256");
+    cfg.threads = n;
+  }
+  return ok_status();
+}
+
+Result<std::pair<std::string, unsigned short>> split_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return Error::invalid("listen", "invalid_listen", "expected HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port_s = listen.substr(colon + 1);
+  if (port_s.empty() || port_s.size() > 5 || port_s.find_first_not_of("0123456789") != std::string::npos) {
+    return Error::invalid("listen", "invalid_listen", "port must be a number");
+  }
+  int port = std::stoi(port_s);
+  if (port > 65535) return Error::invalid("listen", "invalid_listen", "port must be ≤ 65535");
+  return std::make_pair(host, static_cast<unsigned short>(port));
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace mingchu::app

@@ -1,0 +1,58 @@
+// The composition root: builds every module from the Config, owns them, and wires them
+// together. Nothing else knows how the program is assembled. One Platform per process.
+#pragma once
+
+#include <memory>
+
+#include "app/config.hpp"
+#include "audit/audit_log.hpp"
+#include "auth/auth_service.hpp"
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "crypto/field_cipher.hpp"
+#include "files/file_catalog.hpp"
+#include "files/file_store.hpp"
+#include "registry/registry.hpp"
+#include "storage/database.hpp"
+
+namespace mingchu::app {
+
+class Platform {
+ public:
+  // Opens the database (applying migrations) and the key file; throws std::runtime_error
+  // with a readable message when either cannot be opened.
+  explicit Platform(const Config& cfg);
+  ~Platform();
+
+  const Config& config() const { return cfg_; }
+  Clock& clock() { return *clock_; }
+  ManualClock* manual_clock() { return manual_clock_; }
+  Metrics& metrics() { return metrics_; }
+  storage::Database& db() { return *db_; }
+  audit::AuditLog& audit() { return *audit_; }
+  auth::AuthService& auth() { return *auth_; }
+  crypto::FieldCipher& cipher() { return *cipher_; }
+  registry::Registry& registry() { return *registry_; }
+  files::FileCatalog& files() { return *catalog_; }
+
+  // Serves HTTP until SIGTERM/SIGINT. Returns the process exit code.
+  int serve();
+
+ private:
+  Config cfg_;
+  std::unique_ptr<Clock> clock_;
+  ManualClock* manual_clock_ = nullptr;
+  Metrics metrics_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<auth::AuthService> auth_;
+  std::unique_ptr<crypto::FieldCipher> cipher_;
+  std::unique_ptr<files::FileStore> store_;
+  std::unique_ptr<files::FileCatalog> catalog_;
+  std::unique_ptr<registry::Registry> registry_;
+};
+
+// Seeds the demo city when the database has no jurisdictions yet. Idempotent.
+void seed_demo(Platform& p);
+
+}  // namespace mingchu::app

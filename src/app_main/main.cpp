@@ -1,0 +1,161 @@
+// `mingchu`: one binary, several roles (serve, migrate, admin, audit, version).
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "app/config.hpp"
+#include "app/platform.hpp"
+#include "core/log.hpp"
+#include "storage/migrations.hpp"
+
+using namespace mingchu;
+
+namespace {
+
+void add_common(CLI::App* cmd, app::Config& cfg) {
+  cmd->add_option("--data", cfg.data_dir, "data directory (SQLite file, files, key file)");
+  cmd->add_option("--db", cfg.db_url,
+                  "database URL: sqlite:PATH or postgresql://user:pass@host:port/db (default: sqlite:DATA/mingchu.db)");
+  cmd->add_option("--config", cfg.config_file, "TOML configuration file (flags and MINGCHU_* env override it)");
+}
+
+// Applies file and env, then the flags again (they were parsed into cfg already, so re-parse
+// order is: defaults < file < env < flags). CLI11 has written flag values into cfg; keep a
+// copy of what the user gave explicitly.
+int load_config(CLI::App& cmd, app::Config& cfg) {
+  app::Config flags = cfg;
+  app::Config base;
+  if (!cfg.config_file.empty()) {
+    if (auto st = app::apply_toml_file(base, cfg.config_file); !st) {
+      std::cerr << "mingchu: " << st.error().message << "\n";
+      return 2;
+    }
+  }
+  if (auto st = app::apply_env(base); !st) {
+    std::cerr << "mingchu: " << st.error().message << "\n";
+    return 2;
+  }
+  auto given = [&](const char* name) { return cmd.get_option_no_throw(name) && cmd.count(name) > 0; };
+  if (given("--data")) base.data_dir = flags.data_dir;
+  if (given("--db")) base.db_url = flags.db_url;
+  if (given("--listen")) base.listen = flags.listen;
+  if (given("--mqtt")) base.mqtt_url = flags.mqtt_url;
+  if (given("--amqp")) base.amqp_url = flags.amqp_url;
+  if (given("--web-root")) base.web_root = flags.web_root;
+  if (given("--log-level")) base.log_level = flags.log_level;
+  if (given("--threads")) base.threads = flags.threads;
+  if (given("--public-base-url")) base.public_base_url = flags.public_base_url;
+  if (flags.log_json) base.log_json = true;
+  base.demo = flags.demo;
+  base.manual_clock = flags.manual_clock;
+  base.config_file = flags.config_file;
+  cfg = base;
+  log::Level level;
+  if (!log::parse_level(cfg.log_level, level)) {
+    std::cerr << "mingchu: --log-level must be debug, info, warn or error\n";
+    return 2;
+  }
+  log::configure(level, cfg.log_json);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"mingchu 明厨 — Internet + Bright Kitchen food-safety supervision platform"};
+  cli.require_subcommand(1);
+  app::Config cfg;
+
+  auto* serve = cli.add_subcommand("serve", "run the platform: HTTP API, web UI, ingest, scheduler, notifier");
+  add_common(serve, cfg);
+  serve->add_option("--listen", cfg.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  serve->add_flag("--demo", cfg.demo, "seed a demo city on first start (jurisdictions, units, cameras, staff, users)");
+  serve->add_flag("--manual-clock", cfg.manual_clock,
+                  "let POST /api/v1/admin/clock move time forward (tests only; loopback only)");
+  serve->add_option("--mqtt", cfg.mqtt_url, "MQTT broker URL for device events, e.g. mqtt://127.0.0.1:1883");
+  serve->add_option("--amqp", cfg.amqp_url, "RabbitMQ URL for data push, e.g. amqp://guest:guest@127.0.0.1:5672/");
+  serve->add_option("--web-root", cfg.web_root, "directory of the built web UI (default ./web/dist when present)");
+  serve->add_option("--public-base-url", cfg.public_base_url, "external URL of this platform, for QR codes");
+  serve->add_option("--threads", cfg.threads, "HTTP worker threads")->check(CLI::Range(1, 256));
+  serve->add_option("--log-level", cfg.log_level, "debug, info, warn or error");
+  serve->add_flag("--log-json", cfg.log_json, "write logs as JSON lines");
+
+  auto* migrate = cli.add_subcommand("migrate", "apply database schema migrations and exit");
+  add_common(migrate, cfg);
+
+  auto* admin = cli.add_subcommand("admin", "administration");
+  admin->require_subcommand(1);
+  auto* create_user = admin->add_subcommand("create-user", "create a user (e.g. the first platform admin)");
+  add_common(create_user, cfg);
+  std::string username, password, role = "platform_admin", jurisdiction, unit, display;
+  create_user->add_option("--username", username, "user name")->required();
+  create_user->add_option("--password", password, "password (policy enforced)")->required();
+  create_user->add_option("--role", role, "platform_admin, regulator or merchant");
+  create_user->add_option("--jurisdiction", jurisdiction, "jurisdiction id (regulators)");
+  create_user->add_option("--unit", unit, "unit id (merchants)");
+  create_user->add_option("--display-name", display, "display name");
+
+  auto* audit = cli.add_subcommand("audit", "audit log");
+  audit->require_subcommand(1);
+  auto* verify = audit->add_subcommand("verify", "recompute the audit hash chain; exit 0 when it holds");
+  add_common(verify, cfg);
+
+  auto* version = cli.add_subcommand("version", "print the version");
+
+  CLI11_PARSE(cli, argc, argv);
+
+  try {
+    if (version->parsed()) {
+      std::cout << "mingchu 0.1.0\n";
+      return 0;
+    }
+    CLI::App* cmd = serve->parsed() ? serve : migrate->parsed() ? migrate : create_user->parsed() ? create_user : verify;
+    if (int rc = load_config(*cmd, cfg)) return rc;
+
+    if (migrate->parsed()) {
+      std::filesystem::create_directories(cfg.data_dir);
+      auto db = storage::open_database(cfg.effective_db_url(), 1);
+      auto applied = storage::migrate(*db);
+      std::cout << "schema at version " << storage::schema_version(*db) << " (" << applied.size() << " applied)\n";
+      return 0;
+    }
+    app::Platform platform(cfg);
+    if (create_user->parsed()) {
+      auth::NewUser u;
+      u.username = username;
+      u.password = password;
+      u.display_name = display;
+      auto r = auth::parse_role(role);
+      if (!r) {
+        std::cerr << "mingchu: --role must be platform_admin, regulator or merchant\n";
+        return 2;
+      }
+      u.role = *r;
+      u.jurisdiction_id = jurisdiction;
+      if (!unit.empty()) u.unit_ids = {unit};
+      auto created = platform.auth().create_user_unchecked(u, "cli");
+      if (!created) {
+        std::cerr << "mingchu: " << created.error().message << "\n";
+        return 1;
+      }
+      audit::Entry e{"", "cli", "platform_admin", "user.create", "user:" + created->id, "cli", "ok", "role=" + role};
+      platform.audit().append(platform.db(), e);
+      std::cout << created->id << "\n";
+      return 0;
+    }
+    if (verify->parsed()) {
+      auto v = platform.audit().verify(platform.db());
+      if (v.ok) {
+        std::cout << "audit chain holds: " << v.checked << " entries verified\n";
+        return 0;
+      }
+      std::cout << "audit chain BROKEN at entry " << v.first_bad_seq.value_or(0) << ": " << v.reason << "\n";
+      return 3;
+    }
+    if (cfg.demo) app::seed_demo(platform);
+    return platform.serve();
+  } catch (const std::exception& e) {
+    std::cerr << "mingchu: " << e.what() << "\n";
+    return 1;
+  }
+}

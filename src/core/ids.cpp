@@ -1,0 +1,55 @@
+#include "core/ids.hpp"
+
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace mingchu {
+
+std::string to_hex(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+static std::string random_bytes(size_t n) {
+  std::string b(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(b.data()), static_cast<int>(n)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  return b;
+}
+
+std::string random_hex(size_t n_bytes) { return to_hex(random_bytes(n_bytes)); }
+
+std::string random_token(size_t n_bytes) {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string b = random_bytes(n_bytes);
+  std::string out;
+  out.reserve(n_bytes);
+  for (unsigned char c : b) out.push_back(kAlphabet[c & 63]);
+  return out;
+}
+
+std::string new_id(std::string_view prefix) {
+  std::string id(prefix);
+  id.push_back('_');
+  id += random_hex(8);
+  return id;
+}
+
+bool plausible_id(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    bool okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!okc) return false;
+  }
+  return true;
+}
+
+}  // namespace mingchu

@@ -1,0 +1,19 @@
+// Identifiers and random tokens.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mingchu {
+
+// A new id: prefix + 16 random lowercase hex digits, e.g. "unit_3f9a0c1d2e4b5a6f".
+std::string new_id(std::string_view prefix);
+// n random bytes from the OS CSPRNG, as lowercase hex (2n chars) or URL-safe base64.
+std::string random_hex(size_t n_bytes);
+std::string random_token(size_t n_bytes);
+std::string to_hex(std::string_view bytes);
+// True when s looks like an id this program could have made or accepted: 1..64 chars of
+// [A-Za-z0-9_-]. Used to refuse hostile ids before they reach storage.
+bool plausible_id(std::string_view s);
+
+}  // namespace mingchu

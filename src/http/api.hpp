@@ -1,0 +1,56 @@
+// What the HTTP handlers are given: the domain services, made and owned by the composition
+// root (app), which outlives the server. Handlers are thin: parse, authorize, call a
+// domain function, format.
+#pragma once
+
+#include <string>
+
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "http/router.hpp"
+
+namespace mingchu::storage {
+class Database;
+}
+namespace mingchu::audit {
+class AuditLog;
+}
+namespace mingchu::auth {
+class AuthService;
+}
+namespace mingchu::registry {
+class Registry;
+}
+namespace mingchu::files {
+class FileCatalog;
+}
+
+namespace mingchu::http {
+
+struct ApiOptions {
+  bool manual_clock = false;    // POST /api/v1/admin/clock exists only then
+  std::string web_root;         // built web UI (web/dist); empty = none
+  std::string public_base_url;  // for QR codes, e.g. "https://mingchu.example.gov.cn"
+  size_t max_upload_bytes = 10 * 1024 * 1024;
+  int utc_offset_minutes = 480;
+};
+
+struct ApiContext {
+  ApiOptions options;
+  Clock* clock = nullptr;
+  ManualClock* manual_clock = nullptr;  // set only with --manual-clock
+  Metrics* metrics = nullptr;
+  storage::Database* db = nullptr;
+  audit::AuditLog* audit = nullptr;
+  auth::AuthService* auth = nullptr;
+  registry::Registry* registry = nullptr;
+  files::FileCatalog* files = nullptr;
+};
+
+void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
+void add_auth_routes(Router& r, ApiContext& ctx);      // auth, me, users, api keys, audit
+void add_registry_routes(Router& r, ApiContext& ctx);  // jurisdictions, units, cameras, staff, certs
+void add_file_routes(Router& r, ApiContext& ctx);      // uploads and downloads
+void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
+
+}  // namespace mingchu::http

@@ -1,0 +1,243 @@
+// Auth, users, API keys and the audit log.
+#include "audit/audit_log.hpp"
+#include "auth/auth_service.hpp"
+#include "http/handler_util.hpp"
+
+namespace mingchu::http {
+namespace {
+
+json::object user_json(const ApiContext& ctx, const auth::User& u) {
+  json::object o{{"id", u.id},
+                 {"username", u.username},
+                 {"display_name", u.display_name},
+                 {"role", auth::role_name(u.role)},
+                 {"created_at", format_time(ctx, u.created_at)}};
+  if (!u.jurisdiction_id.empty()) o["jurisdiction_id"] = u.jurisdiction_id;
+  if (u.role == auth::Role::kMerchant) {
+    json::array units;
+    for (const auto& id : u.unit_ids) units.emplace_back(id);
+    o["unit_ids"] = std::move(units);
+  }
+  return o;
+}
+
+json::object key_json(const ApiContext& ctx, const auth::ApiKey& k) {
+  json::object scope;
+  if (!k.scope.unit_id.empty()) scope["unit_id"] = k.scope.unit_id;
+  if (!k.scope.jurisdiction_id.empty()) scope["jurisdiction_id"] = k.scope.jurisdiction_id;
+  scope["ingest_only"] = k.scope.ingest_only;
+  json::object o{{"id", k.id}, {"name", k.name}, {"scope", scope}, {"created_at", format_time(ctx, k.created_at)}};
+  o["revoked_at"] = time_or_null(ctx, k.revoked_at);
+  if (!k.key.empty()) o["key"] = k.key;
+  return o;
+}
+
+std::string bearer(const Request& req) {
+  auto a = req.header("authorization");
+  return a && a->size() > 7 ? a->substr(7) : std::string();
+}
+
+}  // namespace
+
+void add_auth_routes(Router& r, ApiContext& ctx) {
+  r.add("POST", "/api/v1/auth/login", [&ctx](Request& req) {
+    auto body = read_json(req);
+    if (!body) return Response::error(body.error());
+    ObjectReader rd(*body);
+    std::string username = rd.req_string("username", 64);
+    std::string password = rd.req_string("password", 256);
+    if (auto st = rd.finish(); !st) return Response::error(st.error());
+    auto res = ctx.auth->login(username, password, req.remote);
+    if (!res) return Response::error(res.error());
+    json::object o{{"token", res->token},
+                   {"expires_at", format_time(ctx, res->expires_at)},
+                   {"user", user_json(ctx, res->user)},
+                   {"password_expired", res->password_expired}};
+    return Response::json(200, o);
+  }, 8 * 1024);
+
+  r.add("POST", "/api/v1/auth/logout", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    if (who->is_api_key) return Response::error(Error::forbidden("API keys do not log out; revoke them"));
+    (void)ctx.auth->logout(bearer(req), *who);
+    return Response::no_content();
+  }, 1024);
+
+  r.add("GET", "/api/v1/me", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    json::object o{{"id", who->user_id},
+                   {"username", who->username},
+                   {"display_name", who->display_name},
+                   {"role", who->is_api_key ? "api_key" : auth::role_name(who->role)},
+                   {"password_expired", who->password_expired}};
+    if (!who->jurisdiction_id.empty()) o["jurisdiction_id"] = who->jurisdiction_id;
+    if (who->role == auth::Role::kMerchant) {
+      json::array units;
+      for (const auto& id : who->unit_ids) units.emplace_back(id);
+      o["unit_ids"] = std::move(units);
+    }
+    return Response::json(200, o);
+  });
+
+  r.add("POST", "/api/v1/auth/password", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    auto body = read_json(req);
+    if (!body) return Response::error(body.error());
+    ObjectReader rd(*body);
+    std::string old_pw = rd.req_string("old_password", 256);
+    std::string new_pw = rd.req_string("new_password", 256);
+    if (auto st = rd.finish(); !st) return Response::error(st.error());
+    auto st = ctx.auth->change_password(*who, old_pw, new_pw);
+    if (!st) return Response::error(st.error());
+    return Response::no_content();
+  }, 8 * 1024);
+
+  r.add("GET", "/api/v1/users", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    auto pg = page_params(req);
+    if (!pg) return Response::error(pg.error());
+    auto [users, total] = ctx.auth->list_users(*who, pg->page, pg->page_size);
+    json::array items;
+    for (const auto& u : users) items.emplace_back(user_json(ctx, u));
+    return Response::json(200, list_body(std::move(items), total, *pg));
+  });
+
+  r.add("GET", "/api/v1/users/{id}", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    auto id = path_id(req);
+    if (!id) return Response::error(id.error());
+    auto u = ctx.auth->get_user(*who, *id);
+    if (!u) return Response::error(u.error());
+    return Response::json(200, user_json(ctx, *u));
+  });
+
+  r.add("POST", "/api/v1/users", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    auto body = read_json(req);
+    if (!body) return Response::error(body.error());
+    ObjectReader rd(*body);
+    auth::NewUser u;
+    u.username = rd.req_string("username", 32);
+    u.password = rd.req_string("password", 128);
+    u.display_name = rd.opt_string("display_name", 64).value_or("");
+    std::string role = rd.req_string("role", 32);
+    u.jurisdiction_id = rd.opt_string("jurisdiction_id", 64).value_or("");
+    if (const json::array* units = rd.opt_array("unit_ids", 50)) {
+      for (const auto& v : *units) {
+        if (!v.is_string()) {
+          rd.fail("unit_ids", "wrong_type", "unit_ids must be an array of strings");
+          break;
+        }
+        u.unit_ids.emplace_back(v.as_string());
+      }
+    }
+    if (auto st = rd.finish(); !st) return Response::error(st.error());
+    auto parsed = auth::parse_role(role);
+    if (!parsed) {
+      return Response::error(
+          Error::invalid("role", "invalid_role", "role must be platform_admin, regulator or merchant"));
+    }
+    u.role = *parsed;
+    auto created = ctx.auth->create_user(*who, u);
+    if (!created) return Response::error(created.error());
+    return Response::json(201, user_json(ctx, *created));
+  }, 16 * 1024);
+
+  r.add("GET", "/api/v1/api-keys", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    json::array items;
+    for (const auto& k : ctx.auth->list_api_keys(*who)) items.emplace_back(key_json(ctx, k));
+    PageParams p{1, static_cast<int>(items.size())};
+    std::int64_t n = static_cast<std::int64_t>(items.size());
+    return Response::json(200, list_body(std::move(items), n, p));
+  });
+
+  r.add("POST", "/api/v1/api-keys", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    auto body = read_json(req);
+    if (!body) return Response::error(body.error());
+    ObjectReader rd(*body);
+    std::string name = rd.req_string("name", 64);
+    auth::ApiKeyScope scope;
+    if (const json::object* s = rd.opt_object("scope")) {
+      ObjectReader sr(*s, "scope");
+      scope.unit_id = sr.opt_string("unit_id", 64).value_or("");
+      scope.jurisdiction_id = sr.opt_string("jurisdiction_id", 64).value_or("");
+      scope.ingest_only = sr.opt_bool("ingest_only").value_or(false);
+      if (auto st = sr.finish(); !st) return Response::error(st.error());
+      if (!scope.unit_id.empty() && !scope.jurisdiction_id.empty()) {
+        return Response::error(
+            Error::invalid("scope", "ambiguous_scope", "give either scope.unit_id or scope.jurisdiction_id, not both"));
+      }
+    }
+    if (auto st = rd.finish(); !st) return Response::error(st.error());
+    auto k = ctx.auth->create_api_key(*who, name, scope);
+    if (!k) return Response::error(k.error());
+    return Response::json(201, key_json(ctx, *k));
+  }, 8 * 1024);
+
+  r.add("DELETE", "/api/v1/api-keys/{id}", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    auto id = path_id(req);
+    if (!id) return Response::error(id.error());
+    auto st = ctx.auth->revoke_api_key(*who, *id);
+    if (!st) return Response::error(st.error());
+    return Response::no_content();
+  });
+
+  r.add("GET", "/api/v1/audit", [&ctx](Request& req) {
+    auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
+    if (!who) return Response::error(who.error());
+    auto pg = page_params(req);
+    if (!pg) return Response::error(pg.error());
+    audit::AuditQuery q;
+    q.page = pg->page;
+    q.page_size = pg->page_size;
+    if (auto a = req.query_param("actor"); a && !a->empty()) q.actor = a->substr(0, 64);
+    if (auto a = req.query_param("action"); a && !a->empty()) q.action = a->substr(0, 64);
+    auto from = query_time(req, "from");
+    if (!from) return Response::error(from.error());
+    auto to = query_time(req, "to");
+    if (!to) return Response::error(to.error());
+    q.from = *from;
+    q.to = *to;
+    auto [entries, total] = ctx.audit->list(*ctx.db, q);
+    json::array items;
+    for (const auto& s : entries) {
+      items.emplace_back(json::object{{"id", std::to_string(s.seq)},
+                                      {"seq", s.seq},
+                                      {"at", format_time(ctx, s.at)},
+                                      {"actor_id", s.e.actor_id},
+                                      {"actor", s.e.actor},
+                                      {"role", s.e.role},
+                                      {"action", s.e.action},
+                                      {"target", s.e.target},
+                                      {"source", s.e.source},
+                                      {"result", s.e.result},
+                                      {"detail", s.e.detail},
+                                      {"hash", s.hash}});
+    }
+    return Response::json(200, list_body(std::move(items), total, *pg));
+  });
+
+  r.add("GET", "/api/v1/audit/verify", [&ctx](Request& req) {
+    auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
+    if (!who) return Response::error(who.error());
+    auto v = ctx.audit->verify(*ctx.db);
+    json::object o{{"ok", v.ok}, {"checked", v.checked}};
+    if (v.first_bad_seq) o["first_bad_seq"] = *v.first_bad_seq;
+    if (!v.reason.empty()) o["reason"] = v.reason;
+    return Response::json(200, o);
+  });
+}
+
+}  // namespace mingchu::http

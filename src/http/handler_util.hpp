@@ -1,0 +1,50 @@
+// Small helpers every handler uses: authentication, JSON bodies, paging, list answers.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "auth/principal.hpp"
+#include "core/json.hpp"
+#include "core/result.hpp"
+#include "http/api.hpp"
+#include "http/request.hpp"
+
+namespace mingchu::http {
+
+// Authenticates a user session (Bearer) or an API key (X-Api-Key). Keys limited to ingest
+// are refused here with 403; ingest routes call authenticate_ingest instead.
+Result<auth::Principal> authenticate(ApiContext& ctx, const Request& req);
+Result<auth::Principal> authenticate_ingest(ApiContext& ctx, const Request& req);
+// As authenticate, plus a role check (403 when weaker than min_role).
+Result<auth::Principal> authenticate_role(ApiContext& ctx, const Request& req, auth::Role min_role);
+
+// The JSON object body; 415 unless Content-Type is application/json, 400 when malformed.
+Result<json::object> read_json(const Request& req);
+
+struct PageParams {
+  int page = 1;
+  int page_size = 20;
+  int offset() const { return (page - 1) * page_size; }
+};
+Result<PageParams> page_params(const Request& req);
+json::object list_body(json::array items, std::int64_t total, const PageParams& p);
+
+// An optional id from the query string, refused (422) when it is not a plausible id.
+Result<std::optional<std::string>> query_id(const Request& req, std::string_view name);
+// An optional RFC 3339 time from the query string.
+Result<std::optional<TimeMs>> query_time(const Request& req, std::string_view name);
+// The path parameter as an id; 404 when implausible (never reaches storage).
+Result<std::string> path_id(const Request& req, std::string_view name = "id");
+
+// Wraps a handler body: maps a Result's error to its JSON answer.
+template <typename T>
+Response respond(const Result<T>& r, int status = 200) {
+  if (!r) return Response::error(r.error());
+  return Response::json(status, *r);
+}
+
+std::string format_time(const ApiContext& ctx, TimeMs t);
+json::value time_or_null(const ApiContext& ctx, std::optional<TimeMs> t);
+
+}  // namespace mingchu::http

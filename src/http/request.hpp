@@ -1,0 +1,71 @@
+// The HTTP request and response as the rest of the program sees them: plain structs, no
+// Boost.Beast types, so handlers compile fast and are tested without sockets.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/result.hpp"
+
+namespace mingchu::http {
+
+struct Request {
+  std::string method;
+  std::string target;  // as received
+  std::string path;    // percent-decoded, without the query
+  std::vector<std::pair<std::string, std::string>> query;    // decoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  std::string body;
+  std::string remote;      // peer address
+  std::string request_id;  // X-Request-Id or generated
+  std::map<std::string, std::string, std::less<>> params;  // from the route pattern
+
+  std::optional<std::string> header(std::string_view lower_name) const;
+  std::optional<std::string> query_param(std::string_view name) const;
+  std::string param(std::string_view name) const;
+};
+
+// A stream of Server-Sent Events. The server polls next() and writes what it returns;
+// nullopt with closed() true ends the response. Implementations are thread safe.
+class EventStream {
+ public:
+  virtual ~EventStream() = default;
+  // Waits up to `wait` for the next event text (already formatted as SSE lines).
+  virtual std::optional<std::string> next(std::chrono::milliseconds wait) = 0;
+  virtual bool closed() const = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is this event stream (text/event-stream). Shared with the hub that
+  // feeds it: the hub and the connection both outlive each other in either order.
+  std::shared_ptr<EventStream> stream;
+
+  static Response json(int status, const json::value& v);
+  static Response no_content();
+  static Response error(const Error& e);
+  static Response error(int status, std::string code, std::string message);
+};
+
+// Builds `{"error": {"code", "message", "field"?}}`.
+json::object error_body(const Error& e);
+
+using Handler = std::function<Response(Request&)>;
+// An async handler calls `done` exactly once, from any thread.
+using AsyncHandler = std::function<void(Request&, std::function<void(Response)> done)>;
+
+std::string percent_decode(std::string_view s, bool plus_as_space);
+std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q);
+
+}  // namespace mingchu::http

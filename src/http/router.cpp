@@ -1,0 +1,82 @@
+#include "http/router.hpp"
+
+namespace mingchu::http {
+namespace {
+
+std::vector<std::string> split_path(std::string_view p) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < p.size()) {
+    while (i < p.size() && p[i] == '/') ++i;
+    size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    if (j > i) out.emplace_back(p.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool match_route(const Route& r, const std::vector<std::string>& segs,
+                 std::map<std::string, std::string, std::less<>>* params) {
+  size_t n = r.segments.size();
+  bool wildcard = n > 0 && r.segments.back() == "*";
+  if (wildcard ? segs.size() < n - 1 : segs.size() != n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& s = r.segments[i];
+    if (s == "*") {
+      if (params) {
+        std::string rest;
+        for (size_t k = i; k < segs.size(); ++k) rest += (k > i ? "/" : "") + segs[k];
+        (*params)["*"] = rest;
+      }
+      return true;
+    }
+    if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
+      if (params) (*params)[s.substr(1, s.size() - 2)] = segs[i];
+    } else if (s != segs[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, Handler h, size_t max_body) {
+  Route r{std::move(method), std::move(pattern), std::move(h), nullptr, max_body, {}};
+  r.segments = split_path(r.pattern);
+  routes_.push_back(std::move(r));
+}
+
+void Router::add_async(std::string method, std::string pattern, AsyncHandler h, size_t max_body) {
+  Route r{std::move(method), std::move(pattern), nullptr, std::move(h), max_body, {}};
+  r.segments = split_path(r.pattern);
+  routes_.push_back(std::move(r));
+}
+
+Match Router::match(Request& req) const {
+  Match m;
+  auto segs = split_path(req.path);
+  // Exact segments win over parameters: try routes in registration order, but prefer one
+  // whose literal segments match more (e.g. /units/stats before /units/{id}).
+  const Route* best = nullptr;
+  int best_literals = -1;
+  for (const Route& r : routes_) {
+    if (!match_route(r, segs, nullptr)) continue;
+    m.path_known = true;
+    if (r.method != req.method && !(req.method == "HEAD" && r.method == "GET")) continue;
+    int literals = 0;
+    for (const auto& s : r.segments) literals += (s.front() != '{' && s != "*") ? 1 : 0;
+    if (literals > best_literals) {
+      best = &r;
+      best_literals = literals;
+    }
+  }
+  if (best) {
+    match_route(*best, segs, &req.params);
+    m.route = best;
+  }
+  return m;
+}
+
+}  // namespace mingchu::http

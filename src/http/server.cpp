@@ -1,0 +1,301 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+#include "core/ids.hpp"
+#include "core/log.hpp"
+
+namespace mingchu::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct Server::Impl {
+  ServerOptions opt;
+  const Router& router;
+  Metrics& metrics;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  asio::signal_set signals{io, SIGINT, SIGTERM};
+  std::atomic<bool> stopping{false};
+  std::atomic<int> active{0};      // connections
+  std::atomic<int> in_flight{0};   // requests being handled
+  Gauge* connections_gauge = nullptr;
+  std::mutex conns_mu;
+  std::vector<std::weak_ptr<beast::tcp_stream>> conns;
+
+  Impl(ServerOptions o, const Router& r, Metrics& m) : opt(std::move(o)), router(r), metrics(m) {
+    connections_gauge = &metrics.gauge("mingchu_http_connections", "", "Open HTTP connections");
+  }
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(kTuple);
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) co_return;
+        log::warn("accept failed", {{"error", ec.message()}});
+        continue;
+      }
+      asio::co_spawn(asio::make_strand(io), session(std::move(sock)), asio::detached);
+    }
+  }
+
+  static std::string peer_of(const tcp::socket& s) {
+    boost::system::error_code ec;
+    auto ep = s.remote_endpoint(ec);
+    return ec ? std::string("?") : ep.address().to_string();
+  }
+
+  Request to_request(const bhttp::request_parser<bhttp::string_body>::value_type& m, const std::string& peer) {
+    Request r;
+    r.method = std::string(m.method_string());
+    r.target = std::string(m.target());
+    std::string_view t = r.target;
+    size_t q = t.find('?');
+    r.path = percent_decode(t.substr(0, q), false);
+    if (q != std::string_view::npos) r.query = parse_query(t.substr(q + 1));
+    for (const auto& f : m) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    r.remote = peer;
+    auto rid = r.header("x-request-id");
+    r.request_id = rid && plausible_id(*rid) ? *rid : random_hex(8);
+    return r;
+  }
+
+  // Runs the route's handler; async handlers are awaited without blocking the thread.
+  awaitable<Response> call(const Route& route, Request& req) {
+    if (route.handler) co_return route.handler(req);
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(Response)>(
+        [&](auto handler) {
+          // shared: the completion may be invoked from another thread after this frame ends
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          route.async_handler(req, [h, ex](Response resp) {
+            asio::post(ex, [h, resp = std::move(resp)]() mutable { (*h)(std::move(resp)); });
+          });
+        },
+        use_awaitable);
+  }
+
+  Response dispatch_error(int status, const char* code, const std::string& msg) {
+    return Response::error(status, code, msg);
+  }
+
+  awaitable<void> session(tcp::socket sock) {
+    auto stream = std::make_shared<beast::tcp_stream>(std::move(sock));
+    std::string peer = peer_of(stream->socket());
+    {
+      std::lock_guard g(conns_mu);
+      conns.push_back(stream);
+    }
+    ++active;
+    connections_gauge->add(1);
+    beast::flat_buffer buf;
+    for (;;) {
+      if (stopping) break;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
+      parser.body_limit(64 * 1024);
+      stream->expires_after(opt.idle_timeout);
+      auto [ec, n] = co_await bhttp::async_read_header(*stream, buf, parser, kTuple);
+      if (ec) {
+        if (ec != bhttp::error::end_of_stream && ec != asio::error::operation_aborted &&
+            ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset) {
+          Response bad = dispatch_error(ec == bhttp::error::header_limit ? 431 : 400, "bad_request",
+                                        "malformed HTTP request: " + ec.message());
+          co_await write(*stream, bad, false, "", nullptr);
+        }
+        break;
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      ++in_flight;
+      Request req = to_request(parser.get(), peer);
+      Match m = router.match(req);
+      bool keep_alive = parser.get().keep_alive();
+      Response resp;
+      std::string route_label = m.route ? m.route->pattern : "unmatched";
+      bool skip_body = false;
+      if (!m.route) {
+        resp = m.path_known ? dispatch_error(405, "method_not_allowed", "method " + req.method + " not allowed here")
+                            : dispatch_error(404, "not_found", "no such endpoint: " + req.path);
+      } else if (parser.content_length() && *parser.content_length() > m.route->max_body) {
+        resp = dispatch_error(413, "payload_too_large",
+                              "request body exceeds " + std::to_string(m.route->max_body) + " bytes for this endpoint");
+        keep_alive = false;
+        skip_body = true;
+      }
+      if (!skip_body) {
+        parser.body_limit(m.route ? m.route->max_body : 64 * 1024);
+        stream->expires_after(std::chrono::seconds(60));
+        auto [ec2, n2] = co_await bhttp::async_read(*stream, buf, parser, kTuple);
+        if (ec2) {
+          if (ec2 == bhttp::error::body_limit) {
+            resp = dispatch_error(413, "payload_too_large", "request body is too large for this endpoint");
+          } else {
+            --in_flight;
+            break;
+          }
+          keep_alive = false;
+        } else if (m.route) {
+          req.body = std::move(parser.get().body());
+          try {
+            resp = co_await call(*m.route, req);
+          } catch (const std::exception& e) {
+            log::error("handler failed", {{"request_id", req.request_id}, {"route", route_label}, {"error", e.what()}});
+            metrics.counter("mingchu_http_handler_errors_total", "", "Handlers that threw").inc();
+            resp = dispatch_error(500, "internal_error", "internal error; request id " + req.request_id);
+          }
+        }
+      }
+      if (stopping) keep_alive = false;
+      bool head = req.method == "HEAD";
+      co_await write(*stream, resp, keep_alive, req.request_id, head ? nullptr : resp.stream.get());
+      --in_flight;
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::string status = std::to_string(resp.status);
+      metrics.counter("mingchu_http_requests_total", "route=\"" + route_label + "\",method=\"" + req.method +
+                                                         "\",status=\"" + status + "\"",
+                      "HTTP requests by route, method and status")
+          .inc();
+      metrics.histogram("mingchu_http_request_duration_seconds", "route=\"" + route_label + "\"",
+                        "HTTP request latency by route")
+          .observe(secs);
+      log::debug("request", {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path},
+                             {"status", status}, {"ms", std::to_string(secs * 1000)}, {"peer", peer}});
+      if (resp.status >= 500) {
+        log::warn("request failed", {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path},
+                                     {"status", status}});
+      }
+      if (!keep_alive || resp.stream) break;
+    }
+    beast::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    --active;
+    connections_gauge->add(-1);
+  }
+
+  awaitable<void> write(beast::tcp_stream& stream, Response& resp, bool keep_alive, const std::string& request_id,
+                        EventStream* events) {
+    stream.expires_after(std::chrono::seconds(60));
+    if (events) {
+      bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+      head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+      head.set(bhttp::field::cache_control, "no-cache");
+      head.set("X-Request-Id", request_id);
+      head.set("X-Accel-Buffering", "no");
+      for (const auto& [k, v] : resp.headers) head.set(k, v);
+      head.chunked(true);
+      bhttp::response_serializer<bhttp::empty_body> sr{head};
+      auto [ec] = co_await bhttp::async_write_header(stream, sr, kTuple);
+      if (ec) co_return;
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      int idle_ticks = 0;
+      while (!stopping && !events->closed()) {
+        // next() blocks briefly; poll with a short wait so the I/O thread is not held long
+        auto ev = events->next(std::chrono::milliseconds(0));
+        std::string chunk;
+        if (ev) {
+          chunk = *ev;
+          idle_ticks = 0;
+        } else if (++idle_ticks >= 150) {  // ~15 s: keep proxies from closing the stream
+          chunk = ": keep-alive\n\n";
+          idle_ticks = 0;
+        } else {
+          timer.expires_after(std::chrono::milliseconds(100));
+          co_await timer.async_wait(kTuple);
+          continue;
+        }
+        stream.expires_after(std::chrono::seconds(30));
+        auto [ec2, n] = co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(chunk)), kTuple);
+        if (ec2) co_return;
+      }
+      co_await asio::async_write(stream, bhttp::make_chunk_last(), kTuple);
+      co_return;
+    }
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), 11};
+    if (!resp.content_type.empty()) out.set(bhttp::field::content_type, resp.content_type);
+    out.set(bhttp::field::server, "mingchu");
+    out.set("X-Request-Id", request_id);
+    out.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [k, v] : resp.headers) out.set(k, v);
+    out.body() = std::move(resp.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    co_await bhttp::async_write(stream, out, kTuple);
+  }
+
+  void begin_stop() {
+    if (stopping.exchange(true)) return;
+    log::info("stopping: no new connections; draining in-flight requests");
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    signals.cancel(ec);
+    asio::co_spawn(io, drain(), asio::detached);
+  }
+
+  awaitable<void> drain() {
+    asio::steady_timer t(io);
+    auto deadline = std::chrono::steady_clock::now() + opt.drain_timeout;
+    while (in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+      t.expires_after(std::chrono::milliseconds(20));
+      co_await t.async_wait(kTuple);
+    }
+    // close idle keep-alive and streaming connections
+    std::lock_guard g(conns_mu);
+    for (auto& w : conns) {
+      if (auto s = w.lock()) {
+        beast::error_code ec;
+        s->socket().shutdown(tcp::socket::shutdown_both, ec);
+        s->socket().close(ec);
+      }
+    }
+    conns.clear();
+    io.stop();
+  }
+};
+
+Server::Server(ServerOptions opt, const Router& router, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(opt), router, metrics)) {}
+
+Server::~Server() = default;
+
+unsigned short Server::bind() {
+  auto& a = impl_->acceptor;
+  tcp::endpoint ep(asio::ip::make_address(impl_->opt.host), impl_->opt.port);
+  a.open(ep.protocol());
+  a.set_option(asio::socket_base::reuse_address(true));
+  a.bind(ep);
+  a.listen(asio::socket_base::max_listen_connections);
+  return a.local_endpoint().port();
+}
+
+void Server::run() {
+  Impl& im = *impl_;
+  im.signals.async_wait([&im](const boost::system::error_code& ec, int) {
+    if (!ec) im.begin_stop();
+  });
+  asio::co_spawn(im.io, im.accept_loop(), asio::detached);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < im.opt.threads; ++i) threads.emplace_back([&im] { im.io.run(); });
+  im.io.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  asio::post(impl_->io, [this] { impl_->begin_stop(); });
+}
+
+}  // namespace mingchu::http

@@ -1,0 +1,161 @@
+// Liveness, metrics, the OpenAPI document and the test-only manual clock.
+#include <fstream>
+#include <sstream>
+
+#include "auth/principal.hpp"
+#include "http/handler_util.hpp"
+#include "storage/database.hpp"
+
+namespace mingchu::http {
+namespace {
+
+// One line of documentation per route; the OpenAPI document is generated from the router
+// so it cannot drift from what is served.
+std::string summary_of(const std::string& method, const std::string& pattern) {
+  static const std::vector<std::tuple<const char*, const char*, const char*>> kDocs = {
+      {"POST", "/api/v1/auth/login", "Log in with user name and password; returns a bearer token"},
+      {"POST", "/api/v1/auth/logout", "End the current session"},
+      {"GET", "/api/v1/me", "The calling user"},
+      {"POST", "/api/v1/auth/password", "Change the caller's password (policy enforced)"},
+      {"GET", "/api/v1/users", "Users inside the caller's scope"},
+      {"POST", "/api/v1/users", "Create a user inside the caller's scope, never with a stronger role"},
+      {"GET", "/api/v1/api-keys", "API keys created by the caller"},
+      {"POST", "/api/v1/api-keys", "Create an API key bound to a unit or a jurisdiction subtree"},
+      {"DELETE", "/api/v1/api-keys/{id}", "Revoke an API key"},
+      {"GET", "/api/v1/audit", "The audit log (platform admins)"},
+      {"GET", "/api/v1/audit/verify", "Recompute the SM3 hash chain of the audit log"},
+      {"GET", "/api/v1/jurisdictions", "Jurisdiction tree nodes visible to the caller"},
+      {"POST", "/api/v1/jurisdictions", "Create a jurisdiction node"},
+      {"GET", "/api/v1/units", "Catering units in scope"},
+      {"POST", "/api/v1/units", "Create a catering unit (archive)"},
+      {"GET", "/api/v1/cameras", "Cameras in scope"},
+      {"GET", "/api/v1/staff", "Staff in scope (id numbers and phones masked)"},
+      {"GET", "/api/v1/health-certs", "Health certificates by status: expiring, expired, valid"},
+      {"POST", "/api/v1/files", "Upload an image or PDF (multipart field 'file')"},
+      {"GET", "/api/v1/files/{id}", "Download a file in scope"},
+      {"GET", "/healthz", "Liveness and database reachability"},
+      {"GET", "/metrics", "Prometheus metrics"},
+  };
+  for (const auto& [m, p, s] : kDocs) {
+    if (method == m && pattern == p) return s;
+  }
+  return method + " " + pattern;
+}
+
+json::object openapi(const Router& router) {
+  json::object paths;
+  for (const Route& rt : router.routes()) {
+    if (rt.pattern.find('*') != std::string::npos) continue;
+    json::object op{{"summary", summary_of(rt.method, rt.pattern)}};
+    json::array params;
+    for (const auto& seg : rt.segments) {
+      if (seg.size() > 2 && seg.front() == '{') {
+        params.emplace_back(json::object{{"name", seg.substr(1, seg.size() - 2)},
+                                         {"in", "path"},
+                                         {"required", true},
+                                         {"schema", {{"type", "string"}}}});
+      }
+    }
+    if (!params.empty()) op["parameters"] = std::move(params);
+    json::object responses{{"default", {{"description", "JSON; errors as {\"error\": {\"code\", \"message\"}}"}}}};
+    op["responses"] = std::move(responses);
+    if (rt.method == "POST" || rt.method == "PATCH" || rt.method == "PUT") {
+      op["x-max-body-bytes"] = rt.max_body;
+    }
+    std::string m = rt.method;
+    for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto& item = paths[rt.pattern];
+    if (!item.is_object()) item = json::object();
+    item.as_object()[m] = std::move(op);
+  }
+  return json::object{
+      {"openapi", "3.0.3"},
+      {"info", {{"title", "MingChu 明厨 API"}, {"version", "1"}, {"description", "Internet + Bright Kitchen supervision"}}},
+      {"components",
+       {{"securitySchemes",
+         {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}},
+          {"apiKey", {{"type", "apiKey"}, {"in", "header"}, {"name", "X-Api-Key"}}}}}}},
+      {"paths", std::move(paths)}};
+}
+
+}  // namespace
+
+void add_system_routes(Router& r, ApiContext& ctx) {
+  r.add("GET", "/healthz", [&ctx](Request&) {
+    try {
+      storage::Conn c = ctx.db->acquire();
+      c->query("SELECT 1");
+    } catch (const std::exception& e) {
+      return Response::json(503, json::object{{"status", "unavailable"}, {"database", "unreachable"}});
+    }
+    return Response::json(200, json::object{{"status", "ok"}});
+  });
+
+  r.add("GET", "/metrics", [&ctx](Request&) {
+    Response resp;
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.body = ctx.metrics->render();
+    return resp;
+  });
+
+  r.add("GET", "/api/v1/openapi.json", [&r](Request&) { return Response::json(200, openapi(r)); });
+
+  if (ctx.options.manual_clock && ctx.manual_clock) {
+    r.add("POST", "/api/v1/admin/clock", [&ctx](Request& req) {
+      auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
+      if (!who) return Response::error(who.error());
+      auto body = read_json(req);
+      if (!body) return Response::error(body.error());
+      ObjectReader rd(*body);
+      auto secs = rd.opt_int("advance_seconds", 0, 10LL * 365 * 24 * 3600);
+      if (auto st = rd.finish(); !st) return Response::error(st.error());
+      if (!secs) return Response::error(Error::invalid("advance_seconds", "missing_field", "advance_seconds is required"));
+      ctx.manual_clock->advance_ms(*secs * 1000);
+      return Response::json(200, json::object{{"now", format_time(ctx, ctx.clock->now_ms())}});
+    }, 1024);
+  }
+}
+
+void add_static_routes(Router& r, ApiContext& ctx) {
+  if (ctx.options.web_root.empty()) return;
+  auto serve = [&ctx](const std::string& rel, bool immutable) {
+    Response resp;
+    if (rel.find("..") != std::string::npos || rel.find('\\') != std::string::npos || rel.find('\0') != std::string::npos) {
+      return Response::error(404, "not_found", "no such file");
+    }
+    std::ifstream in(ctx.options.web_root + "/" + rel, std::ios::binary);
+    if (!in) return Response::error(404, "not_found", "no such file");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    resp.body = ss.str();
+    auto ends = [&](const char* ext) {
+      std::string_view e(ext);
+      return rel.size() >= e.size() && rel.compare(rel.size() - e.size(), e.size(), e) == 0;
+    };
+    resp.content_type = ends(".html")  ? "text/html; charset=utf-8"
+                        : ends(".js")  ? "text/javascript; charset=utf-8"
+                        : ends(".css") ? "text/css; charset=utf-8"
+                        : ends(".svg") ? "image/svg+xml"
+                        : ends(".png") ? "image/png"
+                        : ends(".ico") ? "image/x-icon"
+                        : ends(".json") ? "application/json"
+                        : ends(".woff2") ? "font/woff2"
+                                        : "application/octet-stream";
+    // hashed asset names never change; pages must be revalidated to pick up new assets
+    resp.headers.emplace_back("Cache-Control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    return resp;
+  };
+  r.add("GET", "/", [serve](Request&) { return serve("index.html", false); });
+  r.add("GET", "/index.html", [serve](Request&) { return serve("index.html", false); });
+  r.add("GET", "/m", [](Request&) {
+    Response resp;
+    resp.status = 301;
+    resp.headers.emplace_back("Location", "/m/");
+    return resp;
+  });
+  r.add("GET", "/m/", [serve](Request&) { return serve("m/index.html", false); });
+  r.add("GET", "/assets/*", [serve](Request& req) { return serve("assets/" + req.param("*"), true); });
+  r.add("GET", "/favicon.ico", [serve](Request&) { return serve("favicon.ico", true); });
+}
+
+}  // namespace mingchu::http
