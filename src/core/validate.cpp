@@ -1,5 +1,6 @@
 #include "core/validate.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <vector>
@@ -60,21 +61,11 @@ char id_check(std::string_view first17) {
   return kIdCheckMap[static_cast<size_t>(sum % 11)];
 }
 
-bool valid_province(int p) {
-  // Provincial-level codes of GB/T 2260 (mainland 11-65) plus Taiwan 71, Hong Kong 81, Macao 82.
-  switch (p) {
-    case 11: case 12: case 13: case 14: case 15:
-    case 21: case 22: case 23:
-    case 31: case 32: case 33: case 34: case 35: case 36: case 37:
-    case 41: case 42: case 43: case 44: case 45: case 46:
-    case 50: case 51: case 52: case 53: case 54:
-    case 61: case 62: case 63: case 64: case 65:
-    case 71: case 81: case 82:
-      return true;
-    default:
-      return false;
-  }
-}
+// Provincial-level codes of GB/T 2260 (mainland 11-65) plus Taiwan 71, Hong Kong 81, Macao 82.
+constexpr std::array<int, 34> kProvinces = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42,
+                                            43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82};
+
+bool valid_province(int p) { return std::find(kProvinces.begin(), kProvinces.end(), p) != kProvinces.end(); }
 
 // Splits s into UTF-8 code points; a byte that does not start a well-formed sequence is a
 // code point of its own, so every byte of s lands in exactly one piece.

@@ -1,8 +1,8 @@
 #include "core/validate.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "core/time.hpp"
 
@@ -166,9 +166,9 @@ TEST(Phone, Landline) {
   EXPECT_TRUE(valid_phone("021-62345678"));
   EXPECT_FALSE(valid_phone("0513-02345678"));  // subscriber numbers do not start with 0
   EXPECT_FALSE(valid_phone("051302345678"));
-  EXPECT_FALSE(valid_phone("0513-123456"));    // too short
+  EXPECT_FALSE(valid_phone("0513-123456"));     // too short
   EXPECT_FALSE(valid_phone("0513-123456789"));  // too long
-  EXPECT_FALSE(valid_phone("011-87654321"));   // no 011 area code
+  EXPECT_FALSE(valid_phone("011-87654321"));    // no 011 area code
   EXPECT_FALSE(valid_phone("0513--12345678"));
   EXPECT_FALSE(valid_phone("0513-"));
   EXPECT_FALSE(valid_phone("0"));
