@@ -199,7 +199,8 @@ struct Server::Impl {
       for (const auto& [k, v] : resp.headers) head.set(k, v);
       head.chunked(true);
       bhttp::response_serializer<bhttp::empty_body> sr{head};
-      auto [ec] = co_await bhttp::async_write_header(stream, sr, kTuple);
+      auto [ec, written] = co_await bhttp::async_write_header(stream, sr, kTuple);
+      (void)written;
       if (ec) co_return;
       asio::steady_timer timer(co_await asio::this_coro::executor);
       int idle_ticks = 0;

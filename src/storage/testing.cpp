@@ -1,0 +1,47 @@
+#include "storage/testing.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <unistd.h>
+
+#include "core/ids.hpp"
+#include "storage/migrations.hpp"
+
+namespace mingchu::storage {
+
+std::vector<std::string> test_engines() {
+  std::vector<std::string> out{"sqlite"};
+  const char* pg = std::getenv("MINGCHU_TEST_PG");
+  const char* req = std::getenv("MINGCHU_REQUIRE_PG");
+  if ((pg && *pg) || (req && std::string(req) == "1")) out.emplace_back("postgres");
+  return out;
+}
+
+std::unique_ptr<Database> open_test_database(const std::string& engine, int pool_size) {
+  if (engine == "sqlite") {
+    auto dir = std::filesystem::temp_directory_path() / ("mingchu-test-" + random_hex(6));
+    std::filesystem::create_directories(dir);
+    auto db = open_database("sqlite:" + (dir / "test.db").string(), pool_size);
+    migrate(*db);
+    return db;
+  }
+  const char* pg = std::getenv("MINGCHU_TEST_PG");
+  if (!pg || !*pg) throw std::runtime_error("MINGCHU_REQUIRE_PG=1 but MINGCHU_TEST_PG is not set: start PostgreSQL");
+  // Each test (tests may run in parallel processes) gets a schema of its own.
+  std::string schema = "t_" + random_hex(8);
+  {
+    auto admin = open_database(pg, 1);
+    Conn c = admin->acquire();
+    c->exec_script("CREATE SCHEMA " + schema);
+  }
+  std::string url = pg;
+  url += (url.find('?') == std::string::npos ? "?" : "&");
+  url += "options=-csearch_path%3D" + schema;
+  auto db = open_database(url, pool_size);
+  migrate(*db);
+  return db;
+}
+
+}  // namespace mingchu::storage
