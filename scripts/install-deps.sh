@@ -22,7 +22,8 @@ packages=(
   libpq-dev postgresql postgresql-client
   mosquitto mosquitto-clients libmosquitto-dev
   rabbitmq-server librabbitmq-dev
-  libqrencode-dev
+  libqrencode-dev libtomlplusplus-dev libcli11-dev zlib1g-dev
+  bc
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   wrk chromium fonts-noto-cjk
   curl ca-certificates
