@@ -174,6 +174,187 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 )SQL"},
+      {3, "alerts", R"SQL(
+-- The supervision loop (src/alerts, src/ingest, src/stats). jpath is the unit's jurisdiction
+-- path when the alert was raised: the scope of every alert query.
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  camera_id TEXT,
+  device_id TEXT,
+  subject TEXT NOT NULL,
+  type TEXT NOT NULL,
+  risk_class BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  occurred_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL,
+  capture_count BIGINT NOT NULL DEFAULT 1,
+  snapshot_count BIGINT NOT NULL DEFAULT 0,
+  due_at BIGINT,
+  overdue BIGINT NOT NULL DEFAULT 0,
+  card TEXT,
+  next_card_at BIGINT,
+  confidence {{REAL}},
+  model TEXT,
+  boxes TEXT,
+  source TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  handled_at BIGINT
+);
+CREATE INDEX alerts_scope_time ON alerts(jpath, occurred_at);
+CREATE INDEX alerts_time ON alerts(occurred_at);
+CREATE INDEX alerts_unit_time ON alerts(unit_id, occurred_at);
+CREATE INDEX alerts_open ON alerts(unit_id, subject, type, last_seen_at) WHERE state IN ('open', 'submitted');
+CREATE INDEX alerts_due ON alerts(due_at) WHERE state = 'open' AND overdue = 0;
+CREATE INDEX alerts_next_card ON alerts(next_card_at) WHERE next_card_at IS NOT NULL;
+
+CREATE TABLE alert_events (
+  id TEXT PRIMARY KEY,
+  alert_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  actor_id TEXT,
+  actor_name TEXT,
+  actor_role TEXT,
+  comment TEXT,
+  detail TEXT
+);
+CREATE INDEX alert_events_alert ON alert_events(alert_id, at, seq);
+
+CREATE TABLE alert_snapshots (
+  alert_id TEXT NOT NULL,
+  file_id TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (alert_id, file_id)
+);
+
+CREATE TABLE rectifications (
+  id TEXT PRIMARY KEY,
+  alert_id TEXT NOT NULL,
+  text TEXT NOT NULL,
+  photo_ids TEXT NOT NULL,
+  submitted_by TEXT NOT NULL,
+  submitted_at BIGINT NOT NULL
+);
+CREATE INDEX rectifications_alert ON rectifications(alert_id, submitted_at);
+
+CREATE TABLE alert_documents (
+  id TEXT PRIMARY KEY,
+  alert_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  number TEXT NOT NULL,
+  issued_on BIGINT NOT NULL,
+  file_id TEXT,
+  created_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX alert_documents_alert ON alert_documents(alert_id, created_at);
+
+CREATE TABLE ingest_receipts (
+  source TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  alert_id TEXT NOT NULL,
+  merged BIGINT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (source, event_id)
+);
+
+CREATE TABLE notifications (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  alert_id TEXT,
+  topic TEXT NOT NULL,
+  title TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  read_at BIGINT
+);
+CREATE INDEX notifications_user ON notifications(user_id, created_at);
+
+-- The outbox contract with src/notify: every row is delivered at least once; id is the
+-- idempotency key; payload is the JSON of docs/push-schema.md.
+CREATE TABLE outbox (
+  id TEXT PRIMARY KEY,
+  topic TEXT NOT NULL,
+  unit_id TEXT,
+  jpath TEXT{{C}},
+  payload TEXT NOT NULL,
+  sms BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX outbox_created ON outbox(created_at);
+
+CREATE TABLE devices (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  thresholds TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL DEFAULT 'offline',
+  last_seen_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+CREATE INDEX devices_unit ON devices(unit_id);
+CREATE INDEX devices_jpath ON devices(jpath);
+CREATE INDEX devices_liveness ON devices(last_seen_at) WHERE status = 'online';
+CREATE INDEX cameras_liveness ON cameras(last_seen_at) WHERE status = 'online';
+
+CREATE TABLE readings (
+  device_id TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  metric TEXT NOT NULL,
+  value {{REAL}} NOT NULL
+);
+CREATE INDEX readings_device ON readings(device_id, at);
+
+CREATE TABLE device_breaches (
+  device_id TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  since BIGINT NOT NULL,
+  alerted BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (device_id, metric)
+);
+
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  until BIGINT NOT NULL
+);
+
+CREATE TABLE cert_notices (
+  staff_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  expires_on BIGINT NOT NULL,
+  sent_at BIGINT NOT NULL,
+  PRIMARY KEY (staff_id, kind, expires_on)
+);
+
+-- Statistics rollups, kept in the same transactions as the alerts they count: created by
+-- the day the alert occurred (local calendar day), handled (closed or dismissed) likewise.
+CREATE TABLE alert_daily (
+  jpath TEXT{{C}} NOT NULL,
+  day BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  risk_class BIGINT NOT NULL,
+  created BIGINT NOT NULL DEFAULT 0,
+  handled BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (jpath, day, type, risk_class)
+);
+CREATE TABLE alert_unit_daily (
+  jpath TEXT{{C}} NOT NULL,
+  day BIGINT NOT NULL,
+  unit_id TEXT NOT NULL,
+  created BIGINT NOT NULL DEFAULT 0,
+  handled BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (jpath, day, unit_id)
+);
+)SQL"},
   };
   return kAll;
 }
