@@ -16,7 +16,7 @@ export default defineConfig({
   plugins: [
     vue(),
     Components({
-      dts: false,
+      dts: 'src/components.d.ts',
       resolvers: [ElementPlusResolver({ importStyle: 'css' }), VantResolver({ importStyle: true })],
     }),
   ],

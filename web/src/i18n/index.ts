@@ -24,7 +24,8 @@ export function createAppI18n() {
     legacy: false,
     locale: storedLocale(),
     fallbackLocale: 'zh-CN',
-    messages: messages as unknown as Record<string, Record<string, unknown>>,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    messages: messages as any,
     missingWarn: false,
     fallbackWarn: false,
   })

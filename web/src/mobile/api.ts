@@ -1,0 +1,2 @@
+import { ApiClient } from '@/api/client'
+export const api = new ApiClient({ tokenKey: 'mingchu.m.token' })
