@@ -111,8 +111,9 @@ std::optional<std::int64_t> ObjectReader::opt_int(std::string_view key, std::int
     n = v->as_int64();
   } else if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
     n = static_cast<std::int64_t>(v->as_uint64());
-  } else if (v->is_double() && v->as_double() == static_cast<double>(static_cast<std::int64_t>(v->as_double())) &&
-             v->as_double() > -9e15 && v->as_double() < 9e15) {
+  } else if (v->is_double() && v->as_double() > -9e15 && v->as_double() < 9e15 &&
+             v->as_double() == static_cast<double>(static_cast<std::int64_t>(v->as_double()))) {
+    // Range first: casting a double outside int64 is undefined (found by json_fuzz).
     n = static_cast<std::int64_t>(v->as_double());
   } else {
     fail(key, "wrong_type", "field '" + path(key) + "' must be an integer");
