@@ -1,0 +1,561 @@
+#include "alerts/writer.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#include "alerts/internal.hpp"
+#include "core/ids.hpp"
+#include "core/time.hpp"
+
+namespace mingchu::alerts {
+
+using storage::Params;
+using storage::Value;
+
+namespace {
+
+constexpr const char* kSelectUnit =
+    "SELECT id, jpath, name, jurisdiction_id FROM units WHERE id = $1 AND deleted_at IS NULL";
+constexpr const char* kSelectCamera =
+    "SELECT id, unit_id, name, status FROM cameras WHERE id = $1 AND deleted_at IS NULL";
+constexpr const char* kSelectDevice =
+    "SELECT id, unit_id, name, kind, thresholds, status FROM devices WHERE id = $1 AND deleted_at IS NULL";
+constexpr const char* kSelectMerchants =
+    "SELECT uu.user_id FROM user_units uu JOIN users u ON u.id = uu.user_id "
+    "WHERE uu.unit_id = $1 AND u.disabled = 0 AND u.role = 'merchant' ORDER BY uu.user_id";
+// + " IN ($1, ...)" over the unit's path and its ancestors' paths
+constexpr const char* kSelectRegulators =
+    "SELECT u.id FROM users u JOIN jurisdictions j ON j.id = u.jurisdiction_id "
+    "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN ";
+constexpr const char* kFindOpen =
+    "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
+    "device_id, due_at, card, confidence, model, boxes, source, created_at FROM alerts "
+    "WHERE unit_id = $1 AND subject = $2 AND type = $3 AND state IN ('open', 'submitted') "
+    "AND last_seen_at >= $4 AND occurred_at <= $5 ORDER BY last_seen_at DESC LIMIT 1";
+constexpr const char* kUpdateCaptures =
+    "UPDATE alerts SET capture_count = $2, last_seen_at = $3, snapshot_count = $4, updated_at = $5 WHERE id = $1";
+constexpr const char* kSaveTransition =
+    "UPDATE alerts SET state = $2, due_at = $3, overdue = $4, card = $5, next_card_at = $6, handled_at = $7, "
+    "updated_at = $8 WHERE id = $1";
+constexpr const char* kSnapshotCount = "SELECT snapshot_count FROM alerts WHERE id = $1";
+constexpr const char* kBumpSnapshots = "UPDATE alerts SET snapshot_count = snapshot_count + 1 WHERE id = $1";
+constexpr const char* kUpsertDaily =
+    "INSERT INTO alert_daily (jpath, day, type, risk_class, created, handled) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (jpath, day, type, risk_class) DO UPDATE SET created = alert_daily.created + excluded.created, "
+    "handled = alert_daily.handled + excluded.handled";
+constexpr const char* kUpsertUnitDaily =
+    "INSERT INTO alert_unit_daily (jpath, day, unit_id, created, handled) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (jpath, day, unit_id) DO UPDATE SET created = alert_unit_daily.created + excluded.created, "
+    "handled = alert_unit_daily.handled + excluded.handled";
+constexpr const char* kLockAuditHead = "SELECT seq, hash FROM audit_head WHERE id = 1";
+constexpr const char* kMoveAuditHead = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+constexpr std::int64_t kIngestLockKey = 7231003;
+
+const std::vector<std::string> kAlertInsertCols = {
+    "id",          "unit_id",       "jpath",          "camera_id", "device_id",  "subject",    "type",       "risk_class",
+    "state",       "occurred_at",   "last_seen_at",   "capture_count", "snapshot_count", "due_at", "overdue", "card",
+    "next_card_at", "confidence",   "model",          "boxes",     "source",     "created_at", "updated_at", "handled_at"};
+const std::vector<std::string> kEventCols = {"id",       "alert_id",   "seq",        "type",    "at",
+                                             "actor_id", "actor_name", "actor_role", "comment", "detail"};
+const std::vector<std::string> kSnapshotCols = {"alert_id", "file_id", "at"};
+const std::vector<std::string> kNotificationCols = {"id", "user_id", "alert_id", "topic", "title", "body", "created_at"};
+const std::vector<std::string> kOutboxCols = {"id", "topic", "unit_id", "jpath", "payload", "sms", "created_at"};
+const std::vector<std::string> kAuditCols = {"seq",    "at",     "actor_id", "actor",     "role",      "action",
+                                             "target", "source", "result",   "detail",    "prev_hash", "hash"};
+
+Value opt(const std::optional<std::string>& s) {
+  if (!s) return nullptr;
+  return *s;
+}
+Value opt_time(const std::optional<TimeMs>& t) {
+  if (!t) return nullptr;
+  return *t;
+}
+Value opt_real(const std::optional<double>& d) {
+  if (!d) return nullptr;
+  return *d;
+}
+
+// Timeline order inside one millisecond: a process-wide counter that never goes back.
+std::int64_t next_seq(TimeMs now) {
+  static std::atomic<std::int64_t> counter{0};
+  std::int64_t floor = now * 1000;
+  std::int64_t cur = counter.load();
+  for (;;) {
+    std::int64_t next = std::max(cur + 1, floor);
+    if (counter.compare_exchange_weak(cur, next)) return next;
+  }
+}
+
+std::string class_label(int risk_class) {
+  switch (risk_class) {
+    case 1: return "一类预警";
+    case 2: return "二类预警";
+    default: return "三类预警";
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> Recipients::all() const {
+  std::vector<std::string> out = merchants;
+  out.insert(out.end(), regulators.begin(), regulators.end());
+  return out;
+}
+
+// An open alert known to this transaction: loaded for dedup, or created here.
+struct AlertWriter::OpenAlert {
+  Alert a;
+  UnitRef unit;
+  std::int64_t snapshot_count = 0;
+  bool is_new = false;  // not yet inserted
+  bool dirty = false;   // captures changed since loaded
+};
+
+struct AlertWriter::Buffers {
+  std::vector<OpenAlert*> new_alerts;  // in creation order
+  std::vector<Params> events, snapshots, notifications, outbox;
+  std::vector<audit::Entry> audit;
+  // (jpath, day, type, class) → (created, handled); (jpath, day, unit) → (created, handled)
+  std::map<std::tuple<std::string, std::int64_t, std::string, int>, std::pair<std::int64_t, std::int64_t>> daily;
+  std::map<std::tuple<std::string, std::int64_t, std::string>, std::pair<std::int64_t, std::int64_t>> unit_daily;
+};
+
+AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const Clock& clock,
+                         const audit::AuditLog& audit)
+    : c_(c), cfg_(cfg), clock_(clock), audit_log_(audit), now_(clock.now_ms()), buf_(std::make_unique<Buffers>()) {}
+
+AlertWriter::~AlertWriter() = default;
+
+void AlertWriter::lock_ingest() {
+  if (locked_ || c_.dialect() != storage::Dialect::kPostgres) return;
+  c_.query("SELECT pg_advisory_xact_lock($1)", {kIngestLockKey});
+  locked_ = true;
+}
+
+std::optional<UnitRef> AlertWriter::unit(const std::string& id) {
+  auto it = units_.find(id);
+  if (it != units_.end()) return it->second;
+  std::optional<UnitRef> u;
+  storage::Rows rows = c_.query(kSelectUnit, {id});
+  if (!rows.empty()) u = UnitRef{rows[0].text(0), rows[0].text(1), rows[0].text(2), rows[0].text(3)};
+  units_.emplace(id, u);
+  return u;
+}
+
+std::optional<CameraRef> AlertWriter::camera(const std::string& id) {
+  auto it = cameras_.find(id);
+  if (it != cameras_.end()) return it->second;
+  std::optional<CameraRef> cam;
+  storage::Rows rows = c_.query(kSelectCamera, {id});
+  if (!rows.empty()) cam = CameraRef{rows[0].text(0), rows[0].text(1), rows[0].text(2), rows[0].text(3)};
+  cameras_.emplace(id, cam);
+  return cam;
+}
+
+std::optional<DeviceRef> AlertWriter::device(const std::string& id) {
+  auto it = devices_.find(id);
+  if (it != devices_.end()) return it->second;
+  std::optional<DeviceRef> d;
+  storage::Rows rows = c_.query(kSelectDevice, {id});
+  if (!rows.empty()) {
+    d = DeviceRef{rows[0].text(0), rows[0].text(1), rows[0].text(2),
+                  rows[0].text(3), rows[0].text(4), rows[0].text(5)};
+  }
+  devices_.emplace(id, d);
+  return d;
+}
+
+const Recipients& AlertWriter::recipients(const UnitRef& u) {
+  auto it = recipients_.find(u.id);
+  if (it != recipients_.end()) return it->second;
+  Recipients r;
+  for (const auto& row : c_.query(kSelectMerchants, {u.id})) r.merchants.push_back(row.text(0));
+  std::vector<std::string> prefixes = detail::path_prefixes(u.jpath);
+  if (!prefixes.empty()) {
+    std::string sql = kSelectRegulators;
+    Params ps;
+    sql += "(";
+    for (size_t i = 0; i < prefixes.size(); ++i) {
+      ps.emplace_back(prefixes[i]);
+      sql += (i ? ", $" : "$") + std::to_string(i + 1);
+    }
+    sql += ") ORDER BY u.id";
+    for (const auto& row : c_.query(sql, ps)) r.regulators.push_back(row.text(0));
+  }
+  return recipients_.emplace(u.id, std::move(r)).first->second;
+}
+
+AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const std::string& subject,
+                                               const std::string& type, TimeMs t) {
+  std::string key = unit_id + '\x1f' + subject + '\x1f' + type;
+  auto& known = open_[key];
+  TimeMs w = cfg_.dedup_window_ms;
+  auto fits = [&](const OpenAlert& o) {
+    return (o.a.state == AlertState::kOpen || o.a.state == AlertState::kSubmitted) && o.a.occurred_at - w <= t &&
+           t <= o.a.last_seen_at + w;
+  };
+  OpenAlert* best = nullptr;
+  for (auto& o : known) {
+    if (fits(*o) && (!best || o->a.last_seen_at > best->a.last_seen_at)) best = o.get();
+  }
+  if (best) return best;
+  storage::Rows rows = c_.query(std::string(kFindOpen) + detail::for_update(c_), {unit_id, subject, type, t - w, t + w});
+  if (rows.empty()) return nullptr;
+  const storage::Row& r = rows[0];
+  std::string id = r.text(0);
+  for (auto& o : known) {
+    if (o->a.id == id) return fits(*o) ? o.get() : nullptr;  // changed in memory since
+  }
+  auto o = std::make_unique<OpenAlert>();
+  o->a.id = id;
+  o->a.unit_id = unit_id;
+  o->a.type = type;
+  o->a.occurred_at = r.integer(1);
+  o->a.last_seen_at = r.integer(2);
+  o->a.capture_count = r.integer(3);
+  o->snapshot_count = r.integer(4);
+  o->a.risk_class = static_cast<int>(r.integer(5));
+  o->a.state = parse_state(r.text(6)).value_or(AlertState::kOpen);
+  o->a.jpath = r.text(7);
+  o->a.camera_id = r.opt_text(8);
+  o->a.device_id = r.opt_text(9);
+  o->a.due_at = r.opt_integer(10);
+  o->a.card = r.opt_text(11);
+  o->a.confidence = r.is_null(12) ? std::nullopt : std::optional<double>(r.real(12));
+  o->a.model = r.opt_text(13);
+  o->a.boxes_json = r.text(14);
+  o->a.source = r.text(15);
+  o->a.created_at = r.integer(16);
+  known.push_back(std::move(o));
+  return known.back().get();
+}
+
+RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
+  const AlertType* type = cfg_.find_type(d.type);
+  int risk_class = type ? type->risk_class : 2;
+  std::string subject = d.camera_id ? *d.camera_id : d.device_id ? *d.device_id : std::string();
+  json::object ev_detail;
+  if (!d.event_id.empty()) ev_detail["event_id"] = d.event_id;
+  if (d.confidence) ev_detail["confidence"] = *d.confidence;
+
+  if (OpenAlert* o = find_open(unit.id, subject, d.type, d.occurred_at)) {
+    o->a.capture_count += 1;
+    o->a.last_seen_at = std::max(o->a.last_seen_at, d.occurred_at);
+    o->a.updated_at = now_;
+    o->dirty = true;
+    if (d.snapshot_file_id && o->snapshot_count < kMaxSnapshotsPerAlert) {
+      buf_->snapshots.push_back({o->a.id, *d.snapshot_file_id, now_});
+      if (o->is_new) o->a.snapshot_ids.push_back(*d.snapshot_file_id);
+      o->snapshot_count += 1;
+    }
+    ev_detail["capture_count"] = o->a.capture_count;
+    ev_detail["occurred_at"] = format_rfc3339(d.occurred_at, cfg_.utc_offset_minutes);
+    event(o->a.id, "merged", d.actor, std::nullopt, json::serialize(ev_detail));
+    return {o->a.id, true};
+  }
+
+  auto o = std::make_unique<OpenAlert>();
+  Alert& a = o->a;
+  a.id = new_id("alert");
+  a.unit_id = unit.id;
+  a.jpath = unit.jpath;
+  a.camera_id = d.camera_id;
+  a.device_id = d.device_id;
+  a.type = d.type;
+  a.risk_class = risk_class;
+  a.state = AlertState::kOpen;
+  a.occurred_at = d.occurred_at;
+  a.last_seen_at = d.occurred_at;
+  a.capture_count = 1;
+  a.due_at = cfg_.due_at(risk_class, now_);
+  a.confidence = d.confidence;
+  a.model = d.model;
+  a.boxes_json = d.boxes_json.empty() ? "[]" : d.boxes_json;
+  a.source = d.source;
+  a.created_at = now_;
+  a.updated_at = now_;
+  o->unit = unit;
+  o->is_new = true;
+  if (d.snapshot_file_id) {
+    a.snapshot_ids.push_back(*d.snapshot_file_id);
+    buf_->snapshots.push_back({a.id, *d.snapshot_file_id, now_});
+    o->snapshot_count = 1;
+  }
+
+  event(a.id, "created", d.actor, std::nullopt, json::serialize(ev_detail));
+  const Recipients& rcp = recipients(unit);
+  std::vector<std::string> everyone = rcp.all();
+  notify_alert(everyone, a, unit, "alert.created", class_label(risk_class));
+  bool sms = risk_class == 1;
+  json::object notified{{"merchants", rcp.merchants.size()}, {"regulators", rcp.regulators.size()}, {"sms", sms}};
+  event(a.id, "notified", Actor::system(),
+        "已推送 " + std::to_string(rcp.merchants.size()) + " 名商户用户、" + std::to_string(rcp.regulators.size()) +
+            " 名监管人员" + (sms ? "，并发送短信/语音" : ""),
+        json::serialize(notified));
+  outbox_alert("alert.created", unit, a, d.actor, std::nullopt, sms);
+  json::object audit_detail{{"type", a.type}, {"unit_id", a.unit_id}, {"risk_class", a.risk_class}};
+  if (!d.event_id.empty()) audit_detail["event_id"] = d.event_id;
+  audit(d.actor, "alert.create", "alert:" + a.id, json::serialize(audit_detail), d.audit_source);
+
+  auto day = static_cast<std::int64_t>(local_day(a.occurred_at, cfg_.utc_offset_minutes));
+  buf_->daily[{a.jpath, day, a.type, a.risk_class}].first += 1;
+  buf_->unit_daily[{a.jpath, day, a.unit_id}].first += 1;
+
+  std::string key = unit.id + '\x1f' + subject + '\x1f' + d.type;
+  buf_->new_alerts.push_back(o.get());
+  std::string id = a.id;
+  open_[key].push_back(std::move(o));
+  return {id, false};
+}
+
+void AlertWriter::write_new_alerts() {
+  std::vector<Params> rows;
+  for (OpenAlert* o : buf_->new_alerts) {
+    const Alert& a = o->a;
+    std::string subject = a.camera_id ? *a.camera_id : a.device_id ? *a.device_id : std::string();
+    std::optional<TimeMs> next_card = next_card_at(a, cfg_);
+    rows.push_back({a.id, a.unit_id, a.jpath, opt(a.camera_id), opt(a.device_id), subject, a.type,
+                    std::int64_t{a.risk_class}, std::string(state_name(a.state)), a.occurred_at, a.last_seen_at,
+                    a.capture_count, o->snapshot_count, opt_time(a.due_at), std::int64_t{a.overdue ? 1 : 0},
+                    opt(a.card), opt_time(next_card), opt_real(a.confidence), opt(a.model), a.boxes_json, a.source,
+                    a.created_at, a.updated_at, opt_time(a.handled_at)});
+    o->is_new = false;
+    o->dirty = false;
+  }
+  buf_->new_alerts.clear();
+  insert_rows(c_, "alerts", kAlertInsertCols, rows);
+}
+
+std::optional<Alert> AlertWriter::load_for_update(const std::string& id) {
+  write_new_alerts();  // an alert raised earlier in this transaction must be visible
+  storage::Rows rows = c_.query(std::string("SELECT ") + detail::kAlertColumns + " FROM alerts a WHERE a.id = $1" +
+                                    detail::for_update(c_),
+                                {id});
+  if (rows.empty()) return std::nullopt;
+  Alert a = detail::alert_from_row(rows[0]);
+  // captures folded in by this transaction and not yet written
+  for (auto& [key, list] : open_) {
+    for (auto& o : list) {
+      if (o->a.id == id && o->dirty) {
+        a.capture_count = o->a.capture_count;
+        a.last_seen_at = o->a.last_seen_at;
+      }
+    }
+  }
+  detail::load_snapshots(c_, {&a});
+  return a;
+}
+
+void AlertWriter::save(const Alert& after) {
+  c_.exec(kSaveTransition, {after.id, std::string(state_name(after.state)), opt_time(after.due_at),
+                            std::int64_t{after.overdue ? 1 : 0}, opt(after.card), opt_time(next_card_at(after, cfg_)),
+                            opt_time(after.handled_at), now_});
+  for (auto& [key, list] : open_) {
+    for (auto& o : list) {
+      if (o->a.id == after.id) {
+        o->a.state = after.state;
+        o->a.card = after.card;
+        o->a.due_at = after.due_at;
+      }
+    }
+  }
+}
+
+void AlertWriter::count_handled(const Alert& a) {
+  auto day = static_cast<std::int64_t>(local_day(a.occurred_at, cfg_.utc_offset_minutes));
+  buf_->daily[{a.jpath, day, a.type, a.risk_class}].second += 1;
+  buf_->unit_daily[{a.jpath, day, a.unit_id}].second += 1;
+}
+
+void AlertWriter::event(const std::string& alert_id, const std::string& type, const Actor& actor,
+                        const std::optional<std::string>& comment, std::string detail_json) {
+  buf_->events.push_back({new_id("aev"), alert_id, next_seq(now_), type, now_,
+                          actor.id.empty() ? Value(nullptr) : Value(actor.id), actor.name, actor.role, opt(comment),
+                          detail_json.empty() ? Value(nullptr) : Value(std::move(detail_json))});
+}
+
+void AlertWriter::audit(const Actor& actor, const std::string& action, const std::string& target, std::string detail,
+                        const std::string& source) {
+  audit::Entry e;
+  e.actor_id = actor.id;
+  e.actor = actor.name;
+  e.role = actor.role;
+  e.action = action;
+  e.target = target;
+  e.source = source;
+  e.detail = std::move(detail);
+  buf_->audit.push_back(std::move(e));
+}
+
+void AlertWriter::outbox_alert(const std::string& topic, const UnitRef& u, const Alert& a,
+                               const std::optional<Actor>& actor, const std::optional<std::string>& comment,
+                               bool sms) {
+  json::object payload;
+  payload["alert"] = alert_to_json(a, cfg_);
+  if (actor) payload["actor"] = actor_to_json(*actor);
+  if (comment) payload["comment"] = *comment;
+  outbox_raw(topic, u, std::move(payload), sms);
+}
+
+void AlertWriter::outbox_raw(const std::string& topic, const UnitRef& u, json::object payload, bool sms) {
+  std::string id = new_id("evt");
+  json::object out{{"schema", "mingchu.event.v1"},
+                   {"id", id},
+                   {"topic", topic},
+                   {"occurred_at", format_rfc3339(now_, cfg_.utc_offset_minutes)},
+                   {"unit", {{"id", u.id}, {"name", u.name}, {"jurisdiction_id", u.jurisdiction_id}}}};
+  for (auto& [k, v] : payload) out[k] = std::move(v);
+  buf_->outbox.push_back({id, topic, u.id, u.jpath, json::serialize(out), std::int64_t{sms ? 1 : 0}, now_});
+}
+
+void AlertWriter::notify(const std::vector<std::string>& user_ids, const std::optional<std::string>& alert_id,
+                         const std::string& topic, const std::string& title, const std::string& body) {
+  for (const auto& uid : user_ids) {
+    buf_->notifications.push_back({new_id("ntf"), uid, opt(alert_id), topic, title, body, now_});
+  }
+}
+
+void AlertWriter::notify_alert(const std::vector<std::string>& user_ids, const Alert& a, const UnitRef& u,
+                               const std::string& topic, const std::string& what) {
+  if (user_ids.empty()) return;
+  const AlertType* t = cfg_.find_type(a.type);
+  std::string title = "【" + what + "】" + (t ? t->name_zh : a.type);
+  std::string body = u.name;
+  if (a.camera_id) {
+    if (auto cam = camera(*a.camera_id)) body += " · " + cam->name;
+  } else if (a.device_id) {
+    if (auto dev = device(*a.device_id)) body += " · " + dev->name;
+  }
+  body += " · " + format_rfc3339(a.occurred_at, cfg_.utc_offset_minutes);
+  notify(user_ids, a.id, topic, title, body);
+}
+
+void AlertWriter::add_snapshot(const std::string& alert_id, const std::string& file_id) {
+  storage::Rows rows = c_.query(kSnapshotCount, {alert_id});
+  if (rows.empty() || rows[0].integer(0) >= kMaxSnapshotsPerAlert) return;
+  c_.exec(kBumpSnapshots, {alert_id});
+  buf_->snapshots.push_back({alert_id, file_id, now_});
+}
+
+void AlertWriter::write_audit() {
+  if (buf_->audit.empty()) return;
+  storage::Rows head = c_.query(std::string(kLockAuditHead) + detail::for_update(c_));
+  std::int64_t seq = head[0].integer(0);
+  std::string prev = head[0].text(1);
+  std::vector<Params> rows;
+  rows.reserve(buf_->audit.size());
+  // The same chain as AuditLog::append, one head lock for the whole batch.
+  for (const audit::Entry& e : buf_->audit) {
+    ++seq;
+    std::string hash = audit::AuditLog::chain_hash(prev, seq, now_, e);
+    rows.push_back({seq, now_, e.actor_id, e.actor, e.role, e.action, e.target, e.source, e.result, e.detail, prev,
+                    hash});
+    prev = std::move(hash);
+  }
+  insert_rows(c_, "audit_log", kAuditCols, rows);
+  c_.exec(kMoveAuditHead, {seq, prev});
+  buf_->audit.clear();
+}
+
+void AlertWriter::flush() {
+  write_new_alerts();
+  for (auto& [key, list] : open_) {
+    for (auto& o : list) {
+      if (!o->dirty) continue;
+      c_.exec(kUpdateCaptures, {o->a.id, o->a.capture_count, o->a.last_seen_at, o->snapshot_count, now_});
+      o->dirty = false;
+    }
+  }
+  insert_rows(c_, "alert_events", kEventCols, buf_->events);
+  insert_rows(c_, "alert_snapshots", kSnapshotCols, buf_->snapshots);
+  insert_rows(c_, "notifications", kNotificationCols, buf_->notifications);
+  insert_rows(c_, "outbox", kOutboxCols, buf_->outbox);
+  buf_->events.clear();
+  buf_->snapshots.clear();
+  buf_->notifications.clear();
+  buf_->outbox.clear();
+  for (const auto& [k, v] : buf_->daily) {
+    c_.exec(kUpsertDaily, {std::get<0>(k), std::get<1>(k), std::get<2>(k), std::int64_t{std::get<3>(k)}, v.first,
+                           v.second});
+  }
+  for (const auto& [k, v] : buf_->unit_daily) {
+    c_.exec(kUpsertUnitDaily, {std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
+  }
+  buf_->daily.clear();
+  buf_->unit_daily.clear();
+  write_audit();
+}
+
+void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
+                 const std::vector<Params>& rows) {
+  size_t i = 0;
+  while (i < rows.size()) {
+    size_t n = 64;
+    while (n > rows.size() - i) n /= 2;
+    std::string sql = "INSERT INTO " + table + " (";
+    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", " : "") + cols[k];
+    sql += ") VALUES ";
+    Params ps;
+    ps.reserve(n * cols.size());
+    for (size_t r = 0; r < n; ++r) {
+      sql += r ? ", (" : "(";
+      for (size_t k = 0; k < cols.size(); ++k) {
+        ps.push_back(rows[i + r].at(k));
+        sql += (k ? ", $" : "$") + std::to_string(ps.size());
+      }
+      sql += ")";
+    }
+    c.exec(sql, ps);
+    i += n;
+  }
+}
+
+std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg) {
+  if (a.risk_class != 1 || (a.state != AlertState::kOpen && a.state != AlertState::kSubmitted)) return std::nullopt;
+  if (!a.card) return a.created_at + cfg.yellow_card_days * kDayMs;
+  if (*a.card == "yellow") return a.created_at + cfg.red_card_days * kDayMs;
+  return std::nullopt;
+}
+
+json::object actor_to_json(const Actor& a) {
+  return json::object{{"id", a.id.empty() ? json::value(nullptr) : json::value(a.id)}, {"name", a.name}, {"role", a.role}};
+}
+
+json::object alert_to_json(const Alert& a, const AlertsConfig& cfg) {
+  auto t = [&](TimeMs ms) { return json::value(format_rfc3339(ms, cfg.utc_offset_minutes)); };
+  auto ot = [&](const std::optional<TimeMs>& ms) { return ms ? t(*ms) : json::value(nullptr); };
+  const AlertType* type = cfg.find_type(a.type);
+  json::array snaps;
+  for (const auto& s : a.snapshot_ids) snaps.emplace_back(s);
+  json::value boxes = json::array();
+  if (!a.boxes_json.empty()) {
+    auto parsed = parse_value(a.boxes_json);
+    if (parsed) boxes = std::move(*parsed);
+  }
+  json::object o{{"id", a.id},
+                 {"unit_id", a.unit_id},
+                 {"camera_id", a.camera_id ? json::value(*a.camera_id) : json::value(nullptr)},
+                 {"device_id", a.device_id ? json::value(*a.device_id) : json::value(nullptr)},
+                 {"type", a.type},
+                 {"type_name_zh", type ? type->name_zh : a.type},
+                 {"type_name_en", type ? type->name_en : a.type},
+                 {"risk_class", a.risk_class},
+                 {"state", state_name(a.state)},
+                 {"occurred_at", t(a.occurred_at)},
+                 {"last_seen_at", t(a.last_seen_at)},
+                 {"capture_count", a.capture_count},
+                 {"due_at", ot(a.due_at)},
+                 {"overdue", a.overdue},
+                 {"card", a.card ? json::value(*a.card) : json::value(nullptr)},
+                 {"confidence", a.confidence ? json::value(*a.confidence) : json::value(nullptr)},
+                 {"model", a.model ? json::value(*a.model) : json::value(nullptr)},
+                 {"boxes", std::move(boxes)},
+                 {"snapshot_ids", std::move(snaps)},
+                 {"created_at", t(a.created_at)},
+                 {"updated_at", t(a.updated_at)},
+                 {"handled_at", ot(a.handled_at)}};
+  return o;
+}
+
+}  // namespace mingchu::alerts
