@@ -302,8 +302,17 @@ CREATE TABLE devices (
 );
 CREATE INDEX devices_unit ON devices(unit_id);
 CREATE INDEX devices_jpath ON devices(jpath);
-CREATE INDEX devices_liveness ON devices(last_seen_at) WHERE status = 'online';
-CREATE INDEX cameras_liveness ON cameras(last_seen_at) WHERE status = 'online';
+
+-- Heartbeat monitoring: a camera or device is watched from its first heartbeat on; silence
+-- beyond the offline window raises camera_offline (src/alerts/scheduler.cpp).
+CREATE TABLE liveness (
+  subject TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  unit_id TEXT NOT NULL,
+  last_heartbeat_at BIGINT NOT NULL,
+  offline BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX liveness_due ON liveness(last_heartbeat_at) WHERE offline = 0;
 
 CREATE TABLE readings (
   device_id TEXT NOT NULL,
