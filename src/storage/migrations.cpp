@@ -363,6 +363,8 @@ CREATE TABLE alert_unit_daily (
   handled BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (jpath, day, unit_id)
 );
+CREATE INDEX alert_daily_day ON alert_daily(day, jpath);
+CREATE INDEX alert_unit_daily_day ON alert_unit_daily(day, jpath);
 )SQL"},
   };
   return kAll;
