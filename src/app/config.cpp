@@ -68,6 +68,18 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   num(t["auth"]["session_max_hours"], "auth.session_max_hours", cfg.auth.session_max_hours, 1, 24 * 30);
   num(t["auth"]["max_sessions_per_user"], "auth.max_sessions_per_user", cfg.auth.max_sessions_per_user, 1, 100);
   num(t["registry"]["cert_expiring_days"], "registry.cert_expiring_days", cfg.cert_expiring_days, 1, 365);
+  if (const toml::table* at = t["alerts"].as_table()) {
+    static const std::set<std::string> kAlertKeys = {"config_file", "scheduler", "scheduler_tick_ms",
+                                                     "ingest_max_wait_us", "ingest_max_batch"};
+    for (const auto& [k, v] : *at) {
+      if (!kAlertKeys.contains(std::string(k.str())) && st) st = bad("alerts." + std::string(k.str()), "unknown key");
+    }
+  }
+  str(t["alerts"]["config_file"], "alerts.config_file", cfg.alerts_config_file);
+  flag(t["alerts"]["scheduler"], "alerts.scheduler", cfg.scheduler);
+  num(t["alerts"]["scheduler_tick_ms"], "alerts.scheduler_tick_ms", cfg.scheduler_tick_ms, 50, 3'600'000);
+  num(t["alerts"]["ingest_max_wait_us"], "alerts.ingest_max_wait_us", cfg.ingest_max_wait_us, 0, 100'000);
+  num(t["alerts"]["ingest_max_batch"], "alerts.ingest_max_batch", cfg.ingest_max_batch, 1, 10'000);
   return st;
 }
 
@@ -85,6 +97,7 @@ Status apply_env(Config& cfg) {
   if (auto v = env("MINGCHU_AMQP")) cfg.amqp_url = v;
   if (auto v = env("MINGCHU_WEB_ROOT")) cfg.web_root = v;
   if (auto v = env("MINGCHU_PUBLIC_BASE_URL")) cfg.public_base_url = v;
+  if (auto v = env("MINGCHU_ALERTS_CONFIG")) cfg.alerts_config_file = v;
   if (auto v = env("MINGCHU_THREADS")) {
     int n = std::atoi(v);
     if (n < 1 || n > 256) return bad("MINGCHU_THREADS", "must be 1–256");

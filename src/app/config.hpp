@@ -29,6 +29,12 @@ struct Config {
   int cert_expiring_days = 30;
   std::size_t max_upload_bytes = 10 * 1024 * 1024;
   auth::AuthConfig auth;
+  // [alerts]: the taxonomy file and the supervision loop (src/alerts, src/ingest)
+  std::string alerts_config_file;  // alerts.config_file (default: config/alerts.toml when present)
+  bool scheduler = true;           // alerts.scheduler: run deadlines/cards/offline/certificates here
+  int scheduler_tick_ms = 10000;   // alerts.scheduler_tick_ms
+  int ingest_max_wait_us = 1500;   // alerts.ingest_max_wait_us: group-commit wait for more events
+  int ingest_max_batch = 2000;     // alerts.ingest_max_batch: events per transaction
 
   std::string effective_db_url() const { return db_url.empty() ? "sqlite:" + data_dir + "/mingchu.db" : db_url; }
 };

@@ -32,6 +32,27 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   rc.cert_expiring_days = cfg_.cert_expiring_days;
   rc.utc_offset_minutes = cfg_.utc_offset_minutes;
   registry_ = std::make_unique<registry::Registry>(*db_, *clock_, *audit_, *cipher_, rc);
+  alerts::AlertsConfig ac = alerts::default_alerts_config();
+  ac.utc_offset_minutes = cfg_.utc_offset_minutes;
+  std::string alerts_file = cfg_.alerts_config_file;
+  if (alerts_file.empty() && std::filesystem::exists("config/alerts.toml")) alerts_file = "config/alerts.toml";
+  if (!alerts_file.empty()) {
+    auto loaded = alerts::load_alerts_file(alerts_file, ac);
+    if (!loaded) throw std::runtime_error(loaded.error().message);
+    ac = std::move(*loaded);
+    log::info("alert taxonomy loaded", {{"file", alerts_file}, {"types", std::to_string(ac.types.size())}});
+  }
+  alerts_ = std::make_unique<alerts::AlertService>(*db_, *clock_, *audit_, std::move(ac));
+  ingest::IngestConfig ic;
+  ic.max_wait = std::chrono::microseconds(cfg_.ingest_max_wait_us);
+  ic.max_batch = static_cast<size_t>(cfg_.ingest_max_batch);
+  ingest_ = std::make_unique<ingest::IngestService>(*db_, *clock_, *audit_, *alerts_, *store_, metrics_, ic);
+  devices_ = std::make_unique<ingest::DeviceService>(*db_, *clock_, *audit_);
+  stats_ = std::make_unique<stats::StatsService>(*db_, *clock_, alerts_->config());
+  alerts::SchedulerConfig sc;
+  sc.tick = std::chrono::milliseconds(cfg_.scheduler_tick_ms);
+  sc.cert_expiring_days = cfg_.cert_expiring_days;
+  scheduler_ = std::make_unique<alerts::Scheduler>(*db_, *alerts_, &metrics_, sc);
 }
 
 Platform::~Platform() = default;
@@ -61,12 +82,20 @@ int Platform::serve() {
   ctx.auth = auth_.get();
   ctx.registry = registry_.get();
   ctx.files = catalog_.get();
+  ctx.alerts = alerts_.get();
+  ctx.scheduler = scheduler_.get();
+  ctx.ingest = ingest_.get();
+  ctx.devices = devices_.get();
+  ctx.stats = stats_.get();
 
   http::Router router;
   http::add_system_routes(router, ctx);
   http::add_auth_routes(router, ctx);
   http::add_registry_routes(router, ctx);
   http::add_file_routes(router, ctx);
+  http::add_alert_routes(router, ctx);
+  http::add_ingest_routes(router, ctx);
+  http::add_stats_routes(router, ctx);
   http::add_static_routes(router, ctx);
 
   http::ServerOptions so;
@@ -84,7 +113,10 @@ int Platform::serve() {
   log::info("serving", {{"listen", so.host + ":" + std::to_string(port)}, {"db", db_->describe()},
                         {"data", cfg_.data_dir}, {"web_root", ctx.options.web_root},
                         {"manual_clock", cfg_.manual_clock ? "on" : "off"}});
+  if (cfg_.scheduler) scheduler_->start();
   server.run();
+  scheduler_->stop();
+  ingest_->stop();  // commits what is queued before the database closes
   log::info("stopped; closing the database");
   return 0;
 }

@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "alerts/alert_service.hpp"
+#include "alerts/scheduler.hpp"
 #include "app/config.hpp"
 #include "audit/audit_log.hpp"
 #include "auth/auth_service.hpp"
@@ -12,7 +14,10 @@
 #include "crypto/field_cipher.hpp"
 #include "files/file_catalog.hpp"
 #include "files/file_store.hpp"
+#include "ingest/devices.hpp"
+#include "ingest/ingest_service.hpp"
 #include "registry/registry.hpp"
+#include "stats/stats_service.hpp"
 #include "storage/database.hpp"
 
 namespace mingchu::app {
@@ -34,6 +39,9 @@ class Platform {
   crypto::FieldCipher& cipher() { return *cipher_; }
   registry::Registry& registry() { return *registry_; }
   files::FileCatalog& files() { return *catalog_; }
+  alerts::AlertService& alerts() { return *alerts_; }
+  alerts::Scheduler& scheduler() { return *scheduler_; }
+  ingest::IngestService& ingest() { return *ingest_; }
 
   // Serves HTTP until SIGTERM/SIGINT. Returns the process exit code.
   int serve();
@@ -50,6 +58,13 @@ class Platform {
   std::unique_ptr<files::FileStore> store_;
   std::unique_ptr<files::FileCatalog> catalog_;
   std::unique_ptr<registry::Registry> registry_;
+  // the supervision loop (src/alerts, src/ingest, src/stats); declared in dependency order so
+  // that the scheduler and the ingest writer stop before what they use is destroyed
+  std::unique_ptr<alerts::AlertService> alerts_;
+  std::unique_ptr<ingest::IngestService> ingest_;
+  std::unique_ptr<ingest::DeviceService> devices_;
+  std::unique_ptr<stats::StatsService> stats_;
+  std::unique_ptr<alerts::Scheduler> scheduler_;
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.

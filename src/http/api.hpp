@@ -24,6 +24,17 @@ class Registry;
 namespace mingchu::files {
 class FileCatalog;
 }
+namespace mingchu::alerts {
+class AlertService;
+class Scheduler;
+}
+namespace mingchu::ingest {
+class IngestService;
+class DeviceService;
+}
+namespace mingchu::stats {
+class StatsService;
+}
 
 namespace mingchu::http {
 
@@ -45,12 +56,20 @@ struct ApiContext {
   auth::AuthService* auth = nullptr;
   registry::Registry* registry = nullptr;
   files::FileCatalog* files = nullptr;
+  alerts::AlertService* alerts = nullptr;       // alert lifecycle, inbox, labels
+  alerts::Scheduler* scheduler = nullptr;       // deadlines, cards, offline, certificates
+  ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
+  ingest::DeviceService* devices = nullptr;     // IoT devices
+  stats::StatsService* stats = nullptr;         // dashboard aggregations
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
 void add_auth_routes(Router& r, ApiContext& ctx);      // auth, me, users, api keys, audit
 void add_registry_routes(Router& r, ApiContext& ctx);  // jurisdictions, units, cameras, staff, certs
 void add_file_routes(Router& r, ApiContext& ctx);      // uploads and downloads
+void add_alert_routes(Router& r, ApiContext& ctx);     // alerts, alert types, notifications, labels
+void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, heartbeats, readings; devices
+void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
 
 }  // namespace mingchu::http

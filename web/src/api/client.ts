@@ -34,6 +34,8 @@ export const KNOWN_ERROR_CODES = [
   'password_reused',
   'wrong_password',
   'unavailable',
+  'session_expired',
+  'file_too_large',
 ] as const
 
 export class ApiError extends Error {

@@ -84,6 +84,8 @@ export default {
       password_reused: 'The new password must differ from recently used ones',
       wrong_password: 'The current password is wrong',
       unavailable: 'The service is temporarily unavailable, please try again later',
+      session_expired: 'Your session timed out, please sign in again',
+      file_too_large: 'The file is too large. Please compress it and try again',
     },
     status: {
       network: 'Network error, please check your connection and retry',

@@ -85,6 +85,8 @@ export default {
       password_reused: '新密码不能与近期使用过的密码相同',
       wrong_password: '原密码不正确',
       unavailable: '服务暂时不可用，请稍后再试',
+      session_expired: '登录已超时，请重新登录',
+      file_too_large: '文件过大，请压缩后再上传',
     },
     status: {
       network: '网络连接失败，请检查网络后重试',
