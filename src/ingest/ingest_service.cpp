@@ -1,0 +1,559 @@
+#include "ingest/ingest_service.hpp"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+#include "alerts/alert_service.hpp"
+#include "alerts/writer.hpp"
+#include "audit/audit_log.hpp"
+#include "core/ids.hpp"
+#include "core/log.hpp"
+#include "core/time.hpp"
+#include "files/file_catalog.hpp"
+#include "files/file_store.hpp"
+#include "files/sniff.hpp"
+
+namespace mingchu::ingest {
+
+using storage::Params;
+using storage::Value;
+
+namespace {
+
+constexpr const char* kSelectReceipt =
+    "SELECT alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id = $2";
+constexpr const char* kInsertFile =
+    "INSERT INTO files (id, sha256, sm3, size, content_type, filename, uploader_id, unit_id, jpath, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+constexpr const char* kCameraSeen = "UPDATE cameras SET last_seen_at = $2, status = 'online' WHERE id = $1";
+constexpr const char* kDeviceSeen = "UPDATE devices SET last_seen_at = $2, status = 'online' WHERE id = $1";
+// Watched from the first heartbeat on (the scheduler raises camera_offline on silence).
+constexpr const char* kUpsertLiveness =
+    "INSERT INTO liveness (subject, kind, unit_id, last_heartbeat_at, offline) VALUES ($1, $2, $3, $4, 0) "
+    "ON CONFLICT (subject) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at, offline = 0, "
+    "unit_id = excluded.unit_id";
+constexpr const char* kOpenOfflineAlerts =
+    "SELECT id FROM alerts WHERE unit_id = $1 AND subject = $2 AND type = 'camera_offline' "
+    "AND state IN ('open', 'submitted')";
+constexpr const char* kSelectBreach = "SELECT since, alerted FROM device_breaches WHERE device_id = $1 AND metric = $2";
+constexpr const char* kInsertBreach =
+    "INSERT INTO device_breaches (device_id, metric, since, alerted) VALUES ($1, $2, $3, $4)";
+constexpr const char* kUpdateBreach = "UPDATE device_breaches SET since = $3, alerted = $4 WHERE device_id = $1 AND metric = $2";
+constexpr const char* kDeleteBreach = "DELETE FROM device_breaches WHERE device_id = $1 AND metric = $2";
+
+const std::vector<std::string> kReceiptCols = {"source", "event_id", "alert_id", "merged", "received_at"};
+const std::vector<std::string> kReadingCols = {"device_id", "at", "metric", "value"};
+const std::set<std::string> kSnapshotTypes = {std::string(files::kJpeg), std::string(files::kPng),
+                                              std::string(files::kWebp)};
+
+Error unknown(const std::string& field, const std::string& what) {
+  return Error{ErrorKind::kNotFound, "unknown_" + what, "field '" + field + "' names no " + what + " in your scope",
+               field};
+}
+
+alerts::Actor actor_of(const IngestSource& src) {
+  alerts::Actor a;
+  a.id = src.scope.user_id;
+  a.name = src.actor;
+  a.role = src.scope.is_api_key ? "api_key" : std::string(auth::role_name(src.scope.role));
+  if (src.key.rfind("mqtt:", 0) == 0) a.role = "device";
+  return a;
+}
+
+std::string boxes_json(const std::vector<Box>& boxes) {
+  json::array arr;
+  for (const auto& b : boxes) {
+    json::object o{{"x", b.x}, {"y", b.y}, {"w", b.w}, {"h", b.h}};
+    if (!b.label.empty()) o["label"] = b.label;
+    if (b.score) o["score"] = *b.score;
+    arr.push_back(std::move(o));
+  }
+  return json::serialize(arr);
+}
+
+// A device's own threshold for a metric: {"temperature_c": {"min": 0, "max": 8,
+// "min_duration_minutes": 10}}. Malformed entries are ignored (validated when written).
+std::optional<alerts::SensorRule> device_rule(const std::string& thresholds_json, const std::string& kind,
+                                              const std::string& metric) {
+  auto v = parse_value(thresholds_json);
+  if (!v || !v->is_object()) return std::nullopt;
+  const json::value* m = v->as_object().if_contains(metric);
+  if (!m || !m->is_object()) return std::nullopt;
+  alerts::SensorRule r;
+  r.kind = kind;
+  r.metric = metric;
+  const auto& o = m->as_object();
+  if (auto* x = o.if_contains("min"); x && x->is_number()) r.min = x->to_number<double>();
+  if (auto* x = o.if_contains("max"); x && x->is_number()) r.max = x->to_number<double>();
+  if (auto* x = o.if_contains("min_duration_minutes"); x && x->is_number()) {
+    r.min_duration_ms = static_cast<TimeMs>(x->to_number<double>() * kMinuteMs);
+  }
+  if (!r.min && !r.max) return std::nullopt;
+  return r;
+}
+
+std::string format_limit(const alerts::SensorRule& r) {
+  auto num = [](double d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", d);
+    return std::string(buf);
+  };
+  if (r.min && r.max) return num(*r.min) + "–" + num(*r.max);
+  if (r.max) return "≤ " + num(*r.max);
+  return "≥ " + num(*r.min);
+}
+
+}  // namespace
+
+IngestSource IngestSource::from_principal(const auth::Principal& p) {
+  IngestSource s;
+  s.scope = p;
+  s.key = (p.is_api_key ? "key:" : "user:") + p.user_id;
+  s.actor = p.display_name.empty() ? p.username : p.display_name;
+  return s;
+}
+
+IngestSource IngestSource::for_unit(std::string unit_id, std::string key, std::string actor) {
+  IngestSource s;
+  s.scope.role = auth::Role::kMerchant;
+  s.scope.is_api_key = true;
+  s.scope.unit_ids = {std::move(unit_id)};
+  s.scope.user_id = key;
+  s.scope.username = actor;
+  s.scope.display_name = actor;
+  s.scope.source = key;
+  s.key = std::move(key);
+  s.actor = std::move(actor);
+  return s;
+}
+
+int IngestResult::http_status() const { return error ? mingchu::http_status(error->kind) : 202; }
+
+struct IngestService::Item {
+  enum class Kind { kAlert, kHeartbeat, kReading } kind = Kind::kAlert;
+  IngestSource src;
+  AlertEvent event;
+  std::optional<files::StoredFile> blob;  // the inline snapshot, already in the file store
+  Heartbeat heartbeat;
+  Reading reading;
+  Completion done;
+  StatusCompletion status_done;
+  std::chrono::steady_clock::time_point queued_at;
+  // outcome
+  IngestResult result;
+  Status status = ok_status();
+};
+
+IngestService::IngestService(storage::Database& db, const Clock& clock, const audit::AuditLog& audit,
+                             alerts::AlertService& alerts, const files::FileStore& store, Metrics& metrics,
+                             IngestConfig config)
+    : db_(db), clock_(clock), audit_(audit), alerts_(alerts), store_(store), metrics_(metrics), config_(config) {
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+IngestService::~IngestService() { stop(); }
+
+void IngestService::stop() {
+  {
+    std::lock_guard g(mu_);
+    if (stopping_ && !writer_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+size_t IngestService::queued() const {
+  std::lock_guard g(mu_);
+  return queue_.size();
+}
+
+void IngestService::submit(const IngestSource& src, AlertEvent event, Completion done) {
+  auto refuse = [&](Error e) {
+    metrics_.counter("mingchu_ingest_events_total", "result=\"rejected\"", "Alert events by outcome").inc();
+    IngestResult r;
+    r.event_id = event.event_id;
+    r.error = std::move(e);
+    done(std::move(r));
+  };
+  const auto& cfg = alerts_.config();
+  if (!cfg.find_type(event.type)) {
+    return refuse(Error::invalid("type", "unknown_type", "field 'type' is not a type of the taxonomy (GET /api/v1/alert-types)"));
+  }
+  TimeMs now = clock_.now_ms();
+  if (event.occurred_at > now + config_.max_future_ms) {
+    return refuse(Error::invalid("occurred_at", "time_in_future", "field 'occurred_at' is more than 10 minutes ahead"));
+  }
+  if (event.occurred_at < now - config_.max_age_ms) {
+    return refuse(Error::invalid("occurred_at", "time_too_old", "field 'occurred_at' is more than 30 days old"));
+  }
+  for (auto [field, id] : {std::pair{"camera_id", &event.camera_id}, std::pair{"unit_id", &event.unit_id},
+                           std::pair{"device_id", &event.device_id}}) {
+    if (*id && !plausible_id(**id)) {
+      std::string f = field;
+      return refuse(unknown(f, f.substr(0, f.size() - 3)));
+    }
+  }
+  if (event.snapshot_id && !plausible_id(*event.snapshot_id)) {
+    return refuse(Error::invalid("snapshot_id", "unknown_file", "field 'snapshot_id' names no image you may use"));
+  }
+  // A unit-scoped sender naming another unit: refused without a look at the database.
+  const auth::Principal& p = src.scope;
+  bool unit_scoped = p.role == auth::Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty());
+  if (event.unit_id && unit_scoped &&
+      std::find(p.unit_ids.begin(), p.unit_ids.end(), *event.unit_id) == p.unit_ids.end()) {
+    return refuse(unknown("unit_id", "unit"));
+  }
+  auto item = std::make_unique<Item>();
+  if (event.snapshot) {
+    auto stored = store_.put(event.snapshot->bytes, kSnapshotTypes);
+    if (!stored) return refuse(stored.error());
+    item->blob = std::move(*stored);
+    event.snapshot.reset();  // the bytes are in the store; keep the queue small
+  }
+  item->kind = Item::Kind::kAlert;
+  item->src = src;
+  item->event = std::move(event);
+  item->done = std::move(done);
+  {
+    std::unique_lock lock(mu_);
+    if (stopping_ || queue_.size() >= config_.max_queue) {
+      lock.unlock();
+      IngestResult r;
+      r.event_id = item->event.event_id;
+      r.error = Error::unavailable(stopping_ ? "the server is shutting down; retry" : "ingest queue is full; retry");
+      metrics_.counter("mingchu_ingest_events_total", "result=\"unavailable\"", "Alert events by outcome").inc();
+      item->done(std::move(r));
+      return;
+    }
+    item->queued_at = std::chrono::steady_clock::now();
+    queue_.push_back(std::move(item));
+  }
+  cv_.notify_one();
+}
+
+void IngestService::submit_heartbeat(const IngestSource& src, Heartbeat hb, StatusCompletion done) {
+  for (auto [field, id] : {std::pair{"camera_id", &hb.camera_id}, std::pair{"device_id", &hb.device_id}}) {
+    if (*id && !plausible_id(**id)) {
+      std::string f = field;
+      return done(unknown(f, f.substr(0, f.size() - 3)));
+    }
+  }
+  TimeMs now = clock_.now_ms();
+  if (hb.at && (*hb.at > now + config_.max_future_ms || *hb.at < now - config_.max_age_ms)) {
+    return done(Error::invalid("at", "time_out_of_range", "field 'at' is too far from the server's time"));
+  }
+  auto item = std::make_unique<Item>();
+  item->kind = Item::Kind::kHeartbeat;
+  item->src = src;
+  item->heartbeat = std::move(hb);
+  item->status_done = std::move(done);
+  {
+    std::unique_lock lock(mu_);
+    if (stopping_ || queue_.size() >= config_.max_queue) {
+      lock.unlock();
+      item->status_done(Error::unavailable("ingest queue is full; retry"));
+      return;
+    }
+    item->queued_at = std::chrono::steady_clock::now();
+    queue_.push_back(std::move(item));
+  }
+  cv_.notify_one();
+}
+
+void IngestService::submit_reading(const IngestSource& src, Reading reading, StatusCompletion done) {
+  if (!plausible_id(reading.device_id)) return done(unknown("device_id", "device"));
+  TimeMs now = clock_.now_ms();
+  if (reading.at > now + config_.max_future_ms || reading.at < now - config_.max_age_ms) {
+    return done(Error::invalid("at", "time_out_of_range", "field 'at' is too far from the server's time"));
+  }
+  auto item = std::make_unique<Item>();
+  item->kind = Item::Kind::kReading;
+  item->src = src;
+  item->reading = std::move(reading);
+  item->status_done = std::move(done);
+  {
+    std::unique_lock lock(mu_);
+    if (stopping_ || queue_.size() >= config_.max_queue) {
+      lock.unlock();
+      item->status_done(Error::unavailable("ingest queue is full; retry"));
+      return;
+    }
+    item->queued_at = std::chrono::steady_clock::now();
+    queue_.push_back(std::move(item));
+  }
+  cv_.notify_one();
+}
+
+Result<IngestResult> IngestService::receipt(const IngestSource& src, const std::string& event_id) {
+  if (!valid_event_id(event_id)) return Error::not_found("event");
+  storage::Conn c = db_.acquire();
+  storage::Rows rows = c->query(kSelectReceipt, {src.key, event_id});
+  if (rows.empty()) return Error::not_found("event");
+  IngestResult r;
+  r.event_id = event_id;
+  r.alert_id = rows[0].text(0);
+  r.merged = rows[0].boolean(1);
+  r.duplicate = true;
+  return r;
+}
+
+void IngestService::writer_loop() {
+  for (;;) {
+    std::vector<std::unique_ptr<Item>> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, and everything is written
+      // Group commit: give concurrent senders until max_wait after the oldest item arrived.
+      auto deadline = queue_.front()->queued_at + config_.max_wait;
+      while (!stopping_ && queue_.size() < config_.max_batch &&
+             cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
+      }
+      size_t n = std::min(queue_.size(), config_.max_batch);
+      batch.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    run_batch(batch);
+  }
+}
+
+void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
+  auto started = std::chrono::steady_clock::now();
+  bool committed = false;
+  std::string failure;
+  try {
+    storage::Conn c = db_.acquire();
+    storage::Transaction tx(*c);
+    alerts::AlertWriter w(*c, alerts_.config(), clock_, audit_);
+    w.lock_ingest();
+    TimeMs now = w.now();
+    std::vector<Params> receipts, readings;
+    // (source, event_id) → the item that first carried it in this batch
+    std::unordered_map<std::string, Item*> in_batch;
+
+    // Resolves the unit an alert event or reading belongs to, within the source's scope.
+    auto resolve_unit = [&](const IngestSource& src, const std::optional<std::string>& camera_id,
+                            const std::optional<std::string>& device_id,
+                            const std::optional<std::string>& unit_id) -> Result<alerts::UnitRef> {
+      std::optional<std::string> owner;
+      std::string owner_field;
+      if (camera_id) {
+        auto cam = w.camera(*camera_id);
+        if (!cam) return unknown("camera_id", "camera");
+        owner = cam->unit_id;
+        owner_field = "camera_id";
+      }
+      if (device_id) {
+        auto dev = w.device(*device_id);
+        if (!dev) return unknown("device_id", "device");
+        if (owner && *owner != dev->unit_id) {
+          return Error::invalid("device_id", "device_not_in_unit", "device and camera belong to different units");
+        }
+        if (!owner) owner_field = "device_id";
+        owner = dev->unit_id;
+      }
+      if (!owner) {
+        owner = *unit_id;
+        owner_field = "unit_id";
+      }
+      auto unit = w.unit(*owner);
+      std::string what = owner_field.substr(0, owner_field.size() - 3);
+      if (!unit || !src.scope.covers(unit->jpath, unit->id)) return unknown(owner_field, what);
+      if (unit_id && *unit_id != unit->id) {
+        // the sender may see the camera's unit: say which field disagrees
+        auto named = w.unit(*unit_id);
+        if (!named || !src.scope.covers(named->jpath, named->id)) return unknown("unit_id", "unit");
+        return Error::invalid(owner_field, what + "_not_in_unit",
+                              "the " + what + " does not belong to unit " + *unit_id);
+      }
+      return *unit;
+    };
+
+    // Closes the open camera_offline alerts of a camera or device that is back.
+    auto back_online = [&](const alerts::UnitRef& unit, const std::string& subject, const std::string& name) {
+      storage::Rows open = c->query(kOpenOfflineAlerts, {unit.id, subject});
+      for (const auto& row : open) {
+        auto a = w.load_for_update(row.text(0));
+        if (!a) continue;
+        a->state = alerts::AlertState::kClosed;
+        a->handled_at = now;
+        a->updated_at = now;
+        w.save(*a);
+        std::string comment = name + " 已恢复在线，预警自动关闭";
+        w.event(a->id, "closed", alerts::Actor::system(), comment);
+        w.count_handled(*a);
+        w.audit(alerts::Actor::system(), "alert.close", "alert:" + a->id, "{\"reason\":\"back_online\"}");
+        w.outbox_alert("alert.updated", unit, *a, alerts::Actor::system(), comment, false);
+        w.notify_alert(w.recipients(unit).all(), *a, unit, "alert.updated", "设备恢复在线");
+      }
+    };
+
+    for (auto& item : batch) {
+      if (item->kind == Item::Kind::kAlert) {
+        AlertEvent& ev = item->event;
+        IngestResult& res = item->result;
+        res.event_id = ev.event_id;
+        std::string key = item->src.key + '\x1f' + ev.event_id;
+        if (auto it = in_batch.find(key); it != in_batch.end()) {
+          res = it->second->result;
+          if (res.ok()) res.duplicate = true;
+          continue;
+        }
+        in_batch.emplace(key, item.get());
+        storage::Rows prior = c->query(kSelectReceipt, {item->src.key, ev.event_id});
+        if (!prior.empty()) {
+          res.alert_id = prior[0].text(0);
+          res.merged = prior[0].boolean(1);
+          res.duplicate = true;
+          continue;
+        }
+        auto unit = resolve_unit(item->src, ev.camera_id, ev.device_id, ev.unit_id);
+        if (!unit) {
+          res.error = unit.error();
+          continue;
+        }
+        alerts::AlertDraft d;
+        d.camera_id = ev.camera_id;
+        d.device_id = ev.device_id;
+        d.type = ev.type;
+        d.occurred_at = ev.occurred_at;
+        d.confidence = ev.confidence;
+        d.model = ev.model;
+        d.boxes_json = boxes_json(ev.boxes);
+        d.source = item->src.key;
+        d.actor = actor_of(item->src);
+        d.audit_source = item->src.scope.source;
+        d.event_id = ev.event_id;
+        if (ev.snapshot_id) {
+          auto f = files::FileCatalog::load(*c, *ev.snapshot_id);
+          if (!f || !f->is_image() || !files::FileCatalog::may_read(item->src.scope, *f)) {
+            res.error = Error::invalid("snapshot_id", "unknown_file", "field 'snapshot_id' names no image you may use");
+            continue;
+          }
+          (void)files::FileCatalog::attach_to_unit(*c, f->id, unit->id, unit->jpath);
+          d.snapshot_file_id = f->id;
+        } else if (item->blob) {
+          std::string fid = new_id("file");
+          c->exec(kInsertFile, {fid, item->blob->sha256, item->blob->sm3, static_cast<std::int64_t>(item->blob->size),
+                                item->blob->content_type, std::string("snapshot"), item->src.scope.user_id, unit->id,
+                                unit->jpath, now});
+          d.snapshot_file_id = fid;
+        }
+        auto out = w.raise(*unit, d);
+        res.alert_id = out.alert_id;
+        res.merged = out.merged;
+        receipts.push_back({item->src.key, ev.event_id, out.alert_id, std::int64_t{out.merged ? 1 : 0}, now});
+      } else if (item->kind == Item::Kind::kHeartbeat) {
+        const Heartbeat& hb = item->heartbeat;
+        auto unit = resolve_unit(item->src, hb.camera_id, hb.device_id, std::nullopt);
+        if (!unit) {
+          item->status = unit.error();
+          continue;
+        }
+        if (hb.camera_id) {
+          auto cam = w.camera(*hb.camera_id);
+          c->exec(kCameraSeen, {cam->id, now});
+          c->exec(kUpsertLiveness, {cam->id, std::string("camera"), unit->id, now});
+          if (cam->status != "online") back_online(*unit, cam->id, cam->name);
+        } else {
+          auto dev = w.device(*hb.device_id);
+          c->exec(kDeviceSeen, {dev->id, now});
+          c->exec(kUpsertLiveness, {dev->id, std::string("device"), unit->id, now});
+          if (dev->status != "online") back_online(*unit, dev->id, dev->name);
+        }
+      } else {
+        const Reading& rd = item->reading;
+        auto unit = resolve_unit(item->src, std::nullopt, rd.device_id, std::nullopt);
+        if (!unit) {
+          item->status = unit.error();
+          continue;
+        }
+        auto dev = w.device(rd.device_id);
+        c->exec(kDeviceSeen, {dev->id, now});
+        c->exec(kUpsertLiveness, {dev->id, std::string("device"), unit->id, now});
+        if (dev->status != "online") back_online(*unit, dev->id, dev->name);
+        for (const auto& [metric, value] : rd.metrics) {
+          readings.push_back({dev->id, rd.at, metric, value});
+          std::optional<alerts::SensorRule> rule = device_rule(dev->thresholds_json, dev->kind, metric);
+          if (!rule) {
+            if (const auto* r = alerts_.config().find_rule(dev->kind, metric)) rule = *r;
+          }
+          if (!rule) continue;
+          bool breach = (rule->min && value < *rule->min) || (rule->max && value > *rule->max);
+          storage::Rows st = c->query(kSelectBreach, {dev->id, metric});
+          if (!breach) {
+            if (!st.empty()) c->exec(kDeleteBreach, {dev->id, metric});
+            continue;
+          }
+          TimeMs since = st.empty() ? rd.at : std::min(st[0].integer(0), rd.at);
+          bool alerted = !st.empty() && st[0].boolean(1);
+          bool raise_now = !alerted && rd.at - since >= rule->min_duration_ms;
+          if (st.empty()) {
+            c->exec(kInsertBreach, {dev->id, metric, since, std::int64_t{raise_now ? 1 : 0}});
+          } else if (raise_now || since != st[0].integer(0)) {
+            c->exec(kUpdateBreach, {dev->id, metric, since, std::int64_t{alerted || raise_now ? 1 : 0}});
+          }
+          if (!raise_now) continue;
+          alerts::AlertDraft d;
+          d.device_id = dev->id;
+          d.type = "sensor_out_of_range";
+          d.occurred_at = rd.at;
+          d.source = item->src.key;
+          d.actor = actor_of(item->src);
+          d.audit_source = item->src.scope.source;
+          char val[32];
+          std::snprintf(val, sizeof val, "%g", value);
+          json::object detail{{"metric", metric}, {"value", value}, {"limit", format_limit(*rule)},
+                              {"since", format_rfc3339(since, alerts_.config().utc_offset_minutes)}};
+          d.boxes_json = "[]";
+          auto out = w.raise(*unit, d);
+          w.event(out.alert_id, "threshold", d.actor,
+                  dev->name + " " + metric + " = " + val + "（要求 " + format_limit(*rule) + "）",
+                  json::serialize(detail));
+        }
+      }
+    }
+    w.flush();
+    alerts::insert_rows(*c, "ingest_receipts", kReceiptCols, receipts);
+    alerts::insert_rows(*c, "readings", kReadingCols, readings);
+    tx.commit();
+    committed = true;
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.histogram("mingchu_ingest_batch_seconds", "", "Time to write and commit one ingest batch").observe(secs);
+  metrics_.counter("mingchu_ingest_batches_total", committed ? "result=\"committed\"" : "result=\"failed\"",
+                   "Ingest transactions").inc();
+  if (!committed) {
+    log::error("ingest batch failed; answering 503 to every event in it",
+               {{"items", std::to_string(batch.size())}, {"error", failure}});
+  }
+  for (auto& item : batch) {
+    if (item->kind == Item::Kind::kAlert) {
+      IngestResult r = std::move(item->result);
+      if (!committed) {
+        r = IngestResult{};
+        r.event_id = item->event.event_id;
+        r.error = Error::unavailable("the event could not be stored; retry");
+      }
+      const char* label = !r.ok() ? (committed ? "result=\"rejected\"" : "result=\"unavailable\"")
+                          : r.duplicate ? "result=\"duplicate\""
+                          : r.merged   ? "result=\"merged\""
+                                       : "result=\"created\"";
+      metrics_.counter("mingchu_ingest_events_total", label, "Alert events by outcome").inc();
+      item->done(std::move(r));
+    } else {
+      Status st = committed ? item->status : Status(Error::unavailable("could not be stored; retry"));
+      item->status_done(std::move(st));
+    }
+  }
+}
+
+}  // namespace mingchu::ingest
