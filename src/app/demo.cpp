@@ -111,15 +111,15 @@ void seed_demo(Platform& p) {
       }
       name += "（" + std::to_string(u + 1) + "号店）";
       std::string id = new_id("unit");
-      char first17[18];
+      char first17[48];
       std::snprintf(first17, sizeof first17, "9132%04d%09d", 600 + d * 10, 100000 + u * 7919 % 900000);
       std::string uscc = uscc_with_check_digit(std::string(first17, 17));
-      char lic[20];
+      char lic[48];
       std::snprintf(lic, sizeof lic, "JY%014lld", 13206020000000LL + u * 37);
       double lng = kCentres[d][0] + (pick(2000) - 1000) / 20000.0;
       double lat = kCentres[d][1] + (pick(2000) - 1000) / 25000.0;
       std::string operator_name = utf8_char(kSurnames, pick(40)) + kGiven[pick(26)];
-      char phone[16];
+      char phone[48];
       std::snprintf(phone, sizeof phone, "139%08d", 10000000 + u * 4513 % 89999999);
       const char* ratings[] = {"A", "A", "B", "B", "B", "C"};
       c.exec("INSERT INTO units (id, jurisdiction_id, jpath, name, operator, phone, address, uscc, licence_number, "
@@ -134,7 +134,7 @@ void seed_demo(Platform& p) {
       int ncam = 2 + pick(3);
       for (int k = 0; k < ncam; ++k) {
         int a = k == 0 ? 0 : pick(5);
-        char gbdev[24], gbch[24];
+        char gbdev[48], gbch[48];
         std::snprintf(gbdev, sizeof gbdev, "3206%02d1320%010d", d, serial);
         std::snprintf(gbch, sizeof gbch, "3206%02d1310%010d", d, serial++);
         bool online = pick(10) != 0;
@@ -149,23 +149,23 @@ void seed_demo(Platform& p) {
       }
       int nstaff = 3 + pick(4);
       for (int k = 0; k < nstaff; ++k) {
-        char id17[18];
+        char id17[48];
         std::snprintf(id17, sizeof id17, "320602%04d%02d%02d%03d", 1965 + pick(40), 1 + pick(12), 1 + pick(28), pick(1000));
         std::string idn = id_number_with_check(std::string(id17, 17));
-        char sphone[16];
+        char sphone[48];
         std::snprintf(sphone, sizeof sphone, "138%08d", pick(99999999));
         // certificate expiry: mostly valid, some expiring within 30 days, some expired
         int r = pick(20);
         int expires = r == 0 ? today - 1 - pick(60) : r <= 2 ? today + pick(30) : today + 31 + pick(330);
         int issued = expires - 365;
-        char certno[24];
+        char certno[48];
         std::snprintf(certno, sizeof certno, "JK3206%010d", u * 10 + k);
         c.exec("INSERT INTO staff (id, unit_id, jpath, name, id_number_enc, id_number_index, phone_enc, position, "
                "cert_number, cert_issued_on, cert_expires_on, created_at, updated_at) "
                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
                {new_id("staff"), id, paths[static_cast<size_t>(node)],
-                utf8_char(kSurnames, pick(40)) + kGiven[pick(26)], p.cipher().encrypt(idn), p.cipher().blind_index(idn),
-                p.cipher().encrypt(sphone), std::string(kPositions[pick(8)]), std::string(certno),
+                utf8_char(kSurnames, pick(40)) + kGiven[pick(26)], p.cipher().encrypt(idn, "staff.id_number"),
+                p.cipher().blind_index(idn), p.cipher().encrypt(sphone, "staff.phone"), std::string(kPositions[pick(8)]), std::string(certno),
                 std::int64_t{issued}, std::int64_t{expires}, now, now});
       }
     }
