@@ -11,7 +11,8 @@
 // format above, and kInvalid "authentication_failed" when the key or the context differ or
 // the text was altered. load_or_create() returns kInvalid "malformed_key_file" for a key file
 // that is not exactly 32 hex characters (one trailing newline allowed) and kInternal for OS
-// errors. Only a failing OS random generator throws (std::runtime_error).
+// errors. Only a failing OS random generator or an OpenSSL without SM4 throws
+// (std::runtime_error).
 #pragma once
 
 #include <array>

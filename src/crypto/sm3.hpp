@@ -3,8 +3,9 @@
 // All computed by OpenSSL 3 (algorithms fetched once with EVP_MD_fetch and kept).
 //
 // The free functions are safe from any thread. A streaming Sm3/Sha256 object belongs to one
-// thread at a time; it may be moved, not copied. After final_*() it is reset and can hash a
-// new message. Results are lowercase hex (final_bytes: the raw 32-byte digest).
+// thread at a time; it may be moved, not copied (a moved-from object may only be destroyed or
+// assigned to). After final_*() it is reset and can hash a new message. Results are lowercase
+// hex (final_bytes: the raw 32-byte digest).
 // Failure: only if OpenSSL lacks the algorithm (a broken installation, e.g. a FIPS-only
 // provider) — that throws std::runtime_error, it is never an expected error.
 #pragma once
