@@ -12,6 +12,7 @@
 #    b. ctest in build-asan/ (AddressSanitizer with leak detection + UndefinedBehaviorSanitizer)
 #    c. node --test tests/api/*.test.mjs, then tests/e2e/*.test.mjs (when tests/package.json exists)
 #    d. scripts/fuzz.sh, 10 s per target (when it exists)
+#    e. the web UI's unit tests: npm test (vitest) in web/ (when web/package.json has "test")
 #
 # Every step runs even when an earlier one failed, so the log shows everything. The exit status
 # is non-zero if anything failed. The last lines are a per-runner breakdown and then exactly
@@ -88,6 +89,10 @@ run_ctest() {
     else
       add "$name" $((total - failed)) "$failed" "exit $rc ($((SECONDS - t0)) s)"
     fi
+  elif grep -q 'No tests were found' "$logfile"; then
+    # The usual cause: enable_testing() after add_subdirectory(src) in CMakeLists.txt, so the
+    # tests registered under src/ never reach $dir/CTestTestfile.cmake.
+    add "$name" 0 1 "NO TESTS registered in $dir/ - counted as 1 failed"
   else
     add "$name" 0 1 "no ctest summary, exit $rc - counted as 1 failed"
   fi
@@ -112,6 +117,28 @@ run_node() {
     add "$name" "$pass" $((fail + 1)) "timed out after $NODE_TIMEOUT s"
   elif ((rc != 0 && fail == 0)); then
     add "$name" "$pass" 1 "node exited $rc without a failed test - counted as 1 failed"
+  else
+    add "$name" "$pass" "$fail" "exit $rc ($((SECONDS - t0)) s)"
+  fi
+}
+
+# run_vitest NAME DIR: `npm test` (vitest run) of a front-end package
+run_vitest() {
+  local name=$1 dir=$2 logfile=$LOGS/$1.log t0=$SECONDS rc line pass fail
+  banner "$name: npm test in $dir/"
+  (cd "$dir" && NO_COLOR=1 timeout --kill-after=30 "$NODE_TIMEOUT" npm test </dev/null) 2>&1 | tee "$logfile"
+  rc=${PIPESTATUS[0]}
+  # "      Tests  2 failed | 51 passed (53)"
+  line=$(grep -E '^ *Tests +.*\([0-9]+\)' "$logfile" | tail -n1)
+  if [[ -z $line ]]; then
+    add "$name" 0 1 "no vitest summary, exit $rc - counted as 1 failed"
+    return
+  fi
+  pass=0 fail=0
+  [[ $line =~ ([0-9]+)\ passed ]] && pass=${BASH_REMATCH[1]}
+  [[ $line =~ ([0-9]+)\ failed ]] && fail=${BASH_REMATCH[1]}
+  if ((rc != 0 && fail == 0)); then
+    add "$name" "$pass" 1 "exited $rc without a failed test - counted as 1 failed"
   else
     add "$name" "$pass" "$fail" "exit $rc ($((SECONDS - t0)) s)"
   fi
@@ -175,6 +202,11 @@ if [[ -f scripts/fuzz.sh ]]; then
   else
     add fuzz 0 1 "FAILED, exit $rc ($((SECONDS - t0)) s)"
   fi
+fi
+
+# The web UI's own unit tests (vitest), when web/package.json has a test script.
+if [[ -f web/package.json ]] && grep -q '"test"[[:space:]]*:' web/package.json; then
+  run_vitest web-unit web
 fi
 
 # ---------------------------------------------------------------- summary
