@@ -20,7 +20,7 @@
 # counted over the test cases of all runners; a setup step (install, build, services) that
 # fails, or a runner that fails without reporting a failed case, counts as one failed case.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 
 ART=$ROOT/test-artifacts
