@@ -30,11 +30,11 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
 const CHROME_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 const USERS = {
-  admin: ['admin', 'Admin@2026!'],
+  admin: ['admin', 'Platform@2026!'],
   city: ['city_reg', 'Regulator@2026!'],
   district: ['district_reg', 'Regulator@2026!'],
   otherDistrict: ['other_district_reg', 'Regulator@2026!'],
-  merchant: ['merchant', 'Merchant@2026!'],
+  merchant: ['merchant', 'Kitchen@2026!'],
 }
 const DESKTOP = { width: 1366, height: 768 }
 const PHONE = { width: 390, height: 844 }

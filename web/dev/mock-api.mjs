@@ -304,11 +304,11 @@ ALERTS.sort((a, b) => b.occurred_at.localeCompare(a.occurred_at))
 
 // ---------- users ----------
 const USERS = [
-  { id: 'usr_admin', username: 'admin', password: 'Admin@2026!', display_name: '平台管理员', role: 'platform_admin', created_at: iso(NOW() - 300 * DAY) },
+  { id: 'usr_admin', username: 'admin', password: 'Platform@2026!', display_name: '平台管理员', role: 'platform_admin', created_at: iso(NOW() - 300 * DAY) },
   { id: 'usr_city', username: 'city_reg', password: 'Regulator@2026!', display_name: '南通市局 王科长', role: 'regulator', jurisdiction_id: 'j_nt', created_at: iso(NOW() - 200 * DAY) },
   { id: 'usr_dist', username: 'district_reg', password: 'Regulator@2026!', display_name: '崇川分局 李监管员', role: 'regulator', jurisdiction_id: 'j_cc', created_at: iso(NOW() - 200 * DAY) },
   { id: 'usr_odist', username: 'other_district_reg', password: 'Regulator@2026!', display_name: '通州分局 赵监管员', role: 'regulator', jurisdiction_id: 'j_tz', created_at: iso(NOW() - 200 * DAY) },
-  { id: 'usr_merch', username: 'merchant', password: 'Merchant@2026!', display_name: '张建国（实验小学食堂）', role: 'merchant', unit_ids: ['u001'], created_at: iso(NOW() - 100 * DAY) },
+  { id: 'usr_merch', username: 'merchant', password: 'Kitchen@2026!', display_name: '张建国（实验小学食堂）', role: 'merchant', unit_ids: ['u001'], created_at: iso(NOW() - 100 * DAY) },
   { id: 'usr_expired', username: 'expired', password: 'Expired@2026!', display_name: '密码过期测试', role: 'regulator', jurisdiction_id: 'j_cc', password_expired: true, created_at: iso(NOW() - 100 * DAY) },
 ]
 const SESSIONS = new Map()

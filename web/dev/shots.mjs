@@ -103,7 +103,7 @@ await m.goto(BASE + '/m/#/login')
 await m.waitForSelector('[data-test=m-login]')
 await shot(m, 'm-login')
 await m.fill('input[data-test=m-username], [data-test=m-username] input', 'merchant')
-await m.fill('input[data-test=m-password], [data-test=m-password] input', 'Merchant@2026!')
+await m.fill('input[data-test=m-password], [data-test=m-password] input', 'Kitchen@2026!')
 await m.click('[data-test=m-login-submit]')
 await m.waitForSelector('[data-test=m-alert]')
 await shot(m, 'm-alerts')
@@ -126,7 +126,7 @@ const c3 = await ctx({ width: 390, height: 844 }, { isMobile: true, deviceScaleF
 const pub = await c3.newPage()
 const token = await (await fetch(BASE + '/api/v1/units/u001', { headers: { Authorization: 'Bearer ' + (await login()) } })).json()
 async function login() {
-  const r = await fetch(BASE + '/api/v1/auth/login', { method: 'POST', body: JSON.stringify({ username: 'admin', password: 'Admin@2026!' }) })
+  const r = await fetch(BASE + '/api/v1/auth/login', { method: 'POST', body: JSON.stringify({ username: 'admin', password: 'Platform@2026!' }) })
   return (await r.json()).token
 }
 await pub.goto(BASE + '/public/units/' + token.disclosure_token)

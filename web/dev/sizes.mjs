@@ -10,7 +10,7 @@ const { chromium } = require('playwright-core')
 const BASE = process.argv[2] ?? 'http://127.0.0.1:8787'
 const DIST = new URL('../dist/', import.meta.url).pathname
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox', '--disable-gpu'] })
-const token = (await (await fetch(BASE + '/api/v1/auth/login', { method: 'POST', body: JSON.stringify({ username: 'admin', password: 'Admin@2026!' }) })).json()).token
+const token = (await (await fetch(BASE + '/api/v1/auth/login', { method: 'POST', body: JSON.stringify({ username: 'admin', password: 'Platform@2026!' }) })).json()).token
 const unit = await (await fetch(BASE + '/api/v1/units/u001', { headers: { Authorization: 'Bearer ' + token } })).json()
 for (const [name, url, wait] of [
   ['console (login page)', '/#/login', '[data-test=login-card]'],

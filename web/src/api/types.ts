@@ -130,10 +130,11 @@ export interface Box {
   label?: string
   score?: number
 }
+export type Actor = string | { id?: string | null; name?: string; display_name?: string; username?: string; role?: string } | null
 export interface AlertEvent {
   type: string
   at: string
-  actor?: string
+  actor?: Actor
   comment?: string
   text?: string
   photo_ids?: string[]
@@ -146,7 +147,7 @@ export interface AlertDocument {
   issued_on: string
   file_id?: string | null
   created_at?: string
-  created_by?: string
+  created_by?: Actor
 }
 export interface Rectification {
   id?: string
@@ -154,7 +155,7 @@ export interface Rectification {
   photo_ids?: string[]
   submitted_at?: string
   at?: string
-  actor?: string
+  actor?: Actor
 }
 export interface Snapshot {
   file_id?: string
@@ -171,6 +172,8 @@ export interface Alert {
   camera_id?: string | null
   camera_name?: string
   type: string
+  type_name_zh?: string
+  type_name_en?: string
   risk_class: number
   state: AlertState
   occurred_at: string

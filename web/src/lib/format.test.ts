@@ -1,5 +1,14 @@
 import { describe, it, expect } from 'vitest'
-import { formatRate, daysUntil, maskName, USCC_RE } from './format'
+import { formatRate, daysUntil, maskName, USCC_RE, actorName } from './format'
+
+describe('actorName', () => {
+  it('reads strings and actor objects', () => {
+    expect(actorName('李主任')).toBe('李主任')
+    expect(actorName({ id: 'key_1', name: 'e2e-ingest', role: 'api_key' })).toBe('e2e-ingest')
+    expect(actorName({ id: 'u1', display_name: '李主任', username: 'district_reg' })).toBe('李主任')
+    expect(actorName(null)).toBe('')
+  })
+})
 
 describe('format', () => {
   it('formats rates given as fractions or percentages', () => {

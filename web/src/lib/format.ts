@@ -28,6 +28,17 @@ export function maskName(name: string): string {
   return c[0] + '*'.repeat(c.length - 2) + c[c.length - 1]
 }
 
+/** Event and document actors come as a string or as {id, name, role}. */
+export function actorName(a: unknown): string {
+  if (!a) return ''
+  if (typeof a === 'string') return a
+  if (typeof a === 'object') {
+    const o = a as Record<string, unknown>
+    for (const k of ['display_name', 'name', 'username', 'id']) if (typeof o[k] === 'string' && o[k]) return o[k] as string
+  }
+  return ''
+}
+
 export const USCC_RE = /^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/
 export const PHONE_RE = /^(1\d{10}|0\d{2,3}-?\d{7,8}|\d{7,8})$/
 export const ID_RE = /^\d{17}[\dXx]$/
