@@ -366,6 +366,54 @@ CREATE TABLE alert_unit_daily (
 CREATE INDEX alert_daily_day ON alert_daily(day, jpath);
 CREATE INDEX alert_unit_daily_day ON alert_unit_daily(day, jpath);
 )SQL"},
+      {4, "notify", R"SQL(
+-- Data push (src/notify). The dispatcher fans each outbox row out into one delivery per
+-- channel and target and sets outbox.dispatched in the same transaction: no high-water
+-- mark, so a commit that becomes visible late is still found (the partial index holds only
+-- the rows still to do).
+ALTER TABLE outbox ADD COLUMN dispatched BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX outbox_undispatched ON outbox(created_at, id) WHERE dispatched = 0;
+
+-- Outbound webhooks. jpath is the creator's scope: only events of units inside it are sent.
+-- events is a JSON array of topics or ["*"]; the secret is stored encrypted (FieldCipher).
+CREATE TABLE webhooks (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  secret_enc TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  description TEXT,
+  created_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  disabled BIGINT NOT NULL DEFAULT 0,
+  deleted_at BIGINT
+);
+CREATE INDEX webhooks_jpath ON webhooks(jpath);
+
+-- One row per (event, channel, target): the at-least-once state machine
+-- pending -> delivered | dead, with the lease that keeps two nodes from sending it at once.
+CREATE TABLE deliveries (
+  id TEXT PRIMARY KEY,
+  outbox_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  last_error TEXT,
+  last_status BIGINT,
+  last_attempt_at BIGINT,
+  delivered_at BIGINT,
+  lease_until BIGINT,
+  lease_holder TEXT,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX deliveries_once ON deliveries(outbox_id, channel, target_id);
+CREATE INDEX deliveries_due ON deliveries(channel, next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_target ON deliveries(channel, target_id, created_at);
+CREATE INDEX deliveries_state ON deliveries(state, created_at);
+)SQL"},
   };
   return kAll;
 }

@@ -1,0 +1,34 @@
+#include "notify/outbox.hpp"
+
+namespace mingchu::notify {
+
+OutboxEvent outbox_event_from_row(const storage::Row& r, size_t first) {
+  OutboxEvent e;
+  e.id = r.text(first);
+  e.topic = r.text(first + 1);
+  e.unit_id = r.text(first + 2);
+  e.jpath = r.text(first + 3);
+  e.payload = r.text(first + 4);
+  e.sms = r.integer(first + 5) != 0;
+  e.created_at = r.integer(first + 6);
+  return e;
+}
+
+std::vector<std::string> jpath_segments(std::string_view jpath) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < jpath.size()) {
+    size_t j = jpath.find('/', i);
+    if (j == std::string_view::npos) j = jpath.size();
+    if (j > i) out.emplace_back(jpath.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string jurisdiction_of(std::string_view jpath) {
+  auto segs = jpath_segments(jpath);
+  return segs.empty() ? std::string() : segs.back();
+}
+
+}  // namespace mingchu::notify
