@@ -48,7 +48,7 @@ Result<std::optional<std::string>> query_text(const Request& req, std::string_vi
   return std::optional<std::string>(*v);
 }
 
-// The page parameters, or the error answer.
+// Evaluates a Result into var, or answers its error.
 #define MC_TRY(var, expr)                                 \
   auto var = (expr);                                      \
   if (!var) return Response::error(var.error());
@@ -432,5 +432,7 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
     });
   });
 }
+
+#undef MC_TRY
 
 }  // namespace mingchu::http

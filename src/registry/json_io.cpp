@@ -320,14 +320,12 @@ Result<CameraInput> parse_camera_input(const json::object& body, bool patch) {
                            "field 'gb_device_id' must be 20 digits (GB/T 28181)");
   in.gb_channel_id = b.text("gb_channel_id", 20, Need::kOptional, gb_id, "invalid_gb_id",
                             "field 'gb_channel_id' must be 20 digits (GB/T 28181)");
+  // Flags: null means "the default" on create and is refused by a PATCH (there is no "unset").
   in.is_public = b.boolean("public", patch ? Need::kRequired : Need::kOptional);
   in.ai_enabled = b.boolean("ai_enabled", patch ? Need::kRequired : Need::kOptional);
-  if (in.is_public.clears() || in.ai_enabled.clears()) {
-    // presence() already failed on null for a PATCH; on create null means "default"
-    if (!patch) {
-      in.is_public.present = in.is_public.sets();
-      in.ai_enabled.present = in.ai_enabled.sets();
-    }
+  if (!patch) {
+    in.is_public.present = in.is_public.sets();
+    in.ai_enabled.present = in.ai_enabled.sets();
   }
   b.read_only("id");
   b.read_only("status");
