@@ -42,3 +42,28 @@ describe('i18n completeness', () => {
     expect((zh as { common: { appName: string } }).common.appName).not.toBe((en as { common: { appName: string } }).common.appName)
   })
 })
+
+describe('i18n keys used in the code', () => {
+  it('every literal t(...) key exists in the messages', async () => {
+    const fs = await import('node:fs')
+    const path = await import('node:path')
+    const root = path.resolve(__dirname, '..')
+    const files: string[] = []
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name)
+        if (e.isDirectory()) walk(p)
+        else if (/\.(vue|ts)$/.test(e.name) && !e.name.endsWith('.test.ts')) files.push(p)
+      }
+    }
+    walk(root)
+    const used = new Set<string>()
+    for (const f of files) {
+      const src = fs.readFileSync(f, 'utf8')
+      for (const m of src.matchAll(/\bt\(\s*'([a-zA-Z_][\w.]*)'\s*[,)]/g)) used.add(m[1])
+    }
+    expect(used.size).toBeGreaterThan(100)
+    const missing = [...used].filter((k) => !zk.includes(k))
+    expect(missing).toEqual([])
+  })
+})
