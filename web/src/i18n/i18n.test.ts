@@ -47,7 +47,8 @@ describe('i18n keys used in the code', () => {
   it('every literal t(...) key exists in the messages', async () => {
     const fs = await import('node:fs')
     const path = await import('node:path')
-    const root = path.resolve(__dirname, '..')
+    const url = await import('node:url')
+    const root = path.resolve(path.dirname(url.fileURLToPath(import.meta.url)), '..')
     const files: string[] = []
     const walk = (d: string) => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
