@@ -80,6 +80,46 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   num(t["alerts"]["scheduler_tick_ms"], "alerts.scheduler_tick_ms", cfg.scheduler_tick_ms, 50, 3'600'000);
   num(t["alerts"]["ingest_max_wait_us"], "alerts.ingest_max_wait_us", cfg.ingest_max_wait_us, 0, 100'000);
   num(t["alerts"]["ingest_max_batch"], "alerts.ingest_max_batch", cfg.ingest_max_batch, 1, 10'000);
+  PushConfig& pc = cfg.push;
+  flag(t["notify"]["dispatcher"], "notify.dispatcher", pc.dispatcher);
+  str(t["notify"]["node_id"], "notify.node_id", pc.node_id);
+  num(t["notify"]["poll_ms"], "notify.poll_ms", pc.poll_ms, 10, 60'000);
+  num(t["notify"]["lease_seconds"], "notify.lease_seconds", pc.lease_seconds, 5, 3600);
+  num(t["notify"]["max_attempts"], "notify.max_attempts", pc.max_attempts, 1, 100);
+  num(t["notify"]["backoff_base_ms"], "notify.backoff_base_ms", pc.backoff_base_ms, 10, 3'600'000);
+  num(t["notify"]["backoff_cap_seconds"], "notify.backoff_cap_seconds", pc.backoff_cap_seconds, 1, 86'400);
+  num(t["notify"]["webhook_timeout_seconds"], "notify.webhook_timeout_seconds", pc.webhook_timeout_seconds, 1, 120);
+  num(t["notify"]["webhook_parallel"], "notify.webhook_parallel", pc.webhook_parallel, 1, 64);
+  flag(t["notify"]["webhook_tls_verify"], "notify.webhook_tls_verify", pc.webhook_tls_verify);
+  num(t["notify"]["sse_poll_ms"], "notify.sse_poll_ms", pc.sse_poll_ms, 10, 60'000);
+  num(t["notify"]["sse_window_seconds"], "notify.sse_window_seconds", pc.sse_window_seconds, 1, 3600);
+  num(t["notify"]["sse_queue"], "notify.sse_queue", pc.sse_queue, 1, 100'000);
+  num(t["notify"]["sse_max_streams"], "notify.sse_max_streams", pc.sse_max_streams, 1, 1'000'000);
+  str(t["notify"]["sms"]["url"], "notify.sms.url", pc.sms_url);
+  str(t["notify"]["sms"]["template"], "notify.sms.template", pc.sms_template);
+  str(t["notify"]["sms"]["content_type"], "notify.sms.content_type", pc.sms_content_type);
+  flag(t["notify"]["sms"]["unit_phone"], "notify.sms.unit_phone", pc.sms_unit_phone);
+  if (auto duty = t["notify"]["sms"]["duty"]; duty) {
+    if (auto* tbl = duty.as_table()) {
+      for (const auto& [code, phone] : *tbl) {
+        if (auto v = phone.value<std::string>()) {
+          pc.sms_duty[std::string(code.str())] = *v;
+        } else if (st) {
+          st = bad("notify.sms.duty." + std::string(code.str()), "must be a phone number string");
+        }
+      }
+    } else if (st) {
+      st = bad("notify.sms.duty", "must be a table of jurisdiction code = phone");
+    }
+  }
+  str(t["amqp"]["exchange"], "amqp.exchange", pc.amqp_exchange);
+  num(t["amqp"]["confirm_timeout_seconds"], "amqp.confirm_timeout_seconds", pc.amqp_confirm_timeout_seconds, 1, 300);
+  str(t["amqp"]["cacert"], "amqp.cacert", pc.amqp_cacert);
+  str(t["mqtt"]["client_id"], "mqtt.client_id", pc.mqtt_client_id);
+  num(t["mqtt"]["keepalive_seconds"], "mqtt.keepalive_seconds", pc.mqtt_keepalive_seconds, 5, 3600);
+  str(t["mqtt"]["username"], "mqtt.username", pc.mqtt_username);
+  str(t["mqtt"]["password"], "mqtt.password", pc.mqtt_password);
+  str(t["mqtt"]["shared_group"], "mqtt.shared_group", pc.mqtt_shared_group);
   return st;
 }
 
@@ -97,6 +137,9 @@ Status apply_env(Config& cfg) {
   if (auto v = env("MINGCHU_AMQP")) cfg.amqp_url = v;
   if (auto v = env("MINGCHU_WEB_ROOT")) cfg.web_root = v;
   if (auto v = env("MINGCHU_PUBLIC_BASE_URL")) cfg.public_base_url = v;
+  if (auto v = env("MINGCHU_NODE_ID")) cfg.push.node_id = v;
+  if (auto v = env("MINGCHU_MQTT_CLIENT_ID")) cfg.push.mqtt_client_id = v;
+  if (auto v = env("MINGCHU_SMS_URL")) cfg.push.sms_url = v;
   if (auto v = env("MINGCHU_ALERTS_CONFIG")) cfg.alerts_config_file = v;
   if (auto v = env("MINGCHU_THREADS")) {
     int n = std::atoi(v);

@@ -3,12 +3,45 @@
 // Loaded once by main and handed down; nothing reads configuration from anywhere else.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "auth/auth_service.hpp"
 #include "core/result.hpp"
 
 namespace mingchu::app {
+
+// Data push and device messaging: [notify] (dispatcher, webhooks, SSE, [notify.sms]), [amqp]
+// and [mqtt] beyond their url. See src/notify/*.hpp and src/ingest/mqtt_subscriber.hpp.
+struct PushConfig {
+  bool dispatcher = true;              // notify.dispatcher: deliver from the outbox on this node
+  std::string node_id;                 // notify.node_id: names this node in leases (default host-random)
+  int poll_ms = 200;                   // notify.poll_ms
+  int lease_seconds = 30;              // notify.lease_seconds
+  int max_attempts = 12;               // notify.max_attempts: then dead-lettered
+  int backoff_base_ms = 1000;          // notify.backoff_base_ms: first retry delay, doubling
+  int backoff_cap_seconds = 600;       // notify.backoff_cap_seconds
+  int webhook_timeout_seconds = 5;     // notify.webhook_timeout_seconds
+  int webhook_parallel = 4;            // notify.webhook_parallel: concurrent webhook sends
+  bool webhook_tls_verify = true;      // notify.webhook_tls_verify
+  int sse_poll_ms = 300;               // notify.sse_poll_ms
+  int sse_window_seconds = 5;          // notify.sse_window_seconds: re-read behind the newest event
+  int sse_queue = 256;                 // notify.sse_queue: events buffered per stream
+  int sse_max_streams = 5000;          // notify.sse_max_streams: per node
+  std::string sms_url;                 // notify.sms.url (empty: no SMS/voice channel)
+  std::string sms_template;            // notify.sms.template (default: JSON, see notify/sms.hpp)
+  std::string sms_content_type;        // notify.sms.content_type (default application/json)
+  bool sms_unit_phone = true;          // notify.sms.unit_phone: also text the unit's phone
+  std::map<std::string, std::string> sms_duty;  // [notify.sms.duty] "<jurisdiction code>" = "<phone>"
+  std::string amqp_exchange = "mingchu.events";  // amqp.exchange (durable topic exchange)
+  int amqp_confirm_timeout_seconds = 5;          // amqp.confirm_timeout_seconds
+  std::string amqp_cacert;                       // amqp.cacert (amqps:// only)
+  std::string mqtt_client_id;                    // mqtt.client_id (default "mingchu-" + host name)
+  int mqtt_keepalive_seconds = 30;               // mqtt.keepalive_seconds
+  std::string mqtt_username;                     // mqtt.username
+  std::string mqtt_password;                     // mqtt.password
+  std::string mqtt_shared_group;                 // mqtt.shared_group: "$share/<group>/" subscriptions
+};
 
 struct Config {
   std::string listen = "127.0.0.1:8080";
@@ -35,6 +68,7 @@ struct Config {
   int scheduler_tick_ms = 10000;   // alerts.scheduler_tick_ms
   int ingest_max_wait_us = 1500;   // alerts.ingest_max_wait_us: group-commit wait for more events
   int ingest_max_batch = 2000;     // alerts.ingest_max_batch: events per transaction
+  PushConfig push;
 
   std::string effective_db_url() const { return db_url.empty() ? "sqlite:" + data_dir + "/mingchu.db" : db_url; }
 };
@@ -42,7 +76,8 @@ struct Config {
 // Applies a TOML file to cfg. Unknown keys are refused so a typo does not silently do nothing.
 Status apply_toml_file(Config& cfg, const std::string& path);
 // Applies MINGCHU_LISTEN, MINGCHU_DATA, MINGCHU_DB, MINGCHU_LOG_LEVEL, MINGCHU_LOG_JSON,
-// MINGCHU_MQTT, MINGCHU_AMQP, MINGCHU_WEB_ROOT, MINGCHU_PUBLIC_BASE_URL, MINGCHU_THREADS.
+// MINGCHU_MQTT, MINGCHU_AMQP, MINGCHU_WEB_ROOT, MINGCHU_PUBLIC_BASE_URL, MINGCHU_THREADS,
+// MINGCHU_NODE_ID, MINGCHU_MQTT_CLIENT_ID, MINGCHU_SMS_URL.
 Status apply_env(Config& cfg);
 // Splits "host:port"; refuses what is not one.
 Result<std::pair<std::string, unsigned short>> split_listen(const std::string& listen);

@@ -1,10 +1,20 @@
 #include "app/platform.hpp"
 
+#include <unistd.h>
+
+#include <csignal>
 #include <filesystem>
 
 #include "core/log.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
+#include "ingest/mqtt_subscriber.hpp"
+#include "notify/amqp.hpp"
+#include "notify/dispatcher.hpp"
+#include "notify/event_hub.hpp"
+#include "notify/http_client.hpp"
+#include "notify/sms.hpp"
+#include "notify/webhooks.hpp"
 #include "storage/migrations.hpp"
 
 namespace mingchu::app {
@@ -53,9 +63,102 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   sc.tick = std::chrono::milliseconds(cfg_.scheduler_tick_ms);
   sc.cert_expiring_days = cfg_.cert_expiring_days;
   scheduler_ = std::make_unique<alerts::Scheduler>(*db_, *alerts_, &metrics_, sc);
+  push_http_ = notify::make_http_client();
+  webhooks_ = std::make_unique<notify::WebhookService>(*db_, *clock_, *cipher_, *audit_);
 }
 
-Platform::~Platform() = default;
+Platform::~Platform() {
+  stop_mqtt();
+  stop_push();
+}
+
+// The outbox dispatcher (webhooks always; AMQP with --amqp; SMS with notify.sms.url) and the
+// SSE hub. Every node runs both: deliveries are claimed with leases, the hub reads the shared
+// outbox.
+void Platform::start_push() {
+  const PushConfig& pc = cfg_.push;
+  notify::HubOptions ho;
+  ho.poll = std::chrono::milliseconds(pc.sse_poll_ms);
+  ho.window_ms = pc.sse_window_seconds * kSecondMs;
+  ho.queue = static_cast<size_t>(pc.sse_queue);
+  ho.max_subscribers = static_cast<size_t>(pc.sse_max_streams);
+  hub_ = std::make_unique<notify::EventHub>(*db_, metrics_, ho);
+  hub_->start();
+  if (!pc.dispatcher) {
+    log::info("dispatcher disabled on this node (notify.dispatcher = false)");
+    return;
+  }
+  std::vector<std::unique_ptr<notify::Channel>> channels;
+  notify::WebhookChannelOptions wo;
+  wo.timeout = std::chrono::seconds(pc.webhook_timeout_seconds);
+  wo.verify_tls = pc.webhook_tls_verify;
+  wo.parallelism = pc.webhook_parallel;
+  channels.push_back(std::make_unique<notify::WebhookChannel>(*db_, *clock_, *cipher_, *push_http_, wo));
+  if (!cfg_.amqp_url.empty()) {
+    notify::AmqpOptions ao;
+    ao.url = cfg_.amqp_url;
+    ao.exchange = pc.amqp_exchange;
+    ao.confirm_timeout = std::chrono::seconds(pc.amqp_confirm_timeout_seconds);
+    ao.cacert = pc.amqp_cacert;
+    auto amqp = std::make_unique<notify::AmqpChannel>(ao, metrics_);
+    if (auto st = amqp->connect(); !st) {
+      log::warn("AMQP broker not reachable yet; events wait in the outbox", {{"error", st.error().message}});
+    }
+    channels.push_back(std::move(amqp));
+  }
+  if (!pc.sms_url.empty()) {
+    notify::SmsOptions so;
+    so.url = pc.sms_url;
+    if (!pc.sms_template.empty()) so.body_template = pc.sms_template;
+    if (!pc.sms_content_type.empty()) so.content_type = pc.sms_content_type;
+    so.unit_phone = pc.sms_unit_phone;
+    so.duty_phones = pc.sms_duty;
+    so.timeout = std::chrono::seconds(pc.webhook_timeout_seconds);
+    so.verify_tls = pc.webhook_tls_verify;
+    channels.push_back(std::make_unique<notify::SmsChannel>(*db_, *push_http_, so));
+  }
+  notify::DispatcherOptions dopt;
+  dopt.node_id = pc.node_id;
+  dopt.poll = std::chrono::milliseconds(pc.poll_ms);
+  dopt.lease_ms = pc.lease_seconds * kSecondMs;
+  dopt.retry.base_ms = pc.backoff_base_ms;
+  dopt.retry.cap_ms = pc.backoff_cap_seconds * kSecondMs;
+  dopt.retry.max_attempts = pc.max_attempts;
+  dispatcher_ = std::make_unique<notify::Dispatcher>(*db_, *clock_, metrics_, dopt, std::move(channels));
+  dispatcher_->start();
+}
+
+// The MQTT subscriber (--mqtt): a fixed client id per node and a persistent session, so the
+// broker keeps QoS 1 events while this node is away.
+Status Platform::start_mqtt() {
+  if (cfg_.mqtt_url.empty()) return ok_status();
+  ingest::MqttOptions mo;
+  mo.url = cfg_.mqtt_url;
+  mo.client_id = cfg_.push.mqtt_client_id;
+  if (mo.client_id.empty()) {
+    char host[64] = {0};
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0]) std::snprintf(host, sizeof host, "node");
+    mo.client_id = "mingchu-" + std::string(host);
+  }
+  mo.username = cfg_.push.mqtt_username;
+  mo.password = cfg_.push.mqtt_password;
+  mo.keepalive_seconds = cfg_.push.mqtt_keepalive_seconds;
+  mo.shared_group = cfg_.push.mqtt_shared_group;
+  mqtt_sink_ = std::make_unique<ingest::IngestSink>(*ingest_);
+  mqtt_ = std::make_unique<ingest::MqttSubscriber>(mo, *mqtt_sink_, metrics_);
+  auto st = mqtt_->start();
+  if (st) log::info("MQTT subscriber started", {{"broker", cfg_.mqtt_url}, {"client_id", mo.client_id}});
+  return st;
+}
+
+void Platform::stop_mqtt() {
+  if (mqtt_) mqtt_->stop();
+}
+
+void Platform::stop_push() {
+  if (dispatcher_) dispatcher_->stop();
+  if (hub_) hub_->stop();
+}
 
 int Platform::serve() {
   auto hp = split_listen(cfg_.listen);
@@ -87,12 +190,14 @@ int Platform::serve() {
   ctx.ingest = ingest_.get();
   ctx.devices = devices_.get();
   ctx.stats = stats_.get();
+  ctx.webhooks = webhooks_.get();
 
   http::Router router;
   http::add_system_routes(router, ctx);
   http::add_auth_routes(router, ctx);
   http::add_registry_routes(router, ctx);
   http::add_file_routes(router, ctx);
+  http::add_push_routes(router, ctx);
   http::add_alert_routes(router, ctx);
   http::add_ingest_routes(router, ctx);
   http::add_stats_routes(router, ctx);
@@ -113,10 +218,20 @@ int Platform::serve() {
   log::info("serving", {{"listen", so.host + ":" + std::to_string(port)}, {"db", db_->describe()},
                         {"data", cfg_.data_dir}, {"web_root", ctx.options.web_root},
                         {"manual_clock", cfg_.manual_clock ? "on" : "off"}});
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that hangs up must not end the process
+  start_push();
+  ctx.hub = hub_.get();
+  if (auto st = start_mqtt(); !st) {
+    log::error("cannot start the MQTT subscriber", {{"error", st.error().message}});
+    stop_push();
+    return 2;
+  }
   if (cfg_.scheduler) scheduler_->start();
   server.run();
+  stop_mqtt();  // acknowledges what is committed; the broker keeps the rest for the next start
   scheduler_->stop();
   ingest_->stop();  // commits what is queued before the database closes
+  stop_push();
   log::info("stopped; closing the database");
   return 0;
 }

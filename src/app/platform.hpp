@@ -20,6 +20,17 @@
 #include "stats/stats_service.hpp"
 #include "storage/database.hpp"
 
+namespace mingchu::notify {
+class HttpClient;
+class WebhookService;
+class EventHub;
+class Dispatcher;
+}  // namespace mingchu::notify
+namespace mingchu::ingest {
+class IngestSink;
+class MqttSubscriber;
+}  // namespace mingchu::ingest
+
 namespace mingchu::app {
 
 class Platform {
@@ -42,6 +53,7 @@ class Platform {
   alerts::AlertService& alerts() { return *alerts_; }
   alerts::Scheduler& scheduler() { return *scheduler_; }
   ingest::IngestService& ingest() { return *ingest_; }
+  notify::WebhookService& webhooks() { return *webhooks_; }
 
   // Serves HTTP until SIGTERM/SIGINT. Returns the process exit code.
   int serve();
@@ -65,6 +77,18 @@ class Platform {
   std::unique_ptr<ingest::DeviceService> devices_;
   std::unique_ptr<stats::StatsService> stats_;
   std::unique_ptr<alerts::Scheduler> scheduler_;
+  // data push (src/notify): made in the constructor, the threads started by serve()
+  std::unique_ptr<notify::HttpClient> push_http_;
+  std::unique_ptr<notify::WebhookService> webhooks_;
+  std::unique_ptr<notify::EventHub> hub_;
+  std::unique_ptr<notify::Dispatcher> dispatcher_;
+  void start_push();
+  void stop_push();
+  // device messaging (--mqtt): after ingest_, so it is destroyed (stopped) before it
+  std::unique_ptr<ingest::IngestSink> mqtt_sink_;
+  std::unique_ptr<ingest::MqttSubscriber> mqtt_;
+  Status start_mqtt();
+  void stop_mqtt();
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.

@@ -35,6 +35,10 @@ class DeviceService;
 namespace mingchu::stats {
 class StatsService;
 }
+namespace mingchu::notify {
+class WebhookService;
+class EventHub;
+}
 
 namespace mingchu::http {
 
@@ -56,6 +60,8 @@ struct ApiContext {
   auth::AuthService* auth = nullptr;
   registry::Registry* registry = nullptr;
   files::FileCatalog* files = nullptr;
+  notify::WebhookService* webhooks = nullptr;  // webhooks and the delivery log
+  notify::EventHub* hub = nullptr;              // live SSE stream
   alerts::AlertService* alerts = nullptr;       // alert lifecycle, inbox, labels
   alerts::Scheduler* scheduler = nullptr;       // deadlines, cards, offline, certificates
   ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
@@ -67,6 +73,7 @@ void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, op
 void add_auth_routes(Router& r, ApiContext& ctx);      // auth, me, users, api keys, audit
 void add_registry_routes(Router& r, ApiContext& ctx);  // jurisdictions, units, cameras, staff, certs
 void add_file_routes(Router& r, ApiContext& ctx);      // uploads and downloads
+void add_push_routes(Router& r, ApiContext& ctx);      // webhooks, deliveries, SSE stream
 void add_alert_routes(Router& r, ApiContext& ctx);     // alerts, alert types, notifications, labels
 void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, heartbeats, readings; devices
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
