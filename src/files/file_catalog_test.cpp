@@ -1,8 +1,8 @@
 #include "files/file_catalog.hpp"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "core/ids.hpp"
 #include "storage/testing.hpp"
@@ -22,18 +22,21 @@ class FileCatalogTest : public ::testing::TestWithParam<std::string> {
     audit_ = std::make_unique<audit::AuditLog>(clock_);
     catalog_ = std::make_unique<FileCatalog>(*db_, *store_, clock_, *audit_);
     storage::Conn c = db_->acquire();
-    auto node = [&](const std::string& id, const std::string& parent, const std::string& code, const std::string& path) {
-      c->exec("INSERT INTO jurisdictions (id, parent_id, level, code, name, path, created_at) "
-              "VALUES ($1, $2, 'district', $3, $1, $4, 0)",
-              {id, parent.empty() ? storage::Value(nullptr) : storage::Value(parent), code, path});
+    auto node = [&](const std::string& id, const std::string& parent, const std::string& code,
+                    const std::string& path) {
+      c->exec(
+          "INSERT INTO jurisdictions (id, parent_id, level, code, name, path, created_at) "
+          "VALUES ($1, $2, 'district', $3, $1, $4, 0)",
+          {id, parent.empty() ? storage::Value(nullptr) : storage::Value(parent), code, path});
     };
     node("jc", "", "320600", "/jc/");
     node("ja", "jc", "320602", "/jc/ja/");
     node("jb", "jc", "320612", "/jc/jb/");
     auto unit = [&](const std::string& id, const std::string& j, const std::string& path) {
-      c->exec("INSERT INTO units (id, jurisdiction_id, jpath, name, store_type, disclosure_token, created_at, "
-              "updated_at) VALUES ($1, $2, $3, $1, 'other', $1, 0, 0)",
-              {id, j, path});
+      c->exec(
+          "INSERT INTO units (id, jurisdiction_id, jpath, name, store_type, disclosure_token, created_at, "
+          "updated_at) VALUES ($1, $2, $3, $1, 'other', $1, 0, 0)",
+          {id, j, path});
     };
     unit("ua", "ja", "/jc/ja/");
     unit("ub", "jb", "/jc/jb/");

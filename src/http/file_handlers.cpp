@@ -31,8 +31,8 @@ Response upload(ApiContext& ctx, Request& req) {
   if (!who) return Response::error(who.error());
   auto ct = req.header("content-type");
   if (!ct || ct->rfind("multipart/form-data", 0) != 0) {
-    return Response::error(
-        Error{ErrorKind::kUnsupported, "unsupported_media_type", "upload as multipart/form-data with a 'file' field", {}});
+    return Response::error(Error{
+        ErrorKind::kUnsupported, "unsupported_media_type", "upload as multipart/form-data with a 'file' field", {}});
   }
   auto parts = files::parse_multipart(*ct, req.body, kMaxParts);
   if (!parts) return Response::error(parts.error());
@@ -87,9 +87,11 @@ Response download(ApiContext& ctx, Request& req) {
 }  // namespace
 
 void add_file_routes(Router& r, ApiContext& ctx) {
-  r.add("POST", "/api/v1/files", [&ctx](Request& req) { return storage_guard([&] { return upload(ctx, req); }); },
-        ctx.options.max_upload_bytes + kMultipartOverhead);
-  r.add("GET", "/api/v1/files/{id}", [&ctx](Request& req) { return storage_guard([&] { return download(ctx, req); }); });
+  r.add(
+      "POST", "/api/v1/files", [&ctx](Request& req) { return storage_guard([&] { return upload(ctx, req); }); },
+      ctx.options.max_upload_bytes + kMultipartOverhead);
+  r.add("GET", "/api/v1/files/{id}",
+        [&ctx](Request& req) { return storage_guard([&] { return download(ctx, req); }); });
 }
 
 }  // namespace mingchu::http

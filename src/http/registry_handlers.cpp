@@ -49,8 +49,8 @@ Result<std::optional<std::string>> query_text(const Request& req, std::string_vi
 }
 
 // Evaluates a Result into var, or answers its error.
-#define MC_TRY(var, expr)                                 \
-  auto var = (expr);                                      \
+#define MC_TRY(var, expr) \
+  auto var = (expr);      \
   if (!var) return Response::error(var.error());
 
 template <typename T, typename Fmt>
@@ -143,13 +143,14 @@ std::optional<std::string> qr_png(const std::string& text, int scale = 8) {
   std::string raw;
   raw.reserve((row_bytes + 1) * static_cast<size_t>(px));
   for (int y = 0; y < px; ++y) {
-    raw.push_back('\0');  // filter: none
+    raw.push_back('\0');                 // filter: none
     std::string row(row_bytes, '\xFF');  // white
     int my = y / scale - 4;
     for (int x = 0; x < px; ++x) {
       int mx = x / scale - 4;
       bool dark = my >= 0 && my < qr->width && mx >= 0 && mx < qr->width && (qr->data[my * qr->width + mx] & 1);
-      if (dark) row[static_cast<size_t>(x) / 8] = static_cast<char>(row[static_cast<size_t>(x) / 8] & ~(0x80 >> (x % 8)));
+      if (dark)
+        row[static_cast<size_t>(x) / 8] = static_cast<char>(row[static_cast<size_t>(x) / 8] & ~(0x80 >> (x % 8)));
     }
     raw += row;
   }
@@ -207,14 +208,17 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       return list_answer(ctx.registry->list_jurisdictions(*who, f, page_of(*pg)), *pg, fmt);
     });
   });
-  r.add("POST", "/api/v1/jurisdictions", [&ctx, fmt](Request& req) {
-    return guarded([&]() -> Response {
-      MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(body, read_json(req));
-      MC_TRY(in, registry::parse_jurisdiction_create(*body));
-      return one_answer(ctx.registry->create_jurisdiction(*who, *in), 201, fmt);
-    });
-  }, kJsonBodyLimit);
+  r.add(
+      "POST", "/api/v1/jurisdictions",
+      [&ctx, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, registry::parse_jurisdiction_create(*body));
+          return one_answer(ctx.registry->create_jurisdiction(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
   r.add("GET", "/api/v1/jurisdictions/{id}", [&ctx, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
@@ -222,15 +226,18 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       return one_answer(ctx.registry->get_jurisdiction(*who, *id), 200, fmt);
     });
   });
-  r.add("PATCH", "/api/v1/jurisdictions/{id}", [&ctx, fmt](Request& req) {
-    return guarded([&]() -> Response {
-      MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(id, path_id(req));
-      MC_TRY(body, read_json(req));
-      MC_TRY(in, registry::parse_jurisdiction_patch(*body));
-      return one_answer(ctx.registry->update_jurisdiction(*who, *id, *in), 200, fmt);
-    });
-  }, kJsonBodyLimit);
+  r.add(
+      "PATCH", "/api/v1/jurisdictions/{id}",
+      [&ctx, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, registry::parse_jurisdiction_patch(*body));
+          return one_answer(ctx.registry->update_jurisdiction(*who, *id, *in), 200, fmt);
+        });
+      },
+      kJsonBodyLimit);
   r.add("DELETE", "/api/v1/jurisdictions/{id}", [&ctx](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
@@ -256,14 +263,17 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       return list_answer(ctx.registry->list_units(*who, f, page_of(*pg)), *pg, fmt);
     });
   });
-  r.add("POST", "/api/v1/units", [&ctx, fmt](Request& req) {
-    return guarded([&]() -> Response {
-      MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(body, read_json(req));
-      MC_TRY(in, registry::parse_unit_input(*body, false));
-      return one_answer(ctx.registry->create_unit(*who, *in), 201, fmt);
-    });
-  }, kJsonBodyLimit);
+  r.add(
+      "POST", "/api/v1/units",
+      [&ctx, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, registry::parse_unit_input(*body, false));
+          return one_answer(ctx.registry->create_unit(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
   r.add("GET", "/api/v1/units/{id}", [&ctx, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
@@ -271,15 +281,18 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       return one_answer(ctx.registry->get_unit(*who, *id), 200, fmt);
     });
   });
-  r.add("PATCH", "/api/v1/units/{id}", [&ctx, fmt](Request& req) {
-    return guarded([&]() -> Response {
-      MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(id, path_id(req));
-      MC_TRY(body, read_json(req));
-      MC_TRY(in, registry::parse_unit_input(*body, true));
-      return one_answer(ctx.registry->update_unit(*who, *id, *in), 200, fmt);
-    });
-  }, kJsonBodyLimit);
+  r.add(
+      "PATCH", "/api/v1/units/{id}",
+      [&ctx, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, registry::parse_unit_input(*body, true));
+          return one_answer(ctx.registry->update_unit(*who, *id, *in), 200, fmt);
+        });
+      },
+      kJsonBodyLimit);
   r.add("DELETE", "/api/v1/units/{id}", [&ctx](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
@@ -322,14 +335,17 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       return list_answer(ctx.registry->list_cameras(*who, f, page_of(*pg)), *pg, fmt);
     });
   });
-  r.add("POST", "/api/v1/cameras", [&ctx, fmt](Request& req) {
-    return guarded([&]() -> Response {
-      MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(body, read_json(req));
-      MC_TRY(in, registry::parse_camera_input(*body, false));
-      return one_answer(ctx.registry->create_camera(*who, *in), 201, fmt);
-    });
-  }, kJsonBodyLimit);
+  r.add(
+      "POST", "/api/v1/cameras",
+      [&ctx, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, registry::parse_camera_input(*body, false));
+          return one_answer(ctx.registry->create_camera(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
   r.add("GET", "/api/v1/cameras/{id}", [&ctx, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
@@ -337,15 +353,18 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       return one_answer(ctx.registry->get_camera(*who, *id), 200, fmt);
     });
   });
-  r.add("PATCH", "/api/v1/cameras/{id}", [&ctx, fmt](Request& req) {
-    return guarded([&]() -> Response {
-      MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(id, path_id(req));
-      MC_TRY(body, read_json(req));
-      MC_TRY(in, registry::parse_camera_input(*body, true));
-      return one_answer(ctx.registry->update_camera(*who, *id, *in), 200, fmt);
-    });
-  }, kJsonBodyLimit);
+  r.add(
+      "PATCH", "/api/v1/cameras/{id}",
+      [&ctx, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, registry::parse_camera_input(*body, true));
+          return one_answer(ctx.registry->update_camera(*who, *id, *in), 200, fmt);
+        });
+      },
+      kJsonBodyLimit);
   r.add("DELETE", "/api/v1/cameras/{id}", [&ctx](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
@@ -378,14 +397,17 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       return list_answer(ctx.registry->list_staff(*who, f, page_of(*pg)), *pg, fmt);
     });
   });
-  r.add("POST", "/api/v1/staff", [&ctx, fmt](Request& req) {
-    return guarded([&]() -> Response {
-      MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(body, read_json(req));
-      MC_TRY(in, registry::parse_staff_input(*body, false));
-      return one_answer(ctx.registry->create_staff(*who, *in), 201, fmt);
-    });
-  }, kJsonBodyLimit);
+  r.add(
+      "POST", "/api/v1/staff",
+      [&ctx, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, registry::parse_staff_input(*body, false));
+          return one_answer(ctx.registry->create_staff(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
   r.add("GET", "/api/v1/staff/{id}", [&ctx, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
@@ -393,15 +415,18 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       return one_answer(ctx.registry->get_staff(*who, *id), 200, fmt);
     });
   });
-  r.add("PATCH", "/api/v1/staff/{id}", [&ctx, fmt](Request& req) {
-    return guarded([&]() -> Response {
-      MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(id, path_id(req));
-      MC_TRY(body, read_json(req));
-      MC_TRY(in, registry::parse_staff_input(*body, true));
-      return one_answer(ctx.registry->update_staff(*who, *id, *in), 200, fmt);
-    });
-  }, kJsonBodyLimit);
+  r.add(
+      "PATCH", "/api/v1/staff/{id}",
+      [&ctx, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, registry::parse_staff_input(*body, true));
+          return one_answer(ctx.registry->update_staff(*who, *id, *in), 200, fmt);
+        });
+      },
+      kJsonBodyLimit);
   r.add("DELETE", "/api/v1/staff/{id}", [&ctx](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));

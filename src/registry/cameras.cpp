@@ -72,9 +72,9 @@ Camera present(const auth::Principal& p, Camera c) {
 }
 
 std::optional<Camera> load(storage::Connection& c, std::string_view id, bool lock) {
-  storage::Rows rows = c.query(std::string(kSelectCameras) + " WHERE id = $1 AND deleted_at IS NULL" +
-                                   (lock ? detail::for_update(c) : ""),
-                               {std::string(id)});
+  storage::Rows rows = c.query(
+      std::string(kSelectCameras) + " WHERE id = $1 AND deleted_at IS NULL" + (lock ? detail::for_update(c) : ""),
+      {std::string(id)});
   if (rows.empty()) return std::nullopt;
   return from_row(rows[0]);
 }
@@ -137,10 +137,10 @@ Result<Camera> Registry::create_camera(const auth::Principal& p, const CameraInp
   cam.jpath = unit->jpath;
   cam.created_at = cam.updated_at = clock_.now_ms();
   if (cam.gb_channel_id && !c->query(kGbChannelTaken, {*cam.gb_channel_id, cam.id}).empty()) return gb_channel_taken();
-  c->exec(kInsertCamera, {cam.id, cam.unit_id, cam.jpath, cam.name, cam.area, nullable(cam.brand), nullable(cam.model),
-                          nullable_int(cam.channel), nullable(cam.stream_url), nullable(cam.gb_device_id),
-                          nullable(cam.gb_channel_id), std::int64_t{cam.is_public}, std::int64_t{cam.ai_enabled},
-                          cam.created_at});
+  c->exec(kInsertCamera,
+          {cam.id, cam.unit_id, cam.jpath, cam.name, cam.area, nullable(cam.brand), nullable(cam.model),
+           nullable_int(cam.channel), nullable(cam.stream_url), nullable(cam.gb_device_id), nullable(cam.gb_channel_id),
+           std::int64_t{cam.is_public}, std::int64_t{cam.ai_enabled}, cam.created_at});
   audit_.append(*c, auth::audit_entry(p, "camera.create", "camera:" + cam.id,
                                       json::serialize(json::object{{"unit_id", cam.unit_id}, {"area", cam.area}})));
   tx.commit();
@@ -196,11 +196,12 @@ Result<Camera> Registry::update_camera(const auth::Principal& p, std::string_vie
     return gb_channel_taken();
   }
   cam->updated_at = clock_.now_ms();
-  c->exec(kUpdateCamera, {cam->id, cam->name, cam->area, nullable(cam->brand), nullable(cam->model),
-                          nullable_int(cam->channel), nullable(cam->stream_url), nullable(cam->gb_device_id),
-                          nullable(cam->gb_channel_id), std::int64_t{cam->is_public}, std::int64_t{cam->ai_enabled},
-                          cam->updated_at});
-  audit_.append(*c, auth::audit_entry(p, "camera.update", "camera:" + cam->id, detail::fields_detail(present_fields(in))));
+  c->exec(kUpdateCamera,
+          {cam->id, cam->name, cam->area, nullable(cam->brand), nullable(cam->model), nullable_int(cam->channel),
+           nullable(cam->stream_url), nullable(cam->gb_device_id), nullable(cam->gb_channel_id),
+           std::int64_t{cam->is_public}, std::int64_t{cam->ai_enabled}, cam->updated_at});
+  audit_.append(*c,
+                auth::audit_entry(p, "camera.update", "camera:" + cam->id, detail::fields_detail(present_fields(in))));
   tx.commit();
   return present(p, std::move(*cam));
 }

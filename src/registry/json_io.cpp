@@ -12,10 +12,14 @@ namespace mingchu::registry {
 
 std::string_view level_name(Level l) {
   switch (l) {
-    case Level::kProvince: return "province";
-    case Level::kCity: return "city";
-    case Level::kDistrict: return "district";
-    case Level::kStation: return "station";
+    case Level::kProvince:
+      return "province";
+    case Level::kCity:
+      return "city";
+    case Level::kDistrict:
+      return "district";
+    case Level::kStation:
+      return "station";
   }
   return "province";
 }
@@ -30,10 +34,14 @@ std::optional<Level> parse_level(std::string_view s) {
 
 std::string_view cert_status_name(CertStatus s) {
   switch (s) {
-    case CertStatus::kValid: return "valid";
-    case CertStatus::kExpiring: return "expiring";
-    case CertStatus::kExpired: return "expired";
-    case CertStatus::kMissing: return "missing";
+    case CertStatus::kValid:
+      return "valid";
+    case CertStatus::kExpiring:
+      return "expiring";
+    case CertStatus::kExpired:
+      return "expired";
+    case CertStatus::kMissing:
+      return "missing";
   }
   return "missing";
 }
@@ -62,7 +70,8 @@ enum class Need { kOptional, kRequired };
 // the ObjectReader (which also remembers which keys were read, for unknown-field checks).
 class BodyReader {
  public:
-  BodyReader(const json::object& obj, bool patch, std::string prefix = "") : r_(obj, std::move(prefix)), patch_(patch) {}
+  BodyReader(const json::object& obj, bool patch, std::string prefix = "")
+      : r_(obj, std::move(prefix)), patch_(patch) {}
 
   ObjectReader& reader() { return r_; }
   bool patch() const { return patch_; }
@@ -95,13 +104,16 @@ class BodyReader {
   Change<std::string> one_of(std::string_view key, const std::string_view (&allowed)[N], Need need) {
     return text(
         key, 32, need,
-        [&allowed](const std::string& v) { return std::find(std::begin(allowed), std::end(allowed), v) != std::end(allowed); },
+        [&allowed](const std::string& v) {
+          return std::find(std::begin(allowed), std::end(allowed), v) != std::end(allowed);
+        },
         "invalid_value", "field '" + r_.path(key) + "' must be one of: " + join(allowed));
   }
 
   Change<std::string> id(std::string_view key, Need need) {
-    return text(key, 64, need, [](const std::string& v) { return plausible_id(v); }, "invalid_id",
-                "field '" + r_.path(key) + "' is not a valid id");
+    return text(
+        key, 64, need, [](const std::string& v) { return plausible_id(v); }, "invalid_id",
+        "field '" + r_.path(key) + "' is not a valid id");
   }
 
   Change<bool> boolean(std::string_view key, Need need) {
@@ -206,10 +218,12 @@ Result<JurisdictionInput> parse_jurisdiction_create(const json::object& body) {
   BodyReader b(body, false);
   JurisdictionInput in;
   auto parent = b.id("parent_id", Need::kOptional);
-  auto level = b.text("level", 16, Need::kRequired, [](const std::string& v) { return parse_level(v).has_value(); },
-                      "invalid_value", "field 'level' must be one of: province, city, district, station");
-  auto code = b.text("code", 16, Need::kRequired, [](const std::string& v) { return all_digits(v); }, "invalid_code",
-                     "field 'code' must be a GB/T 2260 division code (digits)");
+  auto level = b.text(
+      "level", 16, Need::kRequired, [](const std::string& v) { return parse_level(v).has_value(); }, "invalid_value",
+      "field 'level' must be one of: province, city, district, station");
+  auto code = b.text(
+      "code", 16, Need::kRequired, [](const std::string& v) { return all_digits(v); }, "invalid_code",
+      "field 'code' must be a GB/T 2260 division code (digits)");
   auto name = b.text("name", 64, Need::kRequired);
   b.read_only("path");
   if (auto st = b.finish(); !st) return st.error();
@@ -245,17 +259,19 @@ Result<UnitInput> parse_unit_input(const json::object& body, bool patch) {
   UnitInput in;
   in.name = b.text("name", 128, Need::kRequired);
   in.operator_name = b.text("operator", 64, Need::kOptional);
-  in.phone = b.text("phone", 32, Need::kOptional, [](const std::string& v) { return valid_phone(v); }, "invalid_phone",
-                    "field 'phone' must be a mainland mobile number or a landline with area code");
+  in.phone = b.text(
+      "phone", 32, Need::kOptional, [](const std::string& v) { return valid_phone(v); }, "invalid_phone",
+      "field 'phone' must be a mainland mobile number or a landline with area code");
   in.address = b.text("address", 256, Need::kOptional);
-  in.uscc = b.text("uscc", 18, Need::kOptional, [](const std::string& v) { return valid_uscc(v); }, "invalid_uscc",
-                   "field 'uscc' is not a valid unified social credit code (GB 32100: 18 characters, check digit)");
-  in.licence_number =
-      b.text("licence_number", 32, Need::kOptional, [](const std::string& v) { return valid_licence_number(v); },
-             "invalid_licence_number", "field 'licence_number' must be JY followed by 14 digits");
-  in.filing_number =
-      b.text("filing_number", 32, Need::kOptional, [](const std::string& v) { return valid_filing_number(v); },
-             "invalid_filing_number", "field 'filing_number' must be 6-32 letters, digits or '-'");
+  in.uscc = b.text(
+      "uscc", 18, Need::kOptional, [](const std::string& v) { return valid_uscc(v); }, "invalid_uscc",
+      "field 'uscc' is not a valid unified social credit code (GB 32100: 18 characters, check digit)");
+  in.licence_number = b.text(
+      "licence_number", 32, Need::kOptional, [](const std::string& v) { return valid_licence_number(v); },
+      "invalid_licence_number", "field 'licence_number' must be JY followed by 14 digits");
+  in.filing_number = b.text(
+      "filing_number", 32, Need::kOptional, [](const std::string& v) { return valid_filing_number(v); },
+      "invalid_filing_number", "field 'filing_number' must be 6-32 letters, digits or '-'");
   in.store_type = b.one_of("store_type", kStoreTypes, Need::kRequired);
   in.business_format = b.text("business_format", 64, Need::kOptional);
   in.jurisdiction_id = b.id("jurisdiction_id", Need::kRequired);
@@ -346,10 +362,12 @@ Result<StaffInput> parse_staff_input(const json::object& body, bool patch) {
   b.immutable("unit_id");
   in.unit_id = b.id("unit_id", Need::kRequired);
   in.name = b.text("name", 64, Need::kRequired);
-  in.id_number = b.text("id_number", 18, Need::kRequired, [](const std::string& v) { return valid_id_number(v); },
-                        "invalid_id_number", "field 'id_number' is not a valid resident identity number");
-  in.phone = b.text("phone", 32, Need::kOptional, [](const std::string& v) { return valid_phone(v); }, "invalid_phone",
-                    "field 'phone' must be a mainland mobile number or a landline with area code");
+  in.id_number = b.text(
+      "id_number", 18, Need::kRequired, [](const std::string& v) { return valid_id_number(v); }, "invalid_id_number",
+      "field 'id_number' is not a valid resident identity number");
+  in.phone = b.text(
+      "phone", 32, Need::kOptional, [](const std::string& v) { return valid_phone(v); }, "invalid_phone",
+      "field 'phone' must be a mainland mobile number or a landline with area code");
   in.position = b.text("position", 64, Need::kOptional);
 
   ObjectReader& r = b.reader();

@@ -26,8 +26,7 @@ constexpr const char* kRenameJurisdiction = "UPDATE jurisdictions SET name = $2 
 constexpr const char* kCountChildren = "SELECT COUNT(*) FROM jurisdictions WHERE parent_id = $1";
 // Deleted units still refer to their node (foreign key), so they count too.
 constexpr const char* kCountUnits = "SELECT COUNT(*) FROM units WHERE jurisdiction_id = $1";
-constexpr const char* kCountLiveUnits =
-    "SELECT COUNT(*) FROM units WHERE jurisdiction_id = $1 AND deleted_at IS NULL";
+constexpr const char* kCountLiveUnits = "SELECT COUNT(*) FROM units WHERE jurisdiction_id = $1 AND deleted_at IS NULL";
 constexpr const char* kCountAccounts =
     "SELECT (SELECT COUNT(*) FROM users WHERE jurisdiction_id = $1) + "
     "(SELECT COUNT(*) FROM api_keys WHERE jurisdiction_id = $1)";
@@ -168,9 +167,9 @@ Result<Jurisdiction> Registry::create_jurisdiction(const auth::Principal& p, con
     auto pj = visible_jurisdiction(*c, p, in.parent_id);
     if (!pj) return detail::unknown_reference("parent_id", "jurisdiction");
     if (static_cast<int>(pj->level) + 1 != static_cast<int>(in.level)) {
-      return Error::invalid("level", "invalid_level",
-                            "a " + std::string(level_name(in.level)) + " cannot be placed under a " +
-                                std::string(level_name(pj->level)));
+      return Error::invalid(
+          "level", "invalid_level",
+          "a " + std::string(level_name(in.level)) + " cannot be placed under a " + std::string(level_name(pj->level)));
     }
     parent = std::move(*pj);
   }
@@ -264,8 +263,8 @@ Result<Jurisdiction> Registry::update_jurisdiction(const auth::Principal& p, std
   if (in.name.sets() && *in.name.value != j->name) {
     j->name = *in.name.value;
     c->exec(kRenameJurisdiction, {j->id, j->name});
-    audit_.append(*c, auth::audit_entry(p, "jurisdiction.update", "jurisdiction:" + j->id,
-                                        detail::fields_detail({"name"})));
+    audit_.append(
+        *c, auth::audit_entry(p, "jurisdiction.update", "jurisdiction:" + j->id, detail::fields_detail({"name"})));
   }
   tx.commit();
   return *j;

@@ -34,8 +34,8 @@ struct Change {
 };
 
 struct PageRequest {
-  int page = 1;       // from 1
-  int page_size = 20; // 1..200
+  int page = 1;        // from 1
+  int page_size = 20;  // 1..200
   std::int64_t offset() const { return static_cast<std::int64_t>(page - 1) * page_size; }
 };
 
@@ -84,9 +84,8 @@ struct JurisdictionFilter {
 // ---------------------------------------------------------------- units (餐饮服务单位)
 
 // 门店类型. group_catering: 集体用餐配送单位; central_kitchen: 中央厨房.
-inline constexpr std::string_view kStoreTypes[] = {"school_canteen",  "elderly_care",   "hospital",
-                                                   "social_catering", "group_catering", "central_kitchen",
-                                                   "takeaway",        "other"};
+inline constexpr std::string_view kStoreTypes[] = {"school_canteen", "elderly_care",    "hospital", "social_catering",
+                                                   "group_catering", "central_kitchen", "takeaway", "other"};
 // 食品安全量化分级: A good (优秀), B average (良好), C poor (一般).
 inline constexpr std::string_view kRatings[] = {"A", "B", "C"};
 inline constexpr size_t kMaxLicenceImages = 10;
@@ -143,7 +142,7 @@ struct Camera {
   std::string area;
   std::optional<std::string> brand, model;
   std::optional<std::int64_t> channel;
-  std::optional<std::string> stream_url;  // may hold credentials: see Registry for who sees them
+  std::optional<std::string> stream_url;                   // may hold credentials: see Registry for who sees them
   std::optional<std::string> gb_device_id, gb_channel_id;  // GB/T 28181, 20 digits
   bool is_public = false;
   bool ai_enabled = true;

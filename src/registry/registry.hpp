@@ -48,8 +48,8 @@ struct StaffRow;
 }
 
 struct RegistryConfig {
-  int cert_expiring_days = 30;     // 临期: a certificate expiring within this many days
-  int utc_offset_minutes = 480;    // local time for "today" and for formatting
+  int cert_expiring_days = 30;   // 临期: a certificate expiring within this many days
+  int utc_offset_minutes = 480;  // local time for "today" and for formatting
 };
 
 class Registry {
@@ -90,8 +90,7 @@ class Registry {
   Result<Staff> update_staff(const auth::Principal& p, std::string_view id, const StaffInput& in);
   Status delete_staff(const auth::Principal& p, std::string_view id);
   // 健康证查询: certificates in scope, soonest expiry first (then staff id).
-  Result<Page<HealthCertRow>> list_health_certs(const auth::Principal& p, const HealthCertFilter& f,
-                                                PageRequest page);
+  Result<Page<HealthCertRow>> list_health_certs(const auth::Principal& p, const HealthCertFilter& f, PageRequest page);
 
   // The local calendar day now (days since 1970-01-01), and a certificate's status on it.
   int today() const;

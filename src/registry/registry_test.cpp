@@ -3,11 +3,11 @@
 // PATCH semantics, soft delete, paging, and hostile text.
 #include "registry/registry.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "core/ids.hpp"
 #include "core/time.hpp"
@@ -107,14 +107,14 @@ class RegistryTest : public ::testing::TestWithParam<std::string> {
   }
 
   StaffInput staff_in(const std::string& unit_id, const std::string& name, int n, const std::string& expires_on) {
-    json::object o{{"unit_id", unit_id},
-                   {"name", name},
-                   {"id_number", id_number(n)},
-                   {"phone", "13812345678"},
-                   {"position", "厨师"},
-                   {"health_cert", json::object{{"number", "JK-" + std::to_string(n)},
-                                                {"issued_on", "2025-01-01"},
-                                                {"expires_on", expires_on}}}};
+    json::object o{
+        {"unit_id", unit_id},
+        {"name", name},
+        {"id_number", id_number(n)},
+        {"phone", "13812345678"},
+        {"position", "厨师"},
+        {"health_cert",
+         json::object{{"number", "JK-" + std::to_string(n)}, {"issued_on", "2025-01-01"}, {"expires_on", expires_on}}}};
     return must(parse_staff_input(o, false));
   }
 
@@ -145,7 +145,8 @@ TEST_P(RegistryTest, TreePathsAndLevels) {
   EXPECT_EQ(station_a_.level, Level::kStation);
 
   // a province has no parent; a city is placed under a province only
-  EXPECT_EQ(kind(reg_->create_jurisdiction(admin_, jur(city_.id, "province", "330000", "浙江省"))), ErrorKind::kInvalid);
+  EXPECT_EQ(kind(reg_->create_jurisdiction(admin_, jur(city_.id, "province", "330000", "浙江省"))),
+            ErrorKind::kInvalid);
   auto wrong_level = reg_->create_jurisdiction(admin_, jur(province_.id, "district", "320101", "玄武区"));
   ASSERT_FALSE(wrong_level.ok());
   EXPECT_EQ(wrong_level.error().field, "level");
@@ -162,17 +163,17 @@ TEST_P(RegistryTest, DivisionCodesFollowTheParent) {
     std::string parent, level, code;
   };
   std::vector<Case> bad = {
-      {"", "province", "320600"},                // not ending in 0000
-      {"", "province", "990000"},                // no such province
-      {"", "province", "32000"},                 // five digits
-      {province_.id, "city", "330100"},          // another province's digits
-      {province_.id, "city", "320601"},          // a district's shape
-      {city_.id, "district", "320700"},          // a city's shape
-      {city_.id, "district", "320102"},          // another city's digits
-      {dist_a_.id, "station", "320612001"},      // another district's code
-      {dist_a_.id, "station", "320602000"},      // suffix 000
-      {dist_a_.id, "station", "32060201"},       // eight digits
-      {dist_a_.id, "station", "3206020a1"},      // not digits
+      {"", "province", "320600"},            // not ending in 0000
+      {"", "province", "990000"},            // no such province
+      {"", "province", "32000"},             // five digits
+      {province_.id, "city", "330100"},      // another province's digits
+      {province_.id, "city", "320601"},      // a district's shape
+      {city_.id, "district", "320700"},      // a city's shape
+      {city_.id, "district", "320102"},      // another city's digits
+      {dist_a_.id, "station", "320612001"},  // another district's code
+      {dist_a_.id, "station", "320602000"},  // suffix 000
+      {dist_a_.id, "station", "32060201"},   // eight digits
+      {dist_a_.id, "station", "3206020a1"},  // not digits
   };
   for (const auto& c : bad) {
     json::object o{{"level", c.level}, {"code", c.code}, {"name", "x"}};
@@ -205,7 +206,8 @@ TEST_P(RegistryTest, WhoMayWriteTheTree) {
   EXPECT_TRUE(reg_->create_jurisdiction(city_reg_, jur(city_.id, "district", "320614", "新区")).ok());
   EXPECT_TRUE(reg_->create_jurisdiction(reg_a_, jur(dist_a_.id, "station", "320602003", "新所")).ok());
   // ...but not beside their node (the city is visible to them, as an ancestor)
-  EXPECT_EQ(kind(reg_->create_jurisdiction(reg_a_, jur(city_.id, "district", "320615", "旁区"))), ErrorKind::kForbidden);
+  EXPECT_EQ(kind(reg_->create_jurisdiction(reg_a_, jur(city_.id, "district", "320615", "旁区"))),
+            ErrorKind::kForbidden);
   // ...nor under another district (which they cannot even see)
   auto other = reg_->create_jurisdiction(reg_a_, jur(dist_b_.id, "station", "320612001", "他所"));
   ASSERT_FALSE(other.ok());
@@ -292,8 +294,11 @@ TEST_P(RegistryTest, UsccIsValidatedAndUnique) {
   EXPECT_EQ(bad.error().field, "uscc");
   EXPECT_EQ(bad.error().code, "invalid_uscc");
   for (std::string code : {"", "12345", "91350100M000100Y4", "91350100M000100Y433", "91350100M000100I43"}) {
-    json::object o{{"name", "x"}, {"jurisdiction_id", "j"}, {"store_type", "other"},
-                   {"licence_number", "JY13206020012345"}, {"uscc", code}};
+    json::object o{{"name", "x"},
+                   {"jurisdiction_id", "j"},
+                   {"store_type", "other"},
+                   {"licence_number", "JY13206020012345"},
+                   {"uscc", code}};
     auto r = parse_unit_input(o, false);
     if (code.empty()) {
       EXPECT_TRUE(r.ok());  // an empty optional field is no value
@@ -321,8 +326,7 @@ TEST_P(RegistryTest, UsccIsValidatedAndUnique) {
 }
 
 TEST_P(RegistryTest, UnitNeedsALicenceOrAFiling) {
-  auto in = must(parse_unit_input(
-      obj(R"({"name":"无证","jurisdiction_id":"x","store_type":"takeaway"})"), false));
+  auto in = must(parse_unit_input(obj(R"({"name":"无证","jurisdiction_id":"x","store_type":"takeaway"})"), false));
   in.jurisdiction_id.value = dist_a_.id;
   auto r = reg_->create_unit(reg_a_, in);
   ASSERT_FALSE(r.ok());
@@ -332,12 +336,12 @@ TEST_P(RegistryTest, UnitNeedsALicenceOrAFiling) {
   // clearing the licence of a unit that has no filing is refused
   auto clear = must(parse_unit_input(obj(R"({"licence_number": null})"), true));
   EXPECT_EQ(reg_->update_unit(reg_a_, unit_a_.id, clear).error().field, "licence_number");
-  for (const char* bad : {R"({"licence_number":"JY1234"})", R"({"filing_number":"a b"})", R"({"phone":"12345"})",
-                          R"({"store_type":"bar"})", R"({"rating":"D"})", R"({"lng":200})", R"({"lat":-1})",
-                          R"({"name":null})", R"({"name":""})", R"({"name":5})", R"({"colour":"red"})",
-                          R"({"disclosure":{"show_alert_stats":"yes"}})", R"({"disclosure":{"x":true}})",
-                          R"({"licence_image_ids":["a","a"]})", R"({"licence_image_ids":[1]})",
-                          R"({"disclosure_token":"x"})"}) {
+  for (const char* bad :
+       {R"({"licence_number":"JY1234"})", R"({"filing_number":"a b"})", R"({"phone":"12345"})",
+        R"({"store_type":"bar"})", R"({"rating":"D"})", R"({"lng":200})", R"({"lat":-1})", R"({"name":null})",
+        R"({"name":""})", R"({"name":5})", R"({"colour":"red"})", R"({"disclosure":{"show_alert_stats":"yes"}})",
+        R"({"disclosure":{"x":true}})", R"({"licence_image_ids":["a","a"]})", R"({"licence_image_ids":[1]})",
+        R"({"disclosure_token":"x"})"}) {
     EXPECT_FALSE(parse_unit_input(obj(bad), true).ok()) << bad;
   }
 }
@@ -409,7 +413,8 @@ TEST_P(RegistryTest, PatchChangesOnlyWhatIsSent) {
   EXPECT_EQ(u.name, "南通小学食堂");
   EXPECT_EQ(u.uscc, uscc(1));
 
-  auto clear = must(parse_unit_input(obj(R"({"address":null,"lng":null,"lat":null,"disclosure":{"show_alert_stats":false}})"), true));
+  auto clear = must(
+      parse_unit_input(obj(R"({"address":null,"lng":null,"lat":null,"disclosure":{"show_alert_stats":false}})"), true));
   u = must(reg_->update_unit(reg_a_, unit_a_.id, clear));
   EXPECT_FALSE(u.address.has_value());
   EXPECT_FALSE(u.lng.has_value());
@@ -435,8 +440,9 @@ TEST_P(RegistryTest, PatchChangesOnlyWhatIsSent) {
 }
 
 TEST_P(RegistryTest, MovingAUnitMovesEverythingItOwns) {
-  auto cam = must(reg_->create_camera(reg_a_, must(parse_camera_input(
-      json::object{{"unit_id", unit_a_.id}, {"name", "后厨"}, {"area", "cooking"}}, false))));
+  auto cam = must(reg_->create_camera(
+      reg_a_,
+      must(parse_camera_input(json::object{{"unit_id", unit_a_.id}, {"name", "后厨"}, {"area", "cooking"}}, false))));
   auto st = must(reg_->create_staff(merchant_a_, staff_in(unit_a_.id, "张三", 1, "2027-01-01")));
   auto move = must(parse_unit_input(json::object{{"jurisdiction_id", station_a_.id}}, true));
   Unit moved = must(reg_->update_unit(reg_a_, unit_a_.id, move));
@@ -447,8 +453,9 @@ TEST_P(RegistryTest, MovingAUnitMovesEverythingItOwns) {
 }
 
 TEST_P(RegistryTest, SoftDeleteTakesCamerasAndStaffAlong) {
-  auto cam = must(reg_->create_camera(reg_a_, must(parse_camera_input(
-      json::object{{"unit_id", unit_a_.id}, {"name", "后厨"}, {"area", "cooking"}}, false))));
+  auto cam = must(reg_->create_camera(
+      reg_a_,
+      must(parse_camera_input(json::object{{"unit_id", unit_a_.id}, {"name", "后厨"}, {"area", "cooking"}}, false))));
   auto st = must(reg_->create_staff(merchant_a_, staff_in(unit_a_.id, "张三", 1, "2027-01-01")));
   ASSERT_TRUE(reg_->delete_unit(reg_a_, unit_a_.id).ok());
   EXPECT_EQ(kind(reg_->get_unit(admin_, unit_a_.id)), ErrorKind::kNotFound);
@@ -518,11 +525,12 @@ TEST_P(RegistryTest, HostileTextIsStoredVerbatim) {
 // ------------------------------------------------------------------- cameras
 
 TEST_P(RegistryTest, CamerasAreManagedByRegulators) {
-  auto in = must(parse_camera_input(obj(R"({"unit_id":"x","name":"粗加工区","area":"rough_processing","brand":"Hikvision",)"
-                                        R"("channel":3,"stream_url":"rtsp://admin:s3cret@10.0.0.5:554/ch3",)"
-                                        R"("gb_device_id":"32060200001320000001","gb_channel_id":"32060200001310000003",)"
-                                        R"("public":true})"),
-                                    false));
+  auto in =
+      must(parse_camera_input(obj(R"({"unit_id":"x","name":"粗加工区","area":"rough_processing","brand":"Hikvision",)"
+                                  R"("channel":3,"stream_url":"rtsp://admin:s3cret@10.0.0.5:554/ch3",)"
+                                  R"("gb_device_id":"32060200001320000001","gb_channel_id":"32060200001310000003",)"
+                                  R"("public":true})"),
+                              false));
   in.unit_id.value = unit_a_.id;
   EXPECT_EQ(kind(reg_->create_camera(merchant_a_, in)), ErrorKind::kForbidden);
   Camera c = must(reg_->create_camera(reg_a_, in));
@@ -567,11 +575,11 @@ TEST_P(RegistryTest, CamerasAreManagedByRegulators) {
   EXPECT_EQ(kind(reg_->list_cameras(admin_, online, {})), ErrorKind::kInvalid);
   EXPECT_EQ(must(reg_->list_cameras(reg_b_, {}, {})).total, 0);
 
-  for (const char* bad : {R"({"stream_url":"file:///etc/passwd"})", R"({"stream_url":"rtsp://a b"})",
-                          R"({"gb_device_id":"1234"})", R"({"gb_channel_id":"3206020000131000000X"})",
-                          R"({"channel":0})", R"({"channel":10000})", R"({"channel":"3"})", R"({"area":"roof"})",
-                          R"({"public":"yes"})", R"({"public":null})", R"({"status":"online"})",
-                          R"({"last_seen_at":"2026-01-01T00:00:00Z"})", R"({"unit_id":"unit_other"})"}) {
+  for (const char* bad :
+       {R"({"stream_url":"file:///etc/passwd"})", R"({"stream_url":"rtsp://a b"})", R"({"gb_device_id":"1234"})",
+        R"({"gb_channel_id":"3206020000131000000X"})", R"({"channel":0})", R"({"channel":10000})", R"({"channel":"3"})",
+        R"({"area":"roof"})", R"({"public":"yes"})", R"({"public":null})", R"({"status":"online"})",
+        R"({"last_seen_at":"2026-01-01T00:00:00Z"})", R"({"unit_id":"unit_other"})"}) {
     EXPECT_FALSE(parse_camera_input(obj(bad), true).ok()) << bad;
   }
   ASSERT_TRUE(reg_->delete_camera(reg_a_, c.id).ok());
@@ -645,7 +653,8 @@ TEST_P(RegistryTest, StaffPersonalDataIsEncryptedAndMasked) {
                           R"({"health_cert":"yes"})", R"({"cert_status":"valid"})", R"({"unit_id":"unit_x"})"}) {
     EXPECT_FALSE(parse_staff_input(obj(bad), true).ok()) << bad;
   }
-  auto nested = parse_staff_input(obj(R"({"health_cert":{"number":"1","issued_on":"2026-01-01","expires_on":"bad"}})"), true);
+  auto nested =
+      parse_staff_input(obj(R"({"health_cert":{"number":"1","issued_on":"2026-01-01","expires_on":"bad"}})"), true);
   ASSERT_FALSE(nested.ok());
   EXPECT_EQ(nested.error().field, "health_cert.expires_on");
 }
@@ -662,14 +671,15 @@ TEST_P(RegistryTest, CertificateStatusAtTheBoundaries) {
                              {400, CertStatus::kValid}};
   std::vector<std::string> ids;
   for (size_t i = 0; i < cases.size(); ++i) {
-    Staff s = must(reg_->create_staff(merchant_a_, staff_in(unit_a_.id, "员工" + std::to_string(i), static_cast<int>(i),
-                                                            today_plus(cases[i].days))));
+    Staff s = must(reg_->create_staff(
+        merchant_a_, staff_in(unit_a_.id, "员工" + std::to_string(i), static_cast<int>(i), today_plus(cases[i].days))));
     EXPECT_EQ(s.cert_status, cases[i].want) << cases[i].days;
     EXPECT_EQ(s.days_left, cases[i].days);
     ids.push_back(s.id);
   }
   // no certificate at all
-  auto none = must(parse_staff_input(json::object{{"unit_id", unit_a_.id}, {"name", "新人"}, {"id_number", id_number(99)}}, false));
+  auto none = must(
+      parse_staff_input(json::object{{"unit_id", unit_a_.id}, {"name", "新人"}, {"id_number", id_number(99)}}, false));
   Staff fresh = must(reg_->create_staff(merchant_a_, none));
   EXPECT_EQ(fresh.cert_status, CertStatus::kMissing);
   EXPECT_FALSE(fresh.days_left.has_value());
@@ -731,9 +741,8 @@ TEST_P(RegistryTest, UnitsClaimTheirImages) {
 
   // the merchant cannot read the regulator's scan until a unit claims it
   EXPECT_EQ(kind(catalog.get(merchant_a_, scan.id)), ErrorKind::kNotFound);
-  auto patch = must(parse_unit_input(json::object{{"licence_image_ids", json::array{scan.id.c_str()}},
-                                                  {"storefront_image_id", photo.id}},
-                                     true));
+  auto patch = must(parse_unit_input(
+      json::object{{"licence_image_ids", json::array{scan.id.c_str()}}, {"storefront_image_id", photo.id}}, true));
   Unit u = must(reg_->update_unit(reg_a_, unit_a_.id, patch));
   EXPECT_EQ(u.licence_image_ids, std::vector<std::string>{scan.id});
   EXPECT_EQ(must(catalog.get(merchant_a_, scan.id)).unit_id, unit_a_.id);
@@ -785,9 +794,26 @@ TEST_P(RegistryTest, EveryWriteIsAudited) {
 
 TEST_P(RegistryTest, JsonHasTheApiFieldNames) {
   json::object u = to_json(unit_a_, 480);
-  for (const char* k : {"id", "jurisdiction_id", "name", "operator", "phone", "address", "uscc", "licence_number",
-                        "filing_number", "store_type", "business_format", "lng", "lat", "licence_image_ids",
-                        "storefront_image_id", "disclosure", "disclosure_token", "rating", "created_at", "updated_at"}) {
+  for (const char* k : {"id",
+                        "jurisdiction_id",
+                        "name",
+                        "operator",
+                        "phone",
+                        "address",
+                        "uscc",
+                        "licence_number",
+                        "filing_number",
+                        "store_type",
+                        "business_format",
+                        "lng",
+                        "lat",
+                        "licence_image_ids",
+                        "storefront_image_id",
+                        "disclosure",
+                        "disclosure_token",
+                        "rating",
+                        "created_at",
+                        "updated_at"}) {
     EXPECT_TRUE(u.contains(k)) << k;
   }
   EXPECT_EQ(u.at("created_at").as_string(), "2026-03-15T10:00:00+08:00");

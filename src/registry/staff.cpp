@@ -5,8 +5,8 @@
 #include "core/log.hpp"
 #include "core/validate.hpp"
 #include "files/file_catalog.hpp"
-#include "registry/json_io.hpp"
 #include "registry/internal.hpp"
+#include "registry/json_io.hpp"
 #include "registry/registry.hpp"
 
 namespace mingchu::registry {
@@ -28,7 +28,8 @@ constexpr const char* kInsertStaff =
     "cert_issued_on, cert_expires_on, cert_image_id, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)";
 constexpr const char* kUpdateStaff =
-    "UPDATE staff SET name = $2, id_number_enc = $3, id_number_index = COALESCE($4, id_number_index), phone_enc = $5, position = $6, "
+    "UPDATE staff SET name = $2, id_number_enc = $3, id_number_index = COALESCE($4, id_number_index), phone_enc = $5, "
+    "position = $6, "
     "cert_number = $7, cert_issued_on = $8, cert_expires_on = $9, cert_image_id = $10, updated_at = $11 WHERE id = $1";
 constexpr const char* kPersonInUnit =
     "SELECT 1 FROM staff WHERE unit_id = $1 AND id_number_index = $2 AND deleted_at IS NULL AND id <> $3";
@@ -50,12 +51,18 @@ Error staff_exists() {
 void add_status(Where& w, std::string_view col, CertStatus s, int today, int expiring_days) {
   std::string c(col);
   switch (s) {
-    case CertStatus::kExpired: w.add(c + " < {}", std::int64_t{today}); break;
+    case CertStatus::kExpired:
+      w.add(c + " < {}", std::int64_t{today});
+      break;
     case CertStatus::kExpiring:
       w.add(c + " >= {} AND " + c + " <= {}", std::int64_t{today}, std::int64_t{today} + expiring_days);
       break;
-    case CertStatus::kValid: w.add(c + " > {}", std::int64_t{today} + expiring_days); break;
-    case CertStatus::kMissing: w.add_raw(c + " IS NULL"); break;
+    case CertStatus::kValid:
+      w.add(c + " > {}", std::int64_t{today} + expiring_days);
+      break;
+    case CertStatus::kMissing:
+      w.add_raw(c + " IS NULL");
+      break;
   }
 }
 
@@ -131,9 +138,9 @@ Staff Registry::present_staff(const auth::Principal& p, const detail::StaffRow& 
 namespace {
 
 std::optional<detail::StaffRow> load_staff(storage::Connection& c, std::string_view id, bool lock) {
-  storage::Rows rows = c.query(std::string(kSelectStaff) + " WHERE id = $1 AND deleted_at IS NULL" +
-                                   (lock ? detail::for_update(c) : ""),
-                               {std::string(id)});
+  storage::Rows rows =
+      c.query(std::string(kSelectStaff) + " WHERE id = $1 AND deleted_at IS NULL" + (lock ? detail::for_update(c) : ""),
+              {std::string(id)});
   if (rows.empty()) return std::nullopt;
   return detail::StaffRow::from(rows[0]);
 }
@@ -159,7 +166,8 @@ Result<Staff> Registry::create_staff(const auth::Principal& p, const StaffInput&
   }
   int day = today();
   if (!valid_id_number(*in.id_number.value, day)) {
-    return Error::invalid("id_number", "invalid_id_number", "field 'id_number' is not a valid resident identity number");
+    return Error::invalid("id_number", "invalid_id_number",
+                          "field 'id_number' is not a valid resident identity number");
   }
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
@@ -246,8 +254,8 @@ Result<Staff> Registry::update_staff(const auth::Principal& p, std::string_view 
     row->id_number_enc = cipher_.encrypt(*in.id_number.value, kIdNumberContext);
   }
   if (in.phone.present) {
-    row->phone_enc = in.phone.sets() ? std::optional<std::string>(cipher_.encrypt(*in.phone.value, kPhoneContext))
-                                     : std::nullopt;
+    row->phone_enc =
+        in.phone.sets() ? std::optional<std::string>(cipher_.encrypt(*in.phone.value, kPhoneContext)) : std::nullopt;
   }
   if (in.cert.present) {
     row->cert = in.cert.value;
@@ -270,7 +278,8 @@ Result<Staff> Registry::update_staff(const auth::Principal& p, std::string_view 
                             row->cert ? nullable(row->cert->image_id) : storage::Value(nullptr),
                             row->updated_at};
   c->exec(kUpdateStaff, params);
-  audit_.append(*c, auth::audit_entry(p, "staff.update", "staff:" + row->id, detail::fields_detail(present_fields(in))));
+  audit_.append(*c,
+                auth::audit_entry(p, "staff.update", "staff:" + row->id, detail::fields_detail(present_fields(in))));
   tx.commit();
   return present_staff(p, *row, day);
 }

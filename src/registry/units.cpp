@@ -28,8 +28,7 @@ constexpr const char* kUpdateUnit =
     "uscc = $8, licence_number = $9, filing_number = $10, store_type = $11, business_format = $12, lng = $13, "
     "lat = $14, licence_image_ids = $15, storefront_image_id = $16, show_alert_stats = $17, rating = $18, "
     "updated_at = $19 WHERE id = $1";
-constexpr const char* kUsccTaken =
-    "SELECT 1 FROM units WHERE uscc = $1 AND deleted_at IS NULL AND id <> $2";
+constexpr const char* kUsccTaken = "SELECT 1 FROM units WHERE uscc = $1 AND deleted_at IS NULL AND id <> $2";
 constexpr const char* kSoftDeleteUnit = "UPDATE units SET deleted_at = $2, updated_at = $2 WHERE id = $1";
 constexpr const char* kSoftDeleteUnitCameras =
     "UPDATE cameras SET deleted_at = $2, updated_at = $2 WHERE unit_id = $1 AND deleted_at IS NULL";
@@ -130,7 +129,8 @@ void apply(const UnitInput& in, Unit& u) {
   in.business_format.apply_to(u.business_format);
   in.lng.apply_to(u.lng);
   in.lat.apply_to(u.lat);
-  if (in.licence_image_ids.present) u.licence_image_ids = in.licence_image_ids.value.value_or(std::vector<std::string>{});
+  if (in.licence_image_ids.present)
+    u.licence_image_ids = in.licence_image_ids.value.value_or(std::vector<std::string>{});
   in.storefront_image_id.apply_to(u.storefront_image_id);
   in.show_alert_stats.apply_to(u.show_alert_stats);
   in.rating.apply_to(u.rating);
@@ -272,7 +272,8 @@ Result<Unit> Registry::unit_by_disclosure_token(std::string_view token) {
 }
 
 Result<Page<Unit>> Registry::list_units(const auth::Principal& p, const UnitFilter& f, PageRequest page) {
-  if (f.store_type && std::find(std::begin(kStoreTypes), std::end(kStoreTypes), *f.store_type) == std::end(kStoreTypes)) {
+  if (f.store_type &&
+      std::find(std::begin(kStoreTypes), std::end(kStoreTypes), *f.store_type) == std::end(kStoreTypes)) {
     return Error::invalid("store_type", "invalid_value", "unknown store_type");
   }
   storage::Conn c = db_.acquire();
@@ -344,7 +345,8 @@ Result<Unit> Registry::update_unit(const auth::Principal& p, std::string_view id
   }
   json::object extra;
   if (moved) extra["jurisdiction_id"] = u.jurisdiction_id;
-  audit_.append(*c, auth::audit_entry(p, "unit.update", "unit:" + u.id, detail::fields_detail(present_fields(in), extra)));
+  audit_.append(*c,
+                auth::audit_entry(p, "unit.update", "unit:" + u.id, detail::fields_detail(present_fields(in), extra)));
   tx.commit();
   return u;
 }
