@@ -214,8 +214,7 @@ Result<AlertsConfig> parse_alerts_toml(std::string_view text, const AlertsConfig
       TableReader r(*arr->get(i)->as_table(), prefix, source);
       AlertType t;
       if (!r.text("code", 32, t.code)) {
-        if (auto e = r.finish()) err = e;
-        else err = bad(source, prefix + ".code", "is required");
+        err = bad(source, prefix + ".code", "is required: a non-empty string");
         break;
       }
       if (!valid_type_code(t.code)) {
