@@ -53,6 +53,8 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   int upload_mb = static_cast<int>(cfg.max_upload_bytes / (1024 * 1024));
   num(t["server"]["max_upload_mb"], "server.max_upload_mb", upload_mb, 1, 100);
   cfg.max_upload_bytes = static_cast<std::size_t>(upload_mb) * 1024 * 1024;
+  str(t["map"]["tile_url"], "map.tile_url", cfg.map_tile_url);
+  str(t["map"]["attribution"], "map.attribution", cfg.map_attribution);
   str(t["storage"]["data_dir"], "storage.data_dir", cfg.data_dir);
   str(t["storage"]["db"], "storage.db", cfg.db_url);
   num(t["storage"]["pool"], "storage.pool", cfg.db_pool, 1, 256);

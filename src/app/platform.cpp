@@ -42,6 +42,9 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   rc.cert_expiring_days = cfg_.cert_expiring_days;
   rc.utc_offset_minutes = cfg_.utc_offset_minutes;
   registry_ = std::make_unique<registry::Registry>(*db_, *clock_, *audit_, *cipher_, rc);
+  disclosure::DisclosureConfig dc;
+  dc.utc_offset_minutes = cfg_.utc_offset_minutes;
+  disclosure_ = std::make_unique<disclosure::DisclosureService>(*db_, *clock_, *registry_, *cipher_, *audit_, dc);
   alerts::AlertsConfig ac = alerts::default_alerts_config();
   ac.utc_offset_minutes = cfg_.utc_offset_minutes;
   std::string alerts_file = cfg_.alerts_config_file;
@@ -185,6 +188,9 @@ int Platform::serve() {
   ctx.auth = auth_.get();
   ctx.registry = registry_.get();
   ctx.files = catalog_.get();
+  ctx.disclosure = disclosure_.get();
+  ctx.options.map_tile_url = cfg_.map_tile_url;
+  ctx.options.map_attribution = cfg_.map_attribution;
   ctx.alerts = alerts_.get();
   ctx.scheduler = scheduler_.get();
   ctx.ingest = ingest_.get();
@@ -201,6 +207,7 @@ int Platform::serve() {
   http::add_alert_routes(router, ctx);
   http::add_ingest_routes(router, ctx);
   http::add_stats_routes(router, ctx);
+  http::add_public_routes(router, ctx);
   http::add_static_routes(router, ctx);
 
   http::ServerOptions so;

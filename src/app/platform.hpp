@@ -16,6 +16,7 @@
 #include "files/file_store.hpp"
 #include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
+#include "disclosure/disclosure.hpp"
 #include "registry/registry.hpp"
 #include "stats/stats_service.hpp"
 #include "storage/database.hpp"
@@ -70,6 +71,7 @@ class Platform {
   std::unique_ptr<files::FileStore> store_;
   std::unique_ptr<files::FileCatalog> catalog_;
   std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<disclosure::DisclosureService> disclosure_;
   // the supervision loop (src/alerts, src/ingest, src/stats); declared in dependency order so
   // that the scheduler and the ingest writer stop before what they use is destroyed
   std::unique_ptr<alerts::AlertService> alerts_;

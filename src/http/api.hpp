@@ -24,6 +24,9 @@ class Registry;
 namespace mingchu::files {
 class FileCatalog;
 }
+namespace mingchu::disclosure {
+class DisclosureService;
+}
 namespace mingchu::alerts {
 class AlertService;
 class Scheduler;
@@ -48,6 +51,8 @@ struct ApiOptions {
   std::string public_base_url;  // for QR codes, e.g. "https://mingchu.example.gov.cn"
   size_t max_upload_bytes = 10 * 1024 * 1024;
   int utc_offset_minutes = 480;
+  std::string map_tile_url;     // Tianditu/AMap template for the console map; empty = plain background
+  std::string map_attribution;
 };
 
 struct ApiContext {
@@ -60,6 +65,7 @@ struct ApiContext {
   auth::AuthService* auth = nullptr;
   registry::Registry* registry = nullptr;
   files::FileCatalog* files = nullptr;
+  disclosure::DisclosureService* disclosure = nullptr;
   notify::WebhookService* webhooks = nullptr;  // webhooks and the delivery log
   notify::EventHub* hub = nullptr;              // live SSE stream
   alerts::AlertService* alerts = nullptr;       // alert lifecycle, inbox, labels
@@ -77,6 +83,7 @@ void add_push_routes(Router& r, ApiContext& ctx);      // webhooks, deliveries, 
 void add_alert_routes(Router& r, ApiContext& ctx);     // alerts, alert types, notifications, labels
 void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, heartbeats, readings; devices
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
+void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
 
 }  // namespace mingchu::http

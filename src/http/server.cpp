@@ -9,6 +9,7 @@
 
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "storage/database.hpp"
 
 namespace mingchu::http {
 
@@ -108,7 +109,8 @@ struct Server::Impl {
       if (stopping) break;
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
-      parser.body_limit(64 * 1024);
+      // no limit while reading the header: the route's own limit is applied once it is known
+      parser.body_limit(boost::none);
       stream->expires_after(opt.idle_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(*stream, buf, parser, kTuple);
       if (ec) {
@@ -153,6 +155,19 @@ struct Server::Impl {
           req.body = std::move(parser.get().body());
           try {
             resp = co_await call(*m.route, req);
+          } catch (const storage::DbError& e) {
+            // an unreachable database is the client's 503 (retry later), a lost race on a
+            // unique key a 409; anything else is our bug
+            if (e.kind() == storage::DbError::Kind::kUnavailable) {
+              log::warn("database unavailable", {{"request_id", req.request_id}, {"error", e.what()}});
+              resp = dispatch_error(503, "unavailable", "the database is unavailable; try again later");
+            } else if (e.kind() == storage::DbError::Kind::kUnique) {
+              resp = dispatch_error(409, "conflict", "the object changed concurrently or already exists");
+            } else {
+              log::error("database error", {{"request_id", req.request_id}, {"route", route_label}, {"error", e.what()}});
+              metrics.counter("mingchu_http_handler_errors_total", "", "Handlers that threw").inc();
+              resp = dispatch_error(500, "internal_error", "internal error; request id " + req.request_id);
+            }
           } catch (const std::exception& e) {
             log::error("handler failed", {{"request_id", req.request_id}, {"route", route_label}, {"error", e.what()}});
             metrics.counter("mingchu_http_handler_errors_total", "", "Handlers that threw").inc();

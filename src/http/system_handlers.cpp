@@ -147,13 +147,14 @@ void add_static_routes(Router& r, ApiContext& ctx) {
   };
   r.add("GET", "/", [serve](Request&) { return serve("index.html", false); });
   r.add("GET", "/index.html", [serve](Request&) { return serve("index.html", false); });
-  r.add("GET", "/m", [](Request&) {
+  // the router treats "/m" and "/m/" alike; the page's relative links need the slash
+  r.add("GET", "/m/", [serve](Request& req) {
+    if (!req.path.empty() && req.path.back() == '/') return serve("m/index.html", false);
     Response resp;
     resp.status = 301;
     resp.headers.emplace_back("Location", "/m/");
     return resp;
   });
-  r.add("GET", "/m/", [serve](Request&) { return serve("m/index.html", false); });
   r.add("GET", "/assets/*", [serve](Request& req) { return serve("assets/" + req.param("*"), true); });
   r.add("GET", "/favicon.ico", [serve](Request&) { return serve("favicon.ico", true); });
 }

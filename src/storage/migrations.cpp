@@ -414,6 +414,23 @@ CREATE INDEX deliveries_due ON deliveries(channel, next_attempt_at) WHERE state 
 CREATE INDEX deliveries_target ON deliveries(channel, target_id, created_at);
 CREATE INDEX deliveries_state ON deliveries(state, created_at);
 )SQL"},
+      {5, "disclosure", R"SQL(
+-- Complaints left on a unit's public page (src/disclosure). The contact is encrypted; the
+-- source address is kept only as a keyed digest, to rate-limit.
+CREATE TABLE complaints (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  text TEXT NOT NULL,
+  contact_enc TEXT,
+  source_hash TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX complaints_scope ON complaints(jpath, created_at);
+CREATE INDEX complaints_source ON complaints(source_hash, created_at);
+CREATE INDEX complaints_unit ON complaints(unit_id, created_at);
+)SQL"},
   };
   return kAll;
 }

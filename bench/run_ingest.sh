@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Ingest benchmark: durable events/s and p99 of POST /api/v1/ingest/alerts over keep-alive
+# connections (wrk, 64 connections), one event per request and batches of 100, beside the raw
+# rate of batched durable inserts of the same rows into the same engine, in one invocation.
+#   usage: bash bench/run_ingest.sh [SECONDS] [DB_URL]   (DB_URL default: SQLite in a temp dir)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+DBURL=${2:-}
+BUILD=${BUILD:-build}
+DATA=$(mktemp -d /tmp/mingchu-ingest-XXXX)
+PORT=${PORT:-18182}
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
+dbargs=(); [[ -n $DBURL ]] && dbargs=(--db "$DBURL")
+"$BUILD/mingchu" serve --demo --data "$DATA" "${dbargs[@]}" --listen 127.0.0.1:$PORT --log-level warn &
+SERVER=$!
+for _ in $(seq 300); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
+TOKEN=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"admin","password":"Platform@2026!"}' \
+  http://127.0.0.1:$PORT/api/v1/auth/login | sed -E 's/.*"token":"([^"]+)".*/\1/')
+API_KEY=$(curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+  -d '{"name":"bench","scope":{"ingest_only":true}}' http://127.0.0.1:$PORT/api/v1/api-keys |
+  sed -E 's/.*"key":"([^"]+)".*/\1/')
+export API_KEY CAMERAS_FILE=$DATA/cameras.txt
+for page in 1 2 3; do
+  curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/cameras?page_size=200&page=$page" |
+    python3 -c 'import sys,json; [print(c["id"], c["unit_id"]) for c in json.load(sys.stdin)["items"]]'
+done > "$CAMERAS_FILE"
+BATCH=1 wrk -t1 -c16 -d2s -s bench/ingest.lua http://127.0.0.1:$PORT >/dev/null   # warm up
+single=$(BATCH=1 wrk -t1 -c64 -d${SECS}s --timeout 10s -s bench/ingest.lua http://127.0.0.1:$PORT | grep RESULT)
+batched=$(BATCH=100 wrk -t1 -c16 -d${SECS}s --timeout 10s -s bench/ingest.lua http://127.0.0.1:$PORT | grep RESULT)
+kill $SERVER; wait $SERVER 2>/dev/null || true
+raw_url=${DBURL:-sqlite:$DATA/raw/raw.db}
+[[ -z $DBURL ]] && mkdir -p "$DATA/raw"
+raw=$("$BUILD/bench/bench_ingest_raw" --db "$raw_url" --batch 100 --seconds "$SECS")
+val() { echo "$1" | sed -E "s/.*$2=([0-9.]+).*/\1/"; }
+raw_rate=$(echo "$raw" | sed -E 's/.*"raw_rows_per_s": ([0-9.]+).*/\1/')
+s_rps=$(val "$single" rps); b_rps=$(val "$batched" rps)
+b_events=$(echo "$b_rps * 100" | bc)
+printf '\n%-34s %14s %10s %14s\n' "mode" "events/s" "p99" "vs raw insert"
+printf '%-34s %14s %8sms %13.2f\n' "HTTP, 1 event per request (64 c)" "$s_rps" "$(val "$single" p99_ms)" "$(echo "$s_rps / $raw_rate" | bc -l)"
+printf '%-34s %14s %8sms %13.2f\n' "HTTP, 100 events per request (16 c)" "$b_events" "$(val "$batched" p99_ms)" "$(echo "$b_events / $raw_rate" | bc -l)"
+printf '%-34s %14s %10s %14s\n' "raw batched insert (100/txn)" "$raw_rate" "-" "1.00"
+for r in "$single" "$batched"; do
+  echo "$r" | grep -q "non2xx=0 errors=0" || { echo "errors during the run: $r" >&2; exit 1; }
+done

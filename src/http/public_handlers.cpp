@@ -1,0 +1,109 @@
+// The public side: the disclosure page behind a unit's QR code, its images, complaints,
+// and the console's complaint list. No login on /public/*.
+#include <fstream>
+#include <sstream>
+
+#include "disclosure/disclosure.hpp"
+#include "files/file_catalog.hpp"
+#include "http/handler_util.hpp"
+
+namespace mingchu::http {
+namespace {
+
+json::object complaint_json(const ApiContext& ctx, const disclosure::Complaint& c) {
+  json::object o{{"id", c.id},       {"unit_id", c.unit_id}, {"unit_name", c.unit_name},
+                 {"text", c.text},   {"state", c.state},     {"created_at", format_time(ctx, c.created_at)}};
+  if (!c.contact.empty()) o["contact"] = c.contact;
+  return o;
+}
+
+bool wants_html(const Request& req) {
+  auto accept = req.header("accept");
+  return accept && accept->find("text/html") != std::string::npos &&
+         accept->find("application/json") == std::string::npos;
+}
+
+}  // namespace
+
+void add_public_routes(Router& r, ApiContext& ctx) {
+  r.add("GET", "/public/units/{token}", [&ctx](Request& req) {
+    if (wants_html(req) && !ctx.options.web_root.empty()) {
+      // the page itself; it fetches the JSON below with Accept: application/json
+      std::ifstream in(ctx.options.web_root + "/public/index.html", std::ios::binary);
+      if (in) {
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        Response resp;
+        resp.content_type = "text/html; charset=utf-8";
+        resp.body = ss.str();
+        resp.headers.emplace_back("Cache-Control", "no-cache");
+        return resp;
+      }
+    }
+    auto u = ctx.disclosure->public_unit(req.param("token"));
+    if (!u) return Response::error(u.error());
+    Response resp = Response::json(200, *u);
+    resp.headers.emplace_back("Cache-Control", "public, max-age=60");
+    return resp;
+  });
+
+  r.add("GET", "/public/units/{token}/files/{id}", [&ctx](Request& req) {
+    auto unit_id = ctx.disclosure->public_file_unit(req.param("token"), req.param("id"));
+    if (!unit_id) return Response::error(unit_id.error());
+    // read as someone whose scope is exactly that unit: only files attached to it are found
+    auth::Principal viewer;
+    viewer.role = auth::Role::kMerchant;
+    viewer.username = "public";
+    viewer.unit_ids = {*unit_id};
+    auto file = ctx.files->read(viewer, req.param("id"));
+    if (!file) return Response::error(file.error());
+    Response resp;
+    resp.content_type = file->first.content_type;
+    resp.body = std::move(file->second);
+    resp.headers.emplace_back("Cache-Control", "public, max-age=86400");
+    return resp;
+  });
+
+  r.add("POST", "/public/units/{token}/complaints", [&ctx](Request& req) {
+    auto body = read_json(req);
+    if (!body) return Response::error(body.error());
+    ObjectReader rd(*body);
+    std::string text = rd.req_string("text", 1000);
+    std::string contact = rd.opt_string("contact", 64).value_or("");
+    if (auto st = rd.finish(); !st) return Response::error(st.error());
+    if (utf8_length(text) < 5) {
+      return Response::error(Error::invalid("text", "too_short", "please describe the problem in at least 5 characters"));
+    }
+    auto c = ctx.disclosure->submit_complaint(req.param("token"), text, contact, req.remote);
+    if (!c) return Response::error(c.error());
+    return Response::json(201, json::object{{"id", c->id}, {"state", c->state}});
+  }, 8 * 1024);
+
+  r.add("GET", "/api/v1/complaints", [&ctx](Request& req) {
+    auto who = authenticate(ctx, req);
+    if (!who) return Response::error(who.error());
+    auto pg = page_params(req);
+    if (!pg) return Response::error(pg.error());
+    auto [items, total] = ctx.disclosure->list_complaints(*who, pg->page, pg->page_size);
+    json::array arr;
+    for (const auto& c : items) arr.emplace_back(complaint_json(ctx, c));
+    return Response::json(200, list_body(std::move(arr), total, *pg));
+  });
+
+  r.add("POST", "/api/v1/complaints/{id}/handled", [&ctx](Request& req) {
+    auto who = authenticate_role(ctx, req, auth::Role::kRegulator);
+    if (!who) return Response::error(who.error());
+    auto c = ctx.disclosure->mark_handled(*who, req.param("id"));
+    if (!c) return Response::error(c.error());
+    return Response::json(200, complaint_json(ctx, *c));
+  }, 1024);
+
+  r.add("GET", "/api/v1/config/ui", [&ctx](Request&) {
+    json::object o;
+    if (!ctx.options.map_tile_url.empty()) o["map_tile_url"] = ctx.options.map_tile_url;
+    if (!ctx.options.map_attribution.empty()) o["map_attribution"] = ctx.options.map_attribution;
+    return Response::json(200, o);
+  });
+}
+
+}  // namespace mingchu::http
