@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
+import fs from 'node:fs'
 import zlib from 'node:zlib'
 
 import { ADMIN, api, login } from './lib.mjs'
@@ -117,4 +118,115 @@ export async function pool(items, n, fn) {
   }
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker))
   return out
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Nothing lost (issue 3): sends alert events from many concurrent senders, kills the server
+ * with SIGKILL at a random moment, restarts it on the same data and proves that every event
+ * answered 202 is stored exactly once — for `cycles` kill points. opts:
+ *   startServer: the lib.mjs function; env: extra env (MINGCHU_DB for PostgreSQL);
+ *   cycles, senders, log(msg).
+ * Exactly once is shown two ways after each restart: (1) every sent event is sent again — an
+ * acknowledged one must come back `duplicate` with its original alert_id; (2) the capture
+ * counts of all alerts of the unit grow by exactly the number of distinct event ids sent.
+ */
+export async function nothingLost({ startServer, env = {}, cycles = 10, senders = 32, log = () => {} }) {
+  let srv = await startServer({ demo: true, env })
+  const dataDir = srv.dataDir
+  const stats = { acked: 0, sent: 0, unackedButStored: 0, kills: 0 }
+  try {
+    let tok = await login(srv.base, ADMIN.username, ADMIN.password)
+    const cams = await api(srv.base, tok, 'GET', '/api/v1/cameras?page_size=1')
+    const unit = cams.json.items[0].unit_id
+    const unitCams = (await api(srv.base, tok, 'GET', `/api/v1/cameras?unit_id=${unit}&page_size=10`)).json.items.map((c) => c.id)
+    const k = await api(srv.base, tok, 'POST', '/api/v1/api-keys', { name: 'nothing-lost box', scope: { unit_id: unit, ingest_only: true } })
+    assert.equal(k.status, 201, k.text)
+    const key = k.json.key
+    const types = ['rodent', 'smoking', 'no_mask']
+
+    const captures = async (base) => {
+      const t = await login(base, ADMIN.username, ADMIN.password)
+      let sum = 0
+      for (let page = 1; ; page++) {
+        const r = await api(base, t, 'GET', `/api/v1/alerts?unit_id=${unit}&page_size=200&page=${page}`)
+        assert.equal(r.status, 200, r.text)
+        for (const a of r.json.items) sum += a.capture_count
+        if (page * 200 >= r.json.total) return sum
+      }
+    }
+    const baseline = await captures(srv.base)
+    let distinct = 0
+
+    for (let cycle = 1; cycle <= cycles; cycle++) {
+      if (!srv.alive()) srv = await startServer({ dataDir, env, createAdmin: false })
+      const base = srv.base
+      const sent = new Map() // event_id → event
+      const acked = new Map() // event_id → alert_id
+      let stop = false
+      let n = 0
+      const makeEvent = () => {
+        const i = n++
+        const ev = { event_id: `c${cycle}-${i}-${crypto.randomBytes(3).toString('hex')}`, camera_id: unitCams[i % unitCams.length],
+          type: types[i % types.length], occurred_at: rfc3339(Date.now()) }
+        sent.set(ev.event_id, ev)
+        return ev
+      }
+      const sender = async (w) => {
+        for (let req = 0; !stop; req++) {
+          const batch = (w + req) % 4 === 0
+          const events = batch ? Array.from({ length: 10 }, makeEvent) : [makeEvent()]
+          let r
+          try {
+            r = await ingest(base, key, batch ? { events } : events[0])
+          } catch {
+            return // the server is gone
+          }
+          if (batch && (r.status === 202 || r.status === 207)) {
+            for (const x of r.json.results) if (x.status === 202) acked.set(x.event_id, x.alert_id)
+          } else if (!batch && r.status === 202) {
+            acked.set(r.json.event_id, r.json.alert_id)
+          } else if (r.status !== 503) {
+            assert.fail(`unexpected answer ${r.status}: ${r.text}`)
+          }
+        }
+      }
+      const workers = Array.from({ length: senders }, (_, w) => sender(w))
+      const killAfter = 150 + Math.floor(Math.random() * 900)
+      await sleep(killAfter)
+      await srv.kill()
+      stats.kills++
+      stop = true
+      await Promise.allSettled(workers)
+
+      srv = await startServer({ dataDir, env, createAdmin: false })
+      // (1) send everything again: what was acknowledged must be there, with its alert
+      const all = [...sent.values()]
+      let storedBefore = 0
+      for (let i = 0; i < all.length; i += 1000) {
+        const r = await ingest(srv.base, key, { events: all.slice(i, i + 1000) })
+        assert.equal(r.status, 202, `resend after restart: ${r.status} ${r.text.slice(0, 500)}`)
+        for (const x of r.json.results) {
+          if (acked.has(x.event_id)) {
+            assert.equal(x.duplicate, true, `acknowledged event ${x.event_id} was lost (cycle ${cycle})`)
+            assert.equal(x.alert_id, acked.get(x.event_id), `acknowledged event ${x.event_id} changed alert`)
+          }
+          if (x.duplicate) storedBefore++
+        }
+      }
+      distinct += sent.size
+      // (2) exactly once: every distinct event id is one capture, no more, no less
+      assert.equal(await captures(srv.base) - baseline, distinct, `capture counts after cycle ${cycle}`)
+      stats.sent += sent.size
+      stats.acked += acked.size
+      stats.unackedButStored += storedBefore - acked.size
+      log(`cycle ${cycle}: killed after ${killAfter} ms; sent ${sent.size}, acknowledged ${acked.size}, ` +
+        `stored before the kill ${storedBefore}`)
+    }
+    return stats
+  } finally {
+    await srv.stop({ keepData: true })
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }
 }
