@@ -17,7 +17,7 @@ constexpr const char* kInsertSession =
 constexpr const char* kSessionByHash = "SELECT user_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1";
 constexpr const char* kTouchSession = "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2";
 constexpr const char* kDeleteSession = "DELETE FROM sessions WHERE token_hash = $1";
-constexpr const char* kUserSessions = "SELECT token_hash FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC";
+constexpr const char* kUserSessions = "SELECT token_hash FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC";
 constexpr const char* kJurisdictionPath = "SELECT path FROM jurisdictions WHERE id = $1";
 constexpr const char* kUnitJpath = "SELECT jpath FROM units WHERE id = $1 AND deleted_at IS NULL";
 constexpr const char* kInsertUser =

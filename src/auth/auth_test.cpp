@@ -103,7 +103,10 @@ TEST_P(AuthTest, SessionsTimeOutWhenIdleAndAreLimitedPerUser) {
   EXPECT_EQ(expired.error().code, "session_expired");
 
   std::vector<std::string> tokens;
-  for (int i = 0; i < 6; ++i) tokens.push_back(auth_->login("rega", "Str0ng!Pass", "x")->token);
+  for (int i = 0; i < 6; ++i) {
+    clock_.advance_ms(1000);  // logins a second apart, so "oldest" is well defined
+    tokens.push_back(auth_->login("rega", "Str0ng!Pass", "x")->token);
+  }
   EXPECT_FALSE(auth_->authenticate_token(tokens[0], "x").ok()) << "the oldest session makes room";
   EXPECT_TRUE(auth_->authenticate_token(tokens[5], "x").ok());
 }
