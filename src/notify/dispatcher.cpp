@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <map>
+
 #include "core/ids.hpp"
 #include "core/log.hpp"
 
@@ -38,8 +40,7 @@ constexpr const char* kClaimPg =
     "channel = $3 AND state = 'pending' AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $4) "
     "ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED) AND state = 'pending' "
     "AND (lease_until IS NULL OR lease_until < $4) RETURNING id, outbox_id, target_id, attempts";
-constexpr const char* kOutboxById =
-    "SELECT id, topic, unit_id, jpath, payload, sms, created_at FROM outbox WHERE id = $1";
+constexpr const char* kOutboxByIds = "SELECT id, topic, unit_id, jpath, payload, sms, created_at FROM outbox WHERE id";
 
 // $1 id, $2 state, $3 next attempt, $4 status, $5 error, $6 now, $7 delivered_at, $8 claim token
 constexpr const char* kRecord =
@@ -61,6 +62,27 @@ std::string pg_text_array(const std::vector<std::string>& v) {
   }
   return out + "}";
 }
+
+// Appends " = ANY($n::text[])" (PostgreSQL: one statement whatever the count) or
+// " IN ($n, ...)" (SQLite) for ids, and their parameters.
+void append_id_set(storage::Dialect d, const std::vector<std::string>& ids, std::string& sql, storage::Params& params) {
+  if (d == storage::Dialect::kPostgres) {
+    params.emplace_back(pg_text_array(ids));
+    sql += " = ANY($" + std::to_string(params.size()) + "::text[])";
+    return;
+  }
+  sql += " IN (";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    params.emplace_back(ids[i]);
+    sql += (i ? ", $" : "$") + std::to_string(params.size());
+  }
+  sql += ")";
+}
+
+// $1 status, $2 now, $3 claim token; the id set is appended.
+constexpr const char* kRecordDelivered =
+    "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = $1, last_error = NULL, "
+    "last_attempt_at = $2, delivered_at = $2, lease_until = NULL, lease_holder = NULL WHERE lease_holder = $3 AND id";
 
 storage::Value opt_int(int v) { return v ? storage::Value(std::int64_t{v}) : storage::Value(nullptr); }
 
@@ -173,16 +195,26 @@ int Dispatcher::deliver_once(Channel& ch, int max) {
     auto claimed =
         c->query(pg ? kClaimPg : kClaim, {token, now + opt_.lease_ms, channel, now, std::int64_t{std::max(1, max)}});
     if (claimed.empty()) return 0;
+    // the events of the batch in one query
+    std::vector<std::string> outbox_ids;
+    for (const auto& r : claimed) outbox_ids.push_back(r.text(1));
+    std::string sql = kOutboxByIds;
+    storage::Params params;
+    append_id_set(c->dialect(), outbox_ids, sql, params);
+    std::map<std::string, OutboxEvent> events;
+    for (const auto& o : c->query(sql, params)) {
+      OutboxEvent e = outbox_event_from_row(o);
+      events.emplace(e.id, std::move(e));
+    }
     for (const auto& r : claimed) {
-      auto o = c->query(kOutboxById, {r.text(1)});
       DeliveryJob j;
       j.id = r.text(0);
       j.target_id = r.text(2);
       j.attempts = static_cast<int>(r.integer(3));
-      if (o.empty()) {
-        j.event.id = r.text(1);  // the event is gone (pruned): recorded as dead below
+      if (auto it = events.find(r.text(1)); it != events.end()) {
+        j.event = it->second;
       } else {
-        j.event = outbox_event_from_row(o[0]);
+        j.event.id = r.text(1);  // the event is gone (pruned): recorded as dead below
       }
       jobs.push_back(std::move(j));
     }
@@ -222,12 +254,14 @@ int Dispatcher::deliver_once(Channel& ch, int max) {
   auto& c_retry = metrics_.counter("mingchu_notify_deliveries_total", "channel=\"" + channel + "\",result=\"retry\"");
   auto& c_dead = metrics_.counter("mingchu_notify_deliveries_total", "channel=\"" + channel + "\",result=\"dead\"");
   db_.in_transaction([&](storage::Connection& c) {
+    // successes in one statement per HTTP status (usually one)
+    std::map<int, std::vector<std::string>> delivered;
     for (size_t i = 0; i < jobs.size(); ++i) {
       const DeliveryJob& j = jobs[i];
       const DeliveryOutcome& o = outcomes[i];
       int attempts = j.attempts + 1;
       if (o.delivered) {
-        c.exec(kRecord, {j.id, std::string("delivered"), now, opt_int(o.status), nullptr, now, now, token});
+        delivered[o.status].push_back(j.id);
         c_ok.inc();
         continue;
       }
@@ -246,6 +280,12 @@ int Dispatcher::deliver_once(Channel& ch, int max) {
         c.exec(kRecord, {j.id, std::string("pending"), next, opt_int(o.status), err, now, nullptr, token});
         c_retry.inc();
       }
+    }
+    for (const auto& [status, ids] : delivered) {
+      std::string sql = kRecordDelivered;
+      storage::Params params{opt_int(status), now, token};
+      append_id_set(c.dialect(), ids, sql, params);
+      c.exec(sql, params);
     }
   });
   return static_cast<int>(jobs.size());
