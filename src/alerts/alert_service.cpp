@@ -113,6 +113,16 @@ AlertService::AlertService(storage::Database& db, const Clock& clock, const audi
                            AlertsConfig config)
     : db_(db), clock_(clock), audit_(audit), config_(std::move(config)) {}
 
+template <typename Fn>
+auto AlertService::in_writer(Fn&& fn) {
+  return db_.in_transaction([&](storage::Connection& c) {
+    AlertWriter w(c, config_, clock_, audit_);
+    auto r = fn(w);
+    if (r) w.flush();
+    return r;
+  });
+}
+
 Result<AlertService::Loaded> AlertService::load_in_scope(AlertWriter& w, const auth::Principal& p,
                                                          std::string_view id) {
   if (!plausible_id(id)) return Error::not_found("alert");
@@ -205,12 +215,17 @@ Result<AlertDetail> AlertService::get(const auth::Principal& p, std::string_view
 }
 
 Result<Alert> AlertService::rectify(const auth::Principal& p, std::string_view id, const RectificationInput& in) {
+  return in_writer([&](AlertWriter& w) { return rectify(w, p, id, in); });
+}
+
+Result<Alert> AlertService::rectify(AlertWriter& w, const auth::Principal& p, std::string_view id,
+                                    const RectificationInput& in) {
   if (auto st = check_text("text", in.text, kMaxRectificationChars, true); !st) return st.error();
   if (in.photo_ids.size() > kMaxRectificationPhotos) {
     return Error::invalid("photo_ids", "too_many_items", "at most 9 photos");
   }
-  return db_.in_transaction([&](storage::Connection& c) -> Result<Alert> {
-    AlertWriter w(c, config_, clock_, audit_);
+  storage::Connection& c = w.conn();
+  {
     auto l = load_in_scope(w, p, id);
     if (!l) return l.error();
     if (p.is_api_key || p.role != auth::Role::kMerchant) {
@@ -242,15 +257,18 @@ Result<Alert> AlertService::rectify(const auth::Principal& p, std::string_view i
             json::serialize(json::object{{"photos", in.photo_ids.size()}}), p.source);
     w.outbox_alert("alert.updated", l->unit, a, actor, in.text, false);
     w.notify_alert(w.recipients(l->unit).regulators, a, l->unit, "alert.updated", "整改已提交");
-    w.flush();
     return a;
-  });
+  }
 }
 
 Result<Alert> AlertService::review(const auth::Principal& p, std::string_view id, const ReviewInput& in) {
+  return in_writer([&](AlertWriter& w) { return review(w, p, id, in); });
+}
+
+Result<Alert> AlertService::review(AlertWriter& w, const auth::Principal& p, std::string_view id,
+                                   const ReviewInput& in) {
   if (auto st = check_text("comment", in.comment, kMaxCommentChars, !in.approve); !st) return st.error();
-  return db_.in_transaction([&](storage::Connection& c) -> Result<Alert> {
-    AlertWriter w(c, config_, clock_, audit_);
+  {
     auto l = load_in_scope(w, p, id);
     if (!l) return l.error();
     if (p.is_api_key || !is_regulator_or_admin(p)) return Error::forbidden("only regulators review rectifications");
@@ -276,15 +294,18 @@ Result<Alert> AlertService::review(const auth::Principal& p, std::string_view id
     w.outbox_alert("alert.updated", l->unit, a, actor, comment, false);
     w.notify_alert(w.recipients(l->unit).merchants, a, l->unit, "alert.updated",
                    in.approve ? "整改已通过复核" : "整改被驳回");
-    w.flush();
     return a;
-  });
+  }
 }
 
 Result<Alert> AlertService::dismiss(const auth::Principal& p, std::string_view id, const std::string& reason) {
+  return in_writer([&](AlertWriter& w) { return dismiss(w, p, id, reason); });
+}
+
+Result<Alert> AlertService::dismiss(AlertWriter& w, const auth::Principal& p, std::string_view id,
+                                    const std::string& reason) {
   if (auto st = check_text("reason", reason, kMaxCommentChars, true); !st) return st.error();
-  return db_.in_transaction([&](storage::Connection& c) -> Result<Alert> {
-    AlertWriter w(c, config_, clock_, audit_);
+  {
     auto l = load_in_scope(w, p, id);
     if (!l) return l.error();
     if (p.is_api_key || !is_regulator_or_admin(p)) return Error::forbidden("only regulators dismiss alerts");
@@ -302,9 +323,8 @@ Result<Alert> AlertService::dismiss(const auth::Principal& p, std::string_view i
     w.audit(actor, "alert.dismiss", "alert:" + a.id, "", p.source);
     w.outbox_alert("alert.updated", l->unit, a, actor, reason, false);
     w.notify_alert(w.recipients(l->unit).merchants, a, l->unit, "alert.updated", "已认定为误报");
-    w.flush();
     return a;
-  });
+  }
 }
 
 Result<EnforcementDocument> AlertService::add_document(const auth::Principal& p, std::string_view id,

@@ -69,6 +69,13 @@ class AlertService {
   // number 1..64 chars, issued_on a day, file_id an image or PDF the caller may read.
   Result<EnforcementDocument> add_document(const auth::Principal& p, std::string_view id, const DocumentInput& in);
 
+  // The same transitions inside the caller's transaction, on its AlertWriter (which the
+  // caller flushes), e.g. to replay a history with a clock of its own. Nothing is written
+  // when they fail.
+  Result<Alert> rectify(AlertWriter& w, const auth::Principal& p, std::string_view id, const RectificationInput& in);
+  Result<Alert> review(AlertWriter& w, const auth::Principal& p, std::string_view id, const ReviewInput& in);
+  Result<Alert> dismiss(AlertWriter& w, const auth::Principal& p, std::string_view id, const std::string& reason);
+
   // ---- inbox (dual push)
   // The caller's notifications, newest first; unread_total counts all unread ones.
   Result<Page<Notification>> notifications(const auth::Principal& p, bool unread_only, PageRequest page,
@@ -83,6 +90,8 @@ class AlertService {
 
  private:
   struct Loaded;
+  template <typename Fn>
+  auto in_writer(Fn&& fn);
   Result<Loaded> load_in_scope(AlertWriter& w, const auth::Principal& p, std::string_view id);
 
   storage::Database& db_;

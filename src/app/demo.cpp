@@ -197,6 +197,7 @@ void seed_demo(Platform& p) {
     if (!r) log::warn("demo: user not created", {{"user", u.username}, {"error", r.error().message}});
   }
   log::info("demo: seeded", {{"units", std::to_string(unit_ids.size())}, {"merchant_unit", merchant_unit}});
+  seed_demo_alerts(p);  // src/app/demo_alerts.cpp
 }
 
 }  // namespace mingchu::app

@@ -6,6 +6,8 @@
 
 #include "alerts/alert_service.hpp"
 #include "alerts/scheduler.hpp"
+#include "alerts/alert_service.hpp"
+#include "alerts/scheduler.hpp"
 #include "app/config.hpp"
 #include "audit/audit_log.hpp"
 #include "auth/auth_service.hpp"
@@ -17,7 +19,10 @@
 #include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
 #include "disclosure/disclosure.hpp"
+#include "ingest/devices.hpp"
+#include "ingest/ingest_service.hpp"
 #include "registry/registry.hpp"
+#include "stats/stats_service.hpp"
 #include "stats/stats_service.hpp"
 #include "storage/database.hpp"
 
@@ -54,6 +59,9 @@ class Platform {
   alerts::AlertService& alerts() { return *alerts_; }
   alerts::Scheduler& scheduler() { return *scheduler_; }
   ingest::IngestService& ingest() { return *ingest_; }
+  alerts::AlertService& alerts() { return *alerts_; }
+  alerts::Scheduler& scheduler() { return *scheduler_; }
+  ingest::IngestService& ingest() { return *ingest_; }
   notify::WebhookService& webhooks() { return *webhooks_; }
 
   // Serves HTTP until SIGTERM/SIGINT. Returns the process exit code.
@@ -71,6 +79,13 @@ class Platform {
   std::unique_ptr<files::FileStore> store_;
   std::unique_ptr<files::FileCatalog> catalog_;
   std::unique_ptr<registry::Registry> registry_;
+  // the supervision loop (src/alerts, src/ingest, src/stats); declared in dependency order so
+  // that the scheduler and the ingest writer stop before what they use is destroyed
+  std::unique_ptr<alerts::AlertService> alerts_;
+  std::unique_ptr<ingest::IngestService> ingest_;
+  std::unique_ptr<ingest::DeviceService> devices_;
+  std::unique_ptr<stats::StatsService> stats_;
+  std::unique_ptr<alerts::Scheduler> scheduler_;
   std::unique_ptr<disclosure::DisclosureService> disclosure_;
   // the supervision loop (src/alerts, src/ingest, src/stats); declared in dependency order so
   // that the scheduler and the ingest writer stop before what they use is destroyed
@@ -95,5 +110,7 @@ class Platform {
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.
 void seed_demo(Platform& p);
+// A week of alerts and their handling for the demo city (after seed_demo's users). Idempotent.
+void seed_demo_alerts(Platform& p);
 
 }  // namespace mingchu::app

@@ -423,13 +423,15 @@ test('statistics overview is scoped and adds up', async () => {
   assert.equal(Object.values(o.by_risk_class).reduce((a, b) => a + b, 0), o.alerts_total)
   assert.equal(o.by_day.reduce((a, d) => a + d.count, 0), o.alerts_total)
   assert.ok(o.by_day.length === 31 || o.by_day.length === 30, `by_day lists every day: ${o.by_day.length}`)
-  assert.ok(o.top_units.some((u) => u.unit_id === ids.unit))
+  assert.ok(o.top_units.length <= 10)
+  for (let i = 1; i < o.top_units.length; i++) assert.ok(o.top_units[i - 1].count >= o.top_units[i].count, 'top units ranked')
   const closedOrDismissed = (await call('city', 'GET', `/api/v1/alerts?${q}&state=closed&page_size=1`)).json.total +
     (await call('city', 'GET', `/api/v1/alerts?${q}&state=dismissed&page_size=1`)).json.total
   assert.equal(o.handled, closedOrDismissed)
 
   const merchant = await call('merchant', 'GET', `/api/v1/stats/overview?${q}`)
   assert.equal(merchant.json.units, 1)
+  assert.equal(merchant.json.top_units[0].unit_id, ids.unit)
   const other = await call('otherDistrict', 'GET', `/api/v1/stats/overview?${q}`)
   assert.ok(!other.json.top_units.some((u) => u.unit_id === ids.unit), 'scoped')
   const me = await call('station', 'GET', '/api/v1/me')
