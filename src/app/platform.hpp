@@ -6,8 +6,6 @@
 
 #include "alerts/alert_service.hpp"
 #include "alerts/scheduler.hpp"
-#include "alerts/alert_service.hpp"
-#include "alerts/scheduler.hpp"
 #include "app/config.hpp"
 #include "audit/audit_log.hpp"
 #include "auth/auth_service.hpp"
@@ -19,10 +17,7 @@
 #include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
 #include "disclosure/disclosure.hpp"
-#include "ingest/devices.hpp"
-#include "ingest/ingest_service.hpp"
 #include "registry/registry.hpp"
-#include "stats/stats_service.hpp"
 #include "stats/stats_service.hpp"
 #include "storage/database.hpp"
 
@@ -59,9 +54,6 @@ class Platform {
   alerts::AlertService& alerts() { return *alerts_; }
   alerts::Scheduler& scheduler() { return *scheduler_; }
   ingest::IngestService& ingest() { return *ingest_; }
-  alerts::AlertService& alerts() { return *alerts_; }
-  alerts::Scheduler& scheduler() { return *scheduler_; }
-  ingest::IngestService& ingest() { return *ingest_; }
   notify::WebhookService& webhooks() { return *webhooks_; }
 
   // Serves HTTP until SIGTERM/SIGINT. Returns the process exit code.
@@ -79,13 +71,6 @@ class Platform {
   std::unique_ptr<files::FileStore> store_;
   std::unique_ptr<files::FileCatalog> catalog_;
   std::unique_ptr<registry::Registry> registry_;
-  // the supervision loop (src/alerts, src/ingest, src/stats); declared in dependency order so
-  // that the scheduler and the ingest writer stop before what they use is destroyed
-  std::unique_ptr<alerts::AlertService> alerts_;
-  std::unique_ptr<ingest::IngestService> ingest_;
-  std::unique_ptr<ingest::DeviceService> devices_;
-  std::unique_ptr<stats::StatsService> stats_;
-  std::unique_ptr<alerts::Scheduler> scheduler_;
   std::unique_ptr<disclosure::DisclosureService> disclosure_;
   // the supervision loop (src/alerts, src/ingest, src/stats); declared in dependency order so
   // that the scheduler and the ingest writer stop before what they use is destroyed

@@ -43,11 +43,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <variant>
 
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "ingest/ingest_service.hpp"
+#include "ingest/mqtt_message.hpp"
 
 namespace mingchu::ingest {
 
@@ -61,25 +61,6 @@ struct MqttOptions {
   size_t max_payload = 4 * 1024 * 1024;
   int max_inflight = 200;  // messages read before their commits are awaited
 };
-
-enum class MqttKind { kAlerts, kReadings, kHeartbeats };
-
-struct MqttTopic {
-  std::string unit_id;
-  std::string source_id;
-  MqttKind kind = MqttKind::kAlerts;
-};
-
-// "mingchu/{unit}/{source}/{alerts|readings|heartbeats}" with plausible ids; kInvalid with
-// code "bad_topic" otherwise.
-Result<MqttTopic> parse_mqtt_topic(std::string_view topic);
-
-using MqttEvent = std::variant<AlertEvent, Reading, Heartbeat>;
-
-// The typed event of one message, after the topic/payload consistency rules above. Errors
-// carry the rejection reason in Error::code (e.g. malformed_json, topic_mismatch,
-// too_large, or the parser's code).
-Result<MqttEvent> parse_mqtt_message(const MqttTopic& topic, std::string_view payload, size_t max_payload);
 
 // Where parsed messages go: IngestService in the program, a fake in tests.
 class MqttSink {
