@@ -84,6 +84,7 @@ std::string amqp_describe(const std::string& url) {
 struct AmqpChannel::Conn {
   amqp_connection_state_t state = nullptr;
   std::uint64_t next_tag = 1;  // delivery tag of the next publish
+  std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
   ~Conn() {
     if (state) {
       amqp_destroy_connection(state);  // closes the socket without the close handshake
@@ -178,8 +179,23 @@ Status AmqpChannel::connect() {
 bool AmqpChannel::ready() {
   {
     std::lock_guard g(mu_);
-    if (conn_) return true;
-    if (std::chrono::steady_clock::now() < next_try_) return false;
+    auto now = std::chrono::steady_clock::now();
+    if (conn_) {
+      // While idle, let the library exchange heartbeats (and notice a dead connection) so
+      // the next publish does not fail on a connection the broker already closed.
+      if (now - conn_->last_used < std::chrono::seconds(1)) return true;
+      conn_->last_used = now;
+      timeval zero{0, 0};
+      amqp_frame_t frame;
+      int rc = amqp_simple_wait_frame_noblock(conn_->state, &frame, &zero);
+      if (rc == AMQP_STATUS_TIMEOUT) return true;
+      bool closing = frame.frame_type == AMQP_FRAME_METHOD && (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+                                                               frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD);
+      if (rc == AMQP_STATUS_OK && !closing) return true;  // nothing of ours is in flight between batches
+      drop(rc == AMQP_STATUS_OK ? "the broker closed the channel" : std::string(amqp_error_string2(rc)));
+      return false;
+    }
+    if (now < next_try_) return false;
   }
   auto st = connect();
   if (!st) log::warn("AMQP broker unreachable", {{"broker", amqp_describe(opt_.url)}, {"error", st.error().message}});
@@ -223,7 +239,8 @@ std::vector<DeliveryOutcome> AmqpChannel::deliver(std::span<const DeliveryJob> j
     }
     waiting.emplace(conn_->next_tag++, i);
   }
-  auto deadline = std::chrono::steady_clock::now() + opt_.confirm_timeout;
+  conn_->last_used = std::chrono::steady_clock::now();
+  auto deadline = conn_->last_used + opt_.confirm_timeout;
   std::string broken;
   while (!waiting.empty()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

@@ -9,6 +9,7 @@
 #include <amqp_tcp_socket.h>
 
 #include <cstdlib>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -153,6 +154,29 @@ TEST(AmqpChannel, PublishesConfirmedPersistentMessagesToTheTopicExchange) {
   EXPECT_TRUE(again[0].delivered) << again[0].error;
   EXPECT_EQ(m.counter("mingchu_amqp_published_total", "result=\"confirmed\"").value(), 5u);
   city.delete_exchange(o.exchange);
+}
+
+// Idle longer than the heartbeat timeout: ready() keeps the connection alive, so the next
+// publish succeeds at its first attempt.
+TEST(AmqpChannel, StaysConnectedWhileIdle) {
+  const char* url = std::getenv("MINGCHU_TEST_AMQP");
+  if (!url || !*url) GTEST_SKIP() << "MINGCHU_TEST_AMQP is not set (scripts/services.sh start)";
+  Metrics m;
+  AmqpOptions o;
+  o.url = url;
+  o.exchange = "mingchu.test." + random_hex(4);
+  o.heartbeat_seconds = 1;
+  AmqpChannel ch(o, m);
+  ASSERT_TRUE(ch.connect().ok());
+  for (int i = 0; i < 25; ++i) {  // 5 s: the broker gives up after two missed heartbeats
+    ASSERT_TRUE(ch.ready()) << "poll " << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  auto out = ch.deliver(std::vector<DeliveryJob>{job("idle-1", "alert.created", "/j/")});
+  EXPECT_TRUE(out[0].delivered) << out[0].error;
+  EXPECT_EQ(m.counter("mingchu_amqp_connects_total", "").value(), 1u);
+  Consumer c(url, o.exchange, "#");
+  c.delete_exchange(o.exchange);
 }
 
 }  // namespace
