@@ -299,7 +299,9 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
   audit(d.actor, "alert.create", "alert:" + a.id, json::serialize(audit_detail), d.audit_source);
 
   auto day = static_cast<std::int64_t>(local_day(a.occurred_at, cfg_.utc_offset_minutes));
-  buf_->daily[{a.jpath, day, a.type, a.risk_class}].first += 1;
+  // one rollup row per jurisdiction level ("/" and every ancestor), so a scope reads its own rows
+  buf_->daily[{"/", day, a.type, a.risk_class}].first += 1;
+  for (const auto& prefix : detail::path_prefixes(a.jpath)) buf_->daily[{prefix, day, a.type, a.risk_class}].first += 1;
   buf_->unit_daily[{a.jpath, day, a.unit_id}].first += 1;
 
   std::string key = unit.id + '\x1f' + subject + '\x1f' + d.type;
@@ -364,7 +366,8 @@ void AlertWriter::save(const Alert& after) {
 
 void AlertWriter::count_handled(const Alert& a) {
   auto day = static_cast<std::int64_t>(local_day(a.occurred_at, cfg_.utc_offset_minutes));
-  buf_->daily[{a.jpath, day, a.type, a.risk_class}].second += 1;
+  buf_->daily[{"/", day, a.type, a.risk_class}].second += 1;
+  for (const auto& prefix : detail::path_prefixes(a.jpath)) buf_->daily[{prefix, day, a.type, a.risk_class}].second += 1;
   buf_->unit_daily[{a.jpath, day, a.unit_id}].second += 1;
 }
 

@@ -395,7 +395,7 @@ TEST_P(IngestTest, SilenceRaisesCameraOfflineAndTheReturnClosesIt) {
   EXPECT_EQ(d->events.back().type, "closed");
   EXPECT_EQ(d->events.back().actor.role, "system");
   EXPECT_EQ(w_->count("SELECT COUNT(*) FROM cameras WHERE id = 'ca1' AND status = 'online'"), 1);
-  EXPECT_EQ(w_->count("SELECT SUM(handled) FROM alert_daily WHERE type = 'camera_offline'"), 1);
+  EXPECT_EQ(w_->count("SELECT SUM(handled) FROM alert_daily WHERE jpath = '/' AND type = 'camera_offline'"), 1);
 
   w_->clock.advance_ms(window + 1);
   EXPECT_EQ(s.run_once().offline, 1) << "silent again: a new alert";

@@ -127,11 +127,10 @@ Result<Overview> StatsService::compute(const auth::Principal& p, const OverviewQ
   // Counts whole local days [d0, d1) from the rollups.
   auto rolled = [&](std::int64_t d0, std::int64_t d1) {
     if (d0 >= d1) return;
-    Params ps{d0, d1};
+    // alert_daily holds one row per jurisdiction level: the scope's own node reads its rows
+    Params ps{*scope.path, d0, d1};
     std::string sql =
-        "SELECT type, risk_class, day, SUM(created), SUM(handled) FROM alert_daily WHERE day >= $1 AND day < $2";
-    scope.append(sql, ps, "jpath", "");
-    sql += " GROUP BY type, risk_class, day";
+        "SELECT type, risk_class, day, created, handled FROM alert_daily WHERE jpath = $1 AND day >= $2 AND day < $3";
     for (const auto& r : c->query(sql, ps)) {
       auto& tc = t.by_type_class[{r.text(0), static_cast<int>(r.integer(1))}];
       tc.first += r.integer(3);
