@@ -346,6 +346,8 @@ CREATE TABLE cert_notices (
 
 -- Statistics rollups, kept in the same transactions as the alerts they count: created by
 -- the day the alert occurred (local calendar day), handled (closed or dismissed) likewise.
+-- alert_daily has a row for "/" and for every jurisdiction level above the unit (jpath =
+-- that node's path), so a scope reads only its own node's rows; alert_unit_daily is per unit.
 CREATE TABLE alert_daily (
   jpath TEXT{{C}} NOT NULL,
   day BIGINT NOT NULL,
@@ -363,8 +365,7 @@ CREATE TABLE alert_unit_daily (
   handled BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (jpath, day, unit_id)
 );
-CREATE INDEX alert_daily_day ON alert_daily(day, jpath);
-CREATE INDEX alert_unit_daily_day ON alert_unit_daily(day, jpath);
+CREATE INDEX alert_unit_daily_day ON alert_unit_daily(day, jpath, unit_id, created, handled);
 )SQL"},
       {4, "notify", R"SQL(
 -- Data push (src/notify). The dispatcher fans each outbox row out into one delivery per
