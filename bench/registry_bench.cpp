@@ -162,10 +162,17 @@ int baseline(app::Platform& p, int seconds, int threads, const std::string& data
     auth::append_scope(reg, "jpath", "id", where, params);
     storage::Conn c = p.db().acquire();
     c->query("SELECT COUNT(*) FROM units" + where, params);
+    // the page query as src/registry/units.cpp writes it for this engine
+    where = " WHERE deleted_at IS NULL";
+    params.clear();
+    auth::append_scope(reg, c->dialect() == storage::Dialect::kSqlite ? "+jpath" : "jpath", "id", where, params);
     params.emplace_back(std::int64_t{50});
     params.emplace_back(std::int64_t{static_cast<std::int64_t>(rng() % 20) * 50});
     (void)pages;
-    c->query(std::string(kUnitColumns) + where + " ORDER BY name, id LIMIT $3 OFFSET $4", params);
+    c->query(std::string(kUnitColumns) + where +
+                 (c->dialect() == storage::Dialect::kSqlite ? " ORDER BY name, id" : " ORDER BY name COLLATE \"C\", id") +
+                 " LIMIT $3 OFFSET $4",
+             params);
   });
   Stats get = measure(threads, seconds, [&](std::mt19937& rng) {
     storage::Conn c = p.db().acquire();

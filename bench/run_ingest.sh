@@ -9,7 +9,7 @@ SECS=${1:-10}
 DBURL=${2:-}
 BUILD=${BUILD:-build}
 DATA=$(mktemp -d /tmp/mingchu-ingest-XXXX)
-PORT=${PORT:-18182}
+PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 dbargs=(); [[ -n $DBURL ]] && dbargs=(--db "$DBURL")
 "$BUILD/mingchu" serve --demo --data "$DATA" "${dbargs[@]}" --listen 127.0.0.1:$PORT --log-level warn &

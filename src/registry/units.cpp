@@ -277,22 +277,32 @@ Result<Page<Unit>> Registry::list_units(const auth::Principal& p, const UnitFilt
     return Error::invalid("store_type", "invalid_value", "unknown store_type");
   }
   storage::Conn c = db_.acquire();
-  Where w("deleted_at IS NULL");
-  w.scope(p, "jpath", "id");
+  std::optional<std::string> subtree;
   if (f.jurisdiction_id) {
     auto path = subtree_path(*c, p, *f.jurisdiction_id);
     if (!path) return Page<Unit>{};
-    w.subtree("jpath", *path);
+    subtree = *path;
   }
-  if (f.q) {
-    std::string pat = detail::contains_pattern(*f.q);
-    w.add("LOWER(name) LIKE {} ESCAPE '\\' OR LOWER(COALESCE(address, '')) LIKE {} ESCAPE '\\'", pat, pat);
-  }
-  if (f.store_type) w.add("store_type = {}", *f.store_type);
-  if (f.business_format) w.add("business_format = {}", *f.business_format);
+  auto where = [&](std::string_view jpath_col) {
+    Where w("deleted_at IS NULL");
+    w.scope(p, jpath_col, "id");
+    if (subtree) w.subtree(jpath_col, *subtree);
+    if (f.q) {
+      std::string pat = detail::contains_pattern(*f.q);
+      w.add("LOWER(name) LIKE {} ESCAPE '\\' OR LOWER(COALESCE(address, '')) LIKE {} ESCAPE '\\'", pat, pat);
+    }
+    if (f.store_type) w.add("store_type = {}", *f.store_type);
+    if (f.business_format) w.add("business_format = {}", *f.business_format);
+    return w;
+  };
   Page<Unit> out;
-  out.total = w.count(*c, "units");
-  for (const auto& r : w.page(*c, select_units(), detail::text_order(*c, "name") + ", id", page)) {
+  out.total = where("jpath").count(*c, "units");
+  // The page walks the name index (units_name) instead of sorting the whole scope. SQLite's
+  // planner, not knowing how wide a scope is, prefers the jpath index and sorts every row in
+  // it (25 000 for a city: ~70 ms); "+jpath" keeps it off that index for this query only.
+  // PostgreSQL chooses well from its statistics.
+  const char* page_col = c->dialect() == storage::Dialect::kSqlite ? "+jpath" : "jpath";
+  for (const auto& r : where(page_col).page(*c, select_units(), detail::text_order(*c, "name") + ", id", page)) {
     out.items.push_back(from_row(r));
   }
   return out;
