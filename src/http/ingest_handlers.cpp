@@ -133,12 +133,20 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
     batch->finish_one();
   }, kMaxIngestBody);
 
-  r.add("GET", "/api/v1/ingest/alerts/{event_id}", [&ctx](Request& req) {
+  // "Did you get my event?" — the stored answer to an event id this sender sent before; the
+  // query form takes event ids with '/' in them.
+  auto receipt = [&ctx](Request& req, const std::string& event_id) {
     auto who = authenticate_ingest(ctx, req);
     if (!who) return Response::error(who.error());
-    auto res = ctx.ingest->receipt(ingest::IngestSource::from_principal(*who), req.param("event_id"));
+    auto res = ctx.ingest->receipt(ingest::IngestSource::from_principal(*who), event_id);
     if (!res) return Response::error(res.error());
     return Response::json(200, json::object{{"event_id", res->event_id}, {"alert_id", res->alert_id}, {"merged", res->merged}});
+  };
+  r.add("GET", "/api/v1/ingest/alerts/{event_id}", [receipt](Request& req) { return receipt(req, req.param("event_id")); });
+  r.add("GET", "/api/v1/ingest/alerts", [receipt](Request& req) {
+    auto id = req.query_param("event_id");
+    if (!id || id->empty()) return Response::error(Error::invalid("event_id", "missing_field", "event_id is required"));
+    return receipt(req, *id);
   });
 
   r.add_async("POST", "/api/v1/ingest/heartbeats", [&ctx](Request& req, std::function<void(Response)> done) {

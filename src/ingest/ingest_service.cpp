@@ -1,6 +1,7 @@
 #include "ingest/ingest_service.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -23,6 +24,9 @@ namespace {
 
 constexpr const char* kSelectReceipt =
     "SELECT alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id = $2";
+// + "$2, $3, ...)": the receipts of several event ids of one source
+constexpr const char* kSelectReceipts =
+    "SELECT event_id, alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id IN (";
 constexpr const char* kInsertFile =
     "INSERT INTO files (id, sha256, sm3, size, content_type, filename, uploader_id, unit_id, jpath, created_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -311,6 +315,7 @@ void IngestService::writer_loop() {
       while (!stopping_ && queue_.size() < config_.max_batch &&
              cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
       }
+      metrics_.gauge("mingchu_ingest_queue", "", "Ingest items waiting for the writer").set(static_cast<double>(queue_.size()));
       size_t n = std::min(queue_.size(), config_.max_batch);
       batch.reserve(n);
       for (size_t i = 0; i < n; ++i) {
@@ -393,6 +398,28 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
       }
     };
 
+    // Receipts of earlier deliveries, one query per source and 500 event ids (not one per event).
+    std::unordered_map<std::string, std::pair<std::string, bool>> prior;  // source \x1f event_id →
+    {
+      std::map<std::string, std::vector<std::string>> ids_by_source;
+      for (const auto& item : batch) {
+        if (item->kind == Item::Kind::kAlert) ids_by_source[item->src.key].push_back(item->event.event_id);
+      }
+      for (const auto& [source, ids] : ids_by_source) {
+        for (size_t i = 0; i < ids.size(); i += 500) {
+          std::string sql = kSelectReceipts;
+          Params ps{source};
+          for (size_t k = i; k < std::min(ids.size(), i + 500); ++k) {
+            ps.emplace_back(ids[k]);
+            sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
+          }
+          for (const auto& r : c->query(sql + ")", ps)) {
+            prior[source + '\x1f' + r.text(0)] = {r.text(1), r.boolean(2)};
+          }
+        }
+      }
+    }
+
     for (auto& item : batch) {
       if (item->kind == Item::Kind::kAlert) {
         AlertEvent& ev = item->event;
@@ -405,10 +432,9 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
           continue;
         }
         in_batch.emplace(key, item.get());
-        storage::Rows prior = c->query(kSelectReceipt, {item->src.key, ev.event_id});
-        if (!prior.empty()) {
-          res.alert_id = prior[0].text(0);
-          res.merged = prior[0].boolean(1);
+        if (auto it = prior.find(key); it != prior.end()) {
+          res.alert_id = it->second.first;
+          res.merged = it->second.second;
           res.duplicate = true;
           continue;
         }
