@@ -358,3 +358,49 @@ test('MQTT: events published while the server is stopped become alerts after the
   const again = await server.api('GET', path, { token })
   assert.deepEqual(again.items.map((a) => [a.id, a.capture_count]), before.items.map((a) => [a.id, a.capture_count]))
 })
+
+test('webhook: SIGKILL while sending; after the restart every event still arrives', async () => {
+  const port = await freePort()
+  const receiver = new WebhookReceiver(port, SECRET)
+  // a slow receiver (250 ms per answer): the server is killed with deliveries leased and in flight
+  await receiver.up()
+  const origEmit = receiver.server.emit.bind(receiver.server)
+  receiver.server.emit = (ev, req, res, ...rest) => {
+    if (ev === 'request') {
+      setTimeout(() => origEmit(ev, req, res, ...rest), 250)
+      return true
+    }
+    return origEmit(ev, req, res, ...rest)
+  }
+  let token = await server.login(USERS.admin)
+  const hook = await server.api('POST', '/api/v1/webhooks', {
+    token,
+    body: { url: receiver.url(), events: ['alert.created'], secret: SECRET },
+    expect: 201,
+  })
+  const district = await server.login(USERS.district)
+  const cams = await cameras(district)
+  const alertIds = []
+  for (let i = 0; i < 16; i++) {
+    const r = await ingest(token, { event_id: `kill-${crypto.randomUUID()}`, camera_id: fresh(cams, types.class1).id, type: types.class1, occurred_at: iso() })
+    alertIds.push(r.alert_id)
+  }
+  await waitFor('some deliveries in flight', () => receiver.requests.length >= 2, { timeout: 10000, every: 20 })
+  await server.stop('SIGKILL')
+  const before = receiver.accepted().size
+  assert.ok(before < alertIds.length, 'killed before everything was sent')
+  await server.start()
+  token = await server.login(USERS.admin)
+  // the dead node's leases expire (30 s) on the platform's clock
+  await server.api('POST', '/api/v1/admin/clock', { token, body: { advance_seconds: 600 } })
+  try {
+    await waitFor('every event after the restart', () => {
+      const got = new Set([...receiver.accepted().values()].map((r) => JSON.parse(r.body).alert.id))
+      return alertIds.every((id) => got.has(id))
+    }, { timeout: 60000 })
+    assert.ok(receiver.requests.every((r) => r.valid))
+  } finally {
+    await receiver.down()
+    await server.api('DELETE', `/api/v1/webhooks/${hook.id}`, { token, expect: 204 })
+  }
+})
