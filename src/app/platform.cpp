@@ -85,7 +85,7 @@ void Platform::start_push() {
   ho.window_ms = pc.sse_window_seconds * kSecondMs;
   ho.queue = static_cast<size_t>(pc.sse_queue);
   ho.max_subscribers = static_cast<size_t>(pc.sse_max_streams);
-  hub_ = std::make_unique<notify::EventHub>(*db_, metrics_, ho);
+  hub_ = std::make_unique<notify::EventHub>(*db_, *clock_, metrics_, ho);
   hub_->start();
   if (!pc.dispatcher) {
     log::info("dispatcher disabled on this node (notify.dispatcher = false)");

@@ -431,7 +431,7 @@ TEST_P(NotifyDbTest, SmsGoesToTheUnitAndTheDutyPhonesOfItsJurisdictions) {
 
 TEST_P(NotifyDbTest, HubSendsEachNewEventOnceToSubscribersInScope) {
   add_event("evt_history", "alert.created", "/j_c/j_d1/", kT0 - 1000);
-  EventHub hub(*db_, metrics_);
+  EventHub hub(*db_, clock_, metrics_);
   hub.poll_once();  // primes: history is not replayed
   auth::Principal regulator;
   regulator.role = auth::Role::kRegulator;
@@ -471,7 +471,7 @@ TEST_P(NotifyDbTest, HubSendsEachNewEventOnceToSubscribersInScope) {
 }
 
 TEST_P(NotifyDbTest, HubPagesThroughBursts) {
-  EventHub hub(*db_, metrics_, HubOptions{std::chrono::milliseconds(300), 5000, 5000, 10, 7});
+  EventHub hub(*db_, clock_, metrics_, HubOptions{std::chrono::milliseconds(300), 5000, 5000, 10, 7});
   hub.poll_once();
   auto all = hub.subscribe([](const OutboxEvent&) { return true; });
   for (int i = 0; i < 40; ++i) add_event("evt_" + std::to_string(500 + i), "alert.created", "/j/", kT0 + i / 10);
@@ -483,9 +483,30 @@ TEST_P(NotifyDbTest, HubPagesThroughBursts) {
   EXPECT_EQ(hub.subscribe([](const OutboxEvent&) { return true; }).ok(), true);
   HubOptions tiny;
   tiny.max_subscribers = 1;
-  EventHub small(*db_, metrics_, tiny);
+  EventHub small(*db_, clock_, metrics_, tiny);
   auto keep = small.subscribe(nullptr);
   EXPECT_EQ(small.subscribe(nullptr).error().kind, ErrorKind::kUnavailable);
+}
+
+// The newest event is stamped far ahead of the clock (a manual clock moved ahead before a
+// restart, or the system clock stepped back): events stamped now still reach the stream.
+TEST_P(NotifyDbTest, HubFollowsAClockThatIsBehindTheNewestEvent) {
+  add_event("evt_future", "alert.created", "/j/", kT0 + 10 * kDayMs);
+  add_event("evt_recent", "alert.created", "/j/", kT0 - 1000);
+  EventHub hub(*db_, clock_, metrics_);
+  hub.poll_once();  // primes: both are history
+  auto all = hub.subscribe([](const OutboxEvent&) { return true; });
+  (*all)->next(std::chrono::milliseconds(0));
+  add_event("evt_now", "alert.created", "/j/", kT0);
+  EXPECT_EQ(hub.poll_once(), 1);
+  EXPECT_EQ(hub.poll_once(), 0);
+  clock_.advance_ms(2000);
+  add_event("evt_later", "alert.updated", "/j/", kT0 + 2000);
+  EXPECT_EQ(hub.poll_once(), 1);
+  std::vector<std::string> got;
+  while (auto m = (*all)->next(std::chrono::milliseconds(0))) got.push_back(m->substr(0, m->find("\ndata:")));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"event: alert.created\nid: evt_now", "event: alert.updated\nid: evt_later"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, NotifyDbTest, ::testing::ValuesIn(storage::test_engines()),

@@ -12,6 +12,11 @@ constexpr const char* kWindowFirst =
 constexpr const char* kWindowNext =
     "SELECT id, created_at FROM outbox WHERE (created_at > $1 OR (created_at = $1 AND id > $2)) "
     "ORDER BY created_at, id LIMIT $3";
+constexpr const char* kBandFirst =
+    "SELECT id, created_at FROM outbox WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id LIMIT $3";
+constexpr const char* kBandNext =
+    "SELECT id, created_at FROM outbox WHERE (created_at > $1 OR (created_at = $1 AND id > $2)) AND created_at < $3 "
+    "ORDER BY created_at, id LIMIT $4";
 constexpr const char* kById = "SELECT id, topic, unit_id, jpath, payload, sms, created_at FROM outbox WHERE id = $1";
 
 }  // namespace
@@ -109,7 +114,8 @@ void Subscription::push_text(std::string text) {
 
 // ---------------------------------------------------------------- EventHub
 
-EventHub::EventHub(storage::Database& db, Metrics& metrics, HubOptions opt) : db_(db), metrics_(metrics), opt_(opt) {}
+EventHub::EventHub(storage::Database& db, const Clock& clock, Metrics& metrics, HubOptions opt)
+    : db_(db), clock_(clock), metrics_(metrics), opt_(opt) {}
 
 EventHub::~EventHub() { stop(); }
 
@@ -171,9 +177,29 @@ void EventHub::prime() {
   auto r = c->query(kNewest);
   hi_ = r.empty() ? 0 : r[0].integer(0);
   // what is already in the window counts as seen: no replay on start
-  auto rows = c->query(kWindowFirst, {hi_ - opt_.window_ms, std::int64_t{100000}});
-  for (const auto& row : rows) seen_.emplace(row.text(0), row.integer(1));
+  std::vector<std::string> ignored;
+  scan(*c, hi_ - opt_.window_ms, std::nullopt, ignored, false);
+  TimeMs now = clock_.now_ms();
+  if (now + opt_.window_ms < hi_ - opt_.window_ms) scan(*c, now - opt_.window_ms, now + opt_.window_ms, ignored, false);
   primed_ = true;
+}
+
+void EventHub::scan(storage::Connection& c, TimeMs from, std::optional<TimeMs> to, std::vector<std::string>& fresh,
+                    bool raise_hi) {
+  std::int64_t page_size = opt_.page;
+  auto page = to ? c.query(kBandFirst, {from, *to, page_size}) : c.query(kWindowFirst, {from, page_size});
+  for (;;) {
+    for (const auto& row : page) {
+      std::string id = row.text(0);
+      TimeMs at = row.integer(1);
+      if (raise_hi && at > hi_) hi_ = at;
+      if (seen_.emplace(id, at).second) fresh.push_back(std::move(id));
+    }
+    if (static_cast<int>(page.size()) < opt_.page) break;
+    const auto& last = page[page.size() - 1];
+    page = to ? c.query(kBandNext, {last.integer(1), last.text(0), *to, page_size})
+              : c.query(kWindowNext, {last.integer(1), last.text(0), page_size});
+  }
 }
 
 int EventHub::poll_once() {
@@ -184,22 +210,17 @@ int EventHub::poll_once() {
   std::vector<std::string> fresh;
   {
     storage::Conn c = db_.acquire();
-    TimeMs lo = hi_ - opt_.window_ms;
-    auto page = c->query(kWindowFirst, {lo, std::int64_t{opt_.page}});
-    for (;;) {
-      for (const auto& row : page) {
-        std::string id = row.text(0);
-        TimeMs at = row.integer(1);
-        if (at > hi_) hi_ = at;
-        if (seen_.emplace(id, at).second) fresh.push_back(std::move(id));
-      }
-      if (static_cast<int>(page.size()) < opt_.page) break;
-      const auto& last = page[page.size() - 1];
-      page = c->query(kWindowNext, {last.integer(1), last.text(0), std::int64_t{opt_.page}});
-    }
-    // forget what fell out of the window
+    scan(*c, hi_ - opt_.window_ms, std::nullopt, fresh, true);
+    // the clock behind the newest event: new events are stamped around now, below the window
+    TimeMs now = clock_.now_ms();
     TimeMs floor = hi_ - opt_.window_ms;
-    std::erase_if(seen_, [&](const auto& kv) { return kv.second < floor; });
+    bool behind = now + opt_.window_ms < floor;
+    if (behind) scan(*c, now - opt_.window_ms, now + opt_.window_ms, fresh, false);
+    // forget what fell out of both windows
+    std::erase_if(seen_, [&](const auto& kv) {
+      bool near_now = behind && kv.second >= now - opt_.window_ms && kv.second < now + opt_.window_ms;
+      return kv.second < floor && !near_now;
+    });
     if (!fresh.empty() && subscribers() > 0) {
       for (const auto& id : fresh) {
         auto rows = c->query(kById, {id});

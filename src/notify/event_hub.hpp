@@ -5,7 +5,10 @@
 // visibility (a PostgreSQL commit that shows up after a later one) is handled by re-reading a
 // window behind the newest event seen (default 5 s of created_at) and remembering which ids
 // of that window were already published; nothing older than the window is replayed, and the
-// hub starts at the newest event present (no history on connect).
+// hub starts at the newest event present (no history on connect). When the clock is behind
+// the newest event (it was stepped back, or a --manual-clock server restarted after moving
+// time ahead), the window around the clock's now is read as well, so new events are not
+// hidden behind old ones stamped in the future.
 //
 // Each subscriber has a filter (its caller's scope, decided by the http layer) and a bounded
 // queue: when a slow client lets it fill, the oldest event is dropped and counted
@@ -34,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "notify/outbox.hpp"
@@ -83,7 +87,7 @@ class Subscription {
 
 class EventHub {
  public:
-  EventHub(storage::Database& db, Metrics& metrics, HubOptions opt = {});
+  EventHub(storage::Database& db, const Clock& clock, Metrics& metrics, HubOptions opt = {});
   ~EventHub();
   EventHub(const EventHub&) = delete;
   EventHub& operator=(const EventHub&) = delete;
@@ -104,7 +108,12 @@ class EventHub {
   void loop();
   void prime();
 
+  // Reads [from, to) of the window into fresh (ids not seen yet), page by page.
+  void scan(storage::Connection& c, TimeMs from, std::optional<TimeMs> to, std::vector<std::string>& fresh,
+            bool raise_hi);
+
   storage::Database& db_;
+  const Clock& clock_;
   Metrics& metrics_;
   HubOptions opt_;
   std::mutex subs_mu_;
