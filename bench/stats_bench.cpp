@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   if (!loaded) {
     auto t0 = std::chrono::steady_clock::now();
     db->in_transaction([&](storage::Connection& c) {
-      c.exec_script("DELETE FROM alerts; DELETE FROM alert_daily; DELETE FROM alert_unit_daily; DELETE FROM cameras; "
+      c.exec_script("DELETE FROM alerts; DELETE FROM alert_daily; DELETE FROM alert_unit_daily; DELETE FROM alert_unit_span; DELETE FROM cameras; "
                     "DELETE FROM units; DELETE FROM jurisdictions;");
       auto node = [&](const std::string& id, const std::string& parent, const char* level, const std::string& path) {
         c.exec("INSERT INTO jurisdictions (id, parent_id, level, code, name, path, created_at) VALUES ($1,$2,$3,$4,$5,$6,0)",
@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
     // ---- the alerts, in transactions of 50 000, with the rollups the writer would keep
     std::map<std::tuple<std::string, std::int64_t, std::string, int>, std::pair<std::int64_t, std::int64_t>> daily;
     std::map<std::tuple<std::string, std::int64_t, std::string>, std::pair<std::int64_t, std::int64_t>> unit_daily;
+    std::map<std::tuple<std::string, std::int64_t, std::string>, std::pair<std::int64_t, std::int64_t>> unit_span;
     const std::vector<std::string> cols = {"id", "unit_id", "jpath", "camera_id", "subject", "type", "risk_class", "state",
                                            "occurred_at", "last_seen_at", "capture_count", "source", "created_at",
                                            "updated_at", "handled_at"};
@@ -133,11 +134,24 @@ int main(int argc, char** argv) {
       int w = cfg.types[t].risk_class == 3 ? 12 : cfg.types[t].risk_class == 2 ? 5 : 1;
       for (int k = 0; k < w; ++k) type_of_slot.push_back(static_cast<int>(t));
     }
+    // Bulk load: the secondary indexes are built after the rows are in (as a restore would).
+    const std::vector<std::pair<std::string, std::string>> indexes = {
+        {"alerts_scope_time", "alerts(jpath, occurred_at)"},
+        {"alerts_time", "alerts(occurred_at)"},
+        {"alerts_unit_time", "alerts(unit_id, occurred_at)"},
+        {"alerts_open", "alerts(unit_id, subject, type, last_seen_at) WHERE state IN ('open', 'submitted')"},
+        {"alerts_due", "alerts(due_at) WHERE state = 'open' AND overdue = 0"},
+        {"alerts_next_card", "alerts(next_card_at) WHERE next_card_at IS NOT NULL"}};
+    {
+      storage::Conn c = db->acquire();
+      for (const auto& [name, def] : indexes) c->exec_script("DROP INDEX IF EXISTS " + name);
+    }
     long long done = 0;
     int seq = 0;
     while (done < n_alerts) {
       long long chunk = std::min<long long>(50'000, n_alerts - done);
       db->in_transaction([&](storage::Connection& c) {
+        if (c.dialect() == storage::Dialect::kSqlite) c.exec_script("PRAGMA cache_size=-1000000");
         std::vector<storage::Params> rows;
         rows.reserve(static_cast<size_t>(chunk));
         for (long long i = 0; i < chunk; ++i) {
@@ -146,7 +160,10 @@ int main(int argc, char** argv) {
                                       : static_cast<long long>(rng() % static_cast<unsigned long long>(n_units));
           const std::string& path = station_paths[static_cast<size_t>(u) % station_paths.size()];
           const alerts::AlertType& type = cfg.types[static_cast<size_t>(type_of_slot[rng() % type_of_slot.size()])];
-          TimeMs at = now - static_cast<TimeMs>(rng() % static_cast<unsigned long long>(365 * kDayMs));
+          // a year of findings in the order they arrived
+          TimeMs at = now - 365 * kDayMs + (done + i) * (365 * kDayMs / n_alerts) +
+                      static_cast<TimeMs>(rng() % static_cast<unsigned long long>(kMinuteMs));
+          at = std::min(at, now - 1);
           bool handled = rng() % 100 < 35;
           std::string uid = "u" + std::to_string(u), cam = uid + "c" + std::to_string(rng() % 3);
           rows.push_back({"a" + std::to_string(++seq), uid, path, cam, cam, type.code, std::int64_t{type.risk_class},
@@ -163,11 +180,22 @@ int main(int argc, char** argv) {
           auto& ud = unit_daily[{path, day, uid}];
           ud.first += 1;
           ud.second += handled;
+          auto& us = unit_span[{path, day / 16, uid}];
+          us.first += 1;
+          us.second += handled;
         }
         alerts::insert_rows(c, "alerts", cols, rows);
       });
       done += chunk;
-      if (done % 1'000'000 == 0) std::printf("  %lld alerts (%.0f s)\n", done, ms_since(t0) / 1000);
+      if (done % 1'000'000 == 0) {
+        std::printf("  %lld alerts (%.0f s)\n", done, ms_since(t0) / 1000);
+        std::fflush(stdout);
+      }
+    }
+    {
+      storage::Conn c = db->acquire();
+      for (const auto& [name, def] : indexes) c->exec_script("CREATE INDEX " + name + " ON " + def);
+      std::printf("indexes built (%.0f s)\n", ms_since(t0) / 1000);
     }
     db->in_transaction([&](storage::Connection& c) {
       std::vector<storage::Params> rows;
@@ -180,6 +208,11 @@ int main(int argc, char** argv) {
         rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
       }
       alerts::insert_rows(c, "alert_unit_daily", {"jpath", "day", "unit_id", "created", "handled"}, rows);
+      rows.clear();
+      for (const auto& [k, v] : unit_span) {
+        rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
+      }
+      alerts::insert_rows(c, "alert_unit_span", {"jpath", "span", "unit_id", "created", "handled"}, rows);
       if (c.dialect() == storage::Dialect::kSqlite) c.exec_script("ANALYZE");
     });
     if (db->dialect() == storage::Dialect::kPostgres) {

@@ -47,6 +47,11 @@ constexpr const char* kUpsertUnitDaily =
     "INSERT INTO alert_unit_daily (jpath, day, unit_id, created, handled) VALUES ($1, $2, $3, $4, $5) "
     "ON CONFLICT (jpath, day, unit_id) DO UPDATE SET created = alert_unit_daily.created + excluded.created, "
     "handled = alert_unit_daily.handled + excluded.handled";
+constexpr const char* kUpsertUnitSpan =
+    "INSERT INTO alert_unit_span (jpath, span, unit_id, created, handled) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (jpath, span, unit_id) DO UPDATE SET created = alert_unit_span.created + excluded.created, "
+    "handled = alert_unit_span.handled + excluded.handled";
+constexpr std::int64_t kSpanDays = 16;  // alert_unit_span: span = day / 16
 constexpr const char* kLockAuditHead = "SELECT seq, hash FROM audit_head WHERE id = 1";
 constexpr const char* kMoveAuditHead = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
 constexpr std::int64_t kIngestLockKey = 7231003;
@@ -119,6 +124,7 @@ struct AlertWriter::Buffers {
   // (jpath, day, type, class) → (created, handled); (jpath, day, unit) → (created, handled)
   std::map<std::tuple<std::string, std::int64_t, std::string, int>, std::pair<std::int64_t, std::int64_t>> daily;
   std::map<std::tuple<std::string, std::int64_t, std::string>, std::pair<std::int64_t, std::int64_t>> unit_daily;
+  std::map<std::tuple<std::string, std::int64_t, std::string>, std::pair<std::int64_t, std::int64_t>> unit_span;
 };
 
 AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const Clock& clock,
@@ -303,6 +309,7 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
   buf_->daily[{"/", day, a.type, a.risk_class}].first += 1;
   for (const auto& prefix : detail::path_prefixes(a.jpath)) buf_->daily[{prefix, day, a.type, a.risk_class}].first += 1;
   buf_->unit_daily[{a.jpath, day, a.unit_id}].first += 1;
+  buf_->unit_span[{a.jpath, day / kSpanDays, a.unit_id}].first += 1;
 
   std::string key = unit.id + '\x1f' + subject + '\x1f' + d.type;
   buf_->new_alerts.push_back(o.get());
@@ -369,6 +376,7 @@ void AlertWriter::count_handled(const Alert& a) {
   buf_->daily[{"/", day, a.type, a.risk_class}].second += 1;
   for (const auto& prefix : detail::path_prefixes(a.jpath)) buf_->daily[{prefix, day, a.type, a.risk_class}].second += 1;
   buf_->unit_daily[{a.jpath, day, a.unit_id}].second += 1;
+  buf_->unit_span[{a.jpath, day / kSpanDays, a.unit_id}].second += 1;
 }
 
 void AlertWriter::event(const std::string& alert_id, const std::string& type, const Actor& actor,
@@ -485,8 +493,12 @@ void AlertWriter::flush() {
   for (const auto& [k, v] : buf_->unit_daily) {
     c_.exec(kUpsertUnitDaily, {std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
   }
+  for (const auto& [k, v] : buf_->unit_span) {
+    c_.exec(kUpsertUnitSpan, {std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
+  }
   buf_->daily.clear();
   buf_->unit_daily.clear();
+  buf_->unit_span.clear();
   write_audit();
 }
 

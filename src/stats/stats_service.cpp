@@ -16,6 +16,7 @@ namespace {
 constexpr const char* kSelectJurisdictionPath = "SELECT path FROM jurisdictions WHERE id = $1";
 constexpr TimeMs kMaxRangeMs = 366 * kDayMs;
 constexpr size_t kTopUnits = 10;
+constexpr std::int64_t kSpanDays = 16;  // alert_unit_span: span = day / 16
 
 // The caller's scope as SQL over given columns: a jurisdiction path prefix or a unit list.
 struct Scope {
@@ -137,11 +138,24 @@ Result<Overview> StatsService::compute(const auth::Principal& p, const OverviewQ
       tc.second += r.integer(4);
       t.by_day[r.integer(2)] += r.integer(3);
     }
-    ps = {d0, d1};
-    sql = "SELECT unit_id, SUM(created) FROM alert_unit_daily WHERE day >= $1 AND day < $2";
-    scope.append(sql, ps, "jpath", "");
-    sql += " GROUP BY unit_id";
-    for (const auto& r : c->query(sql, ps)) t.by_unit[r.text(0)] += r.integer(1);
+    // per unit: whole 16-day spans from alert_unit_span, the days around them from alert_unit_daily
+    auto per_unit = [&](const char* table, const char* col, std::int64_t a, std::int64_t b) {
+      if (a >= b) return;
+      Params ups{a, b};
+      std::string q = std::string("SELECT unit_id, SUM(created) FROM ") + table + " WHERE " + col + " >= $1 AND " + col +
+                      " < $2";
+      scope.append(q, ups, "jpath", "");
+      q += " GROUP BY unit_id";
+      for (const auto& r : c->query(q, ups)) t.by_unit[r.text(0)] += r.integer(1);
+    };
+    std::int64_t s0 = (d0 + kSpanDays - 1) / kSpanDays, s1 = d1 / kSpanDays;
+    if (s0 < s1) {
+      per_unit("alert_unit_daily", "day", d0, s0 * kSpanDays);
+      per_unit("alert_unit_span", "span", s0, s1);
+      per_unit("alert_unit_daily", "day", s1 * kSpanDays, d1);
+    } else {
+      per_unit("alert_unit_daily", "day", d0, d1);
+    }
   };
 
   auto day_start = [&](std::int64_t d) { return d * kDayMs - offset_ms; };

@@ -127,6 +127,26 @@ TEST_P(StatsTest, PartialDaysAtBothEndsAreExact) {
   }
 }
 
+TEST_P(StatsTest, LongRangesAddWholeSpansAndDays) {
+  // findings every 29 hours over 80 days, some handled, in both districts
+  for (int i = 0; i < 66; ++i) {
+    TimeMs at = kStart - 80 * kDayMs + i * 29 * kHourMs;
+    auto id = w_->raise(i % 3 ? "ua" : "ub", i % 3 ? "ca2" : "cb1", i % 2 ? "clutter" : "stranger", at).alert_id;
+    if (i % 4 == 0) {
+      EXPECT_TRUE(w_->alerts->dismiss(w_->admin, id, "fp").ok());
+    }
+  }
+  std::mt19937 rng(5);
+  for (int i = 0; i < 30; ++i) {
+    TimeMs a = kStart - 85 * kDayMs + static_cast<TimeMs>(rng() % (40 * kDayMs));
+    TimeMs b = std::min<TimeMs>(kStart + kHourMs, a + 20 * kDayMs + static_cast<TimeMs>(rng() % (60 * kDayMs)));
+    both(w_->admin, {std::nullopt, a, b});
+    both(w_->rega, {std::nullopt, a, b});
+  }
+  Overview all = both(w_->admin, {std::nullopt, kStart - 90 * kDayMs, kStart + kHourMs});
+  EXPECT_EQ(all.alerts_total, 66 + 6);
+}
+
 TEST_P(StatsTest, RefusesBadRanges) {
   EXPECT_EQ(svc_->overview(w_->admin, {std::nullopt, kStart, kStart}).error().field, "from");
   EXPECT_EQ(svc_->overview(w_->admin, {std::nullopt, kStart - 400 * kDayMs, kStart}).error().code, "range_too_long");
