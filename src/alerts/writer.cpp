@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <set>
 
 #include "alerts/internal.hpp"
 #include "core/ids.hpp"
@@ -27,9 +28,13 @@ constexpr const char* kSelectMerchants =
 constexpr const char* kSelectRegulators =
     "SELECT u.id FROM users u JOIN jurisdictions j ON j.id = u.jurisdiction_id "
     "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN ";
+// What dedup needs of an open alert (AlertWriter::open_from_row reads it).
+constexpr const char* kOpenColumns =
+    "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
+    "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type";
 constexpr const char* kFindOpen =
     "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
-    "device_id, due_at, card, confidence, model, boxes, source, created_at FROM alerts "
+    "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type FROM alerts "
     "WHERE unit_id = $1 AND subject = $2 AND type = $3 AND state IN ('open', 'submitted') "
     "AND last_seen_at >= $4 AND occurred_at <= $5 ORDER BY last_seen_at DESC LIMIT 1";
 constexpr const char* kUpdateCaptures =
@@ -39,18 +44,6 @@ constexpr const char* kSaveTransition =
     "updated_at = $8 WHERE id = $1";
 constexpr const char* kSnapshotCount = "SELECT snapshot_count FROM alerts WHERE id = $1";
 constexpr const char* kBumpSnapshots = "UPDATE alerts SET snapshot_count = snapshot_count + 1 WHERE id = $1";
-constexpr const char* kUpsertDaily =
-    "INSERT INTO alert_daily (jpath, day, type, risk_class, created, handled) VALUES ($1, $2, $3, $4, $5, $6) "
-    "ON CONFLICT (jpath, day, type, risk_class) DO UPDATE SET created = alert_daily.created + excluded.created, "
-    "handled = alert_daily.handled + excluded.handled";
-constexpr const char* kUpsertUnitDaily =
-    "INSERT INTO alert_unit_daily (jpath, day, unit_id, created, handled) VALUES ($1, $2, $3, $4, $5) "
-    "ON CONFLICT (jpath, day, unit_id) DO UPDATE SET created = alert_unit_daily.created + excluded.created, "
-    "handled = alert_unit_daily.handled + excluded.handled";
-constexpr const char* kUpsertUnitSpan =
-    "INSERT INTO alert_unit_span (jpath, span, unit_id, created, handled) VALUES ($1, $2, $3, $4, $5) "
-    "ON CONFLICT (jpath, span, unit_id) DO UPDATE SET created = alert_unit_span.created + excluded.created, "
-    "handled = alert_unit_span.handled + excluded.handled";
 constexpr std::int64_t kSpanDays = 16;  // alert_unit_span: span = day / 16
 constexpr const char* kLockAuditHead = "SELECT seq, hash FROM audit_head WHERE id = 1";
 constexpr const char* kMoveAuditHead = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
@@ -192,31 +185,10 @@ const Recipients& AlertWriter::recipients(const UnitRef& u) {
   return recipients_.emplace(u.id, std::move(r)).first->second;
 }
 
-AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const std::string& subject,
-                                               const std::string& type, TimeMs t) {
-  std::string key = unit_id + '\x1f' + subject + '\x1f' + type;
-  auto& known = open_[key];
-  TimeMs w = cfg_.dedup_window_ms;
-  auto fits = [&](const OpenAlert& o) {
-    return (o.a.state == AlertState::kOpen || o.a.state == AlertState::kSubmitted) && o.a.occurred_at - w <= t &&
-           t <= o.a.last_seen_at + w;
-  };
-  OpenAlert* best = nullptr;
-  for (auto& o : known) {
-    if (fits(*o) && (!best || o->a.last_seen_at > best->a.last_seen_at)) best = o.get();
-  }
-  if (best) return best;
-  storage::Rows rows = c_.query(std::string(kFindOpen) + detail::for_update(c_), {unit_id, subject, type, t - w, t + w});
-  if (rows.empty()) return nullptr;
-  const storage::Row& r = rows[0];
-  std::string id = r.text(0);
-  for (auto& o : known) {
-    if (o->a.id == id) return fits(*o) ? o.get() : nullptr;  // changed in memory since
-  }
+// kOpenColumns, in the order open_from_row reads them
+std::unique_ptr<AlertWriter::OpenAlert> AlertWriter::open_from_row(const storage::Row& r) {
   auto o = std::make_unique<OpenAlert>();
-  o->a.id = id;
-  o->a.unit_id = unit_id;
-  o->a.type = type;
+  o->a.id = r.text(0);
   o->a.occurred_at = r.integer(1);
   o->a.last_seen_at = r.integer(2);
   o->a.capture_count = r.integer(3);
@@ -233,8 +205,152 @@ AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const
   o->a.boxes_json = r.text(14);
   o->a.source = r.text(15);
   o->a.created_at = r.integer(16);
-  known.push_back(std::move(o));
-  return known.back().get();
+  o->a.unit_id = r.text(17);
+  o->a.type = r.text(19);
+  return o;
+}
+
+void AlertWriter::remember_open(const storage::Row& r) {
+  std::string key = r.text(17) + '\x1f' + r.text(18) + '\x1f' + r.text(19);
+  auto& known = open_[key];
+  for (auto& o : known) {
+    if (o->a.id == r.text(0)) return;  // known, maybe changed in memory since
+  }
+  known.push_back(open_from_row(r));
+}
+
+AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const std::string& subject,
+                                               const std::string& type, TimeMs t) {
+  std::string key = unit_id + '\x1f' + subject + '\x1f' + type;
+  TimeMs w = cfg_.dedup_window_ms;
+  auto fits = [&](const OpenAlert& o) {
+    return (o.a.state == AlertState::kOpen || o.a.state == AlertState::kSubmitted) && o.a.occurred_at - w <= t &&
+           t <= o.a.last_seen_at + w;
+  };
+  auto best_known = [&]() -> OpenAlert* {
+    OpenAlert* best = nullptr;
+    for (auto& o : open_[key]) {
+      if (fits(*o) && (!best || o->a.last_seen_at > best->a.last_seen_at)) best = o.get();
+    }
+    return best;
+  };
+  if (OpenAlert* best = best_known()) return best;
+  // prefetch() loaded every candidate of this unit for events this late
+  auto pre = prefetched_.find(unit_id);
+  if (pre != prefetched_.end() && t >= pre->second) return nullptr;
+  storage::Rows rows = c_.query(std::string(kFindOpen) + detail::for_update(c_), {unit_id, subject, type, t - w, t + w});
+  if (rows.empty()) return nullptr;
+  remember_open(rows[0]);
+  return best_known();
+}
+
+void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std::vector<std::string>& device_ids,
+                           const std::vector<std::string>& unit_ids, std::optional<TimeMs> earliest_event) {
+  // "SELECT ... WHERE col IN (...)" over ids not cached yet, 500 at a time
+  auto each_chunk = [&](const std::vector<std::string>& ids, auto&& cached, const std::string& head,
+                        const std::string& tail, auto&& on_row) {
+    std::vector<std::string> todo;
+    std::set<std::string> seen;
+    for (const auto& id : ids) {
+      if (!cached(id) && seen.insert(id).second) todo.push_back(id);
+    }
+    for (size_t i = 0; i < todo.size(); i += 500) {
+      std::string sql = head;
+      Params ps;
+      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) {
+        ps.emplace_back(todo[k]);
+        sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
+      }
+      for (const auto& r : c_.query(sql + ")" + tail, ps)) on_row(r);
+    }
+    return todo;
+  };
+  auto cams = each_chunk(
+      camera_ids, [&](const std::string& id) { return cameras_.contains(id); },
+      "SELECT id, unit_id, name, status FROM cameras WHERE deleted_at IS NULL AND id IN (", "",
+      [&](const storage::Row& r) { cameras_[r.text(0)] = CameraRef{r.text(0), r.text(1), r.text(2), r.text(3)}; });
+  for (const auto& id : cams) cameras_.try_emplace(id, std::nullopt);
+  auto devs = each_chunk(
+      device_ids, [&](const std::string& id) { return devices_.contains(id); },
+      "SELECT id, unit_id, name, kind, thresholds, status FROM devices WHERE deleted_at IS NULL AND id IN (", "",
+      [&](const storage::Row& r) {
+        devices_[r.text(0)] = DeviceRef{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5)};
+      });
+  for (const auto& id : devs) devices_.try_emplace(id, std::nullopt);
+
+  std::vector<std::string> units = unit_ids;
+  for (const auto& id : camera_ids) {
+    if (auto it = cameras_.find(id); it != cameras_.end() && it->second) units.push_back(it->second->unit_id);
+  }
+  for (const auto& id : device_ids) {
+    if (auto it = devices_.find(id); it != devices_.end() && it->second) units.push_back(it->second->unit_id);
+  }
+  auto us = each_chunk(
+      units, [&](const std::string& id) { return units_.contains(id); },
+      "SELECT id, jpath, name, jurisdiction_id FROM units WHERE deleted_at IS NULL AND id IN (", "",
+      [&](const storage::Row& r) { units_[r.text(0)] = UnitRef{r.text(0), r.text(1), r.text(2), r.text(3)}; });
+  for (const auto& id : us) units_.try_emplace(id, std::nullopt);
+
+  // recipients of every live unit not known yet: two queries, the same answer as recipients()
+  std::vector<const UnitRef*> live;  // live units whose recipients are not known yet
+  std::set<std::string> live_ids;     // every live unit of the batch
+  for (const auto& id : units) {
+    auto it = units_.find(id);
+    if (it == units_.end() || !it->second || !live_ids.insert(id).second) continue;
+    if (!recipients_.contains(id)) live.push_back(&*it->second);
+  }
+  if (!live.empty()) {
+    std::map<std::string, Recipients> found;
+    std::vector<std::string> ids;
+    std::set<std::string> prefixes;
+    for (const UnitRef* u : live) {
+      ids.push_back(u->id);
+      found[u->id];
+      for (auto& p : detail::path_prefixes(u->jpath)) prefixes.insert(p);
+    }
+    each_chunk(
+        ids, [](const std::string&) { return false; },
+        "SELECT uu.unit_id, uu.user_id FROM user_units uu JOIN users u ON u.id = uu.user_id "
+        "WHERE u.disabled = 0 AND u.role = 'merchant' AND uu.unit_id IN (",
+        " ORDER BY uu.unit_id, uu.user_id",
+        [&](const storage::Row& r) { found[r.text(0)].merchants.push_back(r.text(1)); });
+    std::map<std::string, std::vector<std::string>> regulators_at;  // node path → regulator ids
+    each_chunk(
+        std::vector<std::string>(prefixes.begin(), prefixes.end()), [](const std::string&) { return false; },
+        "SELECT j.path, u.id FROM users u JOIN jurisdictions j ON j.id = u.jurisdiction_id "
+        "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN (",
+        "", [&](const storage::Row& r) { regulators_at[r.text(0)].push_back(r.text(1)); });
+    for (const UnitRef* u : live) {
+      Recipients& rc = found[u->id];
+      for (auto& p : detail::path_prefixes(u->jpath)) {
+        auto it = regulators_at.find(p);
+        if (it != regulators_at.end()) rc.regulators.insert(rc.regulators.end(), it->second.begin(), it->second.end());
+      }
+      std::sort(rc.regulators.begin(), rc.regulators.end());
+      recipients_[u->id] = std::move(rc);
+    }
+  }
+
+  // every open alert of these units that an event this late could fold into
+  if (earliest_event) {
+    TimeMs since = *earliest_event - cfg_.dedup_window_ms;
+    std::vector<std::string> todo;
+    for (const auto& id : live_ids) {
+      auto pre = prefetched_.find(id);
+      if (pre == prefetched_.end() || pre->second > *earliest_event) todo.push_back(id);
+    }
+    for (size_t i = 0; i < todo.size(); i += 500) {
+      std::string sql = std::string(kOpenColumns) +
+                        " FROM alerts WHERE state IN ('open', 'submitted') AND last_seen_at >= $1 AND unit_id IN (";
+      Params ps{since};
+      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) {
+        ps.emplace_back(todo[k]);
+        sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
+      }
+      for (const auto& r : c_.query(sql + ")" + detail::for_update(c_), ps)) remember_open(r);
+      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) prefetched_[todo[k]] = *earliest_event;
+    }
+  }
 }
 
 RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
@@ -486,16 +602,24 @@ void AlertWriter::flush() {
   buf_->snapshots.clear();
   buf_->notifications.clear();
   buf_->outbox.clear();
+  const char* kAdd = " DO UPDATE SET created = {t}.created + excluded.created, handled = {t}.handled + excluded.handled";
+  auto upsert = [&](const std::string& table, const std::vector<std::string>& cols, const std::string& key,
+                    const std::vector<Params>& rows) {
+    std::string add = kAdd;
+    for (size_t pos; (pos = add.find("{t}")) != std::string::npos;) add.replace(pos, 3, table);
+    insert_rows(c_, table, cols, rows, " ON CONFLICT (" + key + ")" + add);
+  };
+  std::vector<Params> rows;
   for (const auto& [k, v] : buf_->daily) {
-    c_.exec(kUpsertDaily, {std::get<0>(k), std::get<1>(k), std::get<2>(k), std::int64_t{std::get<3>(k)}, v.first,
-                           v.second});
+    rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), std::int64_t{std::get<3>(k)}, v.first, v.second});
   }
-  for (const auto& [k, v] : buf_->unit_daily) {
-    c_.exec(kUpsertUnitDaily, {std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
-  }
-  for (const auto& [k, v] : buf_->unit_span) {
-    c_.exec(kUpsertUnitSpan, {std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
-  }
+  upsert("alert_daily", {"jpath", "day", "type", "risk_class", "created", "handled"}, "jpath, day, type, risk_class", rows);
+  rows.clear();
+  for (const auto& [k, v] : buf_->unit_daily) rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
+  upsert("alert_unit_daily", {"jpath", "day", "unit_id", "created", "handled"}, "jpath, day, unit_id", rows);
+  rows.clear();
+  for (const auto& [k, v] : buf_->unit_span) rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
+  upsert("alert_unit_span", {"jpath", "span", "unit_id", "created", "handled"}, "jpath, span, unit_id", rows);
   buf_->daily.clear();
   buf_->unit_daily.clear();
   buf_->unit_span.clear();
@@ -503,7 +627,7 @@ void AlertWriter::flush() {
 }
 
 void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
-                 const std::vector<Params>& rows) {
+                 const std::vector<Params>& rows, const std::string& suffix) {
   size_t i = 0;
   while (i < rows.size()) {
     size_t n = 64;
@@ -521,7 +645,7 @@ void insert_rows(storage::Connection& c, const std::string& table, const std::ve
       }
       sql += ")";
     }
-    c.exec(sql, ps);
+    c.exec(sql + suffix, ps);
     i += n;
   }
 }

@@ -113,6 +113,12 @@ class AlertWriter {
   std::optional<CameraRef> camera(const std::string& id);
   std::optional<DeviceRef> device(const std::string& id);
   const Recipients& recipients(const UnitRef& u);
+  // Loads in a few queries (500 ids each) what a batch will look up one by one: the cameras,
+  // devices and units, the units' recipients, and (with earliest_event) every open alert of
+  // those units that an event occurring at or after earliest_event could fold into (locked
+  // on PostgreSQL). Each saved lookup is a round trip on PostgreSQL. Optional.
+  void prefetch(const std::vector<std::string>& camera_ids, const std::vector<std::string>& device_ids,
+                const std::vector<std::string>& unit_ids, std::optional<TimeMs> earliest_event);
 
   // Raises a new alert (created + notified events, dual push, outbox alert.created with
   // sms for class 1, audit alert.create) or folds the draft into an open one (see above).
@@ -153,6 +159,8 @@ class AlertWriter {
   struct OpenAlert;
   struct Buffers;
   OpenAlert* find_open(const std::string& unit_id, const std::string& subject, const std::string& type, TimeMs t);
+  static std::unique_ptr<OpenAlert> open_from_row(const storage::Row& r);
+  void remember_open(const storage::Row& r);
   void write_new_alerts();
   void write_audit();
 
@@ -167,6 +175,7 @@ class AlertWriter {
   std::unordered_map<std::string, std::optional<DeviceRef>> devices_;
   std::unordered_map<std::string, Recipients> recipients_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<OpenAlert>>> open_;  // by dedup key
+  std::unordered_map<std::string, TimeMs> prefetched_;  // unit → the earliest event its open alerts cover
   bool locked_ = false;
 };
 
@@ -181,7 +190,9 @@ std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg);
 
 // Multi-row INSERT of rows (each of cols.size() values) in chunks of at most 64 rows, sized
 // in powers of two so the prepared-statement caches see few distinct texts.
+// suffix follows each statement, e.g. " ON CONFLICT (k) DO UPDATE SET ..." for upserts (the
+// rows must then have distinct keys).
 void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
-                 const std::vector<storage::Params>& rows);
+                 const std::vector<storage::Params>& rows, const std::string& suffix = "");
 
 }  // namespace mingchu::alerts

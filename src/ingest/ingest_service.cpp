@@ -398,6 +398,29 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
       }
     };
 
+    // What the items will look up, in a few queries instead of several per item.
+    {
+      std::vector<std::string> cameras, devices, units;
+      std::optional<TimeMs> earliest;
+      auto add = [](std::vector<std::string>& v, const std::optional<std::string>& id) {
+        if (id && plausible_id(*id)) v.push_back(*id);
+      };
+      for (const auto& item : batch) {
+        if (item->kind == Item::Kind::kAlert) {
+          add(cameras, item->event.camera_id);
+          add(devices, item->event.device_id);
+          add(units, item->event.unit_id);
+          earliest = std::min(earliest.value_or(item->event.occurred_at), item->event.occurred_at);
+        } else if (item->kind == Item::Kind::kHeartbeat) {
+          add(cameras, item->heartbeat.camera_id);
+          add(devices, item->heartbeat.device_id);
+        } else {
+          add(devices, item->reading.device_id);
+        }
+      }
+      w.prefetch(cameras, devices, units, earliest);
+    }
+
     // Receipts of earlier deliveries, one query per source and 500 event ids (not one per event).
     std::unordered_map<std::string, std::pair<std::string, bool>> prior;  // source \x1f event_id →
     {
