@@ -37,8 +37,10 @@ constexpr const char* kFindOpen =
     "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type FROM alerts "
     "WHERE unit_id = $1 AND subject = $2 AND type = $3 AND state IN ('open', 'submitted') "
     "AND last_seen_at >= $4 AND occurred_at <= $5 ORDER BY last_seen_at DESC LIMIT 1";
+// + "($2, $3, $4, $5), ...) AS v WHERE alerts.id = v.column1": (id, captures, last seen, snapshots)
 constexpr const char* kUpdateCaptures =
-    "UPDATE alerts SET capture_count = $2, last_seen_at = $3, snapshot_count = $4, updated_at = $5 WHERE id = $1";
+    "UPDATE alerts SET capture_count = CAST(v.column2 AS BIGINT), last_seen_at = CAST(v.column3 AS BIGINT), "
+    "snapshot_count = CAST(v.column4 AS BIGINT), updated_at = $1 FROM (VALUES ";
 constexpr const char* kSaveTransition =
     "UPDATE alerts SET state = $2, due_at = $3, overdue = $4, card = $5, next_card_at = $6, handled_at = $7, "
     "updated_at = $8 WHERE id = $1";
@@ -587,12 +589,30 @@ void AlertWriter::write_audit() {
 
 void AlertWriter::flush() {
   write_new_alerts();
+  // captures folded into existing alerts: one UPDATE ... FROM (VALUES ...) per 64 alerts
+  std::vector<Params> captures;
   for (auto& [key, list] : open_) {
     for (auto& o : list) {
       if (!o->dirty) continue;
-      c_.exec(kUpdateCaptures, {o->a.id, o->a.capture_count, o->a.last_seen_at, o->snapshot_count, now_});
+      captures.push_back({o->a.id, o->a.capture_count, o->a.last_seen_at, o->snapshot_count});
       o->dirty = false;
     }
+  }
+  for (size_t i = 0; i < captures.size();) {
+    size_t n = 64;
+    while (n > captures.size() - i) n /= 2;
+    std::string sql = kUpdateCaptures;
+    Params ps{now_};
+    for (size_t r = 0; r < n; ++r) {
+      sql += r ? ", (" : "(";
+      for (size_t k = 0; k < 4; ++k) {
+        ps.push_back(captures[i + r][k]);
+        sql += (k ? ", $" : "$") + std::to_string(ps.size());
+      }
+      sql += ")";
+    }
+    c_.exec(sql + ") AS v WHERE alerts.id = v.column1", ps);
+    i += n;
   }
   insert_rows(c_, "alert_events", kEventCols, buf_->events);
   insert_rows(c_, "alert_snapshots", kSnapshotCols, buf_->snapshots);
