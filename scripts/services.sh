@@ -15,12 +15,12 @@
 set -euo pipefail
 
 DIR=${MINGCHU_SVC_DIR:-/tmp/mingchu-svc}
-PG_PORT=55432
-MQTT_PORT=51883
-AMQP_PORT=55672
-AMQP_DIST_PORT=55673
-EPMD_PORT=54369           # a private epmd, so a system epmd on 4369 cannot get in the way
-RMQ_NODE=mingchu-test@localhost
+PG_PORT=${MINGCHU_PG_PORT:-55432}
+MQTT_PORT=${MINGCHU_MQTT_PORT:-51883}
+AMQP_PORT=${MINGCHU_AMQP_PORT:-55672}
+AMQP_DIST_PORT=${MINGCHU_AMQP_DIST_PORT:-55673}
+EPMD_PORT=${MINGCHU_EPMD_PORT:-54369}          # a private epmd, so a system epmd on 4369 cannot get in the way
+RMQ_NODE=${MINGCHU_RMQ_NODE:-mingchu-test@localhost}
 PG_BIN=/usr/lib/postgresql/15/bin
 RMQ_BIN=/usr/lib/rabbitmq/bin
 
