@@ -29,6 +29,10 @@ constexpr const char* kMarkDispatchedUpTo =
 // PostgreSQL: other transactions commit meanwhile (READ COMMITTED), so name the rows read.
 constexpr const char* kMarkDispatchedPg = "UPDATE outbox SET dispatched = 1 WHERE id = ANY($1::text[])";
 
+// Read-only: is anything due? (keeps idle lanes from taking SQLite's write lock)
+constexpr const char* kAnyDue =
+    "SELECT 1 FROM deliveries WHERE channel = $1 AND state = 'pending' AND next_attempt_at <= $2 AND "
+    "(lease_until IS NULL OR lease_until < $2) LIMIT 1";
 // $1 claim token, $2 lease end, $3 channel, $4 now, $5 batch size.
 constexpr const char* kClaim =
     "UPDATE deliveries SET lease_holder = $1, lease_until = $2 WHERE id IN (SELECT id FROM deliveries WHERE "
@@ -192,6 +196,7 @@ int Dispatcher::deliver_once(Channel& ch, int max) {
     storage::Conn c = db_.acquire();
     TimeMs now = clock_.now_ms();
     bool pg = c->dialect() == storage::Dialect::kPostgres;
+    if (c->query(kAnyDue, {channel, now}).empty()) return 0;
     auto claimed =
         c->query(pg ? kClaimPg : kClaim, {token, now + opt_.lease_ms, channel, now, std::int64_t{std::max(1, max)}});
     if (claimed.empty()) return 0;
