@@ -333,8 +333,9 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
     }
   }
 
-  // every open alert of these units that an event this late could fold into
-  if (earliest_event) {
+  // every open alert of these units that an event this late could fold into (PostgreSQL only:
+  // there a lookup is a round trip; SQLite's per-key index lookups are cheaper than the rows)
+  if (earliest_event && c_.dialect() == storage::Dialect::kPostgres) {
     TimeMs since = *earliest_event - cfg_.dedup_window_ms;
     std::vector<std::string> todo;
     for (const auto& id : live_ids) {

@@ -115,8 +115,8 @@ class AlertWriter {
   const Recipients& recipients(const UnitRef& u);
   // Loads in a few queries (500 ids each) what a batch will look up one by one: the cameras,
   // devices and units, the units' recipients, and (with earliest_event) every open alert of
-  // those units that an event occurring at or after earliest_event could fold into (locked
-  // on PostgreSQL). Each saved lookup is a round trip on PostgreSQL. Optional.
+  // those units that an event occurring at or after earliest_event could fold into (on
+  // PostgreSQL only, locked). Each saved lookup is a round trip on PostgreSQL. Optional.
   void prefetch(const std::vector<std::string>& camera_ids, const std::vector<std::string>& device_ids,
                 const std::vector<std::string>& unit_ids, std::optional<TimeMs> earliest_event);
 
