@@ -57,11 +57,16 @@ int main(int argc, char** argv) {
   int runs = 20;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--data") data = argv[i + 1];
-    else if (k == "--db") url = argv[i + 1];
-    else if (k == "--units") n_units = std::stoll(argv[i + 1]);
-    else if (k == "--alerts") n_alerts = std::stoll(argv[i + 1]);
-    else if (k == "--runs") runs = std::stoi(argv[i + 1]);
+    if (k == "--data")
+      data = argv[i + 1];
+    else if (k == "--db")
+      url = argv[i + 1];
+    else if (k == "--units")
+      n_units = std::stoll(argv[i + 1]);
+    else if (k == "--alerts")
+      n_alerts = std::stoll(argv[i + 1]);
+    else if (k == "--runs")
+      runs = std::stoi(argv[i + 1]);
   }
   std::filesystem::create_directories(data);
   if (url.empty()) url = "sqlite:" + data + "/stats.db";
@@ -83,11 +88,15 @@ int main(int argc, char** argv) {
   if (!loaded) {
     auto t0 = std::chrono::steady_clock::now();
     db->in_transaction([&](storage::Connection& c) {
-      c.exec_script("DELETE FROM alerts; DELETE FROM alert_daily; DELETE FROM alert_unit_daily; DELETE FROM alert_unit_span; DELETE FROM cameras; "
-                    "DELETE FROM units; DELETE FROM jurisdictions;");
+      c.exec_script(
+          "DELETE FROM alerts; DELETE FROM alert_daily; DELETE FROM alert_unit_daily; DELETE FROM alert_unit_span; "
+          "DELETE FROM cameras; "
+          "DELETE FROM units; DELETE FROM jurisdictions;");
       auto node = [&](const std::string& id, const std::string& parent, const char* level, const std::string& path) {
-        c.exec("INSERT INTO jurisdictions (id, parent_id, level, code, name, path, created_at) VALUES ($1,$2,$3,$4,$5,$6,0)",
-               {id, parent.empty() ? storage::Value(nullptr) : storage::Value(parent), std::string(level), id, id, path});
+        c.exec(
+            "INSERT INTO jurisdictions (id, parent_id, level, code, name, path, created_at) VALUES "
+            "($1,$2,$3,$4,$5,$6,0)",
+            {id, parent.empty() ? storage::Value(nullptr) : storage::Value(parent), std::string(level), id, id, path});
       };
       node("p", "", "province", "/p/");
       for (int ci = 0; ci < 13; ++ci) {
@@ -106,28 +115,31 @@ int main(int argc, char** argv) {
       std::vector<storage::Params> units, cams;
       for (long long u = 0; u < n_units; ++u) {
         const std::string& path = station_paths[static_cast<size_t>(u) % station_paths.size()];
-        std::string sid = path.substr(path.rfind('/', path.size() - 2) + 1, path.size() - path.rfind('/', path.size() - 2) - 2);
+        std::string sid =
+            path.substr(path.rfind('/', path.size() - 2) + 1, path.size() - path.rfind('/', path.size() - 2) - 2);
         std::string id = "u" + std::to_string(u);
-        units.push_back({id, sid, path, "Unit " + std::to_string(u), std::string("social_catering"), id, std::int64_t{0},
-                         std::int64_t{0}});
+        units.push_back({id, sid, path, "Unit " + std::to_string(u), std::string("social_catering"), id,
+                         std::int64_t{0}, std::int64_t{0}});
         for (int k = 0; k < 3; ++k) {
           cams.push_back({id + "c" + std::to_string(k), id, path, std::string("cam"), std::string("cooking"),
                           std::string(k ? "online" : "offline"), std::int64_t{0}, std::int64_t{0}});
         }
       }
-      alerts::insert_rows(c, "units",
-                          {"id", "jurisdiction_id", "jpath", "name", "store_type", "disclosure_token", "created_at", "updated_at"},
-                          units);
-      alerts::insert_rows(c, "cameras", {"id", "unit_id", "jpath", "name", "area", "status", "created_at", "updated_at"}, cams);
+      alerts::insert_rows(
+          c, "units",
+          {"id", "jurisdiction_id", "jpath", "name", "store_type", "disclosure_token", "created_at", "updated_at"},
+          units);
+      alerts::insert_rows(c, "cameras",
+                          {"id", "unit_id", "jpath", "name", "area", "status", "created_at", "updated_at"}, cams);
     });
     std::printf("loaded %lld units in %.1f s; loading %lld alerts...\n", n_units, ms_since(t0) / 1000, n_alerts);
     // ---- the alerts, in transactions of 50 000, with the rollups the writer would keep
     std::map<std::tuple<std::string, std::int64_t, std::string, int>, std::pair<std::int64_t, std::int64_t>> daily;
     std::map<std::tuple<std::string, std::int64_t, std::string>, std::pair<std::int64_t, std::int64_t>> unit_daily;
     std::map<std::tuple<std::string, std::int64_t, std::string>, std::pair<std::int64_t, std::int64_t>> unit_span;
-    const std::vector<std::string> cols = {"id", "unit_id", "jpath", "camera_id", "subject", "type", "risk_class", "state",
-                                           "occurred_at", "last_seen_at", "capture_count", "source", "created_at",
-                                           "updated_at", "handled_at"};
+    const std::vector<std::string> cols = {
+        "id",          "unit_id",      "jpath",         "camera_id", "subject",    "type",       "risk_class", "state",
+        "occurred_at", "last_seen_at", "capture_count", "source",    "created_at", "updated_at", "handled_at"};
     // type weights as in the field: mostly class 3
     std::vector<int> type_of_slot;
     for (size_t t = 0; t < cfg.types.size(); ++t) {
@@ -156,8 +168,10 @@ int main(int argc, char** argv) {
         rows.reserve(static_cast<size_t>(chunk));
         for (long long i = 0; i < chunk; ++i) {
           // 20 % of the kitchens produce 80 % of the findings
-          long long u = rng() % 5 < 4 ? static_cast<long long>(rng() % static_cast<unsigned long long>(std::max(1LL, n_units / 5)))
-                                      : static_cast<long long>(rng() % static_cast<unsigned long long>(n_units));
+          long long u =
+              rng() % 5 < 4
+                  ? static_cast<long long>(rng() % static_cast<unsigned long long>(std::max(1LL, n_units / 5)))
+                  : static_cast<long long>(rng() % static_cast<unsigned long long>(n_units));
           const std::string& path = station_paths[static_cast<size_t>(u) % station_paths.size()];
           const alerts::AlertType& type = cfg.types[static_cast<size_t>(type_of_slot[rng() % type_of_slot.size()])];
           // a year of findings in the order they arrived
@@ -167,8 +181,8 @@ int main(int argc, char** argv) {
           bool handled = rng() % 100 < 35;
           std::string uid = "u" + std::to_string(u), cam = uid + "c" + std::to_string(rng() % 3);
           rows.push_back({"a" + std::to_string(++seq), uid, path, cam, cam, type.code, std::int64_t{type.risk_class},
-                          std::string(handled ? "closed" : "open"), at, at, std::int64_t{1}, std::string("bench"), at, at,
-                          handled ? storage::Value(at + kDayMs) : storage::Value(nullptr)});
+                          std::string(handled ? "closed" : "open"), at, at, std::int64_t{1}, std::string("bench"), at,
+                          at, handled ? storage::Value(at + kDayMs) : storage::Value(nullptr)});
           std::int64_t day = local_day(at, cfg.utc_offset_minutes);
           // one rollup row per level: "/" and every node on the path (as AlertWriter keeps them)
           for (size_t k = 0; k < path.size(); ++k) {
@@ -200,7 +214,8 @@ int main(int argc, char** argv) {
     db->in_transaction([&](storage::Connection& c) {
       std::vector<storage::Params> rows;
       for (const auto& [k, v] : daily) {
-        rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), std::int64_t{std::get<3>(k)}, v.first, v.second});
+        rows.push_back(
+            {std::get<0>(k), std::get<1>(k), std::get<2>(k), std::int64_t{std::get<3>(k)}, v.first, v.second});
       }
       alerts::insert_rows(c, "alert_daily", {"jpath", "day", "type", "risk_class", "created", "handled"}, rows);
       rows.clear();
@@ -238,8 +253,10 @@ int main(int argc, char** argv) {
     const auth::Principal* who;
     TimeMs days;
   };
-  const Case cases[] = {{"province admin, 30 days", &admin, 30},   {"province admin, 365 days", &admin, 365},
-                        {"city regulator, 30 days", &city, 30},    {"city regulator, 365 days", &city, 365},
+  const Case cases[] = {{"province admin, 30 days", &admin, 30},
+                        {"province admin, 365 days", &admin, 365},
+                        {"city regulator, 30 days", &city, 30},
+                        {"city regulator, 365 days", &city, 365},
                         {"district regulator, 30 days", &district, 30}};
   std::printf("\n%-30s %12s %12s %12s %14s %14s\n", "overview", "p50 ms", "p99 ms", "max ms", "exact p50 ms",
               "alerts counted");

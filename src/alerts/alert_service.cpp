@@ -38,7 +38,8 @@ constexpr const char* kSelectNotifications =
 constexpr const char* kCountUnread = "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL";
 constexpr const char* kSelectNotification =
     "SELECT id, alert_id, topic, title, body, created_at, read_at FROM notifications WHERE id = $1 AND user_id = $2";
-constexpr const char* kMarkRead = "UPDATE notifications SET read_at = $3 WHERE id = $1 AND user_id = $2 AND read_at IS NULL";
+constexpr const char* kMarkRead =
+    "UPDATE notifications SET read_at = $3 WHERE id = $1 AND user_id = $2 AND read_at IS NULL";
 // + scope; dismissed alerts with the reason from their dismissal event
 constexpr const char* kSelectFalsePositives =
     "SELECT a.id, a.type, a.unit_id, a.camera_id, e.comment, a.model, a.boxes, a.occurred_at, e.at "
@@ -49,15 +50,15 @@ bool is_regulator_or_admin(const auth::Principal& p) {
 }
 
 Error illegal(AlertState from, AlertState to) {
-  return Error::conflict("illegal_transition", "an alert cannot go from '" + std::string(state_name(from)) +
-                                                   "' to '" + std::string(state_name(to)) + "'");
+  return Error::conflict("illegal_transition", "an alert cannot go from '" + std::string(state_name(from)) + "' to '" +
+                                                   std::string(state_name(to)) + "'");
 }
 
 Status check_text(const std::string& field, const std::string& text, size_t max_chars, bool required) {
   if (required && text.empty()) return Error::invalid(field, "missing_field", "field '" + field + "' is required");
   if (utf8_length(text) > max_chars) {
-    return Error::invalid(field, "too_long", "field '" + field + "' is longer than " + std::to_string(max_chars) +
-                                                 " characters");
+    return Error::invalid(field, "too_long",
+                          "field '" + field + "' is longer than " + std::to_string(max_chars) + " characters");
   }
   if (has_control_chars(text, true)) {
     return Error::invalid(field, "invalid_characters", "field '" + field + "' contains control characters");
@@ -109,8 +110,7 @@ struct AlertService::Loaded {
   UnitRef unit;
 };
 
-AlertService::AlertService(storage::Database& db, const Clock& clock, const audit::AuditLog& audit,
-                           AlertsConfig config)
+AlertService::AlertService(storage::Database& db, const Clock& clock, const audit::AuditLog& audit, AlertsConfig config)
     : db_(db), clock_(clock), audit_(audit), config_(std::move(config)) {}
 
 template <typename Fn>
@@ -203,13 +203,11 @@ Result<AlertDetail> AlertService::get(const auth::Principal& p, std::string_view
     d.events.push_back(std::move(e));
   }
   for (const auto& r : c->query(kSelectRectifications, {d.alert.id})) {
-    d.rectifications.push_back(
-        Rectification{r.text(0), r.text(1), ids_from_json(r.text(2)), r.text(3), r.integer(4)});
+    d.rectifications.push_back(Rectification{r.text(0), r.text(1), ids_from_json(r.text(2)), r.text(3), r.integer(4)});
   }
   for (const auto& r : c->query(kSelectDocuments, {d.alert.id})) {
     d.documents.push_back(EnforcementDocument{r.text(0), r.text(1), r.text(2), r.text(3),
-                                              static_cast<int>(r.integer(4)), r.opt_text(5), r.text(6),
-                                              r.integer(7)});
+                                              static_cast<int>(r.integer(4)), r.opt_text(5), r.text(6), r.integer(7)});
   }
   return d;
 }
@@ -253,8 +251,8 @@ Result<Alert> AlertService::rectify(AlertWriter& w, const auth::Principal& p, st
     json::array photos;
     for (const auto& fid : in.photo_ids) photos.emplace_back(fid);
     w.event(a.id, "rectification_submitted", actor, in.text, json::serialize(json::object{{"photo_ids", photos}}));
-    w.audit(actor, "alert.rectify", "alert:" + a.id,
-            json::serialize(json::object{{"photos", in.photo_ids.size()}}), p.source);
+    w.audit(actor, "alert.rectify", "alert:" + a.id, json::serialize(json::object{{"photos", in.photo_ids.size()}}),
+            p.source);
     w.outbox_alert("alert.updated", l->unit, a, actor, in.text, false);
     w.notify_alert(w.recipients(l->unit).regulators, a, l->unit, "alert.updated", "整改已提交");
     return a;
@@ -352,8 +350,8 @@ Result<EnforcementDocument> AlertService::add_document(const auth::Principal& p,
     c.exec(kInsertDocument, {d.id, d.alert_id, d.kind, d.number, std::int64_t{d.issued_on},
                              d.file_id ? Value(*d.file_id) : Value(nullptr), d.created_by, d.created_at});
     Actor actor = actor_of(p);
-    json::object detail{{"document_id", d.id}, {"kind", d.kind}, {"number", d.number},
-                        {"issued_on", format_date(d.issued_on)}};
+    json::object detail{
+        {"document_id", d.id}, {"kind", d.kind}, {"number", d.number}, {"issued_on", format_date(d.issued_on)}};
     w.event(l->alert.id, "document", actor, d.number, json::serialize(detail));
     w.audit(actor, "alert.document", "alert:" + l->alert.id, json::serialize(detail), p.source);
     w.flush();
@@ -362,7 +360,7 @@ Result<EnforcementDocument> AlertService::add_document(const auth::Principal& p,
 }
 
 Result<Page<Notification>> AlertService::notifications(const auth::Principal& p, bool unread_only, PageRequest page,
-                                                        std::int64_t& unread_total) {
+                                                       std::int64_t& unread_total) {
   if (p.is_api_key) return Error::forbidden("API keys have no inbox");
   storage::Conn c = db_.acquire();
   std::string where = unread_only ? " AND read_at IS NULL" : "";

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+
 #include <toml++/toml.h>
 
 #include "core/json.hpp"
@@ -14,7 +15,8 @@ namespace {
 
 bool lower_ident(std::string_view s, size_t max) {
   if (s.empty() || s.size() > max || s[0] < 'a' || s[0] > 'z') return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
 Error bad(std::string_view source, const std::string& key, const std::string& why) {
@@ -27,7 +29,9 @@ class TableReader {
   TableReader(const toml::table& t, std::string prefix, std::string_view source)
       : t_(t), prefix_(std::move(prefix)), source_(source) {}
 
-  std::string key(std::string_view k) const { return prefix_.empty() ? std::string(k) : prefix_ + "." + std::string(k); }
+  std::string key(std::string_view k) const {
+    return prefix_.empty() ? std::string(k) : prefix_ + "." + std::string(k);
+  }
 
   const toml::node* get(std::string_view k) {
     seen_.insert(std::string(k));
@@ -157,8 +161,9 @@ AlertsConfig default_alerts_config() {
       {"stranger", "外来人员进入", "Unauthorised person entered", 2},
       {"sensor_out_of_range", "温湿度等超限", "Sensor reading out of range", 2},
   };
-  auto rule = [](const char* kind, const char* metric, std::optional<double> lo, std::optional<double> hi,
-                 TimeMs dur) { return SensorRule{kind, metric, lo, hi, dur}; };
+  auto rule = [](const char* kind, const char* metric, std::optional<double> lo, std::optional<double> hi, TimeMs dur) {
+    return SensorRule{kind, metric, lo, hi, dur};
+  };
   c.sensor_rules = {
       rule("storeroom", "temperature_c", std::nullopt, 25.0, 10 * kMinuteMs),
       rule("refrigerator", "temperature_c", 0.0, 8.0, 10 * kMinuteMs),
@@ -178,8 +183,9 @@ Result<AlertsConfig> parse_alerts_toml(std::string_view text, const AlertsConfig
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << e.source().begin;
-    return Error::invalid("alerts_config", "invalid_alerts_config",
-                          std::string(source) + ": cannot parse (" + where.str() + "): " + std::string(e.description()));
+    return Error::invalid(
+        "alerts_config", "invalid_alerts_config",
+        std::string(source) + ": cannot parse (" + where.str() + "): " + std::string(e.description()));
   }
   AlertsConfig c = base;
   std::optional<Error> err;
@@ -236,9 +242,12 @@ Result<AlertsConfig> parse_alerts_toml(std::string_view text, const AlertsConfig
       }
       if (!known) {
         // a new type must say everything about itself
-        if (!has_zh) err = bad(source, prefix + ".name_zh", "is required for a new type");
-        else if (!has_en) err = bad(source, prefix + ".name_en", "is required for a new type");
-        else if (!has_class) err = bad(source, prefix + ".risk_class", "is required for a new type");
+        if (!has_zh)
+          err = bad(source, prefix + ".name_zh", "is required for a new type");
+        else if (!has_en)
+          err = bad(source, prefix + ".name_en", "is required for a new type");
+        else if (!has_class)
+          err = bad(source, prefix + ".risk_class", "is required for a new type");
         if (err) break;
         c.types.push_back(t);
       } else {
@@ -276,11 +285,12 @@ Result<AlertsConfig> parse_alerts_toml(std::string_view text, const AlertsConfig
         err = bad(source, prefix + ".min", "must not be above max");
       }
       if (err) break;
-      auto same = std::find_if(c.sensor_rules.begin(), c.sensor_rules.end(), [&](const SensorRule& s) {
-        return s.kind == rule.kind && s.metric == rule.metric;
-      });
-      if (same != c.sensor_rules.end()) *same = rule;
-      else c.sensor_rules.push_back(rule);
+      auto same = std::find_if(c.sensor_rules.begin(), c.sensor_rules.end(),
+                               [&](const SensorRule& s) { return s.kind == rule.kind && s.metric == rule.metric; });
+      if (same != c.sensor_rules.end())
+        *same = rule;
+      else
+        c.sensor_rules.push_back(rule);
     }
   }
 

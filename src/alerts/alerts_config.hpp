@@ -78,8 +78,8 @@ Result<AlertsConfig> load_alerts_file(const std::string& path, const AlertsConfi
 
 // Device kinds (物联设备类型), modelled generically: a kind names which default rules apply.
 inline constexpr std::string_view kDeviceKinds[] = {
-    "storeroom",      "refrigerator", "freezer", "hot_holding", "vehicle",  "rat_board",   "sample_cabinet",
-    "disinfection",   "oil_temperature", "gas",  "water_leak",  "uv_lamp",  "morning_check", "other"};
+    "storeroom",    "refrigerator",    "freezer", "hot_holding", "vehicle", "rat_board",     "sample_cabinet",
+    "disinfection", "oil_temperature", "gas",     "water_leak",  "uv_lamp", "morning_check", "other"};
 bool valid_device_kind(std::string_view kind);
 // Metric names: [a-z][a-z0-9_]{0,31}, e.g. temperature_c, humidity_pct, displaced.
 bool valid_metric_name(std::string_view name);

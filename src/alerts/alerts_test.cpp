@@ -1,10 +1,10 @@
 // The supervision loop's rules, on every engine: taxonomy, dedup window edges, dual push,
 // the state machine (every legal and illegal transition), deadlines and cards with a frozen
 // clock, the scheduler's lease, certificate notices.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "alerts/scheduler.hpp"
 #include "alerts/testing.hpp"
@@ -249,7 +249,8 @@ TEST_P(LoopTest, TheLifecycleWithEveryLegalTransition) {
   EXPECT_EQ(*d->events[3].comment, "照片不清楚");
   EXPECT_EQ(d->events[3].actor.role, "regulator");
   // each transition: audit entry, outbox alert.updated, notifications to the other side
-  EXPECT_EQ(w_->count("SELECT COUNT(*) FROM audit_log WHERE target = $1 AND action <> 'alert.create'", {"alert:" + id}), 4);
+  EXPECT_EQ(w_->count("SELECT COUNT(*) FROM audit_log WHERE target = $1 AND action <> 'alert.create'", {"alert:" + id}),
+            4);
   EXPECT_EQ(w_->count("SELECT COUNT(*) FROM outbox WHERE topic = 'alert.updated'"), 4);
   EXPECT_EQ(inbox(w_->ma), 1 + 2) << "created, rejected, approved";
   EXPECT_EQ(inbox(w_->rega), 1 + 2) << "created, two rectifications";
@@ -358,10 +359,10 @@ TEST_P(LoopTest, ListFiltersStayInsideTheScope) {
 
 TEST_P(LoopTest, DeadlinesAndCardsWithAFrozenClock) {
   Scheduler s(*w_->db, *w_->alerts, nullptr, SchedulerConfig{});
-  auto red = w_->raise("ua", "ca1", "rodent", kStart).alert_id;      // class 1
-  auto closed = w_->raise("ua", "ca2", "pest", kStart).alert_id;     // class 1, closed at once
-  auto two = w_->raise("ub", "cb1", "smoking", kStart).alert_id;     // class 2: deadline, no card
-  auto three = w_->raise("ub", "cb1", "no_hat", kStart).alert_id;    // class 3: neither
+  auto red = w_->raise("ua", "ca1", "rodent", kStart).alert_id;    // class 1
+  auto closed = w_->raise("ua", "ca2", "pest", kStart).alert_id;   // class 1, closed at once
+  auto two = w_->raise("ub", "cb1", "smoking", kStart).alert_id;   // class 2: deadline, no card
+  auto three = w_->raise("ub", "cb1", "no_hat", kStart).alert_id;  // class 3: neither
   ASSERT_TRUE(w_->alerts->rectify(w_->ma, closed, {"x", {}}).ok());
   ASSERT_TRUE(w_->alerts->review(w_->rega, closed, {true, ""}).ok());
 
@@ -434,8 +435,9 @@ TEST_P(LoopTest, TwoSchedulersNeverDoTheSameWorkTwice) {
   EXPECT_TRUE(b.claim_lease("scheduler")) << "a stopped renewing: b takes over";
   EXPECT_FALSE(a.claim_lease("scheduler"));
 
-  for (int i = 0; i < 20; ++i) w_->raise(i % 2 ? "ua" : "ub", i % 2 ? "ca1" : "cb1", i % 4 < 2 ? "rodent" : "pest",
-                                         kStart + i * w_->alerts->config().dedup_window_ms * 3);
+  for (int i = 0; i < 20; ++i)
+    w_->raise(i % 2 ? "ua" : "ub", i % 2 ? "ca1" : "cb1", i % 4 < 2 ? "rodent" : "pest",
+              kStart + i * w_->alerts->config().dedup_window_ms * 3);
   w_->clock.set_ms(kStart + 30 * kDayMs);
   // Both nodes tick at once, again and again, even with leases expiring between ticks.
   int yellow = 0, red = 0;
@@ -464,9 +466,10 @@ TEST_P(LoopTest, CertificateNoticesAreSentOnceForExpiringAndOnceForExpired) {
   {
     storage::Conn c = w_->db->acquire();
     auto staff = [&](const std::string& id, std::int64_t expires) {
-      c->exec("INSERT INTO staff (id, unit_id, jpath, name, cert_number, cert_issued_on, cert_expires_on, created_at, "
-              "updated_at) VALUES ($1, 'ua', '/jp/jc/ja/', $2, 'JK1', 0, $3, 0, 0)",
-              {id, "Cook " + id, expires});
+      c->exec(
+          "INSERT INTO staff (id, unit_id, jpath, name, cert_number, cert_issued_on, cert_expires_on, created_at, "
+          "updated_at) VALUES ($1, 'ua', '/jp/jc/ja/', $2, 'JK1', 0, $3, 0, 0)",
+          {id, "Cook " + id, expires});
     };
     staff("s_valid", today + 31);
     staff("s_soon", today + 10);

@@ -1,16 +1,21 @@
+#include "alerts/model.hpp"
+
 #include <unordered_map>
 
 #include "alerts/internal.hpp"
-#include "alerts/model.hpp"
 
 namespace mingchu::alerts {
 
 std::string_view state_name(AlertState s) {
   switch (s) {
-    case AlertState::kOpen: return "open";
-    case AlertState::kSubmitted: return "submitted";
-    case AlertState::kClosed: return "closed";
-    case AlertState::kDismissed: return "dismissed";
+    case AlertState::kOpen:
+      return "open";
+    case AlertState::kSubmitted:
+      return "submitted";
+    case AlertState::kClosed:
+      return "closed";
+    case AlertState::kDismissed:
+      return "dismissed";
   }
   return "open";
 }

@@ -47,7 +47,7 @@ struct Alert {
   std::optional<std::string> model;
   std::string boxes_json = "[]";
   std::vector<std::string> snapshot_ids;  // oldest first, at most kMaxSnapshotsPerAlert
-  std::string source;  // "key:<id>", "user:<id>", "mqtt:...", "system"
+  std::string source;                     // "key:<id>", "user:<id>", "mqtt:...", "system"
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
   std::optional<TimeMs> handled_at;  // closed or dismissed
@@ -121,7 +121,7 @@ struct Page {
 };
 
 struct RectificationInput {
-  std::string text;  // 1..2000 chars
+  std::string text;                    // 1..2000 chars
   std::vector<std::string> photo_ids;  // ≤ 9 images readable by the caller
 };
 

@@ -98,7 +98,8 @@ TickReport Scheduler::run_once() {
   certificate_notices(r);
   if (metrics_) {
     metrics_->counter("mingchu_scheduler_ticks_total", "", "Scheduler ticks that held the lease").inc();
-    metrics_->counter("mingchu_scheduler_actions_total", "action=\"overdue\"", "Work done by the scheduler").inc(r.overdue);
+    metrics_->counter("mingchu_scheduler_actions_total", "action=\"overdue\"", "Work done by the scheduler")
+        .inc(r.overdue);
     metrics_->counter("mingchu_scheduler_actions_total", "action=\"card_yellow\"").inc(r.yellow_cards);
     metrics_->counter("mingchu_scheduler_actions_total", "action=\"card_red\"").inc(r.red_cards);
     metrics_->counter("mingchu_scheduler_actions_total", "action=\"offline\"").inc(r.offline);
@@ -181,19 +182,20 @@ int Scheduler::detect_offline() {
     AlertWriter w(c, cfg, alerts_.clock(), alerts_.audit_log());
     w.lock_ingest();  // raising alerts: the same dedup discipline as ingest
     int n = 0;
-    storage::Rows silent =
-        c.query(kSilent, {w.now() - cfg.offline_window_ms, std::int64_t{config_.max_items_per_job}});
+    storage::Rows silent = c.query(kSilent, {w.now() - cfg.offline_window_ms, std::int64_t{config_.max_items_per_job}});
     for (const auto& row : silent) {
       std::string subject = row.text(0);
       bool camera = row.text(1) == "camera";
       if (c.exec(kMarkSilent, {subject}) != 1) continue;
       c.exec(camera ? kCameraOffline : kDeviceOffline, {subject});
       auto unit = w.unit(row.text(2));
-      if (!unit) continue;  // the unit was deleted: nobody to tell
+      if (!unit) continue;                                             // the unit was deleted: nobody to tell
       if (camera ? !w.camera(subject) : !w.device(subject)) continue;  // deleted
       AlertDraft d;
-      if (camera) d.camera_id = subject;
-      else d.device_id = subject;
+      if (camera)
+        d.camera_id = subject;
+      else
+        d.device_id = subject;
       d.type = "camera_offline";
       d.occurred_at = row.integer(3) + cfg.offline_window_ms;
       d.source = "system";
@@ -211,8 +213,8 @@ void Scheduler::certificate_notices(TickReport& r) {
   db_.in_transaction([&](storage::Connection& c) {
     AlertWriter w(c, cfg, alerts_.clock(), alerts_.audit_log());
     std::int64_t today = local_day(w.now(), cfg.utc_offset_minutes);
-    storage::Rows rows = c.query(kCertsToNotify, {today + config_.cert_expiring_days, today,
-                                                  std::int64_t{config_.max_items_per_job}});
+    storage::Rows rows =
+        c.query(kCertsToNotify, {today + config_.cert_expiring_days, today, std::int64_t{config_.max_items_per_job}});
     for (const auto& row : rows) {
       std::string staff_id = row.text(0);
       std::int64_t expires = row.integer(4);
@@ -228,8 +230,11 @@ void Scheduler::certificate_notices(TickReport& r) {
                          (expired ? " 已于 " + date + " 过期，请立即停止上岗并办理"
                                   : " 将于 " + date + " 到期（剩 " + std::to_string(expires - today) + " 天）");
       w.notify(w.recipients(*unit).all(), std::nullopt, topic, title, body);
-      json::object staff{{"id", staff_id}, {"name", row.text(2)}, {"cert_number", row.text(3)},
-                         {"expires_on", date}, {"days_left", expires - today}};
+      json::object staff{{"id", staff_id},
+                         {"name", row.text(2)},
+                         {"cert_number", row.text(3)},
+                         {"expires_on", date},
+                         {"days_left", expires - today}};
       w.outbox_raw(topic, *unit, json::object{{"staff", std::move(staff)}}, false);
       w.audit(Actor::system(), "cert." + kind + "_notice", "staff:" + staff_id, "{\"expires_on\":\"" + date + "\"}");
       (expired ? r.cert_expired : r.cert_expiring) += 1;

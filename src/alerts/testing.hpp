@@ -24,18 +24,18 @@ namespace mingchu::alerts::testing {
 inline constexpr TimeMs kStart = 1795305600000;
 
 struct World {
-  explicit World(const std::string& engine, AlertsConfig cfg = default_alerts_config(), int pool = 4)
-      : clock(true) {
+  explicit World(const std::string& engine, AlertsConfig cfg = default_alerts_config(), int pool = 4) : clock(true) {
     clock.set_ms(kStart);
     db = storage::open_test_database(engine, pool);
     audit = std::make_unique<audit::AuditLog>(clock);
     alerts = std::make_unique<AlertService>(*db, clock, *audit, std::move(cfg));
     storage::Conn c = db->acquire();
-    auto node = [&](const std::string& id, const std::string& parent, const std::string& level,
-                    const std::string& code, const std::string& path) {
-      c->exec("INSERT INTO jurisdictions (id, parent_id, level, code, name, path, created_at) "
-              "VALUES ($1, $2, $3, $4, $5, $6, 0)",
-              {id, parent.empty() ? storage::Value(nullptr) : storage::Value(parent), level, code, "J-" + id, path});
+    auto node = [&](const std::string& id, const std::string& parent, const std::string& level, const std::string& code,
+                    const std::string& path) {
+      c->exec(
+          "INSERT INTO jurisdictions (id, parent_id, level, code, name, path, created_at) "
+          "VALUES ($1, $2, $3, $4, $5, $6, 0)",
+          {id, parent.empty() ? storage::Value(nullptr) : storage::Value(parent), level, code, "J-" + id, path});
     };
     node("jp", "", "province", "320000", "/jp/");
     node("jc", "jp", "city", "320600", "/jp/jc/");
@@ -56,23 +56,26 @@ struct World {
 
   void unit(const std::string& id, const std::string& j, const std::string& path) {
     storage::Conn c = db->acquire();
-    c->exec("INSERT INTO units (id, jurisdiction_id, jpath, name, store_type, disclosure_token, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, 'other', $1, 0, 0)",
-            {id, j, path, "Unit " + id});
+    c->exec(
+        "INSERT INTO units (id, jurisdiction_id, jpath, name, store_type, disclosure_token, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, 'other', $1, 0, 0)",
+        {id, j, path, "Unit " + id});
   }
   void camera(const std::string& id, const std::string& unit_id, const std::string& path) {
     storage::Conn c = db->acquire();
-    c->exec("INSERT INTO cameras (id, unit_id, jpath, name, area, status, created_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, 'cooking', 'offline', 0, 0)",
-            {id, unit_id, path, "Camera " + id});
+    c->exec(
+        "INSERT INTO cameras (id, unit_id, jpath, name, area, status, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, 'cooking', 'offline', 0, 0)",
+        {id, unit_id, path, "Camera " + id});
   }
   auth::Principal user(const std::string& id, auth::Role role, const std::string& jurisdiction,
                        const std::string& jpath, std::vector<std::string> units) {
     storage::Conn c = db->acquire();
-    c->exec("INSERT INTO users (id, username, display_name, role, jurisdiction_id, password_hash, "
-            "password_changed_at, created_at) VALUES ($1, $1, $2, $3, $4, 'x', 0, 0)",
-            {id, "User " + id, std::string(auth::role_name(role)),
-             jurisdiction.empty() ? storage::Value(nullptr) : storage::Value(jurisdiction)});
+    c->exec(
+        "INSERT INTO users (id, username, display_name, role, jurisdiction_id, password_hash, "
+        "password_changed_at, created_at) VALUES ($1, $1, $2, $3, $4, 'x', 0, 0)",
+        {id, "User " + id, std::string(auth::role_name(role)),
+         jurisdiction.empty() ? storage::Value(nullptr) : storage::Value(jurisdiction)});
     for (const auto& u : units) c->exec("INSERT INTO user_units (user_id, unit_id) VALUES ($1, $2)", {id, u});
     auth::Principal p;
     p.user_id = id;

@@ -52,16 +52,18 @@ constexpr const char* kMoveAuditHead = "UPDATE audit_head SET seq = $1, hash = $
 constexpr std::int64_t kIngestLockKey = 7231003;
 
 const std::vector<std::string> kAlertInsertCols = {
-    "id",          "unit_id",       "jpath",          "camera_id", "device_id",  "subject",    "type",       "risk_class",
-    "state",       "occurred_at",   "last_seen_at",   "capture_count", "snapshot_count", "due_at", "overdue", "card",
-    "next_card_at", "confidence",   "model",          "boxes",     "source",     "created_at", "updated_at", "handled_at"};
+    "id",         "unit_id",    "jpath",        "camera_id",    "device_id",     "subject",        "type",
+    "risk_class", "state",      "occurred_at",  "last_seen_at", "capture_count", "snapshot_count", "due_at",
+    "overdue",    "card",       "next_card_at", "confidence",   "model",         "boxes",          "source",
+    "created_at", "updated_at", "handled_at"};
 const std::vector<std::string> kEventCols = {"id",       "alert_id",   "seq",        "type",    "at",
                                              "actor_id", "actor_name", "actor_role", "comment", "detail"};
 const std::vector<std::string> kSnapshotCols = {"alert_id", "file_id", "at"};
-const std::vector<std::string> kNotificationCols = {"id", "user_id", "alert_id", "topic", "title", "body", "created_at"};
+const std::vector<std::string> kNotificationCols = {"id",    "user_id", "alert_id",  "topic",
+                                                    "title", "body",    "created_at"};
 const std::vector<std::string> kOutboxCols = {"id", "topic", "unit_id", "jpath", "payload", "sms", "created_at"};
-const std::vector<std::string> kAuditCols = {"seq",    "at",     "actor_id", "actor",     "role",      "action",
-                                             "target", "source", "result",   "detail",    "prev_hash", "hash"};
+const std::vector<std::string> kAuditCols = {"seq",    "at",     "actor_id", "actor",  "role",      "action",
+                                             "target", "source", "result",   "detail", "prev_hash", "hash"};
 
 Value opt(const std::optional<std::string>& s) {
   if (!s) return nullptr;
@@ -89,9 +91,12 @@ std::int64_t next_seq(TimeMs now) {
 
 std::string class_label(int risk_class) {
   switch (risk_class) {
-    case 1: return "一类预警";
-    case 2: return "二类预警";
-    default: return "三类预警";
+    case 1:
+      return "一类预警";
+    case 2:
+      return "二类预警";
+    default:
+      return "三类预警";
   }
 }
 
@@ -160,8 +165,7 @@ std::optional<DeviceRef> AlertWriter::device(const std::string& id) {
   std::optional<DeviceRef> d;
   storage::Rows rows = c_.query(kSelectDevice, {id});
   if (!rows.empty()) {
-    d = DeviceRef{rows[0].text(0), rows[0].text(1), rows[0].text(2),
-                  rows[0].text(3), rows[0].text(4), rows[0].text(5)};
+    d = DeviceRef{rows[0].text(0), rows[0].text(1), rows[0].text(2), rows[0].text(3), rows[0].text(4), rows[0].text(5)};
   }
   devices_.emplace(id, d);
   return d;
@@ -240,7 +244,8 @@ AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const
   // prefetch() loaded every candidate of this unit for events this late
   auto pre = prefetched_.find(unit_id);
   if (pre != prefetched_.end() && t >= pre->second) return nullptr;
-  storage::Rows rows = c_.query(std::string(kFindOpen) + detail::for_update(c_), {unit_id, subject, type, t - w, t + w});
+  storage::Rows rows =
+      c_.query(std::string(kFindOpen) + detail::for_update(c_), {unit_id, subject, type, t - w, t + w});
   if (rows.empty()) return nullptr;
   remember_open(rows[0]);
   return best_known();
@@ -270,7 +275,9 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
   auto cams = each_chunk(
       camera_ids, [&](const std::string& id) { return cameras_.contains(id); },
       "SELECT id, unit_id, name, status FROM cameras WHERE deleted_at IS NULL AND id IN (", "",
-      [&](const storage::Row& r) { cameras_[r.text(0)] = CameraRef{r.text(0), r.text(1), r.text(2), r.text(3)}; });
+      [&](const storage::Row& r) {
+        cameras_[r.text(0)] = CameraRef{r.text(0), r.text(1), r.text(2), r.text(3)};
+      });
   for (const auto& id : cams) cameras_.try_emplace(id, std::nullopt);
   auto devs = each_chunk(
       device_ids, [&](const std::string& id) { return devices_.contains(id); },
@@ -290,12 +297,14 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
   auto us = each_chunk(
       units, [&](const std::string& id) { return units_.contains(id); },
       "SELECT id, jpath, name, jurisdiction_id FROM units WHERE deleted_at IS NULL AND id IN (", "",
-      [&](const storage::Row& r) { units_[r.text(0)] = UnitRef{r.text(0), r.text(1), r.text(2), r.text(3)}; });
+      [&](const storage::Row& r) {
+        units_[r.text(0)] = UnitRef{r.text(0), r.text(1), r.text(2), r.text(3)};
+      });
   for (const auto& id : us) units_.try_emplace(id, std::nullopt);
 
   // recipients of every live unit not known yet: two queries, the same answer as recipients()
   std::vector<const UnitRef*> live;  // live units whose recipients are not known yet
-  std::set<std::string> live_ids;     // every live unit of the batch
+  std::set<std::string> live_ids;    // every live unit of the batch
   for (const auto& id : units) {
     auto it = units_.find(id);
     if (it == units_.end() || !it->second || !live_ids.insert(id).second) continue;
@@ -443,11 +452,30 @@ void AlertWriter::write_new_alerts() {
     const Alert& a = o->a;
     std::string subject = a.camera_id ? *a.camera_id : a.device_id ? *a.device_id : std::string();
     std::optional<TimeMs> next_card = next_card_at(a, cfg_);
-    rows.push_back({a.id, a.unit_id, a.jpath, opt(a.camera_id), opt(a.device_id), subject, a.type,
-                    std::int64_t{a.risk_class}, std::string(state_name(a.state)), a.occurred_at, a.last_seen_at,
-                    a.capture_count, o->snapshot_count, opt_time(a.due_at), std::int64_t{a.overdue ? 1 : 0},
-                    opt(a.card), opt_time(next_card), opt_real(a.confidence), opt(a.model), a.boxes_json, a.source,
-                    a.created_at, a.updated_at, opt_time(a.handled_at)});
+    rows.push_back({a.id,
+                    a.unit_id,
+                    a.jpath,
+                    opt(a.camera_id),
+                    opt(a.device_id),
+                    subject,
+                    a.type,
+                    std::int64_t{a.risk_class},
+                    std::string(state_name(a.state)),
+                    a.occurred_at,
+                    a.last_seen_at,
+                    a.capture_count,
+                    o->snapshot_count,
+                    opt_time(a.due_at),
+                    std::int64_t{a.overdue ? 1 : 0},
+                    opt(a.card),
+                    opt_time(next_card),
+                    opt_real(a.confidence),
+                    opt(a.model),
+                    a.boxes_json,
+                    a.source,
+                    a.created_at,
+                    a.updated_at,
+                    opt_time(a.handled_at)});
     o->is_new = false;
     o->dirty = false;
   }
@@ -457,9 +485,8 @@ void AlertWriter::write_new_alerts() {
 
 std::optional<Alert> AlertWriter::load_for_update(const std::string& id) {
   write_new_alerts();  // an alert raised earlier in this transaction must be visible
-  storage::Rows rows = c_.query(std::string("SELECT ") + detail::kAlertColumns + " FROM alerts a WHERE a.id = $1" +
-                                    detail::for_update(c_),
-                                {id});
+  storage::Rows rows = c_.query(
+      std::string("SELECT ") + detail::kAlertColumns + " FROM alerts a WHERE a.id = $1" + detail::for_update(c_), {id});
   if (rows.empty()) return std::nullopt;
   Alert a = detail::alert_from_row(rows[0]);
   // captures folded in by this transaction and not yet written
@@ -476,9 +503,9 @@ std::optional<Alert> AlertWriter::load_for_update(const std::string& id) {
 }
 
 void AlertWriter::save(const Alert& after) {
-  c_.exec(kSaveTransition, {after.id, std::string(state_name(after.state)), opt_time(after.due_at),
-                            std::int64_t{after.overdue ? 1 : 0}, opt(after.card), opt_time(next_card_at(after, cfg_)),
-                            opt_time(after.handled_at), now_});
+  c_.exec(kSaveTransition,
+          {after.id, std::string(state_name(after.state)), opt_time(after.due_at), std::int64_t{after.overdue ? 1 : 0},
+           opt(after.card), opt_time(next_card_at(after, cfg_)), opt_time(after.handled_at), now_});
   for (auto& [key, list] : open_) {
     for (auto& o : list) {
       if (o->a.id == after.id) {
@@ -493,7 +520,8 @@ void AlertWriter::save(const Alert& after) {
 void AlertWriter::count_handled(const Alert& a) {
   auto day = static_cast<std::int64_t>(local_day(a.occurred_at, cfg_.utc_offset_minutes));
   buf_->daily[{"/", day, a.type, a.risk_class}].second += 1;
-  for (const auto& prefix : detail::path_prefixes(a.jpath)) buf_->daily[{prefix, day, a.type, a.risk_class}].second += 1;
+  for (const auto& prefix : detail::path_prefixes(a.jpath))
+    buf_->daily[{prefix, day, a.type, a.risk_class}].second += 1;
   buf_->unit_daily[{a.jpath, day, a.unit_id}].second += 1;
   buf_->unit_span[{a.jpath, day / kSpanDays, a.unit_id}].second += 1;
 }
@@ -519,8 +547,7 @@ void AlertWriter::audit(const Actor& actor, const std::string& action, const std
 }
 
 void AlertWriter::outbox_alert(const std::string& topic, const UnitRef& u, const Alert& a,
-                               const std::optional<Actor>& actor, const std::optional<std::string>& comment,
-                               bool sms) {
+                               const std::optional<Actor>& actor, const std::optional<std::string>& comment, bool sms) {
   json::object payload;
   payload["alert"] = alert_to_json(a, cfg_);
   if (actor) payload["actor"] = actor_to_json(*actor);
@@ -579,8 +606,8 @@ void AlertWriter::write_audit() {
   for (const audit::Entry& e : buf_->audit) {
     ++seq;
     std::string hash = audit::AuditLog::chain_hash(prev, seq, now_, e);
-    rows.push_back({seq, now_, e.actor_id, e.actor, e.role, e.action, e.target, e.source, e.result, e.detail, prev,
-                    hash});
+    rows.push_back(
+        {seq, now_, e.actor_id, e.actor, e.role, e.action, e.target, e.source, e.result, e.detail, prev, hash});
     prev = std::move(hash);
   }
   insert_rows(c_, "audit_log", kAuditCols, rows);
@@ -623,7 +650,8 @@ void AlertWriter::flush() {
   buf_->snapshots.clear();
   buf_->notifications.clear();
   buf_->outbox.clear();
-  const char* kAdd = " DO UPDATE SET created = {t}.created + excluded.created, handled = {t}.handled + excluded.handled";
+  const char* kAdd =
+      " DO UPDATE SET created = {t}.created + excluded.created, handled = {t}.handled + excluded.handled";
   auto upsert = [&](const std::string& table, const std::vector<std::string>& cols, const std::string& key,
                     const std::vector<Params>& rows) {
     std::string add = kAdd;
@@ -634,12 +662,15 @@ void AlertWriter::flush() {
   for (const auto& [k, v] : buf_->daily) {
     rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), std::int64_t{std::get<3>(k)}, v.first, v.second});
   }
-  upsert("alert_daily", {"jpath", "day", "type", "risk_class", "created", "handled"}, "jpath, day, type, risk_class", rows);
+  upsert("alert_daily", {"jpath", "day", "type", "risk_class", "created", "handled"}, "jpath, day, type, risk_class",
+         rows);
   rows.clear();
-  for (const auto& [k, v] : buf_->unit_daily) rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
+  for (const auto& [k, v] : buf_->unit_daily)
+    rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
   upsert("alert_unit_daily", {"jpath", "day", "unit_id", "created", "handled"}, "jpath, day, unit_id", rows);
   rows.clear();
-  for (const auto& [k, v] : buf_->unit_span) rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
+  for (const auto& [k, v] : buf_->unit_span)
+    rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), v.first, v.second});
   upsert("alert_unit_span", {"jpath", "span", "unit_id", "created", "handled"}, "jpath, span, unit_id", rows);
   buf_->daily.clear();
   buf_->unit_daily.clear();
@@ -679,7 +710,8 @@ std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg) {
 }
 
 json::object actor_to_json(const Actor& a) {
-  return json::object{{"id", a.id.empty() ? json::value(nullptr) : json::value(a.id)}, {"name", a.name}, {"role", a.role}};
+  return json::object{
+      {"id", a.id.empty() ? json::value(nullptr) : json::value(a.id)}, {"name", a.name}, {"role", a.role}};
 }
 
 json::object alert_to_json(const Alert& a, const AlertsConfig& cfg) {

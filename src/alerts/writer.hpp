@@ -81,10 +81,10 @@ struct AlertDraft {
   std::optional<std::string> model;
   std::string boxes_json = "[]";
   std::optional<std::string> snapshot_file_id;  // a files row already linked to the unit
-  std::string source;  // stored as alerts.source
-  Actor actor;         // recorded in the timeline and the audit log
-  std::string audit_source;  // remote address or transport, for the audit log
-  std::string event_id;      // the sender's id, recorded in the timeline; may be empty
+  std::string source;                           // stored as alerts.source
+  Actor actor;                                  // recorded in the timeline and the audit log
+  std::string audit_source;                     // remote address or transport, for the audit log
+  std::string event_id;                         // the sender's id, recorded in the timeline; may be empty
 };
 
 struct RaiseOutcome {

@@ -21,14 +21,17 @@ struct Weighted {
   const char* type;
   int weight;
 };
-const Weighted kTypes[] = {{"no_mask", 18},  {"no_hat", 16},   {"no_gloves", 10},      {"no_uniform", 8},
-                           {"clutter", 10},  {"phone_use", 10}, {"bin_uncovered", 8},  {"utensil_unclean", 6},
-                           {"smoking", 6},   {"stranger", 3},  {"rodent", 2},          {"pest", 2},
+const Weighted kTypes[] = {{"no_mask", 18}, {"no_hat", 16},    {"no_gloves", 10},    {"no_uniform", 8},
+                           {"clutter", 10}, {"phone_use", 10}, {"bin_uncovered", 8}, {"utensil_unclean", 6},
+                           {"smoking", 6},  {"stranger", 3},   {"rodent", 2},        {"pest", 2},
                            {"animal", 1}};
-const char* kRectifications[] = {"已对当班人员进行批评教育，重新培训着装规范，并张贴提示。", "垃圾桶已加盖，安排专人每小时巡查。",
-                                 "杂物已清理，库房重新定置摆放。", "厨具已全部清洗消毒，落实用后即洗制度。",
+const char* kRectifications[] = {"已对当班人员进行批评教育，重新培训着装规范，并张贴提示。",
+                                 "垃圾桶已加盖，安排专人每小时巡查。",
+                                 "杂物已清理，库房重新定置摆放。",
+                                 "厨具已全部清洗消毒，落实用后即洗制度。",
                                  "已封堵排水口缝隙，放置捕鼠笼和粘鼠板，请第三方消杀公司上门处理。",
-                                 "后厨张贴禁烟标识，吸烟员工已按制度处罚。", "工作期间手机统一存放在更衣柜。"};
+                                 "后厨张贴禁烟标识，吸烟员工已按制度处罚。",
+                                 "工作期间手机统一存放在更衣柜。"};
 const char* kRejections[] = {"整改照片不清晰，请补拍现场照片。", "未见消杀记录，请补充第三方消杀凭证。"};
 const char* kFalsePositives[] = {"误报：灶台蒸汽被识别为烟雾。", "误报：员工已戴口罩，角度遮挡。",
                                  "误报：识别到的是墙面污渍，并非老鼠。"};
@@ -76,7 +79,8 @@ void seed_demo_alerts(Platform& p) {
         if (u.jpath.rfind(reg.jpath, 0) == 0 && reg.jpath.size() > u.regulator.jpath.size()) u.regulator = reg;
       }
     }
-    auto m = c->query("SELECT uu.unit_id FROM user_units uu JOIN users u ON u.id = uu.user_id WHERE u.username = 'merchant'");
+    auto m = c->query(
+        "SELECT uu.unit_id FROM user_units uu JOIN users u ON u.id = uu.user_id WHERE u.username = 'merchant'");
     if (!m.empty()) merchant_unit = m[0].text(0);
   }
   units.erase(std::remove_if(units.begin(), units.end(),
@@ -186,10 +190,13 @@ void seed_demo_alerts(Platform& p) {
           continue;
         }
         when += uniform(2 * kHourMs, 12 * kHourMs);
-        if (!step(when, [&](alerts::AlertWriter& w) { return svc.rectify(w, merchant, id, {text, {}}).ok(); })) continue;
+        if (!step(when, [&](alerts::AlertWriter& w) { return svc.rectify(w, merchant, id, {text, {}}).ok(); }))
+          continue;
         when += uniform(kHourMs, 6 * kHourMs);
       }
-      if (step(when, [&](alerts::AlertWriter& w) { return svc.review(w, u.regulator, id, {true, "整改到位，予以通过。"}).ok(); })) {
+      if (step(when, [&](alerts::AlertWriter& w) {
+            return svc.review(w, u.regulator, id, {true, "整改到位，予以通过。"}).ok();
+          })) {
         ++closed;
       }
     }
@@ -211,7 +218,8 @@ void seed_demo_alerts(Platform& p) {
       created += 2;
     }
   });
-  log::info("demo: a week of alerts seeded", {{"alerts", std::to_string(created)}, {"closed", std::to_string(closed)},
+  log::info("demo: a week of alerts seeded", {{"alerts", std::to_string(created)},
+                                              {"closed", std::to_string(closed)},
                                               {"dismissed", std::to_string(dismissed)}});
 }
 

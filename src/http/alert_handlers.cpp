@@ -70,11 +70,13 @@ Result<alerts::AlertFilter> alert_filter(const ApiContext& ctx, const Request& r
     *target = *id;
   }
   if (auto t = req.query_param("type"); t && !t->empty()) {
-    if (!ctx.alerts->config().find_type(*t)) return Error::invalid("type", "unknown_type", "type is not a known alert type");
+    if (!ctx.alerts->config().find_type(*t))
+      return Error::invalid("type", "unknown_type", "type is not a known alert type");
     f.type = *t;
   }
   if (auto rc = req.query_param("risk_class"); rc && !rc->empty()) {
-    if (*rc != "1" && *rc != "2" && *rc != "3") return Error::invalid("risk_class", "invalid_risk_class", "risk_class must be 1, 2 or 3");
+    if (*rc != "1" && *rc != "2" && *rc != "3")
+      return Error::invalid("risk_class", "invalid_risk_class", "risk_class must be 1, 2 or 3");
     f.risk_class = (*rc)[0] - '0';
   }
   if (auto s = req.query_param("state"); s && !s->empty()) {
@@ -86,7 +88,8 @@ Result<alerts::AlertFilter> alert_filter(const ApiContext& ctx, const Request& r
     f.card = *c;
   }
   if (auto o = req.query_param("overdue"); o && !o->empty()) {
-    if (*o != "true" && *o != "false") return Error::invalid("overdue", "invalid_overdue", "overdue must be true or false");
+    if (*o != "true" && *o != "false")
+      return Error::invalid("overdue", "invalid_overdue", "overdue must be true or false");
     f.overdue = *o == "true";
   }
   auto from = query_time(req, "from");
@@ -118,7 +121,8 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
     }
     PageParams all{1, static_cast<int>(items.size())};
     json::object body = list_body(std::move(items), static_cast<std::int64_t>(cfg.types.size()), all);
-    body["deadline_days"] = json::object{{"1", cfg.deadline_days[1]}, {"2", cfg.deadline_days[2]}, {"3", cfg.deadline_days[3]}};
+    body["deadline_days"] =
+        json::object{{"1", cfg.deadline_days[1]}, {"2", cfg.deadline_days[2]}, {"3", cfg.deadline_days[3]}};
     body["cards"] = json::object{{"yellow_days", cfg.yellow_card_days}, {"red_days", cfg.red_card_days}};
     body["dedup_window_minutes"] = cfg.dedup_window_ms / kMinuteMs;
     body["offline_window_minutes"] = cfg.offline_window_ms / kMinuteMs;
@@ -149,96 +153,109 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
     return Response::json(200, detail_json(ctx, *d));
   });
 
-  r.add("POST", "/api/v1/alerts/{id}/rectifications", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
-    ObjectReader rd(*body);
-    alerts::RectificationInput in;
-    in.text = rd.req_string("text", alerts::kMaxRectificationChars);
-    if (const json::array* photos = rd.opt_array("photo_ids", alerts::kMaxRectificationPhotos)) {
-      for (size_t i = 0; i < photos->size(); ++i) {
-        const auto& v = (*photos)[i];
-        if (!v.is_string() || v.as_string().size() > 64) {
-          std::string field = "photo_ids[" + std::to_string(i) + "]";
-          return Response::error(Error::invalid(field, "wrong_type", "field '" + field + "' must be a file id"));
+  r.add(
+      "POST", "/api/v1/alerts/{id}/rectifications",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto id = path_id(req);
+        if (!id) return Response::error(id.error());
+        auto body = read_json(req);
+        if (!body) return Response::error(body.error());
+        ObjectReader rd(*body);
+        alerts::RectificationInput in;
+        in.text = rd.req_string("text", alerts::kMaxRectificationChars);
+        if (const json::array* photos = rd.opt_array("photo_ids", alerts::kMaxRectificationPhotos)) {
+          for (size_t i = 0; i < photos->size(); ++i) {
+            const auto& v = (*photos)[i];
+            if (!v.is_string() || v.as_string().size() > 64) {
+              std::string field = "photo_ids[" + std::to_string(i) + "]";
+              return Response::error(Error::invalid(field, "wrong_type", "field '" + field + "' must be a file id"));
+            }
+            in.photo_ids.emplace_back(v.as_string());
+          }
         }
-        in.photo_ids.emplace_back(v.as_string());
-      }
-    }
-    if (auto st = rd.finish(); !st) return Response::error(st.error());
-    auto a = ctx.alerts->rectify(*who, *id, in);
-    if (!a) return Response::error(a.error());
-    return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
-  }, 32 * 1024);
+        if (auto st = rd.finish(); !st) return Response::error(st.error());
+        auto a = ctx.alerts->rectify(*who, *id, in);
+        if (!a) return Response::error(a.error());
+        return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
+      },
+      32 * 1024);
 
-  r.add("POST", "/api/v1/alerts/{id}/review", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
-    ObjectReader rd(*body);
-    std::string decision = rd.req_string("decision", 16);
-    alerts::ReviewInput in;
-    in.comment = rd.opt_string("comment", alerts::kMaxCommentChars).value_or("");
-    if (auto st = rd.finish(); !st) return Response::error(st.error());
-    if (decision != "approve" && decision != "reject") {
-      return Response::error(Error::invalid("decision", "invalid_decision", "decision must be approve or reject"));
-    }
-    in.approve = decision == "approve";
-    auto a = ctx.alerts->review(*who, *id, in);
-    if (!a) return Response::error(a.error());
-    return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
-  }, 16 * 1024);
+  r.add(
+      "POST", "/api/v1/alerts/{id}/review",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto id = path_id(req);
+        if (!id) return Response::error(id.error());
+        auto body = read_json(req);
+        if (!body) return Response::error(body.error());
+        ObjectReader rd(*body);
+        std::string decision = rd.req_string("decision", 16);
+        alerts::ReviewInput in;
+        in.comment = rd.opt_string("comment", alerts::kMaxCommentChars).value_or("");
+        if (auto st = rd.finish(); !st) return Response::error(st.error());
+        if (decision != "approve" && decision != "reject") {
+          return Response::error(Error::invalid("decision", "invalid_decision", "decision must be approve or reject"));
+        }
+        in.approve = decision == "approve";
+        auto a = ctx.alerts->review(*who, *id, in);
+        if (!a) return Response::error(a.error());
+        return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
+      },
+      16 * 1024);
 
-  r.add("POST", "/api/v1/alerts/{id}/dismiss", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
-    ObjectReader rd(*body);
-    std::string reason = rd.req_string("reason", alerts::kMaxCommentChars);
-    if (auto st = rd.finish(); !st) return Response::error(st.error());
-    auto a = ctx.alerts->dismiss(*who, *id, reason);
-    if (!a) return Response::error(a.error());
-    return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
-  }, 16 * 1024);
+  r.add(
+      "POST", "/api/v1/alerts/{id}/dismiss",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto id = path_id(req);
+        if (!id) return Response::error(id.error());
+        auto body = read_json(req);
+        if (!body) return Response::error(body.error());
+        ObjectReader rd(*body);
+        std::string reason = rd.req_string("reason", alerts::kMaxCommentChars);
+        if (auto st = rd.finish(); !st) return Response::error(st.error());
+        auto a = ctx.alerts->dismiss(*who, *id, reason);
+        if (!a) return Response::error(a.error());
+        return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
+      },
+      16 * 1024);
 
-  r.add("POST", "/api/v1/alerts/{id}/documents", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
-    ObjectReader rd(*body);
-    alerts::DocumentInput in;
-    in.kind = rd.req_string("kind", 32);
-    in.number = rd.req_string("number", 64);
-    std::string issued = rd.req_string("issued_on", 10);
-    in.file_id = rd.opt_string("file_id", 64);
-    if (auto st = rd.finish(); !st) return Response::error(st.error());
-    auto day = parse_date(issued);
-    if (!day) return Response::error(Error::invalid("issued_on", "invalid_date", "issued_on must be YYYY-MM-DD"));
-    in.issued_on = *day;
-    auto d = ctx.alerts->add_document(*who, *id, in);
-    if (!d) return Response::error(d.error());
-    return Response::json(201, json::object{{"id", d->id},
-                                            {"alert_id", d->alert_id},
-                                            {"kind", d->kind},
-                                            {"number", d->number},
-                                            {"issued_on", format_date(d->issued_on)},
-                                            {"file_id", d->file_id ? json::value(*d->file_id) : json::value(nullptr)},
-                                            {"created_by", d->created_by},
-                                            {"created_at", format_time(ctx, d->created_at)}});
-  }, 8 * 1024);
+  r.add(
+      "POST", "/api/v1/alerts/{id}/documents",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto id = path_id(req);
+        if (!id) return Response::error(id.error());
+        auto body = read_json(req);
+        if (!body) return Response::error(body.error());
+        ObjectReader rd(*body);
+        alerts::DocumentInput in;
+        in.kind = rd.req_string("kind", 32);
+        in.number = rd.req_string("number", 64);
+        std::string issued = rd.req_string("issued_on", 10);
+        in.file_id = rd.opt_string("file_id", 64);
+        if (auto st = rd.finish(); !st) return Response::error(st.error());
+        auto day = parse_date(issued);
+        if (!day) return Response::error(Error::invalid("issued_on", "invalid_date", "issued_on must be YYYY-MM-DD"));
+        in.issued_on = *day;
+        auto d = ctx.alerts->add_document(*who, *id, in);
+        if (!d) return Response::error(d.error());
+        return Response::json(201,
+                              json::object{{"id", d->id},
+                                           {"alert_id", d->alert_id},
+                                           {"kind", d->kind},
+                                           {"number", d->number},
+                                           {"issued_on", format_date(d->issued_on)},
+                                           {"file_id", d->file_id ? json::value(*d->file_id) : json::value(nullptr)},
+                                           {"created_by", d->created_by},
+                                           {"created_at", format_time(ctx, d->created_at)}});
+      },
+      8 * 1024);
 
   r.add("GET", "/api/v1/notifications", [&ctx](Request& req) {
     auto who = authenticate(ctx, req);
@@ -262,20 +279,24 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
     return Response::json(200, body);
   });
 
-  r.add("POST", "/api/v1/notifications/{id}/read", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto n = ctx.alerts->mark_read(*who, *id);
-    if (!n) return Response::error(n.error());
-    return Response::json(200, notification_json(ctx, *n));
-  }, 1024);
+  r.add(
+      "POST", "/api/v1/notifications/{id}/read",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto id = path_id(req);
+        if (!id) return Response::error(id.error());
+        auto n = ctx.alerts->mark_read(*who, *id);
+        if (!n) return Response::error(n.error());
+        return Response::json(200, notification_json(ctx, *n));
+      },
+      1024);
 
   r.add("GET", "/api/v1/labels/false-positives", [&ctx](Request& req) {
     auto who = authenticate(ctx, req);
     if (!who) return Response::error(who.error());
-    if (who->role == auth::Role::kMerchant) return Response::error(Error::forbidden("labels are for regulators and operators"));
+    if (who->role == auth::Role::kMerchant)
+      return Response::error(Error::forbidden("labels are for regulators and operators"));
     auto from = query_time(req, "from");
     if (!from) return Response::error(from.error());
     auto to = query_time(req, "to");
@@ -311,7 +332,8 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
                                    {"occurred_at", format_time(ctx, l.occurred_at)},
                                    {"dismissed_at", format_time(ctx, l.dismissed_at)}});
     }
-    if (format == "json") return Response::json(200, json::object{{"items", std::move(items)}, {"total", labels->size()}});
+    if (format == "json")
+      return Response::json(200, json::object{{"items", std::move(items)}, {"total", labels->size()}});
     Response resp;
     resp.content_type = "application/x-ndjson; charset=utf-8";
     for (const auto& it : items) resp.body += json::serialize(it) + "\n";
@@ -320,18 +342,21 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
 
   if (ctx.options.manual_clock && ctx.scheduler) {
     // Tests walk through deadlines with the manual clock, then run the scheduler at once.
-    r.add("POST", "/api/v1/admin/scheduler/run", [&ctx](Request& req) {
-      auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-      if (!who) return Response::error(who.error());
-      auto rep = ctx.scheduler->run_once();
-      return Response::json(200, json::object{{"lease", rep.lease},
-                                              {"overdue", rep.overdue},
-                                              {"yellow_cards", rep.yellow_cards},
-                                              {"red_cards", rep.red_cards},
-                                              {"offline", rep.offline},
-                                              {"cert_expiring", rep.cert_expiring},
-                                              {"cert_expired", rep.cert_expired}});
-    }, 1024);
+    r.add(
+        "POST", "/api/v1/admin/scheduler/run",
+        [&ctx](Request& req) {
+          auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
+          if (!who) return Response::error(who.error());
+          auto rep = ctx.scheduler->run_once();
+          return Response::json(200, json::object{{"lease", rep.lease},
+                                                  {"overdue", rep.overdue},
+                                                  {"yellow_cards", rep.yellow_cards},
+                                                  {"red_cards", rep.red_cards},
+                                                  {"offline", rep.offline},
+                                                  {"cert_expiring", rep.cert_expiring},
+                                                  {"cert_expired", rep.cert_expired}});
+        },
+        1024);
   }
 }
 

@@ -12,9 +12,9 @@
 #include <atomic>
 #include <mutex>
 
+#include "http/handler_util.hpp"
 #include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
-#include "http/handler_util.hpp"
 
 namespace mingchu::http {
 namespace {
@@ -39,10 +39,9 @@ Response single_answer(const ingest::IngestResult& r) {
     if (r.error->kind == ErrorKind::kUnavailable) resp.headers.emplace_back("Retry-After", "1");
     return resp;
   }
-  return Response::json(202, json::object{{"event_id", r.event_id},
-                                          {"alert_id", r.alert_id},
-                                          {"merged", r.merged},
-                                          {"duplicate", r.duplicate}});
+  return Response::json(
+      202, json::object{
+               {"event_id", r.event_id}, {"alert_id", r.alert_id}, {"merged", r.merged}, {"duplicate", r.duplicate}});
 }
 
 // The answers of a batch, collected from completions on any thread.
@@ -64,14 +63,16 @@ struct BatchAnswer {
     json::array items;
     size_t accepted = 0, unavailable = 0;
     for (const auto& r : results) {
-      if (r.ok()) ++accepted;
-      else if (r.error->kind == ErrorKind::kUnavailable) ++unavailable;
+      if (r.ok())
+        ++accepted;
+      else if (r.error->kind == ErrorKind::kUnavailable)
+        ++unavailable;
       items.push_back(result_json(r));
     }
     int status = accepted == results.size() ? 202 : unavailable == results.size() ? 503 : 207;
-    Response resp = Response::json(status, json::object{{"results", std::move(items)},
-                                                        {"accepted", accepted},
-                                                        {"rejected", results.size() - accepted}});
+    Response resp = Response::json(
+        status,
+        json::object{{"results", std::move(items)}, {"accepted", accepted}, {"rejected", results.size() - accepted}});
     if (status == 503) resp.headers.emplace_back("Retry-After", "1");
     done(std::move(resp));
   }
@@ -85,53 +86,60 @@ Response device_response(const ApiContext& ctx, const Result<ingest::Device>& d,
 }  // namespace
 
 void add_ingest_routes(Router& r, ApiContext& ctx) {
-  r.add_async("POST", "/api/v1/ingest/alerts", [&ctx](Request& req, std::function<void(Response)> done) {
-    auto who = authenticate_ingest(ctx, req);
-    if (!who) return done(Response::error(who.error()));
-    auto body = read_json(req);
-    if (!body) return done(Response::error(body.error()));
-    ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
-    src.scope.source = req.remote;
+  r.add_async(
+      "POST", "/api/v1/ingest/alerts",
+      [&ctx](Request& req, std::function<void(Response)> done) {
+        auto who = authenticate_ingest(ctx, req);
+        if (!who) return done(Response::error(who.error()));
+        auto body = read_json(req);
+        if (!body) return done(Response::error(body.error()));
+        ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
+        src.scope.source = req.remote;
 
-    if (!body->contains("events")) {
-      auto ev = ingest::parse_alert_event(*body);
-      if (!ev) return done(Response::error(ev.error()));
-      ctx.ingest->submit(src, std::move(*ev), [done](ingest::IngestResult res) { done(single_answer(res)); });
-      return;
-    }
-    if (body->size() != 1) {
-      return done(Response::error(Error::invalid("events", "unknown_field", "a batch holds only 'events'")));
-    }
-    const json::value& evs = body->at("events");
-    if (!evs.is_array()) return done(Response::error(Error::invalid("events", "wrong_type", "events must be an array")));
-    const json::array& arr = evs.as_array();
-    if (arr.empty() || arr.size() > ingest::kMaxBatchEvents) {
-      return done(Response::error(Error::invalid("events", "invalid_batch_size", "events must hold 1 to 1000 events")));
-    }
-    auto batch = std::make_shared<BatchAnswer>();
-    batch->results.resize(arr.size());
-    batch->remaining = arr.size() + 1;  // +1: the loop below finishes before the answer
-    batch->done = std::move(done);
-    for (size_t i = 0; i < arr.size(); ++i) {
-      Result<ingest::AlertEvent> ev = arr[i].is_object()
-                                          ? ingest::parse_alert_event(arr[i].as_object())
-                                          : Result<ingest::AlertEvent>(Error::invalid(
-                                                "events[" + std::to_string(i) + "]", "wrong_type", "an event must be an object"));
-      if (!ev) {
-        ingest::IngestResult res;
-        if (arr[i].is_object()) {
-          if (const auto* id = arr[i].as_object().if_contains("event_id"); id && id->is_string()) {
-            res.event_id = std::string(std::string_view(id->as_string()).substr(0, ingest::kMaxEventIdChars));
-          }
+        if (!body->contains("events")) {
+          auto ev = ingest::parse_alert_event(*body);
+          if (!ev) return done(Response::error(ev.error()));
+          ctx.ingest->submit(src, std::move(*ev), [done](ingest::IngestResult res) { done(single_answer(res)); });
+          return;
         }
-        res.error = ev.error();
-        batch->complete(i, std::move(res));
-        continue;
-      }
-      ctx.ingest->submit(src, std::move(*ev), [batch, i](ingest::IngestResult res) { batch->complete(i, std::move(res)); });
-    }
-    batch->finish_one();
-  }, kMaxIngestBody);
+        if (body->size() != 1) {
+          return done(Response::error(Error::invalid("events", "unknown_field", "a batch holds only 'events'")));
+        }
+        const json::value& evs = body->at("events");
+        if (!evs.is_array())
+          return done(Response::error(Error::invalid("events", "wrong_type", "events must be an array")));
+        const json::array& arr = evs.as_array();
+        if (arr.empty() || arr.size() > ingest::kMaxBatchEvents) {
+          return done(
+              Response::error(Error::invalid("events", "invalid_batch_size", "events must hold 1 to 1000 events")));
+        }
+        auto batch = std::make_shared<BatchAnswer>();
+        batch->results.resize(arr.size());
+        batch->remaining = arr.size() + 1;  // +1: the loop below finishes before the answer
+        batch->done = std::move(done);
+        for (size_t i = 0; i < arr.size(); ++i) {
+          Result<ingest::AlertEvent> ev =
+              arr[i].is_object()
+                  ? ingest::parse_alert_event(arr[i].as_object())
+                  : Result<ingest::AlertEvent>(Error::invalid("events[" + std::to_string(i) + "]", "wrong_type",
+                                                              "an event must be an object"));
+          if (!ev) {
+            ingest::IngestResult res;
+            if (arr[i].is_object()) {
+              if (const auto* id = arr[i].as_object().if_contains("event_id"); id && id->is_string()) {
+                res.event_id = std::string(std::string_view(id->as_string()).substr(0, ingest::kMaxEventIdChars));
+              }
+            }
+            res.error = ev.error();
+            batch->complete(i, std::move(res));
+            continue;
+          }
+          ctx.ingest->submit(src, std::move(*ev),
+                             [batch, i](ingest::IngestResult res) { batch->complete(i, std::move(res)); });
+        }
+        batch->finish_one();
+      },
+      kMaxIngestBody);
 
   // "Did you get my event?" — the stored answer to an event id this sender sent before; the
   // query form takes event ids with '/' in them.
@@ -140,44 +148,52 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
     if (!who) return Response::error(who.error());
     auto res = ctx.ingest->receipt(ingest::IngestSource::from_principal(*who), event_id);
     if (!res) return Response::error(res.error());
-    return Response::json(200, json::object{{"event_id", res->event_id}, {"alert_id", res->alert_id}, {"merged", res->merged}});
+    return Response::json(
+        200, json::object{{"event_id", res->event_id}, {"alert_id", res->alert_id}, {"merged", res->merged}});
   };
-  r.add("GET", "/api/v1/ingest/alerts/{event_id}", [receipt](Request& req) { return receipt(req, req.param("event_id")); });
+  r.add("GET", "/api/v1/ingest/alerts/{event_id}",
+        [receipt](Request& req) { return receipt(req, req.param("event_id")); });
   r.add("GET", "/api/v1/ingest/alerts", [receipt](Request& req) {
     auto id = req.query_param("event_id");
     if (!id || id->empty()) return Response::error(Error::invalid("event_id", "missing_field", "event_id is required"));
     return receipt(req, *id);
   });
 
-  r.add_async("POST", "/api/v1/ingest/heartbeats", [&ctx](Request& req, std::function<void(Response)> done) {
-    auto who = authenticate_ingest(ctx, req);
-    if (!who) return done(Response::error(who.error()));
-    auto body = read_json(req);
-    if (!body) return done(Response::error(body.error()));
-    auto hb = ingest::parse_heartbeat(*body);
-    if (!hb) return done(Response::error(hb.error()));
-    ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
-    src.scope.source = req.remote;
-    ctx.ingest->submit_heartbeat(src, std::move(*hb), [done](Status st) {
-      if (!st) return done(Response::error(st.error()));
-      done(Response::json(202, json::object{{"accepted", true}}));
-    });
-  }, 4 * 1024);
+  r.add_async(
+      "POST", "/api/v1/ingest/heartbeats",
+      [&ctx](Request& req, std::function<void(Response)> done) {
+        auto who = authenticate_ingest(ctx, req);
+        if (!who) return done(Response::error(who.error()));
+        auto body = read_json(req);
+        if (!body) return done(Response::error(body.error()));
+        auto hb = ingest::parse_heartbeat(*body);
+        if (!hb) return done(Response::error(hb.error()));
+        ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
+        src.scope.source = req.remote;
+        ctx.ingest->submit_heartbeat(src, std::move(*hb), [done](Status st) {
+          if (!st) return done(Response::error(st.error()));
+          done(Response::json(202, json::object{{"accepted", true}}));
+        });
+      },
+      4 * 1024);
 
-  r.add_async("POST", "/api/v1/ingest/readings", [&ctx](Request& req, std::function<void(Response)> done) {
-    auto who = authenticate_ingest(ctx, req);
-    if (!who) return done(Response::error(who.error()));
-    auto body = read_json(req);
-    if (!body) return done(Response::error(body.error()));
-    auto rd = ingest::parse_reading(*body);
-    if (!rd) return done(Response::error(rd.error()));
-    ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
-    src.scope.source = req.remote;
-    ctx.ingest->submit_reading(src, std::move(*rd), [done](Status st) {
-      if (!st) return done(Response::error(st.error()));
-      done(Response::json(202, json::object{{"accepted", true}}));
-    });
-  }, 16 * 1024);
+  r.add_async(
+      "POST", "/api/v1/ingest/readings",
+      [&ctx](Request& req, std::function<void(Response)> done) {
+        auto who = authenticate_ingest(ctx, req);
+        if (!who) return done(Response::error(who.error()));
+        auto body = read_json(req);
+        if (!body) return done(Response::error(body.error()));
+        auto rd = ingest::parse_reading(*body);
+        if (!rd) return done(Response::error(rd.error()));
+        ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
+        src.scope.source = req.remote;
+        ctx.ingest->submit_reading(src, std::move(*rd), [done](Status st) {
+          if (!st) return done(Response::error(st.error()));
+          done(Response::json(202, json::object{{"accepted", true}}));
+        });
+      },
+      16 * 1024);
 
   // ---- devices
   r.add("GET", "/api/v1/devices", [&ctx](Request& req) {
@@ -205,15 +221,18 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
     return Response::json(200, list_body(std::move(items), page->total, *pg));
   });
 
-  r.add("POST", "/api/v1/devices", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
-    auto in = ingest::parse_device_input(*body, false);
-    if (!in) return Response::error(in.error());
-    return device_response(ctx, ctx.devices->create(*who, *in), 201);
-  }, 16 * 1024);
+  r.add(
+      "POST", "/api/v1/devices",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto body = read_json(req);
+        if (!body) return Response::error(body.error());
+        auto in = ingest::parse_device_input(*body, false);
+        if (!in) return Response::error(in.error());
+        return device_response(ctx, ctx.devices->create(*who, *in), 201);
+      },
+      16 * 1024);
 
   r.add("GET", "/api/v1/devices/{id}", [&ctx](Request& req) {
     auto who = authenticate(ctx, req);
@@ -223,17 +242,20 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
     return device_response(ctx, ctx.devices->get(*who, *id));
   });
 
-  r.add("PATCH", "/api/v1/devices/{id}", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
-    auto in = ingest::parse_device_input(*body, true);
-    if (!in) return Response::error(in.error());
-    return device_response(ctx, ctx.devices->update(*who, *id, *in));
-  }, 16 * 1024);
+  r.add(
+      "PATCH", "/api/v1/devices/{id}",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto id = path_id(req);
+        if (!id) return Response::error(id.error());
+        auto body = read_json(req);
+        if (!body) return Response::error(body.error());
+        auto in = ingest::parse_device_input(*body, true);
+        if (!in) return Response::error(in.error());
+        return device_response(ctx, ctx.devices->update(*who, *id, *in));
+      },
+      16 * 1024);
 
   r.add("DELETE", "/api/v1/devices/{id}", [&ctx](Request& req) {
     auto who = authenticate(ctx, req);

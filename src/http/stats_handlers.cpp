@@ -34,7 +34,8 @@ void add_stats_routes(Router& r, ApiContext& ctx) {
     json::array by_day;
     for (const auto& [d, n] : o->by_day) by_day.push_back(json::object{{"date", d}, {"count", n}});
     json::array top;
-    for (const auto& u : o->top_units) top.push_back(json::object{{"unit_id", u.unit_id}, {"name", u.name}, {"count", u.count}});
+    for (const auto& u : o->top_units)
+      top.push_back(json::object{{"unit_id", u.unit_id}, {"name", u.name}, {"count", u.count}});
     return Response::json(200, json::object{{"from", format_time(ctx, o->from)},
                                             {"to", format_time(ctx, o->to)},
                                             {"units", o->units},

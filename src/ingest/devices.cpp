@@ -43,7 +43,8 @@ bool manages(const auth::Principal& p) { return !unit_scoped(p) && !p.jpath.empt
 
 std::optional<Device> load(storage::Connection& c, std::string_view id) {
   if (!plausible_id(id)) return std::nullopt;
-  storage::Rows rows = c.query(std::string(kSelectDevices) + " WHERE id = $1 AND deleted_at IS NULL", {std::string(id)});
+  storage::Rows rows =
+      c.query(std::string(kSelectDevices) + " WHERE id = $1 AND deleted_at IS NULL", {std::string(id)});
   if (rows.empty()) return std::nullopt;
   return from_row(rows[0]);
 }
@@ -88,7 +89,8 @@ Result<DeviceInput> parse_device_input(const json::object& body, bool patch) {
   if (auto st = rd.finish(); !st) return st.error();
   if (patch && in.unit_id) return Error::invalid("unit_id", "not_changeable", "a device cannot move to another unit");
   if (!patch) {
-    for (auto [field, v] : {std::pair{"unit_id", &in.unit_id}, std::pair{"name", &in.name}, std::pair{"kind", &in.kind}}) {
+    for (auto [field, v] :
+         {std::pair{"unit_id", &in.unit_id}, std::pair{"name", &in.name}, std::pair{"kind", &in.kind}}) {
       if (!*v) return Error::invalid(field, "missing_field", std::string("field '") + field + "' is required");
     }
   }

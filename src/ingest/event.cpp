@@ -121,8 +121,7 @@ Result<AlertEvent> parse_alert_event(const json::object& obj) {
     std::string_view b64 = b64v->as_string();
     if (b64.size() > kMaxSnapshotBase64) {
       return Error{ErrorKind::kTooLarge, "snapshot_too_large",
-                   "snapshot_base64 decodes to more than " + std::to_string(kMaxSnapshotBytes / (1024 * 1024)) +
-                       " MB",
+                   "snapshot_base64 decodes to more than " + std::to_string(kMaxSnapshotBytes / (1024 * 1024)) + " MB",
                    "snapshot_base64"};
     }
     auto bytes = crypto::base64_decode(b64);
@@ -134,9 +133,10 @@ Result<AlertEvent> parse_alert_event(const json::object& obj) {
     }
     auto type = files::sniff_content_type(*bytes);
     if (!type || (*type != files::kJpeg && *type != files::kPng && *type != files::kWebp)) {
-      return Error{ErrorKind::kUnsupported, "unsupported_media_type",
-                   "snapshot_base64 is not a JPEG, PNG or WebP image" + (type ? " (it is " + *type + ")" : std::string()),
-                   "snapshot_base64"};
+      return Error{
+          ErrorKind::kUnsupported, "unsupported_media_type",
+          "snapshot_base64 is not a JPEG, PNG or WebP image" + (type ? " (it is " + *type + ")" : std::string()),
+          "snapshot_base64"};
     }
     ev.snapshot = InlineSnapshot{std::move(*bytes), *type};
   }

@@ -38,7 +38,7 @@ inline constexpr size_t kMaxBatchEvents = 1000;  // {"events": [...]} in one req
 // A detection box in image pixels (x, y: top-left corner).
 struct Box {
   double x = 0, y = 0, w = 0, h = 0;
-  std::string label;  // ≤ 64 chars, may be empty
+  std::string label;            // ≤ 64 chars, may be empty
   std::optional<double> score;  // 0..1
 };
 
@@ -56,7 +56,7 @@ struct AlertEvent {
   std::optional<std::string> device_id;  // a sensor or other IoT device
   std::string type;                      // a code of the taxonomy (checked by IngestService)
   TimeMs occurred_at = 0;
-  std::optional<double> confidence;  // 0..1
+  std::optional<double> confidence;        // 0..1
   std::optional<std::string> snapshot_id;  // a file uploaded before (POST /api/v1/files)
   std::optional<InlineSnapshot> snapshot;  // or the image inline
   std::vector<Box> boxes;

@@ -43,7 +43,8 @@ constexpr const char* kOpenOfflineAlerts =
 constexpr const char* kSelectBreach = "SELECT since, alerted FROM device_breaches WHERE device_id = $1 AND metric = $2";
 constexpr const char* kInsertBreach =
     "INSERT INTO device_breaches (device_id, metric, since, alerted) VALUES ($1, $2, $3, $4)";
-constexpr const char* kUpdateBreach = "UPDATE device_breaches SET since = $3, alerted = $4 WHERE device_id = $1 AND metric = $2";
+constexpr const char* kUpdateBreach =
+    "UPDATE device_breaches SET since = $3, alerted = $4 WHERE device_id = $1 AND metric = $2";
 constexpr const char* kDeleteBreach = "DELETE FROM device_breaches WHERE device_id = $1 AND metric = $2";
 
 const std::vector<std::string> kReceiptCols = {"source", "event_id", "alert_id", "merged", "received_at"};
@@ -183,7 +184,8 @@ void IngestService::submit(const IngestSource& src, AlertEvent event, Completion
   };
   const auto& cfg = alerts_.config();
   if (!cfg.find_type(event.type)) {
-    return refuse(Error::invalid("type", "unknown_type", "field 'type' is not a type of the taxonomy (GET /api/v1/alert-types)"));
+    return refuse(
+        Error::invalid("type", "unknown_type", "field 'type' is not a type of the taxonomy (GET /api/v1/alert-types)"));
   }
   TimeMs now = clock_.now_ms();
   if (event.occurred_at > now + config_.max_future_ms) {
@@ -315,7 +317,8 @@ void IngestService::writer_loop() {
       while (!stopping_ && queue_.size() < config_.max_batch &&
              cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
       }
-      metrics_.gauge("mingchu_ingest_queue", "", "Ingest items waiting for the writer").set(static_cast<double>(queue_.size()));
+      metrics_.gauge("mingchu_ingest_queue", "", "Ingest items waiting for the writer")
+          .set(static_cast<double>(queue_.size()));
       size_t n = std::min(queue_.size(), config_.max_batch);
       batch.reserve(n);
       for (size_t i = 0; i < n; ++i) {
@@ -557,7 +560,9 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
           d.audit_source = item->src.scope.source;
           char val[32];
           std::snprintf(val, sizeof val, "%g", value);
-          json::object detail{{"metric", metric}, {"value", value}, {"limit", format_limit(*rule)},
+          json::object detail{{"metric", metric},
+                              {"value", value},
+                              {"limit", format_limit(*rule)},
                               {"since", format_rfc3339(since, alerts_.config().utc_offset_minutes)}};
           d.boxes_json = "[]";
           auto out = w.raise(*unit, d);
@@ -585,8 +590,10 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
 
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.histogram("mingchu_ingest_batch_seconds", "", "Time to write and commit one ingest batch").observe(secs);
-  metrics_.counter("mingchu_ingest_batches_total", committed ? "result=\"committed\"" : "result=\"failed\"",
-                   "Ingest transactions").inc();
+  metrics_
+      .counter("mingchu_ingest_batches_total", committed ? "result=\"committed\"" : "result=\"failed\"",
+               "Ingest transactions")
+      .inc();
   if (!committed) {
     log::error("ingest batch failed; answering 503 to every event in it",
                {{"items", std::to_string(batch.size())}, {"error", failure}});
@@ -599,10 +606,10 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
         r.event_id = item->event.event_id;
         r.error = Error::unavailable("the event could not be stored; retry");
       }
-      const char* label = !r.ok() ? (committed ? "result=\"rejected\"" : "result=\"unavailable\"")
+      const char* label = !r.ok()       ? (committed ? "result=\"rejected\"" : "result=\"unavailable\"")
                           : r.duplicate ? "result=\"duplicate\""
-                          : r.merged   ? "result=\"merged\""
-                                       : "result=\"created\"";
+                          : r.merged    ? "result=\"merged\""
+                                        : "result=\"created\"";
       metrics_.counter("mingchu_ingest_events_total", label, "Alert events by outcome").inc();
       item->done(std::move(r));
     } else {

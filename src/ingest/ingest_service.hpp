@@ -99,9 +99,8 @@ struct IngestConfig {
 
 class IngestService {
  public:
-  IngestService(storage::Database& db, const Clock& clock, const audit::AuditLog& audit,
-                alerts::AlertService& alerts, const files::FileStore& store, Metrics& metrics,
-                IngestConfig config = {});
+  IngestService(storage::Database& db, const Clock& clock, const audit::AuditLog& audit, alerts::AlertService& alerts,
+                const files::FileStore& store, Metrics& metrics, IngestConfig config = {});
   ~IngestService();
   IngestService(const IngestService&) = delete;
   IngestService& operator=(const IngestService&) = delete;

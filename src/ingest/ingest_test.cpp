@@ -1,13 +1,13 @@
 // The ingest edge: parse_alert_event on hostile input (pure), and IngestService on every
 // engine — group commit from many threads, idempotency, scope, 503 for a failed batch,
 // inline snapshots, heartbeats and offline/online, sensor thresholds with a duration.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <future>
 #include <map>
 #include <random>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "alerts/scheduler.hpp"
 #include "alerts/testing.hpp"
@@ -69,24 +69,35 @@ TEST(ParseAlertEvent, RefusesHostileInputWithAClearError) {
       {"[1, 2]", 400, "not_an_object", ""},
       {R"({"event_id": "x"} trailing)", 400, "malformed_json", ""},
       {"{\"event_id\": " + deep, 400, "malformed_json", ""},
-      {R"({"camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "missing_field", "event_id"},
-      {R"({"event_id": "", "camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "invalid_event_id", "event_id"},
-      {R"({"event_id": "has space", "camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "invalid_event_id", "event_id"},
-      {R"({"event_id": ")" + std::string(129, 'x') + R"(", "camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "too_long", "event_id"},
-      {R"({"event_id": 42, "camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "wrong_type", "event_id"},
-      {R"({"event_id": "e", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "missing_field", "camera_id"},
+      {R"({"camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "missing_field",
+       "event_id"},
+      {R"({"event_id": "", "camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422,
+       "invalid_event_id", "event_id"},
+      {R"({"event_id": "has space", "camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422,
+       "invalid_event_id", "event_id"},
+      {R"({"event_id": ")" + std::string(129, 'x') +
+           R"(", "camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})",
+       422, "too_long", "event_id"},
+      {R"({"event_id": 42, "camera_id": "ca1", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422,
+       "wrong_type", "event_id"},
+      {R"({"event_id": "e", "type": "rodent", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "missing_field",
+       "camera_id"},
       {R"({"event_id": "e", "camera_id": "ca1", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "missing_field", "type"},
-      {R"({"event_id": "e", "camera_id": "ca1", "type": "DROP TABLE", "occurred_at": "2026-11-22T08:00:00Z"})", 422, "unknown_type", "type"},
+      {R"({"event_id": "e", "camera_id": "ca1", "type": "DROP TABLE", "occurred_at": "2026-11-22T08:00:00Z"})", 422,
+       "unknown_type", "type"},
       {R"({"event_id": "e", "camera_id": "ca1", "type": "rodent"})", 422, "missing_field", "occurred_at"},
-      {R"({"event_id": "e", "camera_id": "ca1", "type": "rodent", "occurred_at": "yesterday"})", 422, "invalid_time", "occurred_at"},
-      {R"({"event_id": "e", "camera_id": "ca1", "type": "rodent", "occurred_at": 1795305600000})", 422, "wrong_type", "occurred_at"},
+      {R"({"event_id": "e", "camera_id": "ca1", "type": "rodent", "occurred_at": "yesterday"})", 422, "invalid_time",
+       "occurred_at"},
+      {R"({"event_id": "e", "camera_id": "ca1", "type": "rodent", "occurred_at": 1795305600000})", 422, "wrong_type",
+       "occurred_at"},
       {event_json(R"(, "confidence": 1.5)"), 422, "out_of_range", "confidence"},
       {event_json(R"(, "confidence": "high")"), 422, "wrong_type", "confidence"},
       {event_json(R"(, "boxes": )" + boxes51), 422, "too_many_items", "boxes"},
       {event_json(R"(, "boxes": [{"x": -1, "y": 0, "w": 1, "h": 1}])"), 422, "out_of_range", "boxes[0].x"},
       {event_json(R"(, "boxes": [{"x": 0, "y": 0, "w": 1}])"), 422, "missing_field", "boxes[0].h"},
       {event_json(R"(, "boxes": [7])"), 422, "wrong_type", "boxes[0]"},
-      {event_json(R"(, "boxes": [{"x": 0, "y": 0, "w": 1, "h": 1, "evil": true}])"), 422, "unknown_field", "boxes[0].evil"},
+      {event_json(R"(, "boxes": [{"x": 0, "y": 0, "w": 1, "h": 1, "evil": true}])"), 422, "unknown_field",
+       "boxes[0].evil"},
       {event_json(R"(, "model": ")" + std::string(65, 'm') + "\""), 422, "too_long", "model"},
       {event_json(R"(, "camera_id2": "x")"), 422, "unknown_field", "camera_id2"},
       {event_json(R"(, "snapshot_base64": "!!!not base64!!!")"), 422, "malformed_base64", "snapshot_base64"},
@@ -117,9 +128,14 @@ TEST(ParseAlertEvent, NeverThrowsOnMutatedInput) {
     for (int k = 0; k < edits; ++k) {
       size_t pos = rng() % s.size();
       switch (rng() % 3) {
-        case 0: s[pos] = static_cast<char>(rng() % 256); break;
-        case 1: s.erase(pos, 1 + rng() % 3); break;
-        default: s.insert(pos, 1, "{}[]\",:0\\e-"[rng() % 11]);
+        case 0:
+          s[pos] = static_cast<char>(rng() % 256);
+          break;
+        case 1:
+          s.erase(pos, 1 + rng() % 3);
+          break;
+        default:
+          s.insert(pos, 1, "{}[]\",:0\\e-"[rng() % 11]);
       }
       if (s.empty()) s = "{";
     }
@@ -134,9 +150,12 @@ TEST(ParseReadingAndHeartbeat, ShapesAreChecked) {
   ASSERT_EQ(r->metrics.size(), 3u);
   EXPECT_EQ(r->metrics[0].second, -19.5);
   EXPECT_EQ(r->metrics[2].second, 0.0);
-  EXPECT_EQ(parse_reading(R"({"device_id": "d", "at": "2026-11-22T08:00:00Z", "metrics": {}})").error().field, "metrics");
-  EXPECT_EQ(parse_reading(R"({"device_id": "d", "at": "2026-11-22T08:00:00Z", "metrics": {"T": 1}})").error().field, "metrics");
-  EXPECT_EQ(parse_reading(R"({"device_id": "d", "at": "2026-11-22T08:00:00Z", "metrics": {"t": "hot"}})").error().field, "metrics.t");
+  EXPECT_EQ(parse_reading(R"({"device_id": "d", "at": "2026-11-22T08:00:00Z", "metrics": {}})").error().field,
+            "metrics");
+  EXPECT_EQ(parse_reading(R"({"device_id": "d", "at": "2026-11-22T08:00:00Z", "metrics": {"T": 1}})").error().field,
+            "metrics");
+  EXPECT_EQ(parse_reading(R"({"device_id": "d", "at": "2026-11-22T08:00:00Z", "metrics": {"t": "hot"}})").error().field,
+            "metrics.t");
   EXPECT_EQ(parse_reading(R"({"at": "2026-11-22T08:00:00Z", "metrics": {"t": 1}})").error().field, "device_id");
   auto hb = parse_heartbeat(*parse_object(R"({"camera_id": "ca1"})"));
   ASSERT_TRUE(hb.ok());
@@ -223,7 +242,9 @@ TEST_P(IngestTest, ConcurrentSendersShareTransactionsAndRetriesAreHarmless) {
         futures.push_back(p->get_future());
         // distinct types and cameras so most are new alerts, some fold
         AlertEvent e = event("t" + std::to_string(t) + "-" + std::to_string(i), i % 2 ? "ca1" : "ca2",
-                             i % 3 == 0 ? "rodent" : i % 3 == 1 ? "smoking" : "no_mask");
+                             i % 3 == 0   ? "rodent"
+                             : i % 3 == 1 ? "smoking"
+                                          : "no_mask");
         svc_->submit(src_, std::move(e), [p](IngestResult r) { p->set_value(std::move(r)); });
       }
       for (auto& f : futures) results[t].push_back(f.get());
@@ -354,7 +375,8 @@ TEST_P(IngestTest, AFailedTransactionAnswers503ToEveryEventAndStoresNothing) {
   for (int i = 0; i < 10; ++i) {
     auto p = std::make_shared<std::promise<IngestResult>>();
     fs.push_back(p->get_future());
-    svc_->submit(src_, event("during-" + std::to_string(i), "ca2", "smoking"), [p](IngestResult r) { p->set_value(r); });
+    svc_->submit(src_, event("during-" + std::to_string(i), "ca2", "smoking"),
+                 [p](IngestResult r) { p->set_value(r); });
   }
   for (auto& f : fs) EXPECT_EQ(f.get().http_status(), 503);
   {

@@ -57,7 +57,9 @@ struct Tally {
 StatsService::StatsService(storage::Database& db, const Clock& clock, const alerts::AlertsConfig& config)
     : db_(db), clock_(clock), config_(config) {}
 
-Result<Overview> StatsService::overview(const auth::Principal& p, const OverviewQuery& q) { return compute(p, q, true); }
+Result<Overview> StatsService::overview(const auth::Principal& p, const OverviewQuery& q) {
+  return compute(p, q, true);
+}
 
 Result<Overview> StatsService::overview_exact(const auth::Principal& p, const OverviewQuery& q) {
   return compute(p, q, false);
@@ -68,7 +70,8 @@ Result<Overview> StatsService::compute(const auth::Principal& p, const OverviewQ
   o.to = q.to.value_or(clock_.now_ms());
   o.from = q.from.value_or(o.to - 30 * kDayMs);
   if (o.from >= o.to) return Error::invalid("from", "invalid_range", "from must be before to");
-  if (o.to - o.from > kMaxRangeMs) return Error::invalid("from", "range_too_long", "the range may span at most 366 days");
+  if (o.to - o.from > kMaxRangeMs)
+    return Error::invalid("from", "range_too_long", "the range may span at most 366 days");
   const int offset = config_.utc_offset_minutes;
   const TimeMs offset_ms = offset * kMinuteMs;
 
@@ -142,8 +145,8 @@ Result<Overview> StatsService::compute(const auth::Principal& p, const OverviewQ
     auto per_unit = [&](const char* table, const char* col, std::int64_t a, std::int64_t b) {
       if (a >= b) return;
       Params ups{a, b};
-      std::string q = std::string("SELECT unit_id, SUM(created) FROM ") + table + " WHERE " + col + " >= $1 AND " + col +
-                      " < $2";
+      std::string q =
+          std::string("SELECT unit_id, SUM(created) FROM ") + table + " WHERE " + col + " >= $1 AND " + col + " < $2";
       scope.append(q, ups, "jpath", "");
       q += " GROUP BY unit_id";
       for (const auto& r : c->query(q, ups)) t.by_unit[r.text(0)] += r.integer(1);

@@ -51,8 +51,8 @@ struct Overview {
   double alerts_per_unit = 0;
   std::int64_t handled = 0;
   double handling_rate = 0;
-  std::map<std::string, std::int64_t> by_type;  // every type of the taxonomy, zeros included
-  std::map<int, std::int64_t> by_risk_class;    // 1, 2, 3
+  std::map<std::string, std::int64_t> by_type;               // every type of the taxonomy, zeros included
+  std::map<int, std::int64_t> by_risk_class;                 // 1, 2, 3
   std::vector<std::pair<std::string, std::int64_t>> by_day;  // YYYY-MM-DD, every day of the range
   std::vector<TopUnit> top_units;
   std::int64_t cameras_total = 0;

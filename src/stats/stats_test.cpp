@@ -1,8 +1,8 @@
 // The statistics overview against a fixture computed by hand, on every engine: rollups for
 // whole days plus exact edges must give the same numbers as counting the alerts themselves.
-#include <gtest/gtest.h>
-
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "alerts/testing.hpp"
 #include "stats/stats_service.hpp"
@@ -14,15 +14,15 @@ using alerts::testing::kStart;
 using alerts::testing::World;
 
 // Local (UTC+8) times relative to kStart = 2026-11-22T08:00+08:00.
-constexpr TimeMs kNov19Noon = kStart - 244800000;    // 2026-11-19 12:00
-constexpr TimeMs kNov20Midnight = kStart - 201600000; // 2026-11-20 00:00
-constexpr TimeMs kNov20At10 = kStart - 165600000;    // 2026-11-20 10:00
-constexpr TimeMs kNov20Noon = kStart - 158400000;    // 2026-11-20 12:00
-constexpr TimeMs kNov20Last = kStart - 115200001;    // 2026-11-20 23:59:59.999
-constexpr TimeMs kNov21Midnight = kStart - 115200000; // 2026-11-21 00:00
-constexpr TimeMs kNov21At6 = kStart - 93600000;      // 2026-11-21 06:00
-constexpr TimeMs kNov21Noon = kStart - 72000000;     // 2026-11-21 12:00
-constexpr TimeMs kNov22At7 = kStart - 3600000;       // 2026-11-22 07:00
+constexpr TimeMs kNov19Noon = kStart - 244800000;      // 2026-11-19 12:00
+constexpr TimeMs kNov20Midnight = kStart - 201600000;  // 2026-11-20 00:00
+constexpr TimeMs kNov20At10 = kStart - 165600000;      // 2026-11-20 10:00
+constexpr TimeMs kNov20Noon = kStart - 158400000;      // 2026-11-20 12:00
+constexpr TimeMs kNov20Last = kStart - 115200001;      // 2026-11-20 23:59:59.999
+constexpr TimeMs kNov21Midnight = kStart - 115200000;  // 2026-11-21 00:00
+constexpr TimeMs kNov21At6 = kStart - 93600000;        // 2026-11-21 06:00
+constexpr TimeMs kNov21Noon = kStart - 72000000;       // 2026-11-21 12:00
+constexpr TimeMs kNov22At7 = kStart - 3600000;         // 2026-11-22 07:00
 
 class StatsTest : public ::testing::TestWithParam<std::string> {
  protected:
