@@ -129,7 +129,9 @@ struct AlertWriter::Buffers {
 
 AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const Clock& clock,
                          const audit::AuditLog& audit)
-    : c_(c), cfg_(cfg), clock_(clock), audit_log_(audit), now_(clock.now_ms()), buf_(std::make_unique<Buffers>()) {}
+    : c_(c), cfg_(cfg), now_(clock.now_ms()), buf_(std::make_unique<Buffers>()) {
+  (void)audit;  // audit entries are written by write_audit() through the batch's own SQL
+}
 
 AlertWriter::~AlertWriter() = default;
 

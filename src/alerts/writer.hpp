@@ -166,9 +166,7 @@ class AlertWriter {
 
   storage::Connection& c_;
   const AlertsConfig& cfg_;
-  const Clock& clock_;
-  const audit::AuditLog& audit_log_;
-  TimeMs now_;
+  TimeMs now_;  // the clock, read once: every row of one batch carries the same time
   std::unique_ptr<Buffers> buf_;
   std::unordered_map<std::string, std::optional<UnitRef>> units_;
   std::unordered_map<std::string, std::optional<CameraRef>> cameras_;
