@@ -15,6 +15,7 @@ dbargs=(); [[ -n $DBURL ]] && dbargs=(--db "$DBURL")
 "$BUILD/mingchu" serve --demo --data "$DATA" "${dbargs[@]}" --listen 127.0.0.1:$PORT --log-level warn &
 SERVER=$!
 for _ in $(seq 300); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
+kill -0 $SERVER 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
 TOKEN=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"admin","password":"Platform@2026!"}' \
   http://127.0.0.1:$PORT/api/v1/auth/login | sed -E 's/.*"token":"([^"]+)".*/\1/')
 API_KEY=$(curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
