@@ -89,6 +89,15 @@ std::int64_t next_seq(TimeMs now) {
   }
 }
 
+// An id whose text order is its creation order: prefix, 11 hex digits of the time, 8 random.
+// Rows of the append-heavy tables then land at the right edge of their B-trees, so a batch
+// dirties a few pages instead of one page per row (the commit writes and fsyncs them all).
+std::string ordered_id(std::string_view prefix, TimeMs now) {
+  char t[16];
+  std::snprintf(t, sizeof t, "%011llx", static_cast<unsigned long long>(now) & 0xfffffffffffULL);
+  return std::string(prefix) + "_" + t + random_hex(4);
+}
+
 std::string class_label(int risk_class) {
   switch (risk_class) {
     case 1:
@@ -393,7 +402,7 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
 
   auto o = std::make_unique<OpenAlert>();
   Alert& a = o->a;
-  a.id = new_id("alert");
+  a.id = ordered_id("alert", now_);
   a.unit_id = unit.id;
   a.jpath = unit.jpath;
   a.camera_id = d.camera_id;
@@ -530,7 +539,7 @@ void AlertWriter::count_handled(const Alert& a) {
 
 void AlertWriter::event(const std::string& alert_id, const std::string& type, const Actor& actor,
                         const std::optional<std::string>& comment, std::string detail_json) {
-  buf_->events.push_back({new_id("aev"), alert_id, next_seq(now_), type, now_,
+  buf_->events.push_back({ordered_id("aev", now_), alert_id, next_seq(now_), type, now_,
                           actor.id.empty() ? Value(nullptr) : Value(actor.id), actor.name, actor.role, opt(comment),
                           detail_json.empty() ? Value(nullptr) : Value(std::move(detail_json))});
 }
@@ -558,7 +567,7 @@ void AlertWriter::outbox_alert(const std::string& topic, const UnitRef& u, const
 }
 
 void AlertWriter::outbox_raw(const std::string& topic, const UnitRef& u, json::object payload, bool sms) {
-  std::string id = new_id("evt");
+  std::string id = ordered_id("evt", now_);
   json::object out{{"schema", "mingchu.event.v1"},
                    {"id", id},
                    {"topic", topic},
@@ -571,7 +580,7 @@ void AlertWriter::outbox_raw(const std::string& topic, const UnitRef& u, json::o
 void AlertWriter::notify(const std::vector<std::string>& user_ids, const std::optional<std::string>& alert_id,
                          const std::string& topic, const std::string& title, const std::string& body) {
   for (const auto& uid : user_ids) {
-    buf_->notifications.push_back({new_id("ntf"), uid, opt(alert_id), topic, title, body, now_});
+    buf_->notifications.push_back({ordered_id("ntf", now_), uid, opt(alert_id), topic, title, body, now_});
   }
 }
 
