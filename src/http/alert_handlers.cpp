@@ -156,13 +156,11 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/alerts/{id}/rectifications",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto id = path_id(req);
-        if (!id) return Response::error(id.error());
-        auto body = read_json(req);
-        if (!body) return Response::error(body.error());
-        ObjectReader rd(*body);
+        auto w = begin_object_write(ctx, req);
+        if (!w) return Response::error(w.error());
+        const auth::Principal* who = &w->who;
+        const std::string* id = &w->id;
+        ObjectReader rd(w->body);
         alerts::RectificationInput in;
         in.text = rd.req_string("text", alerts::kMaxRectificationChars);
         if (const json::array* photos = rd.opt_array("photo_ids", alerts::kMaxRectificationPhotos)) {
@@ -185,13 +183,11 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/alerts/{id}/review",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto id = path_id(req);
-        if (!id) return Response::error(id.error());
-        auto body = read_json(req);
-        if (!body) return Response::error(body.error());
-        ObjectReader rd(*body);
+        auto w = begin_object_write(ctx, req);
+        if (!w) return Response::error(w.error());
+        const auth::Principal* who = &w->who;
+        const std::string* id = &w->id;
+        ObjectReader rd(w->body);
         std::string decision = rd.req_string("decision", 16);
         alerts::ReviewInput in;
         in.comment = rd.opt_string("comment", alerts::kMaxCommentChars).value_or("");
@@ -209,13 +205,11 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/alerts/{id}/dismiss",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto id = path_id(req);
-        if (!id) return Response::error(id.error());
-        auto body = read_json(req);
-        if (!body) return Response::error(body.error());
-        ObjectReader rd(*body);
+        auto w = begin_object_write(ctx, req);
+        if (!w) return Response::error(w.error());
+        const auth::Principal* who = &w->who;
+        const std::string* id = &w->id;
+        ObjectReader rd(w->body);
         std::string reason = rd.req_string("reason", alerts::kMaxCommentChars);
         if (auto st = rd.finish(); !st) return Response::error(st.error());
         auto a = ctx.alerts->dismiss(*who, *id, reason);
@@ -227,13 +221,11 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/alerts/{id}/documents",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto id = path_id(req);
-        if (!id) return Response::error(id.error());
-        auto body = read_json(req);
-        if (!body) return Response::error(body.error());
-        ObjectReader rd(*body);
+        auto w = begin_object_write(ctx, req);
+        if (!w) return Response::error(w.error());
+        const auth::Principal* who = &w->who;
+        const std::string* id = &w->id;
+        ObjectReader rd(w->body);
         alerts::DocumentInput in;
         in.kind = rd.req_string("kind", 32);
         in.number = rd.req_string("number", 64);

@@ -99,6 +99,16 @@ Result<std::string> path_id(const Request& req, std::string_view name) {
   return id;
 }
 
+Result<ObjectWrite> begin_object_write(ApiContext& ctx, const Request& req) {
+  auto who = authenticate(ctx, req);
+  if (!who) return who.error();
+  auto id = path_id(req);
+  if (!id) return id.error();
+  auto body = read_json(req);
+  if (!body) return body.error();
+  return ObjectWrite{std::move(*who), std::move(*id), std::move(*body)};
+}
+
 std::string format_time(const ApiContext& ctx, TimeMs t) { return format_rfc3339(t, ctx.options.utc_offset_minutes); }
 
 json::value time_or_null(const ApiContext& ctx, std::optional<TimeMs> t) {

@@ -37,6 +37,15 @@ Result<std::optional<TimeMs>> query_time(const Request& req, std::string_view na
 // The path parameter as an id; 404 when implausible (never reaches storage).
 Result<std::string> path_id(const Request& req, std::string_view name = "id");
 
+// What a write on one object (POST /things/{id}/action) starts with, in this order:
+// the caller, the path id, the JSON body.
+struct ObjectWrite {
+  auth::Principal who;
+  std::string id;
+  json::object body;
+};
+Result<ObjectWrite> begin_object_write(ApiContext& ctx, const Request& req);
+
 // Wraps a handler body: maps a Result's error to its JSON answer.
 template <typename T>
 Response respond(const Result<T>& r, int status = 200) {
