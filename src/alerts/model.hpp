@@ -54,6 +54,10 @@ struct Alert {
 };
 
 inline constexpr int kMaxSnapshotsPerAlert = 20;
+// The timeline lists an alert's first captures one by one (`merged` events); later captures
+// only count (capture_count, last_seen_at) and keep their receipt (ingest_receipts), so an
+// all-day violation seen every few seconds does not bury the timeline — or the writer.
+inline constexpr std::int64_t kTimelineCaptures = 20;
 
 // One entry of an alert's timeline: created, merged, notified, rectification_submitted,
 // approved, rejected, dismissed, overdue, card_yellow, card_red, document, closed.

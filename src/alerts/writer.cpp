@@ -32,11 +32,16 @@ constexpr const char* kSelectRegulators =
 constexpr const char* kOpenColumns =
     "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
     "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type";
+// every open alert of one dedup key (WriterCache: the key is then known completely)
+constexpr const char* kFindAllOpen =
+    "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
+    "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type FROM alerts "
+    "WHERE unit_id = $1 AND subject = $2 AND type = $3 AND state IN ('open', 'submitted')";
 constexpr const char* kFindOpen =
     "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
     "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type FROM alerts "
     "WHERE unit_id = $1 AND subject = $2 AND type = $3 AND state IN ('open', 'submitted') "
-    "AND last_seen_at >= $4 AND occurred_at <= $5 ORDER BY last_seen_at DESC LIMIT 1";
+    "AND last_seen_at >= $4 AND +occurred_at <= $5 ORDER BY last_seen_at DESC LIMIT 1";
 // + "($2, $3, $4, $5), ...) AS v WHERE alerts.id = v.column1": (id, captures, last seen, snapshots)
 constexpr const char* kUpdateCaptures =
     "UPDATE alerts SET capture_count = CAST(v.column2 AS BIGINT), last_seen_at = CAST(v.column3 AS BIGINT), "
@@ -92,10 +97,18 @@ std::int64_t next_seq(TimeMs now) {
 // An id whose text order is its creation order: prefix, 11 hex digits of the time, 8 random.
 // Rows of the append-heavy tables then land at the right edge of their B-trees, so a batch
 // dirties a few pages instead of one page per row (the commit writes and fsyncs them all).
+// The random part need not be secret (ids are not credentials): a per-thread splitmix64
+// seeded from the system's random source, instead of a call into OpenSSL's DRBG per id.
 std::string ordered_id(std::string_view prefix, TimeMs now) {
-  char t[16];
-  std::snprintf(t, sizeof t, "%011llx", static_cast<unsigned long long>(now) & 0xfffffffffffULL);
-  return std::string(prefix) + "_" + t + random_hex(4);
+  thread_local std::uint64_t state = std::stoull(random_hex(8), nullptr, 16);
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  char t[32];
+  std::snprintf(t, sizeof t, "_%011llx%08x", static_cast<unsigned long long>(now) & 0xfffffffffffULL,
+                static_cast<unsigned>(z & 0xffffffffU));
+  return std::string(prefix) + t;
 }
 
 std::string class_label(int risk_class) {
@@ -126,6 +139,54 @@ struct AlertWriter::OpenAlert {
   bool dirty = false;   // captures changed since loaded
 };
 
+struct OpenKeyState {
+  std::vector<std::unique_ptr<AlertWriter::OpenAlert>> list;
+  bool complete = false;  // every open alert of this key is in list (WriterCache only)
+};
+
+struct AlertWriter::Lookups {
+  std::unordered_map<std::string, std::optional<UnitRef>> units;
+  std::unordered_map<std::string, std::optional<CameraRef>> cameras;
+  std::unordered_map<std::string, std::optional<DeviceRef>> devices;
+  std::unordered_map<std::string, Recipients> recipients;
+  std::unordered_map<std::string, OpenKeyState> open;  // by dedup key
+
+  void clear_registry() {
+    units.clear();
+    cameras.clear();
+    devices.clear();
+    recipients.clear();
+  }
+};
+
+namespace {
+// Alert changes made by AlertWriters without a cache (transitions, the scheduler, ...).
+std::atomic<std::uint64_t> g_alert_changes{0};
+// The registry tables a writer's lookups read.
+constexpr std::string_view kWatchedTables[] = {"units", "cameras", "devices", "users", "user_units", "jurisdictions"};
+constexpr size_t kMaxCachedKeys = 200000;  // beyond, start afresh (memory bound)
+
+std::uint64_t registry_generation() {
+  std::uint64_t g = 0;
+  for (auto t : kWatchedTables) g += storage::table_generation(t);
+  return g;
+}
+}  // namespace
+
+struct WriterCache::Impl {
+  AlertWriter::Lookups look;
+  std::uint64_t alert_changes = 0;
+  std::uint64_t registry = 0;
+};
+
+WriterCache::WriterCache() : impl_(std::make_unique<Impl>()) {}
+WriterCache::~WriterCache() = default;
+void WriterCache::clear() {
+  impl_->look.clear_registry();
+  impl_->look.open.clear();
+}
+size_t WriterCache::open_keys() const { return impl_->look.open.size(); }
+
 struct AlertWriter::Buffers {
   std::vector<OpenAlert*> new_alerts;  // in creation order
   std::vector<Params> events, snapshots, notifications, outbox;
@@ -137,9 +198,31 @@ struct AlertWriter::Buffers {
 };
 
 AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const Clock& clock,
-                         const audit::AuditLog& audit)
-    : c_(c), cfg_(cfg), now_(clock.now_ms()), buf_(std::make_unique<Buffers>()) {
+                         const audit::AuditLog& audit, WriterCache* cache)
+    : c_(c),
+      cfg_(cfg),
+      now_(clock.now_ms()),
+      buf_(std::make_unique<Buffers>()),
+      cache_(cache),
+      own_(cache ? nullptr : std::make_unique<Lookups>()),
+      look_(cache ? cache->impl_->look : *own_) {
   (void)audit;  // audit entries are written by write_audit() through the batch's own SQL
+  if (!cache_) return;
+  WriterCache::Impl& k = *cache_->impl_;
+  std::uint64_t reg = registry_generation();
+  if (reg != k.registry) {
+    look_.clear_registry();
+    k.registry = reg;
+  }
+  std::uint64_t changes = g_alert_changes.load();
+  if (changes != k.alert_changes || look_.open.size() > kMaxCachedKeys) {
+    look_.open.clear();
+    k.alert_changes = changes;
+  }
+}
+
+void AlertWriter::changed_elsewhere() {
+  if (!cache_) g_alert_changes.fetch_add(1);
 }
 
 AlertWriter::~AlertWriter() = default;
@@ -151,40 +234,40 @@ void AlertWriter::lock_ingest() {
 }
 
 std::optional<UnitRef> AlertWriter::unit(const std::string& id) {
-  auto it = units_.find(id);
-  if (it != units_.end()) return it->second;
+  auto it = look_.units.find(id);
+  if (it != look_.units.end()) return it->second;
   std::optional<UnitRef> u;
   storage::Rows rows = c_.query(kSelectUnit, {id});
   if (!rows.empty()) u = UnitRef{rows[0].text(0), rows[0].text(1), rows[0].text(2), rows[0].text(3)};
-  units_.emplace(id, u);
+  look_.units.emplace(id, u);
   return u;
 }
 
 std::optional<CameraRef> AlertWriter::camera(const std::string& id) {
-  auto it = cameras_.find(id);
-  if (it != cameras_.end()) return it->second;
+  auto it = look_.cameras.find(id);
+  if (it != look_.cameras.end()) return it->second;
   std::optional<CameraRef> cam;
   storage::Rows rows = c_.query(kSelectCamera, {id});
   if (!rows.empty()) cam = CameraRef{rows[0].text(0), rows[0].text(1), rows[0].text(2), rows[0].text(3)};
-  cameras_.emplace(id, cam);
+  look_.cameras.emplace(id, cam);
   return cam;
 }
 
 std::optional<DeviceRef> AlertWriter::device(const std::string& id) {
-  auto it = devices_.find(id);
-  if (it != devices_.end()) return it->second;
+  auto it = look_.devices.find(id);
+  if (it != look_.devices.end()) return it->second;
   std::optional<DeviceRef> d;
   storage::Rows rows = c_.query(kSelectDevice, {id});
   if (!rows.empty()) {
     d = DeviceRef{rows[0].text(0), rows[0].text(1), rows[0].text(2), rows[0].text(3), rows[0].text(4), rows[0].text(5)};
   }
-  devices_.emplace(id, d);
+  look_.devices.emplace(id, d);
   return d;
 }
 
 const Recipients& AlertWriter::recipients(const UnitRef& u) {
-  auto it = recipients_.find(u.id);
-  if (it != recipients_.end()) return it->second;
+  auto it = look_.recipients.find(u.id);
+  if (it != look_.recipients.end()) return it->second;
   Recipients r;
   for (const auto& row : c_.query(kSelectMerchants, {u.id})) r.merchants.push_back(row.text(0));
   std::vector<std::string> prefixes = detail::path_prefixes(u.jpath);
@@ -199,7 +282,7 @@ const Recipients& AlertWriter::recipients(const UnitRef& u) {
     sql += ") ORDER BY u.id";
     for (const auto& row : c_.query(sql, ps)) r.regulators.push_back(row.text(0));
   }
-  return recipients_.emplace(u.id, std::move(r)).first->second;
+  return look_.recipients.emplace(u.id, std::move(r)).first->second;
 }
 
 // kOpenColumns, in the order open_from_row reads them
@@ -229,7 +312,7 @@ std::unique_ptr<AlertWriter::OpenAlert> AlertWriter::open_from_row(const storage
 
 void AlertWriter::remember_open(const storage::Row& r) {
   std::string key = r.text(17) + '\x1f' + r.text(18) + '\x1f' + r.text(19);
-  auto& known = open_[key];
+  auto& known = look_.open[key].list;
   for (auto& o : known) {
     if (o->a.id == r.text(0)) return;  // known, maybe changed in memory since
   }
@@ -244,17 +327,25 @@ AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const
     return (o.a.state == AlertState::kOpen || o.a.state == AlertState::kSubmitted) && o.a.occurred_at - w <= t &&
            t <= o.a.last_seen_at + w;
   };
+  OpenKeyState& known = look_.open[key];  // a reference that survives rehashing
   auto best_known = [&]() -> OpenAlert* {
     OpenAlert* best = nullptr;
-    for (auto& o : open_[key]) {
+    for (auto& o : known.list) {
       if (fits(*o) && (!best || o->a.last_seen_at > best->a.last_seen_at)) best = o.get();
     }
     return best;
   };
   if (OpenAlert* best = best_known()) return best;
+  if (known.complete) return nullptr;
   // prefetch() loaded every candidate of this unit for events this late
   auto pre = prefetched_.find(unit_id);
   if (pre != prefetched_.end() && t >= pre->second) return nullptr;
+  if (cache_) {
+    // every open alert of the key, so the cache can answer the next events of this key alone
+    for (const auto& r : c_.query(kFindAllOpen, {unit_id, subject, type})) remember_open(r);
+    known.complete = true;
+    return best_known();
+  }
   storage::Rows rows =
       c_.query(std::string(kFindOpen) + detail::for_update(c_), {unit_id, subject, type, t - w, t + w});
   if (rows.empty()) return nullptr;
@@ -284,42 +375,42 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
     return todo;
   };
   auto cams = each_chunk(
-      camera_ids, [&](const std::string& id) { return cameras_.contains(id); },
+      camera_ids, [&](const std::string& id) { return look_.cameras.contains(id); },
       "SELECT id, unit_id, name, status FROM cameras WHERE deleted_at IS NULL AND id IN (", "",
       [&](const storage::Row& r) {
-        cameras_[r.text(0)] = CameraRef{r.text(0), r.text(1), r.text(2), r.text(3)};
+        look_.cameras[r.text(0)] = CameraRef{r.text(0), r.text(1), r.text(2), r.text(3)};
       });
-  for (const auto& id : cams) cameras_.try_emplace(id, std::nullopt);
+  for (const auto& id : cams) look_.cameras.try_emplace(id, std::nullopt);
   auto devs = each_chunk(
-      device_ids, [&](const std::string& id) { return devices_.contains(id); },
+      device_ids, [&](const std::string& id) { return look_.devices.contains(id); },
       "SELECT id, unit_id, name, kind, thresholds, status FROM devices WHERE deleted_at IS NULL AND id IN (", "",
       [&](const storage::Row& r) {
-        devices_[r.text(0)] = DeviceRef{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5)};
+        look_.devices[r.text(0)] = DeviceRef{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5)};
       });
-  for (const auto& id : devs) devices_.try_emplace(id, std::nullopt);
+  for (const auto& id : devs) look_.devices.try_emplace(id, std::nullopt);
 
   std::vector<std::string> units = unit_ids;
   for (const auto& id : camera_ids) {
-    if (auto it = cameras_.find(id); it != cameras_.end() && it->second) units.push_back(it->second->unit_id);
+    if (auto it = look_.cameras.find(id); it != look_.cameras.end() && it->second) units.push_back(it->second->unit_id);
   }
   for (const auto& id : device_ids) {
-    if (auto it = devices_.find(id); it != devices_.end() && it->second) units.push_back(it->second->unit_id);
+    if (auto it = look_.devices.find(id); it != look_.devices.end() && it->second) units.push_back(it->second->unit_id);
   }
   auto us = each_chunk(
-      units, [&](const std::string& id) { return units_.contains(id); },
+      units, [&](const std::string& id) { return look_.units.contains(id); },
       "SELECT id, jpath, name, jurisdiction_id FROM units WHERE deleted_at IS NULL AND id IN (", "",
       [&](const storage::Row& r) {
-        units_[r.text(0)] = UnitRef{r.text(0), r.text(1), r.text(2), r.text(3)};
+        look_.units[r.text(0)] = UnitRef{r.text(0), r.text(1), r.text(2), r.text(3)};
       });
-  for (const auto& id : us) units_.try_emplace(id, std::nullopt);
+  for (const auto& id : us) look_.units.try_emplace(id, std::nullopt);
 
   // recipients of every live unit not known yet: two queries, the same answer as recipients()
   std::vector<const UnitRef*> live;  // live units whose recipients are not known yet
   std::set<std::string> live_ids;    // every live unit of the batch
   for (const auto& id : units) {
-    auto it = units_.find(id);
-    if (it == units_.end() || !it->second || !live_ids.insert(id).second) continue;
-    if (!recipients_.contains(id)) live.push_back(&*it->second);
+    auto it = look_.units.find(id);
+    if (it == look_.units.end() || !it->second || !live_ids.insert(id).second) continue;
+    if (!look_.recipients.contains(id)) live.push_back(&*it->second);
   }
   if (!live.empty()) {
     std::map<std::string, Recipients> found;
@@ -349,7 +440,7 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
         if (it != regulators_at.end()) rc.regulators.insert(rc.regulators.end(), it->second.begin(), it->second.end());
       }
       std::sort(rc.regulators.begin(), rc.regulators.end());
-      recipients_[u->id] = std::move(rc);
+      look_.recipients[u->id] = std::move(rc);
     }
   }
 
@@ -381,8 +472,10 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
   int risk_class = type ? type->risk_class : 2;
   std::string subject = d.camera_id ? *d.camera_id : d.device_id ? *d.device_id : std::string();
   json::object ev_detail;
-  if (!d.event_id.empty()) ev_detail["event_id"] = d.event_id;
-  if (d.confidence) ev_detail["confidence"] = *d.confidence;
+  auto detail_of_event = [&] {
+    if (!d.event_id.empty()) ev_detail["event_id"] = d.event_id;
+    if (d.confidence) ev_detail["confidence"] = *d.confidence;
+  };
 
   if (OpenAlert* o = find_open(unit.id, subject, d.type, d.occurred_at)) {
     o->a.capture_count += 1;
@@ -394,9 +487,15 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
       if (o->is_new) o->a.snapshot_ids.push_back(*d.snapshot_file_id);
       o->snapshot_count += 1;
     }
-    ev_detail["capture_count"] = o->a.capture_count;
-    ev_detail["occurred_at"] = format_rfc3339(d.occurred_at, cfg_.utc_offset_minutes);
-    event(o->a.id, "merged", d.actor, std::nullopt, json::serialize(ev_detail));
+    // the first kTimelineCaptures captures are listed in the timeline (see model.hpp)
+    if (o->a.capture_count <= kTimelineCaptures) {
+      detail_of_event();
+      ev_detail["capture_count"] = o->a.capture_count;
+      ev_detail["occurred_at"] = format_rfc3339(d.occurred_at, cfg_.utc_offset_minutes);
+      std::optional<std::string> comment;
+      if (o->a.capture_count == kTimelineCaptures) comment = "此后的抓拍只计数，不再逐条列出";
+      event(o->a.id, "merged", d.actor, comment, json::serialize(ev_detail));
+    }
     return {o->a.id, true};
   }
 
@@ -428,6 +527,7 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
     o->snapshot_count = 1;
   }
 
+  detail_of_event();
   event(a.id, "created", d.actor, std::nullopt, json::serialize(ev_detail));
   const Recipients& rcp = recipients(unit);
   std::vector<std::string> everyone = rcp.all();
@@ -453,7 +553,8 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
   std::string key = unit.id + '\x1f' + subject + '\x1f' + d.type;
   buf_->new_alerts.push_back(o.get());
   std::string id = a.id;
-  open_[key].push_back(std::move(o));
+  look_.open[key].list.push_back(std::move(o));
+  changed_elsewhere();
   return {id, false};
 }
 
@@ -501,8 +602,8 @@ std::optional<Alert> AlertWriter::load_for_update(const std::string& id) {
   if (rows.empty()) return std::nullopt;
   Alert a = detail::alert_from_row(rows[0]);
   // captures folded in by this transaction and not yet written
-  for (auto& [key, list] : open_) {
-    for (auto& o : list) {
+  for (auto& [key, known] : look_.open) {
+    for (auto& o : known.list) {
       if (o->a.id == id && o->dirty) {
         a.capture_count = o->a.capture_count;
         a.last_seen_at = o->a.last_seen_at;
@@ -514,11 +615,12 @@ std::optional<Alert> AlertWriter::load_for_update(const std::string& id) {
 }
 
 void AlertWriter::save(const Alert& after) {
+  changed_elsewhere();
   c_.exec(kSaveTransition,
           {after.id, std::string(state_name(after.state)), opt_time(after.due_at), std::int64_t{after.overdue ? 1 : 0},
            opt(after.card), opt_time(next_card_at(after, cfg_)), opt_time(after.handled_at), now_});
-  for (auto& [key, list] : open_) {
-    for (auto& o : list) {
+  for (auto& [key, known] : look_.open) {
+    for (auto& o : known.list) {
       if (o->a.id == after.id) {
         o->a.state = after.state;
         o->a.card = after.card;
@@ -602,6 +704,7 @@ void AlertWriter::notify_alert(const std::vector<std::string>& user_ids, const A
 void AlertWriter::add_snapshot(const std::string& alert_id, const std::string& file_id) {
   storage::Rows rows = c_.query(kSnapshotCount, {alert_id});
   if (rows.empty() || rows[0].integer(0) >= kMaxSnapshotsPerAlert) return;
+  changed_elsewhere();
   c_.exec(kBumpSnapshots, {alert_id});
   buf_->snapshots.push_back({alert_id, file_id, now_});
 }
@@ -630,12 +733,20 @@ void AlertWriter::flush() {
   write_new_alerts();
   // captures folded into existing alerts: one UPDATE ... FROM (VALUES ...) per 64 alerts
   std::vector<Params> captures;
-  for (auto& [key, list] : open_) {
-    for (auto& o : list) {
+  for (auto& [key, known] : look_.open) {
+    for (auto& o : known.list) {
       if (!o->dirty) continue;
       captures.push_back({o->a.id, o->a.capture_count, o->a.last_seen_at, o->snapshot_count});
       o->dirty = false;
     }
+  }
+  if (c_.dialect() == storage::Dialect::kSqlite) {
+    for (const Params& cap : captures) {
+      c_.exec("UPDATE alerts SET capture_count = $2, last_seen_at = $3, snapshot_count = $4, updated_at = $5 "
+              "WHERE id = $1",
+              {cap[0], cap[1], cap[2], cap[3], now_});
+    }
+    captures.clear();
   }
   for (size_t i = 0; i < captures.size();) {
     size_t n = 64;
@@ -691,6 +802,18 @@ void AlertWriter::flush() {
 
 void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
                  const std::vector<Params>& rows, const std::string& suffix) {
+  if (rows.empty()) return;
+  if (c.dialect() == storage::Dialect::kSqlite) {
+    // no round trips to save: one cached single-row statement, stepped once per row, costs
+    // less than building and binding a multi-row text
+    std::string sql = "INSERT INTO " + table + " (";
+    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", " : "") + cols[k];
+    sql += ") VALUES (";
+    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", $" : "$") + std::to_string(k + 1);
+    sql += ")" + suffix;
+    for (const Params& row : rows) c.exec(sql, row);
+    return;
+  }
   size_t i = 0;
   while (i < rows.size()) {
     size_t n = 64;

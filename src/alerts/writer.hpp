@@ -15,7 +15,8 @@
 //     alert.occurred_at - window <= event.occurred_at <= alert.last_seen_at + window
 // (window = AlertsConfig::dedup_window_ms); the most recently seen such alert wins. A fold
 // adds a capture (capture_count + 1, last_seen_at = max), keeps the snapshot (up to
-// kMaxSnapshotsPerAlert per alert) and writes one `merged` timeline event; it sends no push.
+// kMaxSnapshotsPerAlert per alert) and, for the alert's first kTimelineCaptures captures, writes a
+// `merged` timeline event; it sends no push.
 // On PostgreSQL the candidate alert is locked (FOR UPDATE) and raise() is meant to run in a
 // transaction that holds the ingest advisory lock (see lock_ingest()), so two nodes never
 // create two alerts for one dedup key.
@@ -92,9 +93,35 @@ struct RaiseOutcome {
   bool merged = false;
 };
 
+// What one writer thread — the ingest writer — keeps across its transactions on SQLite, where
+// this process is the database's only writer: the units, cameras, devices and recipients it
+// looked up, and every open alert of each dedup key it has seen (so a fold costs no query).
+// It stays true because (a) the registry tables it read are watched (storage::
+// table_generation: any change, committed or not, drops those lookups) and (b) every alert
+// change made by another AlertWriter of this process bumps a counter that drops the open
+// alerts. Both are checked when a writer starts, inside its transaction (BEGIN IMMEDIATE:
+// no other writer runs meanwhile). After a transaction that did not commit, clear() it.
+// Not for PostgreSQL, where other nodes write too.
+class WriterCache {
+ public:
+  WriterCache();
+  ~WriterCache();
+  WriterCache(const WriterCache&) = delete;
+  WriterCache& operator=(const WriterCache&) = delete;
+  void clear();
+  size_t open_keys() const;
+
+ private:
+  friend class AlertWriter;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class AlertWriter {
  public:
-  AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const Clock& clock, const audit::AuditLog& audit);
+  // cache: see WriterCache (the caller's transaction must have begun).
+  AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const Clock& clock, const audit::AuditLog& audit,
+              WriterCache* cache = nullptr);
   ~AlertWriter();
   AlertWriter(const AlertWriter&) = delete;
   AlertWriter& operator=(const AlertWriter&) = delete;
@@ -155,8 +182,10 @@ class AlertWriter {
   // Writes every buffered row. Call once, before commit.
   void flush();
 
- private:
   struct OpenAlert;
+  struct Lookups;
+
+ private:
   struct Buffers;
   OpenAlert* find_open(const std::string& unit_id, const std::string& subject, const std::string& type, TimeMs t);
   static std::unique_ptr<OpenAlert> open_from_row(const storage::Row& r);
@@ -164,15 +193,15 @@ class AlertWriter {
   void write_new_alerts();
   void write_audit();
 
+  void changed_elsewhere();
+
   storage::Connection& c_;
   const AlertsConfig& cfg_;
   TimeMs now_;  // the clock, read once: every row of one batch carries the same time
   std::unique_ptr<Buffers> buf_;
-  std::unordered_map<std::string, std::optional<UnitRef>> units_;
-  std::unordered_map<std::string, std::optional<CameraRef>> cameras_;
-  std::unordered_map<std::string, std::optional<DeviceRef>> devices_;
-  std::unordered_map<std::string, Recipients> recipients_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<OpenAlert>>> open_;  // by dedup key
+  WriterCache* cache_;              // kept across transactions, or null
+  std::unique_ptr<Lookups> own_;    // this transaction's, when there is no cache
+  Lookups& look_;                   // units, cameras, devices, recipients, open alerts by dedup key
   std::unordered_map<std::string, TimeMs> prefetched_;  // unit → the earliest event its open alerts cover
   bool locked_ = false;
 };

@@ -463,10 +463,22 @@ Result<ApiKey> AuthService::create_api_key(const Principal& creator, const std::
 
 Result<Principal> AuthService::authenticate_api_key(const std::string& key, const std::string& source) {
   if (key.size() < 8 || key.size() > 128) return Error::unauthorized("malformed API key");
+  std::string hash = hash_secret(key);
+  std::uint64_t generation = storage::table_generation("api_keys");
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard g(keys_mu_);
+    auto it = keys_.find(hash);
+    if (it != keys_.end() && it->second.generation == generation && now - it->second.fetched < kApiKeyCacheTtl) {
+      Principal p = it->second.principal;
+      p.source = source;
+      return p;
+    }
+  }
   storage::Conn c = db_.acquire();
   storage::Rows r = c->query(
       "SELECT id, name, unit_id, jurisdiction_id, jpath, ingest_only, revoked_at FROM api_keys WHERE key_hash = $1",
-      {hash_secret(key)});
+      {hash});
   if (r.empty() || !r[0].is_null(6)) return Error::unauthorized("unknown or revoked API key");
   Principal p;
   p.is_api_key = true;
@@ -483,6 +495,9 @@ Result<Principal> AuthService::authenticate_api_key(const std::string& key, cons
     p.jurisdiction_id = r[0].text(3);
     p.jpath = r[0].text(4);
   }
+  std::lock_guard g(keys_mu_);
+  if (keys_.size() > 10000) keys_.clear();
+  keys_[hash] = CachedKey{p, generation, now};
   return p;
 }
 
@@ -499,6 +514,8 @@ Status AuthService::revoke_api_key(const Principal& who, const std::string& id) 
     found = true;
   });
   if (!found) return Error::not_found("API key");
+  std::lock_guard g(keys_mu_);
+  keys_.clear();
   return ok_status();
 }
 

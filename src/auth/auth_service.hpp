@@ -7,7 +7,10 @@
 // Every login, failed login, logout and write is an audit entry.
 #pragma once
 
+#include <chrono>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -112,6 +115,19 @@ class AuthService {
   const audit::AuditLog& audit_;
   AuthConfig config_;
   std::string dummy_hash_;  // verified against for unknown users, so timing does not tell
+
+  // API keys seen lately (by key hash): an AI box sends many events a second, each one
+  // authenticated. An entry is trusted while api_keys is unchanged in this process
+  // (storage::table_generation; revoke_api_key also drops them all) and for at most
+  // kApiKeyCacheTtl, the time a revocation on another node takes to be seen here.
+  struct CachedKey {
+    Principal principal;
+    std::uint64_t generation = 0;
+    std::chrono::steady_clock::time_point fetched;
+  };
+  static constexpr std::chrono::seconds kApiKeyCacheTtl{5};
+  std::mutex keys_mu_;
+  std::unordered_map<std::string, CachedKey> keys_;
 };
 
 // An audit entry for an action by p.

@@ -45,7 +45,7 @@ Response single_answer(const ingest::IngestResult& r) {
 }
 
 // The answers of a batch, collected from completions on any thread.
-struct BatchAnswer {
+struct BatchAnswer : std::enable_shared_from_this<BatchAnswer> {
   std::mutex mu;
   std::vector<ingest::IngestResult> results;
   std::atomic<size_t> remaining{0};
@@ -58,8 +58,12 @@ struct BatchAnswer {
     }
     finish_one();
   }
+  // the last completion hands the answer over; it is built on the connection's thread
   void finish_one() {
     if (remaining.fetch_sub(1) != 1) return;
+    done(Response::later([self = shared_from_this()] { return self->answer(); }));
+  }
+  Response answer() {
     json::array items;
     size_t accepted = 0, unavailable = 0;
     for (const auto& r : results) {
@@ -74,7 +78,7 @@ struct BatchAnswer {
         status,
         json::object{{"results", std::move(items)}, {"accepted", accepted}, {"rejected", results.size() - accepted}});
     if (status == 503) resp.headers.emplace_back("Retry-After", "1");
-    done(std::move(resp));
+    return resp;
   }
 };
 
@@ -99,7 +103,9 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
         if (!body->contains("events")) {
           auto ev = ingest::parse_alert_event(*body);
           if (!ev) return done(Response::error(ev.error()));
-          ctx.ingest->submit(src, std::move(*ev), [done](ingest::IngestResult res) { done(single_answer(res)); });
+          ctx.ingest->submit(src, std::move(*ev), [done](ingest::IngestResult res) {
+            done(Response::later([res = std::move(res)] { return single_answer(res); }));
+          });
           return;
         }
         if (body->size() != 1) {
@@ -113,6 +119,7 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
           return done(
               Response::error(Error::invalid("events", "invalid_batch_size", "events must hold 1 to 1000 events")));
         }
+        auto shared_src = std::make_shared<const ingest::IngestSource>(std::move(src));
         auto batch = std::make_shared<BatchAnswer>();
         batch->results.resize(arr.size());
         batch->remaining = arr.size() + 1;  // +1: the loop below finishes before the answer
@@ -134,7 +141,7 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
             batch->complete(i, std::move(res));
             continue;
           }
-          ctx.ingest->submit(src, std::move(*ev),
+          ctx.ingest->submit(shared_src, std::move(*ev),
                              [batch, i](ingest::IngestResult res) { batch->complete(i, std::move(res)); });
         }
         batch->finish_one();

@@ -51,8 +51,17 @@ struct Response {
   // When set, the body is this event stream (text/event-stream). Shared with the hub that
   // feeds it: the hub and the connection both outlive each other in either order.
   std::shared_ptr<EventStream> stream;
+  // When set, the response is this function's result, computed on the connection's own
+  // thread: an async handler completed on a busy thread (the ingest writer) hands over the
+  // serialising of its body instead of doing it there.
+  std::function<Response()> finish;
 
   static Response json(int status, const json::value& v);
+  static Response later(std::function<Response()> make) {
+    Response r;
+    r.finish = std::move(make);
+    return r;
+  }
   static Response no_content();
   static Response error(const Error& e);
   static Response error(int status, std::string code, std::string message);

@@ -155,6 +155,11 @@ struct Server::Impl {
           req.body = std::move(parser.get().body());
           try {
             resp = co_await call(*m.route, req);
+            if (resp.finish) {
+              auto finish = std::move(resp.finish);
+              resp.finish = nullptr;
+              resp = finish();
+            }
           } catch (const storage::DbError& e) {
             // an unreachable database is the client's 503 (retry later), a lost race on a
             // unique key a 409; anything else is our bug

@@ -1,5 +1,7 @@
 #include "ingest/ingest_service.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -47,7 +49,8 @@ constexpr const char* kUpdateBreach =
     "UPDATE device_breaches SET since = $3, alerted = $4 WHERE device_id = $1 AND metric = $2";
 constexpr const char* kDeleteBreach = "DELETE FROM device_breaches WHERE device_id = $1 AND metric = $2";
 
-const std::vector<std::string> kReceiptCols = {"source", "event_id", "alert_id", "merged", "received_at"};
+const std::vector<std::string> kReceiptCols = {"source",      "event_id", "alert_id", "merged", "received_at",
+                                               "occurred_at"};
 const std::vector<std::string> kReadingCols = {"device_id", "at", "metric", "value"};
 const std::set<std::string> kSnapshotTypes = {std::string(files::kJpeg), std::string(files::kPng),
                                               std::string(files::kWebp)};
@@ -137,7 +140,9 @@ int IngestResult::http_status() const { return error ? mingchu::http_status(erro
 
 struct IngestService::Item {
   enum class Kind { kAlert, kHeartbeat, kReading } kind = Kind::kAlert;
-  IngestSource src;
+  std::shared_ptr<const IngestSource> source;  // shared by the events of one request
+  const IngestSource& src() const { return *source; }
+  std::string boxes_json;  // serialised by the caller's thread, not the writer's
   AlertEvent event;
   std::optional<files::StoredFile> blob;  // the inline snapshot, already in the file store
   Heartbeat heartbeat;
@@ -154,6 +159,7 @@ IngestService::IngestService(storage::Database& db, const Clock& clock, const au
                              alerts::AlertService& alerts, const files::FileStore& store, Metrics& metrics,
                              IngestConfig config)
     : db_(db), clock_(clock), audit_(audit), alerts_(alerts), store_(store), metrics_(metrics), config_(config) {
+  if (db_.dialect() == storage::Dialect::kSqlite) cache_ = std::make_unique<alerts::WriterCache>();
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -174,7 +180,33 @@ size_t IngestService::queued() const {
   return queue_.size();
 }
 
+void IngestService::enqueue(std::unique_ptr<Item> item) {
+  std::unique_lock lock(mu_);
+  if (stopping_ || queue_.size() >= config_.max_queue) {
+    lock.unlock();
+    Error e = Error::unavailable(stopping_ ? "the server is shutting down; retry" : "ingest queue is full; retry");
+    if (item->kind != Item::Kind::kAlert) return item->status_done(std::move(e));
+    IngestResult r;
+    r.event_id = item->event.event_id;
+    r.error = std::move(e);
+    metrics_.counter("mingchu_ingest_events_total", "result=\"unavailable\"", "Alert events by outcome").inc();
+    return item->done(std::move(r));
+  }
+  item->queued_at = std::chrono::steady_clock::now();
+  queue_.push_back(std::move(item));
+  // The writer waits for a first item, then for a full batch or its deadline: only those two
+  // moments need a wake-up (a notify per item costs the writer a futex wake each).
+  bool wake = queue_.size() == 1 || queue_.size() == config_.max_batch;
+  lock.unlock();
+  if (wake) cv_.notify_one();
+}
+
 void IngestService::submit(const IngestSource& src, AlertEvent event, Completion done) {
+  submit(std::make_shared<const IngestSource>(src), std::move(event), std::move(done));
+}
+
+void IngestService::submit(std::shared_ptr<const IngestSource> source, AlertEvent event, Completion done) {
+  const IngestSource& src = *source;
   auto refuse = [&](Error e) {
     metrics_.counter("mingchu_ingest_events_total", "result=\"rejected\"", "Alert events by outcome").inc();
     IngestResult r;
@@ -219,24 +251,11 @@ void IngestService::submit(const IngestSource& src, AlertEvent event, Completion
     event.snapshot.reset();  // the bytes are in the store; keep the queue small
   }
   item->kind = Item::Kind::kAlert;
-  item->src = src;
+  item->source = std::move(source);
+  item->boxes_json = boxes_json(event.boxes);
   item->event = std::move(event);
   item->done = std::move(done);
-  {
-    std::unique_lock lock(mu_);
-    if (stopping_ || queue_.size() >= config_.max_queue) {
-      lock.unlock();
-      IngestResult r;
-      r.event_id = item->event.event_id;
-      r.error = Error::unavailable(stopping_ ? "the server is shutting down; retry" : "ingest queue is full; retry");
-      metrics_.counter("mingchu_ingest_events_total", "result=\"unavailable\"", "Alert events by outcome").inc();
-      item->done(std::move(r));
-      return;
-    }
-    item->queued_at = std::chrono::steady_clock::now();
-    queue_.push_back(std::move(item));
-  }
-  cv_.notify_one();
+  enqueue(std::move(item));
 }
 
 void IngestService::submit_heartbeat(const IngestSource& src, Heartbeat hb, StatusCompletion done) {
@@ -252,20 +271,10 @@ void IngestService::submit_heartbeat(const IngestSource& src, Heartbeat hb, Stat
   }
   auto item = std::make_unique<Item>();
   item->kind = Item::Kind::kHeartbeat;
-  item->src = src;
+  item->source = std::make_shared<const IngestSource>(src);
   item->heartbeat = std::move(hb);
   item->status_done = std::move(done);
-  {
-    std::unique_lock lock(mu_);
-    if (stopping_ || queue_.size() >= config_.max_queue) {
-      lock.unlock();
-      item->status_done(Error::unavailable("ingest queue is full; retry"));
-      return;
-    }
-    item->queued_at = std::chrono::steady_clock::now();
-    queue_.push_back(std::move(item));
-  }
-  cv_.notify_one();
+  enqueue(std::move(item));
 }
 
 void IngestService::submit_reading(const IngestSource& src, Reading reading, StatusCompletion done) {
@@ -276,20 +285,10 @@ void IngestService::submit_reading(const IngestSource& src, Reading reading, Sta
   }
   auto item = std::make_unique<Item>();
   item->kind = Item::Kind::kReading;
-  item->src = src;
+  item->source = std::make_shared<const IngestSource>(src);
   item->reading = std::move(reading);
   item->status_done = std::move(done);
-  {
-    std::unique_lock lock(mu_);
-    if (stopping_ || queue_.size() >= config_.max_queue) {
-      lock.unlock();
-      item->status_done(Error::unavailable("ingest queue is full; retry"));
-      return;
-    }
-    item->queued_at = std::chrono::steady_clock::now();
-    queue_.push_back(std::move(item));
-  }
-  cv_.notify_one();
+  enqueue(std::move(item));
 }
 
 Result<IngestResult> IngestService::receipt(const IngestSource& src, const std::string& event_id) {
@@ -306,6 +305,7 @@ Result<IngestResult> IngestService::receipt(const IngestSource& src, const std::
 }
 
 void IngestService::writer_loop() {
+  pthread_setname_np(pthread_self(), "ingest-writer");
   for (;;) {
     std::vector<std::unique_ptr<Item>> batch;
     {
@@ -337,7 +337,7 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
   try {
     storage::Conn c = db_.acquire();
     storage::Transaction tx(*c);
-    alerts::AlertWriter w(*c, alerts_.config(), clock_, audit_);
+    alerts::AlertWriter w(*c, alerts_.config(), clock_, audit_, cache_.get());
     w.lock_ingest();
     TimeMs now = w.now();
     std::vector<Params> receipts, readings;
@@ -429,7 +429,7 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
     {
       std::map<std::string, std::vector<std::string>> ids_by_source;
       for (const auto& item : batch) {
-        if (item->kind == Item::Kind::kAlert) ids_by_source[item->src.key].push_back(item->event.event_id);
+        if (item->kind == Item::Kind::kAlert) ids_by_source[item->src().key].push_back(item->event.event_id);
       }
       for (const auto& [source, ids] : ids_by_source) {
         for (size_t i = 0; i < ids.size(); i += 500) {
@@ -451,7 +451,7 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
         AlertEvent& ev = item->event;
         IngestResult& res = item->result;
         res.event_id = ev.event_id;
-        std::string key = item->src.key + '\x1f' + ev.event_id;
+        std::string key = item->src().key + '\x1f' + ev.event_id;
         if (auto it = in_batch.find(key); it != in_batch.end()) {
           res = it->second->result;
           if (res.ok()) res.duplicate = true;
@@ -464,7 +464,7 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
           res.duplicate = true;
           continue;
         }
-        auto unit = resolve_unit(item->src, ev.camera_id, ev.device_id, ev.unit_id);
+        auto unit = resolve_unit(item->src(), ev.camera_id, ev.device_id, ev.unit_id);
         if (!unit) {
           res.error = unit.error();
           continue;
@@ -476,14 +476,14 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
         d.occurred_at = ev.occurred_at;
         d.confidence = ev.confidence;
         d.model = ev.model;
-        d.boxes_json = boxes_json(ev.boxes);
-        d.source = item->src.key;
-        d.actor = actor_of(item->src);
-        d.audit_source = item->src.scope.source;
+        d.boxes_json = std::move(item->boxes_json);
+        d.source = item->src().key;
+        d.actor = actor_of(item->src());
+        d.audit_source = item->src().scope.source;
         d.event_id = ev.event_id;
         if (ev.snapshot_id) {
           auto f = files::FileCatalog::load(*c, *ev.snapshot_id);
-          if (!f || !f->is_image() || !files::FileCatalog::may_read(item->src.scope, *f)) {
+          if (!f || !f->is_image() || !files::FileCatalog::may_read(item->src().scope, *f)) {
             res.error = Error::invalid("snapshot_id", "unknown_file", "field 'snapshot_id' names no image you may use");
             continue;
           }
@@ -492,17 +492,18 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
         } else if (item->blob) {
           std::string fid = new_id("file");
           c->exec(kInsertFile, {fid, item->blob->sha256, item->blob->sm3, static_cast<std::int64_t>(item->blob->size),
-                                item->blob->content_type, std::string("snapshot"), item->src.scope.user_id, unit->id,
+                                item->blob->content_type, std::string("snapshot"), item->src().scope.user_id, unit->id,
                                 unit->jpath, now});
           d.snapshot_file_id = fid;
         }
         auto out = w.raise(*unit, d);
         res.alert_id = out.alert_id;
         res.merged = out.merged;
-        receipts.push_back({item->src.key, ev.event_id, out.alert_id, std::int64_t{out.merged ? 1 : 0}, now});
+        receipts.push_back(
+            {item->src().key, ev.event_id, out.alert_id, std::int64_t{out.merged ? 1 : 0}, now, ev.occurred_at});
       } else if (item->kind == Item::Kind::kHeartbeat) {
         const Heartbeat& hb = item->heartbeat;
-        auto unit = resolve_unit(item->src, hb.camera_id, hb.device_id, std::nullopt);
+        auto unit = resolve_unit(item->src(), hb.camera_id, hb.device_id, std::nullopt);
         if (!unit) {
           item->status = unit.error();
           continue;
@@ -520,7 +521,7 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
         }
       } else {
         const Reading& rd = item->reading;
-        auto unit = resolve_unit(item->src, std::nullopt, rd.device_id, std::nullopt);
+        auto unit = resolve_unit(item->src(), std::nullopt, rd.device_id, std::nullopt);
         if (!unit) {
           item->status = unit.error();
           continue;
@@ -555,9 +556,9 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
           d.device_id = dev->id;
           d.type = "sensor_out_of_range";
           d.occurred_at = rd.at;
-          d.source = item->src.key;
-          d.actor = actor_of(item->src);
-          d.audit_source = item->src.scope.source;
+          d.source = item->src().key;
+          d.actor = actor_of(item->src());
+          d.audit_source = item->src().scope.source;
           char val[32];
           std::snprintf(val, sizeof val, "%g", value);
           json::object detail{{"metric", metric},
@@ -587,6 +588,7 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
   } catch (const std::exception& e) {
     failure = e.what();
   }
+  if (!committed && cache_) cache_->clear();  // it may hold what was rolled back
 
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.histogram("mingchu_ingest_batch_seconds", "", "Time to write and commit one ingest batch").observe(secs);

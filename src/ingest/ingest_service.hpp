@@ -56,6 +56,7 @@ class FileStore;
 }
 namespace mingchu::alerts {
 class AlertService;
+class WriterCache;
 }
 
 namespace mingchu::ingest {
@@ -110,6 +111,8 @@ class IngestService {
   // camera not of the given unit, 404 camera, unit, device or snapshot_id unknown or outside
   // the source's scope, 503 when it could not be stored.
   void submit(const IngestSource& src, AlertEvent event, Completion done);
+  // The same, for the events of one request sharing their source.
+  void submit(std::shared_ptr<const IngestSource> src, AlertEvent event, Completion done);
 
   // A heartbeat: the camera or device is alive now (server time). A camera or device that
   // was offline comes back online and its open camera_offline alert is closed with an event
@@ -132,6 +135,7 @@ class IngestService {
 
  private:
   struct Item;
+  void enqueue(std::unique_ptr<Item> item);  // or refuse it (503) when full or stopping
   void writer_loop();
   void run_batch(std::vector<std::unique_ptr<Item>>& batch);
 
@@ -147,6 +151,7 @@ class IngestService {
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Item>> queue_;
   bool stopping_ = false;
+  std::unique_ptr<alerts::WriterCache> cache_;  // SQLite only (see alerts::WriterCache)
   std::thread writer_;
 };
 

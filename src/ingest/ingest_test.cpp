@@ -306,6 +306,50 @@ TEST_P(IngestTest, TheSameEventTwiceInOneBatchIsStoredOnce) {
   EXPECT_EQ(w_->count("SELECT capture_count FROM alerts WHERE id = $1", {id}), 1);
 }
 
+// The writer keeps open alerts and registry lookups across batches on SQLite
+// (alerts::WriterCache): changes made elsewhere in the process must reach it at once.
+TEST_P(IngestTest, ChangesMadeElsewhereReachTheWriterAtOnce) {
+  auto a = submit(src_, event("c1"));
+  ASSERT_TRUE(a.ok());
+  auto b = submit(src_, event("c2"));
+  ASSERT_TRUE(b.merged);
+  ASSERT_EQ(b.alert_id, a.alert_id);
+  ASSERT_TRUE(w_->alerts->dismiss(w_->rega, a.alert_id, "a cat, not a rat").ok());
+  auto c = submit(src_, event("c3"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c.merged) << "a dismissed alert takes no more captures";
+  EXPECT_NE(c.alert_id, a.alert_id);
+
+  ASSERT_TRUE(submit(src_, event("c4", "ca2")).ok());  // ca2 is now known to the writer
+  {
+    storage::Conn conn = w_->db->acquire();
+    conn->exec("UPDATE cameras SET deleted_at = 1 WHERE id = 'ca2'");
+  }
+  auto gone = submit(src_, event("c5", "ca2"));
+  ASSERT_FALSE(gone.ok()) << "a deleted camera is refused at once";
+  EXPECT_EQ(gone.http_status(), 404);
+}
+
+// The timeline lists the first kTimelineCaptures captures; later ones only count, and every
+// capture keeps its receipt.
+TEST_P(IngestTest, TheTimelineListsTheFirstCapturesAndCountsTheRest) {
+  constexpr int kEvents = alerts::kTimelineCaptures + 5;
+  std::string id;
+  for (int i = 0; i < kEvents; ++i) {
+    auto r = submit(src_, event("k" + std::to_string(i)));
+    ASSERT_TRUE(r.ok());
+    if (id.empty()) id = r.alert_id;
+    ASSERT_EQ(r.alert_id, id);
+  }
+  auto d = w_->alerts->get(w_->rega, id);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->alert.capture_count, kEvents);
+  int merged = 0;
+  for (const auto& e : d->events) merged += e.type == "merged";
+  EXPECT_EQ(merged, alerts::kTimelineCaptures - 1) << "captures 2.." << alerts::kTimelineCaptures;
+  EXPECT_EQ(w_->count("SELECT COUNT(*) FROM ingest_receipts WHERE alert_id = $1", {id}), kEvents);
+}
+
 TEST_P(IngestTest, ScopeTimeAndTypeRulesAnswerClearly) {
   auto r = submit(src_, event("x1", "cb1"));
   EXPECT_EQ(r.http_status(), 404) << "a camera of another unit than the key's";
@@ -383,7 +427,7 @@ TEST_P(IngestTest, AFailedTransactionAnswers503ToEveryEventAndStoresNothing) {
     storage::Conn c = w_->db->acquire();
     c->exec_script(
         "CREATE TABLE ingest_receipts (source TEXT NOT NULL, event_id TEXT NOT NULL, alert_id TEXT NOT NULL, "
-        "merged BIGINT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (source, event_id))");
+        "merged BIGINT NOT NULL, received_at BIGINT NOT NULL, occurred_at BIGINT, PRIMARY KEY (source, event_id))");
   }
   EXPECT_EQ(w_->count("SELECT COUNT(*) FROM alerts WHERE type = 'smoking'"), 0) << "nothing half-stored";
   auto retry = submit(src_, event("during-3", "ca2", "smoking"));

@@ -77,6 +77,12 @@ class Connection {
 
 class Database;
 
+// SQLite: a counter of the rows of `table` inserted, updated or deleted through any SQLite
+// connection of this process (sqlite3_update_hook), whether or not the change committed.
+// Caches of rarely written tables compare it before trusting what they hold. Only the
+// tables listed in sqlite.cpp are counted (0 for others); PostgreSQL changes are not seen.
+std::uint64_t table_generation(std::string_view table);
+
 // A pooled connection; returns to the pool when destroyed.
 class Conn {
  public:

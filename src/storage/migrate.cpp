@@ -18,6 +18,8 @@ std::string render_sql(const std::string& sql, Dialect d) {
   bool pg = d == Dialect::kPostgres;
   replace_all(s, "{{C}}", pg ? " COLLATE \"C\"" : "");
   replace_all(s, "{{REAL}}", pg ? "DOUBLE PRECISION" : "REAL");
+  // SQLite: a table whose primary key is its only lookup is one B-tree instead of two
+  replace_all(s, "{{WITHOUT_ROWID}}", pg ? "" : " WITHOUT ROWID");
   return s;
 }
 

@@ -31,6 +31,8 @@ class PooledDatabase : public Database {
 };
 
 std::unique_ptr<Connection> open_sqlite(const std::string& path);
+// The SQLite pool with its WAL checkpointer thread.
+std::unique_ptr<Database> open_sqlite_database(const std::string& path, int pool_size);
 std::unique_ptr<Connection> open_postgres(const std::string& conninfo);
 
 }  // namespace mingchu::storage

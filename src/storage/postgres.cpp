@@ -171,8 +171,7 @@ std::unique_ptr<Database> open_database(const std::string& url, int pool_size) {
   }
   std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
   if (path.rfind("//", 0) == 0) path = path.substr(2);
-  return std::make_unique<PooledDatabase>(
-      Dialect::kSqlite, pool_size, [path] { return open_sqlite(path); }, "sqlite:" + path);
+  return open_sqlite_database(path, pool_size);
 }
 
 }  // namespace mingchu::storage
