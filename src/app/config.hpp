@@ -3,13 +3,21 @@
 // Loaded once by main and handed down; nothing reads configuration from anywhere else.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "auth/auth_service.hpp"
 #include "core/result.hpp"
 
 namespace mingchu::app {
+
+// HTTP I/O threads when not configured: twice the cores, at least 4.
+inline int default_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(2 * n, 4u, 64u));
+}
 
 // Data push and device messaging: [notify] (dispatcher, webhooks, SSE, [notify.sms]), [amqp]
 // and [mqtt] beyond their url. See src/notify/*.hpp and src/ingest/mqtt_subscriber.hpp.
@@ -58,7 +66,9 @@ struct Config {
   bool log_json = false;
   bool demo = false;
   bool manual_clock = false;
-  int threads = 16;
+  // HTTP I/O threads. Blocking handlers (database reads) run on them too; more threads than
+  // that needs only adds context switches (bench/run_ingest.sh): twice the cores, at least 4.
+  int threads = default_threads();
   int db_pool = 16;
   int utc_offset_minutes = 480;
   int cert_expiring_days = 30;
@@ -68,7 +78,7 @@ struct Config {
   std::string alerts_config_file;  // alerts.config_file (default: config/alerts.toml when present)
   bool scheduler = true;           // alerts.scheduler: run deadlines/cards/offline/certificates here
   int scheduler_tick_ms = 10000;   // alerts.scheduler_tick_ms
-  int ingest_max_wait_us = 1500;   // alerts.ingest_max_wait_us: group-commit wait for more events
+  int ingest_max_wait_us = 0;      // alerts.ingest_max_wait_us: group-commit wait for more events (IngestConfig)
   int ingest_max_batch = 2000;     // alerts.ingest_max_batch: events per transaction
   PushConfig push;
 

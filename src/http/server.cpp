@@ -315,6 +315,8 @@ void Server::run() {
   for (auto& t : threads) t.join();
 }
 
+void Server::post(std::function<void()> fn) { asio::post(impl_->io, std::move(fn)); }
+
 void Server::stop() {
   asio::post(impl_->io, [this] { impl_->begin_stop(); });
 }

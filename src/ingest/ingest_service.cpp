@@ -600,9 +600,12 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
     log::error("ingest batch failed; answering 503 to every event in it",
                {{"items", std::to_string(batch.size())}, {"error", failure}});
   }
+  // Outcomes: counted here once per label, answered by the delivery executor (the HTTP
+  // server's threads) so the writer goes straight on to the next batch.
+  std::map<const char*, std::uint64_t> outcomes;
   for (auto& item : batch) {
     if (item->kind == Item::Kind::kAlert) {
-      IngestResult r = std::move(item->result);
+      IngestResult& r = item->result;
       if (!committed) {
         r = IngestResult{};
         r.event_id = item->event.event_id;
@@ -612,13 +615,39 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
                           : r.duplicate ? "result=\"duplicate\""
                           : r.merged    ? "result=\"merged\""
                                         : "result=\"created\"";
-      metrics_.counter("mingchu_ingest_events_total", label, "Alert events by outcome").inc();
-      item->done(std::move(r));
-    } else {
-      Status st = committed ? item->status : Status(Error::unavailable("could not be stored; retry"));
-      item->status_done(std::move(st));
+      outcomes[label] += 1;
+    } else if (!committed) {
+      item->status = Error::unavailable("could not be stored; retry");
     }
   }
+  for (const auto& [label, n] : outcomes) {
+    metrics_.counter("mingchu_ingest_events_total", label, "Alert events by outcome").inc(n);
+  }
+  // (std::function needs a copyable task: the items travel in a shared_ptr)
+  auto answer = [items = std::make_shared<std::vector<std::unique_ptr<Item>>>(std::move(batch))] {
+    for (auto& item : *items) {
+      if (item->kind == Item::Kind::kAlert) {
+        item->done(std::move(item->result));
+      } else {
+        item->status_done(std::move(item->status));
+      }
+    }
+  };
+  std::function<void(std::function<void()>)> deliver;
+  {
+    std::lock_guard g(mu_);
+    deliver = delivery_;
+  }
+  if (deliver) {
+    deliver(std::move(answer));
+  } else {
+    answer();
+  }
+}
+
+void IngestService::set_delivery(std::function<void(std::function<void()>)> deliver) {
+  std::lock_guard g(mu_);
+  delivery_ = std::move(deliver);
 }
 
 }  // namespace mingchu::ingest
