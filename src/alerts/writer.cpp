@@ -97,18 +97,11 @@ std::int64_t next_seq(TimeMs now) {
 // An id whose text order is its creation order: prefix, 11 hex digits of the time, 8 random.
 // Rows of the append-heavy tables then land at the right edge of their B-trees, so a batch
 // dirties a few pages instead of one page per row (the commit writes and fsyncs them all).
-// The random part need not be secret (ids are not credentials): a per-thread splitmix64
-// seeded from the system's random source, instead of a call into OpenSSL's DRBG per id.
+// The random part need not be secret (ids are not credentials): quick_random_hex.
 std::string ordered_id(std::string_view prefix, TimeMs now) {
-  thread_local std::uint64_t state = std::stoull(random_hex(8), nullptr, 16);
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
-  char t[32];
-  std::snprintf(t, sizeof t, "_%011llx%08x", static_cast<unsigned long long>(now) & 0xfffffffffffULL,
-                static_cast<unsigned>(z & 0xffffffffU));
-  return std::string(prefix) + t;
+  char t[16];
+  std::snprintf(t, sizeof t, "_%011llx", static_cast<unsigned long long>(now) & 0xfffffffffffULL);
+  return std::string(prefix) + t + quick_random_hex(4);
 }
 
 std::string class_label(int risk_class) {
@@ -150,6 +143,7 @@ struct AlertWriter::Lookups {
   std::unordered_map<std::string, std::optional<DeviceRef>> devices;
   std::unordered_map<std::string, Recipients> recipients;
   std::unordered_map<std::string, OpenKeyState> open;  // by dedup key
+  std::unordered_map<std::string, OpenAlert*> open_by_id;  // the same alerts, by id
 
   void clear_registry() {
     units.clear();
@@ -184,11 +178,13 @@ WriterCache::~WriterCache() = default;
 void WriterCache::clear() {
   impl_->look.clear_registry();
   impl_->look.open.clear();
+  impl_->look.open_by_id.clear();
 }
 size_t WriterCache::open_keys() const { return impl_->look.open.size(); }
 
 struct AlertWriter::Buffers {
   std::vector<OpenAlert*> new_alerts;  // in creation order
+  std::vector<OpenAlert*> dirty;       // loaded alerts with captures not yet written
   std::vector<Params> events, snapshots, notifications, outbox;
   std::vector<audit::Entry> audit;
   // (jpath, day, type, class) → (created, handled); (jpath, day, unit) → (created, handled)
@@ -217,6 +213,7 @@ AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const 
   std::uint64_t changes = g_alert_changes.load();
   if (changes != k.alert_changes || look_.open.size() > kMaxCachedKeys) {
     look_.open.clear();
+    look_.open_by_id.clear();
     k.alert_changes = changes;
   }
 }
@@ -317,6 +314,7 @@ void AlertWriter::remember_open(const storage::Row& r) {
     if (o->a.id == r.text(0)) return;  // known, maybe changed in memory since
   }
   known.push_back(open_from_row(r));
+  look_.open_by_id[known.back()->a.id] = known.back().get();
 }
 
 AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const std::string& subject,
@@ -481,6 +479,7 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
     o->a.capture_count += 1;
     o->a.last_seen_at = std::max(o->a.last_seen_at, d.occurred_at);
     o->a.updated_at = now_;
+    if (!o->dirty) buf_->dirty.push_back(o);
     o->dirty = true;
     if (d.snapshot_file_id && o->snapshot_count < kMaxSnapshotsPerAlert) {
       buf_->snapshots.push_back({o->a.id, *d.snapshot_file_id, now_});
@@ -553,6 +552,7 @@ RaiseOutcome AlertWriter::raise(const UnitRef& unit, const AlertDraft& d) {
   std::string key = unit.id + '\x1f' + subject + '\x1f' + d.type;
   buf_->new_alerts.push_back(o.get());
   std::string id = a.id;
+  look_.open_by_id[id] = o.get();
   look_.open[key].list.push_back(std::move(o));
   changed_elsewhere();
   return {id, false};
@@ -602,13 +602,9 @@ std::optional<Alert> AlertWriter::load_for_update(const std::string& id) {
   if (rows.empty()) return std::nullopt;
   Alert a = detail::alert_from_row(rows[0]);
   // captures folded in by this transaction and not yet written
-  for (auto& [key, known] : look_.open) {
-    for (auto& o : known.list) {
-      if (o->a.id == id && o->dirty) {
-        a.capture_count = o->a.capture_count;
-        a.last_seen_at = o->a.last_seen_at;
-      }
-    }
+  if (auto it = look_.open_by_id.find(id); it != look_.open_by_id.end() && it->second->dirty) {
+    a.capture_count = it->second->a.capture_count;
+    a.last_seen_at = it->second->a.last_seen_at;
   }
   detail::load_snapshots(c_, {&a});
   return a;
@@ -619,14 +615,11 @@ void AlertWriter::save(const Alert& after) {
   c_.exec(kSaveTransition,
           {after.id, std::string(state_name(after.state)), opt_time(after.due_at), std::int64_t{after.overdue ? 1 : 0},
            opt(after.card), opt_time(next_card_at(after, cfg_)), opt_time(after.handled_at), now_});
-  for (auto& [key, known] : look_.open) {
-    for (auto& o : known.list) {
-      if (o->a.id == after.id) {
-        o->a.state = after.state;
-        o->a.card = after.card;
-        o->a.due_at = after.due_at;
-      }
-    }
+  if (auto it = look_.open_by_id.find(after.id); it != look_.open_by_id.end()) {
+    OpenAlert* o = it->second;
+    o->a.state = after.state;
+    o->a.card = after.card;
+    o->a.due_at = after.due_at;
   }
 }
 
@@ -733,13 +726,12 @@ void AlertWriter::flush() {
   write_new_alerts();
   // captures folded into existing alerts: one UPDATE ... FROM (VALUES ...) per 64 alerts
   std::vector<Params> captures;
-  for (auto& [key, known] : look_.open) {
-    for (auto& o : known.list) {
-      if (!o->dirty) continue;
-      captures.push_back({o->a.id, o->a.capture_count, o->a.last_seen_at, o->snapshot_count});
-      o->dirty = false;
-    }
+  for (OpenAlert* o : buf_->dirty) {
+    if (!o->dirty) continue;  // written since (write_new_alerts)
+    captures.push_back({o->a.id, o->a.capture_count, o->a.last_seen_at, o->snapshot_count});
+    o->dirty = false;
   }
+  buf_->dirty.clear();
   if (c_.dialect() == storage::Dialect::kSqlite) {
     for (const Params& cap : captures) {
       c_.exec("UPDATE alerts SET capture_count = $2, last_seen_at = $3, snapshot_count = $4, updated_at = $5 "

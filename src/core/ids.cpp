@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 namespace mingchu {
@@ -50,6 +52,18 @@ bool plausible_id(std::string_view s) {
     if (!okc) return false;
   }
   return true;
+}
+
+std::string quick_random_hex(size_t n_bytes) {
+  thread_local std::uint64_t state = std::stoull(random_hex(8), nullptr, 16);
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(2 * std::min<size_t>(n_bytes, 8), '0');
+  for (size_t i = 0; i < out.size(); ++i) out[i] = kHex[(z >> (4 * i)) & 0xf];
+  return out;
 }
 
 }  // namespace mingchu

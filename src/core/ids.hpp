@@ -12,6 +12,9 @@ std::string new_id(std::string_view prefix);
 std::string random_hex(size_t n_bytes);
 std::string random_token(size_t n_bytes);
 std::string to_hex(std::string_view bytes);
+// n_bytes (≤ 8) of a fast per-thread generator (splitmix64 seeded from the CSPRNG), as hex:
+// for ids that must be unique, not unguessable (request ids, row ids). Never for secrets.
+std::string quick_random_hex(size_t n_bytes);
 // True when s looks like an id this program could have made or accepted: 1..64 chars of
 // [A-Za-z0-9_-]. Used to refuse hostile ids before they reach storage.
 bool plausible_id(std::string_view s);

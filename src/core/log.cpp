@@ -38,6 +38,8 @@ bool parse_level(std::string_view s, Level& out) {
   return true;
 }
 
+bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(); }
+
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_level.load()) return;
   // Log timestamps are wall time by design: they describe when the line was written.

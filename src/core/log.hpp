@@ -19,6 +19,8 @@ struct Field {
 void configure(Level min_level, bool json_lines);
 bool parse_level(std::string_view s, Level& out);
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
+// Whether a line of this level would be written: check it before building costly fields.
+bool enabled(Level level);
 
 inline void debug(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kDebug, m, f); }
 inline void info(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kInfo, m, f); }

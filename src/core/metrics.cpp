@@ -16,7 +16,7 @@ Counter& Metrics::counter(const std::string& name, const std::string& labels, co
   std::lock_guard g(mu_);
   Family& f = families_[name];
   f.type = "counter";
-  if (!help.empty()) f.help = help;
+  if (f.help.empty()) f.help = help;
   auto& p = f.counters[labels];
   if (!p) p = std::make_unique<Counter>();
   return *p;
@@ -26,7 +26,7 @@ Gauge& Metrics::gauge(const std::string& name, const std::string& labels, const 
   std::lock_guard g(mu_);
   Family& f = families_[name];
   f.type = "gauge";
-  if (!help.empty()) f.help = help;
+  if (f.help.empty()) f.help = help;
   auto& p = f.gauges[labels];
   if (!p) p = std::make_unique<Gauge>();
   return *p;
@@ -36,7 +36,7 @@ Histogram& Metrics::histogram(const std::string& name, const std::string& labels
   std::lock_guard g(mu_);
   Family& f = families_[name];
   f.type = "histogram";
-  if (!help.empty()) f.help = help;
+  if (f.help.empty()) f.help = help;
   auto& p = f.histograms[labels];
   if (!p) p = std::make_unique<Histogram>();
   return *p;

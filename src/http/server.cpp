@@ -72,7 +72,7 @@ struct Server::Impl {
     }
     r.remote = peer;
     auto rid = r.header("x-request-id");
-    r.request_id = rid && plausible_id(*rid) ? *rid : random_hex(8);
+    r.request_id = rid && plausible_id(*rid) ? *rid : quick_random_hex(8);
     return r;
   }
 
@@ -193,8 +193,10 @@ struct Server::Impl {
       metrics.histogram("mingchu_http_request_duration_seconds", "route=\"" + route_label + "\"",
                         "HTTP request latency by route")
           .observe(secs);
-      log::debug("request", {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path},
-                             {"status", status}, {"ms", std::to_string(secs * 1000)}, {"peer", peer}});
+      if (log::enabled(log::Level::kDebug)) {
+        log::debug("request", {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path},
+                               {"status", status}, {"ms", std::to_string(secs * 1000)}, {"peer", peer}});
+      }
       if (resp.status >= 500) {
         log::warn("request failed", {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path},
                                      {"status", status}});

@@ -581,10 +581,12 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
     tx.commit();
     committed = true;
     auto ms = [](auto a, auto b) { return std::to_string(std::chrono::duration<double, std::milli>(b - a).count()); };
-    log::debug("ingest batch", {{"items", std::to_string(batch.size())},
-                                {"decide_ms", ms(started, decided)},
-                                {"write_ms", ms(decided, written)},
-                                {"commit_ms", ms(written, std::chrono::steady_clock::now())}});
+    if (log::enabled(log::Level::kDebug)) {
+      log::debug("ingest batch", {{"items", std::to_string(batch.size())},
+                                  {"decide_ms", ms(started, decided)},
+                                  {"write_ms", ms(decided, written)},
+                                  {"commit_ms", ms(written, std::chrono::steady_clock::now())}});
+    }
   } catch (const std::exception& e) {
     failure = e.what();
   }
