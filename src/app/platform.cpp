@@ -236,7 +236,7 @@ int Platform::serve() {
   if (cfg_.scheduler) scheduler_->start();
   ingest_->set_delivery([&server](std::function<void()> task) { server.post(std::move(task)); });
   server.run();
-  ingest_->set_delivery(nullptr);  // the server's threads are gone: answer on the writer
+  ingest_->set_delivery(nullptr);  // the server's threads are gone: answer on the writer (post() would too)
   stop_mqtt();  // acknowledges what is committed; the broker keeps the rest for the next start
   scheduler_->stop();
   ingest_->stop();  // commits what is queued before the database closes

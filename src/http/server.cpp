@@ -5,6 +5,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <mutex>
 #include <thread>
 
 #include "core/ids.hpp"
@@ -31,6 +32,8 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> active{0};      // connections
   std::atomic<int> in_flight{0};   // requests being handled
+  std::mutex post_mu;
+  bool closed = false;  // run() has returned: post() runs its task at once
   Gauge* connections_gauge = nullptr;
   std::mutex conns_mu;
   std::vector<std::weak_ptr<beast::tcp_stream>> conns;
@@ -315,9 +318,23 @@ void Server::run() {
   for (int i = 1; i < im.opt.threads; ++i) threads.emplace_back([&im] { im.io.run(); });
   im.io.run();
   for (auto& t : threads) t.join();
+  // Tasks posted from other threads (Server::post) before this point still run, once; later
+  // ones run on their caller's thread.
+  {
+    std::lock_guard g(im.post_mu);
+    im.closed = true;
+  }
+  im.io.restart();
+  im.io.poll();
 }
 
-void Server::post(std::function<void()> fn) { asio::post(impl_->io, std::move(fn)); }
+void Server::post(std::function<void()> fn) {
+  {
+    std::lock_guard g(impl_->post_mu);
+    if (!impl_->closed) return asio::post(impl_->io, std::move(fn));
+  }
+  fn();
+}
 
 void Server::stop() {
   asio::post(impl_->io, [this] { impl_->begin_stop(); });

@@ -35,7 +35,8 @@ class Server {
   // Serves until stop() or SIGINT/SIGTERM; returns after the drain.
   void run();
   void stop();
-  // Runs fn on one of the server's I/O threads (dropped if the server has stopped).
+  // Runs fn on one of the server's I/O threads, or on the caller's once run() has returned:
+  // every task runs exactly once.
   void post(std::function<void()> fn);
 
  private:

@@ -132,8 +132,7 @@ class IngestService {
 
   // Where completions run: by default on the writer thread, one after the other. With a
   // delivery function, the writer hands each batch's completions to it as one task (the HTTP
-  // server posts it to its I/O threads) and goes on. A task the delivery drops (a stopped
-  // server) leaves its events stored but unanswered — safe, since event ids are idempotent.
+  // server posts it to its I/O threads) and goes on. The delivery must run every task once.
   // nullptr restores the default (e.g. before stop(), once the server no longer runs).
   void set_delivery(std::function<void(std::function<void()>)> deliver);
 
