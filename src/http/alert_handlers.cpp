@@ -103,6 +103,12 @@ Result<alerts::AlertFilter> alert_filter(const ApiContext& ctx, const Request& r
 
 alerts::PageRequest page_of(const PageParams& p) { return alerts::PageRequest{p.page, p.page_size}; }
 
+// 200 with the alert after a transition, or the transition's error.
+Response alert_answer(const ApiContext& ctx, const Result<alerts::Alert>& a) {
+  if (!a) return Response::error(a.error());
+  return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
+}
+
 }  // namespace
 
 void add_alert_routes(Router& r, ApiContext& ctx) {
@@ -158,8 +164,6 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
       [&ctx](Request& req) {
         auto w = begin_object_write(ctx, req);
         if (!w) return Response::error(w.error());
-        const auth::Principal* who = &w->who;
-        const std::string* id = &w->id;
         ObjectReader rd(w->body);
         alerts::RectificationInput in;
         in.text = rd.req_string("text", alerts::kMaxRectificationChars);
@@ -174,9 +178,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
           }
         }
         if (auto st = rd.finish(); !st) return Response::error(st.error());
-        auto a = ctx.alerts->rectify(*who, *id, in);
-        if (!a) return Response::error(a.error());
-        return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
+        return alert_answer(ctx, ctx.alerts->rectify(w->who, w->id, in));
       },
       32 * 1024);
 
@@ -185,8 +187,6 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
       [&ctx](Request& req) {
         auto w = begin_object_write(ctx, req);
         if (!w) return Response::error(w.error());
-        const auth::Principal* who = &w->who;
-        const std::string* id = &w->id;
         ObjectReader rd(w->body);
         std::string decision = rd.req_string("decision", 16);
         alerts::ReviewInput in;
@@ -196,9 +196,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
           return Response::error(Error::invalid("decision", "invalid_decision", "decision must be approve or reject"));
         }
         in.approve = decision == "approve";
-        auto a = ctx.alerts->review(*who, *id, in);
-        if (!a) return Response::error(a.error());
-        return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
+        return alert_answer(ctx, ctx.alerts->review(w->who, w->id, in));
       },
       16 * 1024);
 
@@ -207,14 +205,10 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
       [&ctx](Request& req) {
         auto w = begin_object_write(ctx, req);
         if (!w) return Response::error(w.error());
-        const auth::Principal* who = &w->who;
-        const std::string* id = &w->id;
         ObjectReader rd(w->body);
         std::string reason = rd.req_string("reason", alerts::kMaxCommentChars);
         if (auto st = rd.finish(); !st) return Response::error(st.error());
-        auto a = ctx.alerts->dismiss(*who, *id, reason);
-        if (!a) return Response::error(a.error());
-        return Response::json(200, alerts::alert_to_json(*a, ctx.alerts->config()));
+        return alert_answer(ctx, ctx.alerts->dismiss(w->who, w->id, reason));
       },
       16 * 1024);
 
@@ -223,8 +217,6 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
       [&ctx](Request& req) {
         auto w = begin_object_write(ctx, req);
         if (!w) return Response::error(w.error());
-        const auth::Principal* who = &w->who;
-        const std::string* id = &w->id;
         ObjectReader rd(w->body);
         alerts::DocumentInput in;
         in.kind = rd.req_string("kind", 32);
@@ -235,7 +227,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
         auto day = parse_date(issued);
         if (!day) return Response::error(Error::invalid("issued_on", "invalid_date", "issued_on must be YYYY-MM-DD"));
         in.issued_on = *day;
-        auto d = ctx.alerts->add_document(*who, *id, in);
+        auto d = ctx.alerts->add_document(w->who, w->id, in);
         if (!d) return Response::error(d.error());
         return Response::json(201,
                               json::object{{"id", d->id},

@@ -166,41 +166,36 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
     return receipt(req, *id);
   });
 
-  r.add_async(
-      "POST", "/api/v1/ingest/heartbeats",
-      [&ctx](Request& req, std::function<void(Response)> done) {
-        auto who = authenticate_ingest(ctx, req);
-        if (!who) return done(Response::error(who.error()));
-        auto body = read_json(req);
-        if (!body) return done(Response::error(body.error()));
-        auto hb = ingest::parse_heartbeat(*body);
-        if (!hb) return done(Response::error(hb.error()));
-        ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
-        src.scope.source = req.remote;
-        ctx.ingest->submit_heartbeat(src, std::move(*hb), [done](Status st) {
-          if (!st) return done(Response::error(st.error()));
-          done(Response::json(202, json::object{{"accepted", true}}));
-        });
-      },
-      4 * 1024);
-
-  r.add_async(
-      "POST", "/api/v1/ingest/readings",
-      [&ctx](Request& req, std::function<void(Response)> done) {
-        auto who = authenticate_ingest(ctx, req);
-        if (!who) return done(Response::error(who.error()));
-        auto body = read_json(req);
-        if (!body) return done(Response::error(body.error()));
-        auto rd = ingest::parse_reading(*body);
-        if (!rd) return done(Response::error(rd.error()));
-        ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
-        src.scope.source = req.remote;
-        ctx.ingest->submit_reading(src, std::move(*rd), [done](Status st) {
-          if (!st) return done(Response::error(st.error()));
-          done(Response::json(202, json::object{{"accepted", true}}));
-        });
-      },
-      16 * 1024);
+  // Heartbeats and readings: authenticate, parse, submit; 202 once stored.
+  auto status_route = [&](const char* path, size_t max_body, auto parse, auto submit) {
+    r.add_async(
+        "POST", path,
+        [&ctx, parse, submit](Request& req, std::function<void(Response)> done) {
+          auto who = authenticate_ingest(ctx, req);
+          if (!who) return done(Response::error(who.error()));
+          auto body = read_json(req);
+          if (!body) return done(Response::error(body.error()));
+          auto parsed = parse(*body);
+          if (!parsed) return done(Response::error(parsed.error()));
+          ingest::IngestSource src = ingest::IngestSource::from_principal(*who);
+          src.scope.source = req.remote;
+          submit(src, std::move(*parsed), [done](Status st) {
+            if (!st) return done(Response::error(st.error()));
+            done(Response::json(202, json::object{{"accepted", true}}));
+          });
+        },
+        max_body);
+  };
+  status_route(
+      "/api/v1/ingest/heartbeats", 4 * 1024, [](const json::object& b) { return ingest::parse_heartbeat(b); },
+      [&ctx](const ingest::IngestSource& src, ingest::Heartbeat hb, ingest::StatusCompletion done) {
+        ctx.ingest->submit_heartbeat(src, std::move(hb), std::move(done));
+      });
+  status_route(
+      "/api/v1/ingest/readings", 16 * 1024, [](const json::object& b) { return ingest::parse_reading(b); },
+      [&ctx](const ingest::IngestSource& src, ingest::Reading rd, ingest::StatusCompletion done) {
+        ctx.ingest->submit_reading(src, std::move(rd), std::move(done));
+      });
 
   // ---- devices
   r.add("GET", "/api/v1/devices", [&ctx](Request& req) {
