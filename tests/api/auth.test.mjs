@@ -186,6 +186,15 @@ test('healthz, Prometheus metrics with request counts and latency histograms, Op
     assert.ok(o.json.paths[p], `OpenAPI lists ${p}`)
   }
   assert.ok(o.json.paths['/api/v1/units/{id}'].patch)
+  // every API route says in a line what it does (not just its method and path)
+  const bare = []
+  for (const [path, ops] of Object.entries(o.json.paths)) {
+    if (!path.startsWith('/api/') && !path.startsWith('/public/')) continue
+    for (const [method, op] of Object.entries(ops)) {
+      if (!op.summary || op.summary === `${method.toUpperCase()} ${path}`) bare.push(`${method.toUpperCase()} ${path}`)
+    }
+  }
+  assert.deepEqual(bare, [], 'routes without a summary in the OpenAPI document')
 })
 
 test('every response carries a request id; a sane client id is echoed', async () => {
