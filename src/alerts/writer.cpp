@@ -262,6 +262,11 @@ std::optional<DeviceRef> AlertWriter::device(const std::string& id) {
   return d;
 }
 
+void AlertWriter::mark_online(const std::string& id) {
+  if (auto it = look_.cameras.find(id); it != look_.cameras.end() && it->second) it->second->status = "online";
+  if (auto it = look_.devices.find(id); it != look_.devices.end() && it->second) it->second->status = "online";
+}
+
 const Recipients& AlertWriter::recipients(const UnitRef& u) {
   auto it = look_.recipients.find(u.id);
   if (it != look_.recipients.end()) return it->second;
@@ -790,6 +795,10 @@ void AlertWriter::flush() {
   buf_->unit_daily.clear();
   buf_->unit_span.clear();
   write_audit();
+  // Registry rows this transaction changed itself (cameras and devices seen online) are in
+  // the lookups already (mark_online); no other connection can write while it holds the
+  // write lock, so every change counted so far is its own.
+  if (cache_) cache_->impl_->registry = registry_generation();
 }
 
 void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,

@@ -140,6 +140,9 @@ class AlertWriter {
   std::optional<CameraRef> camera(const std::string& id);
   std::optional<DeviceRef> device(const std::string& id);
   const Recipients& recipients(const UnitRef& u);
+  // The caller set this camera's or device's status to online in this transaction: the
+  // lookups say so too (with a WriterCache they outlive the transaction).
+  void mark_online(const std::string& camera_or_device_id);
   // Loads in a few queries (500 ids each) what a batch will look up one by one: the cameras,
   // devices and units, the units' recipients, and (with earliest_event) every open alert of
   // those units that an event occurring at or after earliest_event could fold into (on

@@ -511,11 +511,13 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
         if (hb.camera_id) {
           auto cam = w.camera(*hb.camera_id);
           c->exec(kCameraSeen, {cam->id, now});
+          w.mark_online(cam->id);
           c->exec(kUpsertLiveness, {cam->id, std::string("camera"), unit->id, now});
           if (cam->status != "online") back_online(*unit, cam->id, cam->name);
         } else {
           auto dev = w.device(*hb.device_id);
           c->exec(kDeviceSeen, {dev->id, now});
+          w.mark_online(dev->id);
           c->exec(kUpsertLiveness, {dev->id, std::string("device"), unit->id, now});
           if (dev->status != "online") back_online(*unit, dev->id, dev->name);
         }
@@ -528,6 +530,7 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
         }
         auto dev = w.device(rd.device_id);
         c->exec(kDeviceSeen, {dev->id, now});
+        w.mark_online(dev->id);
         c->exec(kUpsertLiveness, {dev->id, std::string("device"), unit->id, now});
         if (dev->status != "online") back_online(*unit, dev->id, dev->name);
         for (const auto& [metric, value] : rd.metrics) {
