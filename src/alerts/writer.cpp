@@ -33,15 +33,12 @@ constexpr const char* kOpenColumns =
     "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
     "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type";
 // every open alert of one dedup key (WriterCache: the key is then known completely)
-constexpr const char* kFindAllOpen =
-    "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
-    "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type FROM alerts "
-    "WHERE unit_id = $1 AND subject = $2 AND type = $3 AND state IN ('open', 'submitted')";
-constexpr const char* kFindOpen =
-    "SELECT id, occurred_at, last_seen_at, capture_count, snapshot_count, risk_class, state, jpath, camera_id, "
-    "device_id, due_at, card, confidence, model, boxes, source, created_at, unit_id, subject, type FROM alerts "
-    "WHERE unit_id = $1 AND subject = $2 AND type = $3 AND state IN ('open', 'submitted') "
-    "AND last_seen_at >= $4 AND +occurred_at <= $5 ORDER BY last_seen_at DESC LIMIT 1";
+const std::string kFindAllOpen = std::string(kOpenColumns) +
+                                 " FROM alerts WHERE unit_id = $1 AND subject = $2 AND type = $3 "
+                                 "AND state IN ('open', 'submitted')";
+// the open alert of a key an event at t could fold into ('+': SQLite must seek alerts_open)
+const std::string kFindOpen = kFindAllOpen + " AND last_seen_at >= $4 AND +occurred_at <= $5 "
+                                             "ORDER BY last_seen_at DESC LIMIT 1";
 // + "($2, $3, $4, $5), ...) AS v WHERE alerts.id = v.column1": (id, captures, last seen, snapshots)
 constexpr const char* kUpdateCaptures =
     "UPDATE alerts SET capture_count = CAST(v.column2 AS BIGINT), last_seen_at = CAST(v.column3 AS BIGINT), "
@@ -350,7 +347,7 @@ AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const
     return best_known();
   }
   storage::Rows rows =
-      c_.query(std::string(kFindOpen) + detail::for_update(c_), {unit_id, subject, type, t - w, t + w});
+      c_.query(kFindOpen + detail::for_update(c_), {unit_id, subject, type, t - w, t + w});
   if (rows.empty()) return nullptr;
   remember_open(rows[0]);
   return best_known();

@@ -183,8 +183,9 @@ size_t IngestService::queued() const {
 void IngestService::enqueue(std::unique_ptr<Item> item) {
   std::unique_lock lock(mu_);
   if (stopping_ || queue_.size() >= config_.max_queue) {
+    bool stopping = stopping_;
     lock.unlock();
-    Error e = Error::unavailable(stopping_ ? "the server is shutting down; retry" : "ingest queue is full; retry");
+    Error e = Error::unavailable(stopping ? "the server is shutting down; retry" : "ingest queue is full; retry");
     if (item->kind != Item::Kind::kAlert) return item->status_done(std::move(e));
     IngestResult r;
     r.event_id = item->event.event_id;
