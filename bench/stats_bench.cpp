@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
         {"alerts_scope_time", "alerts(jpath, occurred_at)"},
         {"alerts_time", "alerts(occurred_at)"},
         {"alerts_unit_time", "alerts(unit_id, occurred_at)"},
-        {"alerts_open", "alerts(unit_id, subject, type, last_seen_at) WHERE state IN ('open', 'submitted')"},
+        {"alerts_open", "alerts(unit_id, subject, type) WHERE state IN ('open', 'submitted')"},  // migration 8
         {"alerts_due", "alerts(due_at) WHERE state = 'open' AND overdue = 0"},
         {"alerts_next_card", "alerts(next_card_at) WHERE next_card_at IS NOT NULL"}};
     {
