@@ -2,6 +2,7 @@
 
 #include "auth/auth_service.hpp"
 #include "core/ids.hpp"
+#include "core/log.hpp"
 #include "core/time.hpp"
 
 namespace mingchu::http {
@@ -107,6 +108,17 @@ Result<ObjectWrite> begin_object_write(ApiContext& ctx, const Request& req) {
   auto body = read_json(req);
   if (!body) return body.error();
   return ObjectWrite{std::move(*who), std::move(*id), std::move(*body)};
+}
+
+Response db_failure(const storage::DbError& e) {
+  if (e.kind() == storage::DbError::Kind::kUnavailable) {
+    log::error("database unavailable", {{"error", e.what()}});
+    return Response::error(Error::unavailable("the database is unavailable; try again"));
+  }
+  if (e.kind() == storage::DbError::Kind::kUnique) {
+    return Response::error(Error::conflict("duplicate", "an equal record already exists"));
+  }
+  throw e;
 }
 
 std::string format_time(const ApiContext& ctx, TimeMs t) { return format_rfc3339(t, ctx.options.utc_offset_minutes); }

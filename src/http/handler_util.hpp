@@ -9,6 +9,7 @@
 #include "core/result.hpp"
 #include "http/api.hpp"
 #include "http/request.hpp"
+#include "storage/database.hpp"
 
 namespace mingchu::http {
 
@@ -51,6 +52,18 @@ template <typename T>
 Response respond(const Result<T>& r, int status = 200) {
   if (!r) return Response::error(r.error());
   return Response::json(status, *r);
+}
+
+// Storage failures end the request: an unreachable database is 503, a unique index that
+// refused a row (a race the domain's own check lost) is 409; anything else stays a bug (500).
+Response db_failure(const storage::DbError& e);
+template <typename Fn>
+Response guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const storage::DbError& e) {
+    return db_failure(e);
+  }
 }
 
 std::string format_time(const ApiContext& ctx, TimeMs t);

@@ -15,19 +15,6 @@ namespace {
 constexpr size_t kBodyLimit = 16 * 1024;
 constexpr auto kRecheckEvery = std::chrono::seconds(60);
 
-template <typename Fn>
-Response guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const storage::DbError& e) {
-    if (e.kind() == storage::DbError::Kind::kUnavailable) {
-      log::error("database unavailable", {{"error", e.what()}});
-      return Response::error(Error::unavailable("the database is unavailable; try again"));
-    }
-    throw;
-  }
-}
-
 // Webhooks belong to a jurisdiction subtree: platform admins ("/"), regulators and API keys
 // bound to a jurisdiction. Merchants and unit-bound keys have no subtree to subscribe to.
 Result<notify::Actor> push_actor(ApiContext& ctx, const Request& req) {

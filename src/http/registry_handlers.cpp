@@ -19,24 +19,6 @@ using registry::PageRequest;
 constexpr size_t kJsonBodyLimit = 64 * 1024;
 constexpr size_t kMaxQueryText = 64;
 
-// Storage failures end the request: an unreachable database is 503, a unique index that
-// refused a row (a race the domain's own check lost) is 409; anything else stays a bug (500).
-template <typename Fn>
-Response guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const storage::DbError& e) {
-    if (e.kind() == storage::DbError::Kind::kUnavailable) {
-      log::error("database unavailable", {{"error", e.what()}});
-      return Response::error(Error::unavailable("the database is unavailable; try again"));
-    }
-    if (e.kind() == storage::DbError::Kind::kUnique) {
-      return Response::error(Error::conflict("duplicate", "an equal record already exists"));
-    }
-    throw;
-  }
-}
-
 // A free-text query parameter: at most kMaxQueryText characters, no control characters.
 Result<std::optional<std::string>> query_text(const Request& req, std::string_view name) {
   auto v = req.query_param(name);
