@@ -724,24 +724,9 @@ void AlertWriter::write_audit() {
   buf_->audit.clear();
 }
 
-void AlertWriter::flush() {
-  write_new_alerts();
-  // captures folded into existing alerts: one UPDATE ... FROM (VALUES ...) per 64 alerts
-  std::vector<Params> captures;
-  for (OpenAlert* o : buf_->dirty) {
-    if (!o->dirty) continue;  // written since (write_new_alerts)
-    captures.push_back({o->a.id, o->a.capture_count, o->a.last_seen_at, o->snapshot_count});
-    o->dirty = false;
-  }
-  buf_->dirty.clear();
-  if (c_.dialect() == storage::Dialect::kSqlite) {
-    for (const Params& cap : captures) {
-      c_.exec("UPDATE alerts SET capture_count = $2, last_seen_at = $3, snapshot_count = $4, updated_at = $5 "
-              "WHERE id = $1",
-              {cap[0], cap[1], cap[2], cap[3], now_});
-    }
-    captures.clear();
-  }
+// (id, captures, last seen, snapshots) rows in UPDATE ... FROM (VALUES ...) statements of up
+// to 64 rows, sized in powers of two like insert_rows.
+void AlertWriter::write_captures_batched(const std::vector<Params>& captures) {
   for (size_t i = 0; i < captures.size();) {
     size_t n = 64;
     while (n > captures.size() - i) n /= 2;
@@ -757,6 +742,28 @@ void AlertWriter::flush() {
     }
     c_.exec(sql + ") AS v WHERE alerts.id = v.column1", ps);
     i += n;
+  }
+}
+
+void AlertWriter::flush() {
+  write_new_alerts();
+  // captures folded into existing alerts: on SQLite one cached single-row UPDATE each, on
+  // PostgreSQL one UPDATE ... FROM (VALUES ...) per 64 alerts (a round trip each)
+  std::vector<Params> captures;
+  for (OpenAlert* o : buf_->dirty) {
+    if (!o->dirty) continue;  // written since (write_new_alerts)
+    captures.push_back({o->a.id, o->a.capture_count, o->a.last_seen_at, o->snapshot_count});
+    o->dirty = false;
+  }
+  buf_->dirty.clear();
+  if (c_.dialect() == storage::Dialect::kSqlite) {
+    for (const Params& cap : captures) {
+      c_.exec("UPDATE alerts SET capture_count = $2, last_seen_at = $3, snapshot_count = $4, updated_at = $5 "
+              "WHERE id = $1",
+              {cap[0], cap[1], cap[2], cap[3], now_});
+    }
+  } else {
+    write_captures_batched(captures);
   }
   insert_rows(c_, "alert_events", kEventCols, buf_->events);
   insert_rows(c_, "alert_snapshots", kSnapshotCols, buf_->snapshots);

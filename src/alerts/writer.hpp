@@ -194,6 +194,7 @@ class AlertWriter {
   static std::unique_ptr<OpenAlert> open_from_row(const storage::Row& r);
   void remember_open(const storage::Row& r);
   void write_new_alerts();
+  void write_captures_batched(const std::vector<storage::Params>& captures);
   void write_audit();
 
   void changed_elsewhere();

@@ -225,9 +225,7 @@ class SqliteDatabase final : public PooledDatabase {
 
   void checkpoint_loop(const std::string& path) {
     std::unique_ptr<Connection> c;
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, kCheckpointEvery, [&] { return stop_; })) {
-      lock.unlock();
+    auto checkpoint = [&] {
       try {
         if (!c) c = open_sqlite(path);
         c->exec_script("PRAGMA wal_checkpoint(PASSIVE);");
@@ -235,15 +233,15 @@ class SqliteDatabase final : public PooledDatabase {
         log::warn("WAL checkpoint failed", {{"error", e.what()}});
         c.reset();
       }
+    };
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, kCheckpointEvery, [&] { return stop_; })) {
+      lock.unlock();
+      checkpoint();
       lock.lock();
     }
     lock.unlock();
-    if (c) {
-      try {
-        c->exec_script("PRAGMA wal_checkpoint(PASSIVE);");
-      } catch (const std::exception&) {
-      }
-    }
+    if (c) checkpoint();  // what the last commits wrote
   }
 
   std::mutex mu_;
