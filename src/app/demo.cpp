@@ -143,9 +143,9 @@ void seed_demo(Platform& p) {
         std::snprintf(gbch, sizeof gbch, "3206%02d1310%010d", d, serial++);
         bool online = pick(10) != 0;
         // moving pictures from the local synthetic camera (scripts/rtsp_camera.py, started by
-        // scripts/start.sh); the merchant's kitchen records, public cameras keep evidence clips
+        // scripts/start.sh); the merchant's kitchen records, its third camera buffers for evidence
         bool merchant_cam = merchant_unit == id;
-        const char* record = merchant_cam && k < 2 ? "continuous" : (a == 0 || a == 1) ? "events" : "off";
+        const char* record = merchant_cam ? (k < 2 ? "continuous" : "events") : "off";
         c.exec("INSERT INTO cameras (id, unit_id, jpath, name, area, brand, model, channel, gb_device_id, gb_channel_id, "
                "public, ai_enabled, status, last_seen_at, created_at, updated_at, stream_url, sub_stream_url, record) "
                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",

@@ -158,7 +158,7 @@ struct Camera {
   std::optional<std::string> stream_url;                   // main stream (高清 HD); may hold credentials: see Registry
   std::optional<std::string> sub_stream_url;               // sub stream (流畅 SD), optional
   std::string rtsp_transport = "tcp";                      // tcp | udp
-  std::string record = "events";                           // continuous | events | off (see docs/video.md)
+  std::string record = "off";                              // continuous | events | off (see docs/video.md)
   std::int64_t retention_days = 15;                        // continuous recordings kept (seed 000 §5.3)
   std::optional<std::string> gb_device_id, gb_channel_id;  // GB/T 28181, 20 digits
   bool is_public = false;

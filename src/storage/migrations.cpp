@@ -481,7 +481,7 @@ ALTER TABLE ingest_receipts_v8 RENAME TO ingest_receipts;
 -- The media core (src/video). Camera settings belong to the registry; the rest to video.
 ALTER TABLE cameras ADD COLUMN sub_stream_url TEXT;
 ALTER TABLE cameras ADD COLUMN rtsp_transport TEXT NOT NULL DEFAULT 'tcp';
-ALTER TABLE cameras ADD COLUMN record TEXT NOT NULL DEFAULT 'events';
+ALTER TABLE cameras ADD COLUMN record TEXT NOT NULL DEFAULT 'off';
 ALTER TABLE cameras ADD COLUMN retention_days BIGINT NOT NULL DEFAULT 15;
 CREATE INDEX cameras_record ON cameras(record) WHERE record = 'continuous' AND deleted_at IS NULL;
 

@@ -302,18 +302,42 @@ bool Stream::transcoding() const {
   return transcoded_out_ != nullptr;
 }
 
-LiveOutput* Stream::browser_output(bool allow_transcode) {
+std::shared_ptr<LiveOutput> Stream::browser_output(bool allow_transcode, bool* created) {
+  if (created) *created = false;
   std::lock_guard lk(mu_);
-  if (!codec_ || !codec_.is_hevc()) return &source_out_;
+  if (!codec_ || !codec_.is_hevc()) return source_ptr();
   if (!transcoded_out_) {
     if (!allow_transcode) return nullptr;
-    transcoded_out_ = std::make_unique<LiveOutput>(opt_.segment_target, opt_.keep_segments, std::chrono::seconds(0));
-    want_transcode_ = true;
+    transcoded_out_ = std::make_shared<LiveOutput>(opt_.segment_target, opt_.keep_segments, std::chrono::seconds(0));
+    if (created) *created = true;
   }
-  return transcoded_out_.get();
+  return transcoded_out_;
 }
 
-void Stream::when_ready(LiveOutput* out, Waiter w, std::chrono::steady_clock::time_point deadline) {
+bool Stream::stop_transcode() {
+  std::shared_ptr<LiveOutput> out;
+  {
+    std::lock_guard lk(mu_);
+    out.swap(transcoded_out_);  // the puller drops its transcoder when it sees none
+  }
+  return out != nullptr;
+}
+
+bool Stream::has_waiters() const {
+  std::lock_guard lk(mu_);
+  return !waiters_.empty();
+}
+
+size_t Stream::viewers() const {
+  std::shared_ptr<LiveOutput> t;
+  {
+    std::lock_guard lk(mu_);
+    t = transcoded_out_;
+  }
+  return source_out_.viewers() + (t ? t->viewers() : 0);
+}
+
+void Stream::when_ready(std::shared_ptr<LiveOutput> out, Waiter w, std::chrono::steady_clock::time_point deadline) {
   if (out->has_keyframe()) {
     w(ok_status());
     return;
@@ -325,7 +349,7 @@ void Stream::when_ready(LiveOutput* out, Waiter w, std::chrono::steady_clock::ti
     w(e);
     return;
   }
-  waiters_.push_back({out, std::move(w), deadline});
+  waiters_.push_back({std::move(out), std::move(w), deadline});
 }
 
 void Stream::check_waiters() {
@@ -505,13 +529,15 @@ void Stream::feed(const SourceUnit& u) {
   source_out_.push(codec, au);
 
   // H.265 → H.264 for browsers, only while someone asked for it
-  LiveOutput* tout = nullptr;
+  std::shared_ptr<LiveOutput> tout;
   {
     std::lock_guard lk(mu_);
-    tout = transcoded_out_.get();
+    tout = transcoded_out_;
+    if (!tout && transcoder_) transcoder_.reset();  // nobody watches the transcode any more
     if (tout && !transcoder_ && au.key) {
-      auto t = Transcoder::open(codec, opt_.transcode_gop, [tout](const CodecInfo& c, const AccessUnit& out) {
-        tout->push(c, out);
+      std::weak_ptr<LiveOutput> weak = tout;
+      auto t = Transcoder::open(codec, opt_.transcode_gop, [weak](const CodecInfo& c, const AccessUnit& out) {
+        if (auto o = weak.lock()) o->push(c, out);
       });
       if (t) {
         transcoder_ = std::move(*t);

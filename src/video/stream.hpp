@@ -153,12 +153,18 @@ class Stream {
   LiveOutput& source_output() { return source_out_; }
   // The output a browser can play: the source's for H.264, the transcode for H.265 (started
   // on first use; nullptr when the source is H.265 and transcoding is not allowed).
-  LiveOutput* browser_output(bool allow_transcode);
+  // *created tells whether this call started the transcode.
+  std::shared_ptr<LiveOutput> browser_output(bool allow_transcode, bool* created = nullptr);
   bool transcoding() const;
+  // Ends the H.264 transcode (its viewers are closed); true when there was one.
+  bool stop_transcode();
+  size_t viewers() const;  // HTTP-FLV viewers of both outputs
+  bool has_waiters() const;
   bool is_hevc() const;
 
   // Calls w once the output has a keyframe (ok), or the source failed to open / deadline passed.
-  void when_ready(LiveOutput* out, Waiter w, std::chrono::steady_clock::time_point deadline);
+  void when_ready(std::shared_ptr<LiveOutput> out, Waiter w, std::chrono::steady_clock::time_point deadline);
+  std::shared_ptr<LiveOutput> source_ptr() { return {std::shared_ptr<void>(), &source_out_}; }
   void expire_waiters();
 
   StreamStats stats() const;
@@ -176,9 +182,9 @@ class Stream {
   const Clock& clock_;
   SourceFactory factory_;
   LiveOutput source_out_;
-  std::unique_ptr<LiveOutput> transcoded_out_;
+  // shared: the puller and the handlers that serve it keep it while they use it
+  std::shared_ptr<LiveOutput> transcoded_out_;
   std::unique_ptr<Transcoder> transcoder_;
-  std::atomic<bool> want_transcode_{false};
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::mutex source_mu_;
@@ -190,7 +196,7 @@ class Stream {
   StreamStats stats_;
   CodecInfo codec_;
   struct Pending {
-    LiveOutput* out;
+    std::shared_ptr<LiveOutput> out;
     Waiter w;
     std::chrono::steady_clock::time_point deadline;
   };

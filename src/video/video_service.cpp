@@ -22,9 +22,11 @@ namespace {
 constexpr const char* kCamera =
     "SELECT id, unit_id, jpath, COALESCE(stream_url, ''), COALESCE(sub_stream_url, ''), rtsp_transport, record, "
     "public FROM cameras WHERE id = $1 AND deleted_at IS NULL";
+// continuous: pulled and recorded; events: pulled and kept in memory, so that evidence clips
+// include the seconds before the alert
 constexpr const char* kRecordingCameras =
-    "SELECT id, unit_id, jpath FROM cameras WHERE record = 'continuous' AND deleted_at IS NULL AND "
-    "stream_url IS NOT NULL";
+    "SELECT id, unit_id, jpath, record FROM cameras WHERE record IN ('continuous', 'events') AND deleted_at IS NULL "
+    "AND stream_url IS NOT NULL";
 constexpr const char* kUnitByToken = "SELECT id FROM units WHERE disclosure_token = $1 AND deleted_at IS NULL";
 constexpr const char* kUpsertVideo =
     "INSERT INTO camera_video (camera_id, state, codec, width, height, fps, bitrate_kbps, last_frame_at, error, node, "
@@ -36,7 +38,7 @@ constexpr const char* kNewAlerts =
     "SELECT a.id, a.camera_id, a.occurred_at, a.created_at, a.unit_id, a.jpath FROM alerts a "
     "JOIN cameras c ON c.id = a.camera_id "
     "WHERE a.created_at > $1 AND a.camera_id IS NOT NULL AND a.type <> 'camera_offline' "
-    "AND c.stream_url IS NOT NULL AND c.record <> 'off' ORDER BY a.created_at LIMIT 200";
+    "AND c.stream_url IS NOT NULL ORDER BY a.created_at LIMIT 200";
 constexpr const char* kInsertClip =
     "INSERT INTO video_clips (id, alert_id, camera_id, unit_id, jpath, from_at, to_at, state, due_at, created_at, "
     "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $9) ON CONFLICT (alert_id, camera_id) DO NOTHING";
@@ -239,22 +241,21 @@ void VideoService::start_live(const CameraRow& cam, const std::string& quality, 
   // the codec is known once the source opened: wait for a keyframe in the source output first,
   // then decide whether browsers need the H.264 transcode
   stream->when_ready(
-      &stream->source_output(),
+      stream->source_ptr(),
       [this, stream, cam, q, deadline, done = std::move(done)](Status st) mutable {
         if (!st) {
           done(st.error());
           return;
         }
-        bool already = stream->transcoding();
-        bool allow = already || transcodes_.load() < cfg_.max_transcodes;
-        LiveOutput* out = stream->browser_output(allow);
+        bool created = false;
+        auto out = stream->browser_output(transcodes_.load() < cfg_.max_transcodes, &created);
         if (!out) {
           done(Error{ErrorKind::kUnavailable, "transcode_capacity",
                      "the camera sends H.265 and this node already transcodes as many streams as it may", {}});
           return;
         }
-        if (stream->is_hevc() && !already) ++transcodes_;
-        bool transcoded = out != &stream->source_output();
+        if (created) ++transcodes_;
+        bool transcoded = out.get() != &stream->source_output();
         stream->when_ready(
             out,
             [this, cam, q, transcoded, out, done = std::move(done)](Status st2) {
@@ -320,7 +321,7 @@ Result<std::string> VideoService::live_playlist(const std::string& token) {
     s = *started;
   }
   s->touch();
-  LiveOutput* out = s->browser_output(s->transcoding());
+  auto out = s->browser_output(s->transcoding());
   if (!out) return unreachable("the stream is not ready");
   auto p = out->playlist();
   if (!p) return Error{ErrorKind::kUnavailable, "not_ready", "no segment yet; retry in a second", {}};
@@ -334,7 +335,7 @@ Result<std::shared_ptr<const std::string>> VideoService::live_segment(const std:
   Stream* s = find_stream(g->camera_id, g->quality);
   if (!s) return Error::not_found("segment");
   s->touch();
-  LiveOutput* out = s->browser_output(s->transcoding());
+  auto out = s->browser_output(s->transcoding());
   auto seg = out ? out->segment(seq) : nullptr;
   if (!seg) return Error::not_found("segment");
   count_bytes_out(seg->size());
@@ -354,7 +355,7 @@ Result<std::shared_ptr<ByteQueue>> VideoService::live_flv(const std::string& tok
     s = *started;
   }
   s->touch();
-  LiveOutput* out = s->browser_output(s->transcoding());
+  auto out = s->browser_output(s->transcoding());
   if (!out) return unreachable("the stream is not ready");
   return out->subscribe_flv(cfg_.flv_queue_bytes);
 }
@@ -375,7 +376,7 @@ void VideoService::snapshot(const auth::Principal& p, const std::string& camera_
   }
   Stream* stream = *s;
   stream->when_ready(
-      &stream->source_output(),
+      stream->source_ptr(),
       [stream, done = std::move(done)](Status st) {
         if (!st) {
           done(st.error());
@@ -647,7 +648,7 @@ json::object VideoService::status() {
     std::lock_guard lk(mu_);
     for (const auto& [key, s] : streams_) {
       StreamStats st = s->stats();
-      size_t v = s->source_output().viewers();
+      size_t v = s->viewers();
       viewers += v;
       in += st.bytes_in;
       streams.push_back(json::object{{"camera_id", s->options().camera_id},
@@ -662,8 +663,9 @@ json::object VideoService::status() {
                                      {"bytes_in", st.bytes_in},
                                      {"reconnects", st.reconnects},
                                      {"transcoding", s->transcoding()},
-                                     {"recording", recording_.count(s->options().camera_id) > 0 &&
-                                                       s->options().quality == "hd"},
+                                     {"recording", s->options().quality == "hd" &&
+                                                       recording_.count(s->options().camera_id) > 0 &&
+                                                       recording_.at(s->options().camera_id).to_disk},
                                      {"error", st.error}});
     }
   }
@@ -730,13 +732,15 @@ void VideoService::expire_and_stop_idle() {
     for (auto it = streams_.begin(); it != streams_.end();) {
       Stream& s = *it->second;
       s.expire_waiters();
-      size_t v = s.source_output().viewers();
+      size_t v = s.viewers();
       viewers += v;
       bool recording = s.options().quality == "hd" && recording_.count(s.options().camera_id) > 0;
       auto demand = clip_demand_.find(it->first);
       bool clip = demand != clip_demand_.end() && demand->second > now;
       if (demand != clip_demand_.end() && !clip) clip_demand_.erase(demand);
-      if (!recording && !clip && v == 0 && s.last_used() < idle_before) {
+      bool idle = v == 0 && s.last_used() < idle_before && !s.has_waiters();
+      if ((recording || clip) && idle && s.stop_transcode()) --transcodes_;  // kept for recording only
+      if (!recording && !clip && idle) {
         if (s.transcoding()) --transcodes_;
         stopping.push_back(std::move(it->second));
         it = streams_.erase(it);
@@ -787,7 +791,7 @@ void VideoService::reconcile_recording() {
   {
     storage::Conn c = db_.acquire();
     for (const auto& r : c->query(kRecordingCameras)) {
-      if (records_here(r.text(0))) want[r.text(0)] = {r.text(1), r.text(2)};
+      if (records_here(r.text(0))) want[r.text(0)] = {r.text(1), r.text(2), r.text(3) == "continuous"};
     }
   }
   std::vector<std::string> stopped;
@@ -795,10 +799,12 @@ void VideoService::reconcile_recording() {
   {
     std::lock_guard lk(mu_);
     for (const auto& [id, rec] : recording_) {
-      if (!want.count(id)) stopped.push_back(id);
+      auto w = want.find(id);
+      if (w == want.end() || w->second.to_disk != rec.to_disk) stopped.push_back(id);
     }
     for (const auto& [id, rec] : want) {
-      if (!recording_.count(id)) started.push_back(id);
+      auto r = recording_.find(id);
+      if (r == recording_.end() || r->second.to_disk != rec.to_disk) started.push_back(id);
     }
   }
   for (const auto& id : stopped) {
@@ -813,16 +819,18 @@ void VideoService::reconcile_recording() {
   for (const auto& id : started) {
     auto cam = load_camera(id);
     if (!cam) continue;
-    auto s = ensure_stream(*cam, "hd", false);
-    if (!s) continue;
     const Recording& rec = want[id];
-    std::string unit = rec.unit_id, jpath = rec.jpath;
-    (*s)->source_output().set_segment_hook([this, id, unit, jpath](const CodecInfo&, const Segment& seg) {
-      recorder_->append(id, unit, jpath, seg);
-    });
+    auto s = ensure_stream(*cam, "hd", !rec.to_disk);
+    if (!s) continue;
+    if (rec.to_disk) {
+      std::string unit = rec.unit_id, jpath = rec.jpath;
+      (*s)->source_output().set_segment_hook([this, id, unit, jpath](const CodecInfo&, const Segment& seg) {
+        recorder_->append(id, unit, jpath, seg);
+      });
+    }
     std::lock_guard lk(mu_);
     recording_[id] = rec;
-    log::info("recording started", {{"camera", id}});
+    log::info(rec.to_disk ? "recording started" : "pre-event buffering started", {{"camera", id}});
   }
 }
 

@@ -4,14 +4,15 @@
 //   - live: scope-checked, answers signed HLS and HTTP-FLV URLs once the stream has a keyframe;
 //     H.265 sources are transcoded to H.264 for browsers, at most max_transcodes per node;
 //   - recording: cameras with record = "continuous" (of this node's shard) are pulled all the
-//     time and recorded (Recorder), with retention by days, quota and free disk;
+//     time and recorded (Recorder), with retention by days, quota and free disk; "events"
+//     cameras are pulled all the time too, their recent seconds kept in memory only;
 //   - health: while frames arrive the camera sends heartbeats through the ingest path, so a
 //     camera whose pull fails for the offline window raises camera_offline and its return closes
 //     it (the same alerts as for any device); status, codec, size, fps and bitrate are written to
 //     camera_video;
 //   - evidence: every alert raised on a camera with a stream gets a clip from clip_before before
-//     to clip_after after it, cut from the recordings or, for cameras that do not record, from
-//     the stream's recent seconds in memory (the stream is started when the alert arrives).
+//     to clip_after after it, cut from the recordings, or from the stream's recent seconds in
+//     memory ("events"), or for "off" from the stream started when the alert arrives.
 //
 // Threads: every public method may be called from any thread. Asynchronous answers (live,
 // snapshots) are called from a stream's puller or the housekeeping thread and must not block.
@@ -175,8 +176,9 @@ class VideoService {
   std::map<std::string, std::unique_ptr<Stream>> streams_;
   struct Recording {
     std::string unit_id, jpath;
+    bool to_disk = true;  // continuous; false: events (kept pulled, recent seconds in memory)
   };
-  std::map<std::string, Recording> recording_;            // camera id -> recording here
+  std::map<std::string, Recording> recording_;            // camera id -> pulled all the time here
   std::map<std::string, std::int64_t> clip_demand_;       // stream key -> keep until (epoch ms)
   std::map<std::string, std::int64_t> last_heartbeat_;    // camera id -> last heartbeat sent
   std::atomic<int> transcodes_{0};

@@ -207,7 +207,7 @@ TEST(Stream, LiveSegmentsFlvGopRingSnapshotAndClip) {
     hooked.push_back(seg);
   });
   std::atomic<int> ready{0};
-  s.when_ready(&s.source_output(), [&](Status st) { ready = st.ok() ? 1 : 2; },
+  s.when_ready(s.source_ptr(), [&](Status st) { ready = st.ok() ? 1 : 2; },
                std::chrono::steady_clock::now() + std::chrono::seconds(10));
   auto flv = s.source_output().subscribe_flv(64 << 20);
   s.start();
@@ -279,8 +279,8 @@ TEST(Stream, LiveSegmentsFlvGopRingSnapshotAndClip) {
 
   // a waiter after the source failed learns it at once
   std::atomic<int> late{0};
-  LiveOutput empty(std::chrono::milliseconds(1000), 3, std::chrono::seconds(0));
-  s.when_ready(&empty, [&](Status r) { late = r.ok() ? 1 : 2; }, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  auto empty = std::make_shared<LiveOutput>(std::chrono::milliseconds(1000), 3, std::chrono::seconds(0));
+  s.when_ready(empty, [&](Status r) { late = r.ok() ? 1 : 2; }, std::chrono::steady_clock::now() + std::chrono::seconds(5));
   ASSERT_TRUE(eventually([&] { return late.load() != 0; }));
   EXPECT_EQ(late.load(), 2);
   s.stop();

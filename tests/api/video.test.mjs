@@ -132,6 +132,30 @@ test('live: HLS and HTTP-FLV of the main stream play as H.264 640x360; SD comes 
   assert.equal(probe(sdFlv.bytes, 'flv').streams[0].width, 320)
 })
 
+test('RTSP over UDP, credentials in the URL, a wrong password refused; unused streams stop', async () => {
+  const locked = await startCamera({ user: 'viewer', password: 'S3cret-pw' })
+  try {
+    const good = await newCamera(admin, { stream_url: locked.url('/h264'), rtsp_transport: 'udp', record: 'off' })
+    assert.equal(good.status, 201, good.text)
+    const r = await api(srv.base, admin, 'POST', `/api/v1/cameras/${good.json.id}/live`, {})
+    assert.equal(r.status, 200, r.text)
+    const flv = await readStream(srv.base + r.json.flv_url, { ms: 1500 })
+    assert.equal(probe(flv.bytes, 'flv').streams[0].codec_name, 'h264')
+    const bad = await newCamera(admin, { stream_url: `rtsp://viewer:wrong@127.0.0.1:${locked.port}/h264`, record: 'off' })
+    const b = await api(srv.base, admin, 'POST', `/api/v1/cameras/${bad.json.id}/live`, {})
+    assert.equal(b.status, 503, b.text)
+    assert.equal(b.json.error.code, 'camera_unreachable')
+    assert.ok(!b.text.includes('wrong'), 'the password is not echoed')
+    // nobody watches: the stream stops after idle_stop_seconds (5 s here)
+    const streamOf = async () =>
+      (await api(srv.base, admin, 'GET', '/api/v1/video/status')).json.streams.find((x) => x.camera_id === good.json.id)
+    assert.ok(await streamOf(), 'pulled while watched')
+    await until(async () => !(await streamOf()), { timeoutMs: 20000, what: 'the unused stream to stop' })
+  } finally {
+    await locked.stop()
+  }
+})
+
 test('H.265 cameras are transcoded to H.264 for browsers', async () => {
   const c = await newCamera(admin, { stream_url: cam.url('/h265'), record: 'off' })
   assert.equal(c.status, 201, c.text)
@@ -353,6 +377,42 @@ test('an alert on a camera pins an evidence clip around it, with its digest in t
   assert.ok(audit.text.includes(clip.sm3), 'the clip digest is in the audit trail')
   // another district does not see the alert, so not its clips either
   assert.equal((await api(srv.base, other, 'GET', `/api/v1/alerts/${alertId}`)).status, 404)
+})
+
+test('evidence without recording: "events" keeps the seconds before, "off" starts when the alert arrives', async () => {
+  const key = (await api(srv.base, admin, 'POST', '/api/v1/api-keys', { name: 'video box 2', scope: { unit_id: unitId, ingest_only: true } })).json.key
+  const ev = await newCamera(admin, { stream_url: cam.url('/h264'), record: 'events' })
+  const off = await newCamera(admin, { stream_url: cam.url('/h264'), record: 'off' })
+  assert.equal(ev.status, 201)
+  // the events camera is pulled (and buffered) without anybody watching
+  await until(async () => (await api(srv.base, admin, 'GET', '/api/v1/video/status')).json.streams
+    .some((x) => x.camera_id === ev.json.id && x.state === 'live' && !x.recording), { what: 'the events camera pulled' })
+  await new Promise((r) => setTimeout(r, 3000))
+  const clips = {}
+  for (const c of [ev, off]) {
+    const occurred = Date.now() - 500
+    const r = await ingest(srv.base, key, { event_id: eventId('vid'), camera_id: c.json.id, type: 'smoking', occurred_at: rfc3339(occurred) })
+    assert.equal(r.status, 202, r.text)
+    clips[c.json.record] = { alert: r.json.alert_id, occurred }
+  }
+  for (const [mode, { alert, occurred }] of Object.entries(clips)) {
+    const clip = await until(async () => {
+      const c = (await api(srv.base, admin, 'GET', `/api/v1/alerts/${alert}`)).json.clips?.[0]
+      return c && c.state !== 'pending' ? c : null
+    }, { timeoutMs: 40000, what: `the ${mode} clip` })
+    assert.equal(clip.state, 'ready', `${mode}: ${JSON.stringify(clip)}`)
+    const mp4 = await api(srv.base, null, 'GET', clip.url)
+    assert.equal(await sm3(mp4.bytes), clip.sm3)
+    const d = Number(probe(mp4.bytes, 'mp4').format.duration)
+    if (mode === 'events') assert.ok(d >= 4, `events: ${d} s covers 2 s before and 3 s after`)
+    else assert.ok(d >= 1 && d <= 5, `off: ${d} s from the alert's arrival to 3 s after ${occurred}`)
+  }
+  // nothing of either went to the recordings
+  for (const c of [ev, off]) {
+    const r = await api(srv.base, admin, 'GET',
+      `/api/v1/cameras/${c.json.id}/recordings?from=${encodeURIComponent(rfc3339(Date.now() - 60000))}&to=${encodeURIComponent(rfc3339(Date.now()))}`)
+    assert.equal(r.json.spans.length, 0)
+  }
 })
 
 test('metrics show streams, bytes and recordings', async () => {
