@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { playbackPlan, emptyPlanReason, detectCaps, classifyLoadError, reconnectDelay, isStalled, renewIn, isHevc, type MediaCaps } from './player'
+import { playbackPlan, emptyPlanReason, detectCaps, classifyLoadError, reconnectDelay, isStalled, isHevc, type MediaCaps } from './player'
 import { ApiError } from '@/api/client'
 
 const CHROMIUM: MediaCaps = { mse: true, h264: true, hevc: false, nativeHls: true }
@@ -89,12 +89,5 @@ describe('reconnect and stall rules', () => {
     expect(isStalled([[0, 1], [2000, 1], [6000, 1]], 5000)).toBe(true)
     expect(isStalled([[0, 1], [2000, 1.5], [6000, 1.5]], 5000)).toBe(false)
     expect(isStalled([[0, 1], [2000, 1.5], [8000, 1.5]], 5000)).toBe(true)
-  })
-  it('renews signed URLs a minute before they expire, never sooner than 5 s', () => {
-    const now = Date.parse('2026-11-22T10:00:00Z')
-    expect(renewIn('2026-11-22T10:05:00Z', now)).toBe(4 * 60000)
-    expect(renewIn('2026-11-22T10:00:30Z', now)).toBe(5000)
-    expect(renewIn(undefined, now)).toBeNull()
-    expect(renewIn('soon', now)).toBeNull()
   })
 })

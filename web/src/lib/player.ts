@@ -126,11 +126,3 @@ export function isStalled(samples: [number, number][], stallMs: number): boolean
   }
   return false
 }
-
-/** Milliseconds until the signed URLs should be renewed (a minute before they expire, ≥ 5 s). */
-export function renewIn(expiresAt: string | undefined, now: number): number | null {
-  if (!expiresAt) return null
-  const t = Date.parse(expiresAt)
-  if (Number.isNaN(t)) return null
-  return Math.max(5000, t - now - 60000)
-}
