@@ -531,7 +531,6 @@ export default {
     rating: 'Food safety rating',
     ratingNone: 'Not rated yet',
     kitchen: 'Bright kitchen',
-    videoPending: 'Video coming soon',
     noCameras: 'No public kitchen cameras',
     alertStats: 'AI supervision, last 30 days',
     last30: 'Alerts',
@@ -668,6 +667,7 @@ export default {
       playback: 'Playback',
       noCameras: 'Your store has no cameras',
       pickDay: 'Pick a day',
+      today: 'Today',
       tapTimeline: 'Tap the timeline to play the recording',
     },
     public: {

@@ -532,7 +532,6 @@ export default {
     rating: '食品安全等级',
     ratingNone: '暂未评级',
     kitchen: '明厨亮灶',
-    videoPending: '视频接入中',
     noCameras: '暂无公开的后厨画面',
     alertStats: '近 30 天智能监管',
     last30: '抓拍预警',
@@ -669,6 +668,7 @@ export default {
       playback: '回放',
       noCameras: '门店暂无摄像头',
       pickDay: '选择日期',
+      today: '今天',
       tapTimeline: '点击时间轴回放录像',
     },
     public: {
