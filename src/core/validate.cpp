@@ -207,4 +207,16 @@ std::string mask_name(std::string_view name) {
   return out;
 }
 
+bool valid_rtsp_url(std::string_view s) {
+  size_t host = 0;
+  for (std::string_view sc : {std::string_view("rtsp://"), std::string_view("rtsps://")}) {
+    if (s.size() > sc.size() && s.substr(0, sc.size()) == sc) host = sc.size();
+  }
+  if (host == 0 || s.size() > 512 || s[host] == '/' || s[host] == ':' || s[host] == '@') return false;
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u >= 0x7f || std::string_view("\"'<>\\`$;|&(){}^").find(c) != std::string_view::npos;
+  });
+}
+
 }  // namespace mingchu
