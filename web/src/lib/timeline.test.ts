@@ -189,6 +189,20 @@ describe('what a click plays', () => {
   it('nothing after the click: null', () => {
     expect(playbackRange(spans, at('21:00'), DAY, H)).toBeNull()
   })
+  it('a click just after the last recording (within the snap distance) plays its end', () => {
+    // 21:00 is an hour after the last span: too far
+    expect(playbackRange(spans, at('21:00'), DAY, H, Infinity, 5 * M)).toBeNull()
+    // 20:03 is 3 minutes after it: the last minute of the recording
+    expect(playbackRange(spans, at('20:03'), DAY, H, Infinity, 5 * M)).toEqual({ start: at('19:59'), end: at('20:59') })
+    // a short span (20 s) plays from its start
+    const short = [{ start: at('10:00'), end: at('10:00') + 20000 }]
+    expect(playbackRange(short, at('10:02'), DAY, H, at('10:03'), 5 * M)).toEqual({ start: at('10:00'), end: at('10:03') })
+  })
+  it('in a gap, a near previous recording wins over a far next one; the next one wins otherwise', () => {
+    expect(playbackRange(spans, at('12:02'), DAY, H, Infinity, 5 * M)!.start).toBe(at('11:59'))
+    expect(playbackRange(spans, at('17:58'), DAY, H, Infinity, 5 * M)!.start).toBe(at('18:00'))
+    expect(playbackRange(spans, at('14:00'), DAY, H, Infinity, 5 * M)!.start).toBe(at('18:00'))
+  })
   it('never past now or the end of the day', () => {
     expect(playbackRange(spans, at('19:30'), DAY, H, at('19:40'))).toEqual({ start: at('19:30'), end: at('19:40') })
     expect(playbackRange([{ start: at('23:30'), end: DAY.end }], at('23:45'), DAY, H)).toEqual({ start: at('23:45'), end: DAY.end })

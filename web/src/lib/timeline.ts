@@ -166,15 +166,19 @@ export function spanAt(spans: Range[], t: number): Range | null {
 
 /**
  * What to play when someone clicks at t: from t (or from the start of the next recording when
- * t falls in a gap) for at most `maxMs`, never past the end of the window or `now`.
+ * t falls in a gap) for at most `maxMs`, never past the end of the window or `now`. A click just
+ * after the last recording (within `snapMs`, e.g. a few pixels: a short span is a pixel wide on a
+ * day's timeline) plays the end of that recording, up to `tailMs` of it.
  * null when nothing is recorded at or after t in the window.
  */
-export function playbackRange(spans: Range[], t: number, win: Range, maxMs: number, now = Infinity): Range | null {
+export function playbackRange(spans: Range[], t: number, win: Range, maxMs: number, now = Infinity, snapMs = 0, tailMs = 60000): Range | null {
   let from = t
   if (!spanAt(spans, t)) {
     const next = spans.find((s) => s.start > t && s.start < win.end)
-    if (!next) return null
-    from = next.start
+    const prev = [...spans].reverse().find((s) => s.end <= t)
+    if (next && (!prev || next.start - t <= snapMs || t - prev.end > snapMs)) from = next.start
+    else if (prev && t - prev.end <= snapMs) from = Math.max(prev.start, prev.end - tailMs, win.start)
+    else return null
   }
   const to = Math.min(from + maxMs, win.end, now)
   if (to <= from) return null
