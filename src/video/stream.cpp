@@ -94,10 +94,16 @@ void LiveOutput::push(const CodecInfo& codec, const AccessUnit& au) {
     if (new_codec) {
       codec_ = codec;
       muxer_.reset();
-      for (auto& v : flv_) {
-        if (auto q = v.q.lock()) q->close();  // a new codec needs a new FLV header: the player reconnects
+      // a viewer that already got an FLV header needs a new one: it reconnects; one still
+      // waiting for its first keyframe simply starts with the new codec
+      for (auto it = flv_.begin(); it != flv_.end();) {
+        if (it->mux) {
+          if (auto q = it->q.lock()) q->close();
+          it = flv_.erase(it);
+        } else {
+          ++it;
+        }
       }
-      flv_.clear();
     }
     muxer_.reset();
     gop_.clear();
