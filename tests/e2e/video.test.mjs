@@ -269,6 +269,17 @@ test('camera list: snapshot thumbnail of the live camera, video status in the fo
   assert.match(text, /640×360/)
   assert.equal(await page.locator(field('camera-stream-url')).inputValue(), cam.url('/h264'))
   await shot(page, 'video-08-camera-form')
+  // save a change: only writable fields go back (status, video, … are read-only on the server)
+  await page.fill(field('camera-retention'), '20')
+  await page.keyboard.press('Tab')
+  const patched = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes(`/api/v1/cameras/${st.cam.id}`), { timeout: T })
+  await page.locator('[data-test=camera-dialog] .el-dialog__footer button', { hasText: '保存' }).click()
+  const pr = await patched
+  assert.equal(pr.status(), 200, `PATCH ${pr.request().postData()} → ${pr.status()} ${await pr.text()}`)
+  await until(async () => (await api(tok.district, 'GET', `/api/v1/cameras/${st.cam.id}`)).retention_days === 20, { timeoutMs: T, what: 'retention saved' })
+  const saved = await api(tok.district, 'GET', `/api/v1/cameras/${st.cam.id}`)
+  assert.equal(saved.stream_url, cam.url('/h264'))
+  assert.equal(saved.record, 'continuous')
   await page.context().close()
 })
 
