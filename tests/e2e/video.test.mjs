@@ -368,6 +368,14 @@ test('alert detail plays the evidence clip pinned to the alert', async () => {
   await page.waitForFunction(() => document.querySelector('[data-test=clip-video]')?.currentTime > 0.2, null, { timeout: T })
   await assertFramesAdvance(page, '[data-test=clip-video]', 'evidence clip')
   await shot(page, 'video-04-alert-clip')
+  // 查看当时录像: the playback page opens at the alert and plays the recording from 10 s before it
+  await page.click('[data-test=alert-playback]')
+  await page.waitForSelector('[data-test=playback-page]', { timeout: T })
+  await waitPlaying(page, '[data-test=playback-page]')
+  await assertFramesAdvance(page, '[data-test=playback-page] video', 'playback from the alert')
+  const range = await page.innerText('[data-test=playback-range]')
+  const hm = (ms) => new Date(ms).toLocaleTimeString('en-GB', { timeZone: 'Asia/Shanghai', hour12: false })
+  assert.ok(range.includes(hm(occurred - 10000)), `playback starts 10 s before the alert: ${range} vs ${hm(occurred - 10000)}`)
   await page.context().close()
 })
 
