@@ -161,7 +161,7 @@ before(async () => {
     public: true,
   })
   st.cam = c
-  const h = await api(tok.admin, 'POST', '/api/v1/cameras', { unit_id: st.unitId, name: '凉菜间H265', area: 'special_room', stream_url: cam.url('/h265'), record: 'off', public: false })
+  const h = await api(tok.admin, 'POST', '/api/v1/cameras', { unit_id: st.unitId, name: '凉菜间H265', area: 'special_room', stream_url: cam.url('/h265'), record: 'events', public: false })
   st.hevc = h
   st.recordingSince = Date.now()
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS })
@@ -376,6 +376,30 @@ test('alert detail plays the evidence clip pinned to the alert', async () => {
   const range = await page.innerText('[data-test=playback-range]')
   const hm = (ms) => new Date(ms).toLocaleTimeString('en-GB', { timeZone: 'Asia/Shanghai', hour12: false })
   assert.ok(range.includes(hm(occurred - 10000)), `playback starts 10 s before the alert: ${range} vs ${hm(occurred - 10000)}`)
+  await page.context().close()
+})
+
+test('alert detail: an H.265 evidence clip, which this Chromium cannot decode, says so and offers the download', async () => {
+  const key = (await api(tok.admin, 'POST', '/api/v1/api-keys', { name: 'e2e hevc box', scope: { unit_id: st.unitId, ingest_only: true } })).key
+  const ev = await call(base, null, 'POST', '/api/v1/ingest/alerts', { event_id: `e2e-hevc-${Date.now()}`, camera_id: st.hevc.id, unit_id: st.unitId, type: 'smoking', occurred_at: rfc3339(Date.now() - 500) }, { 'X-Api-Key': key })
+  assert.equal(ev.status, 202, ev.text)
+  const clip = await until(async () => {
+    const a = await api(tok.district, 'GET', `/api/v1/alerts/${ev.json.alert_id}`)
+    const c = a.clips?.[0]
+    return c && c.state !== 'pending' ? c : null
+  }, { timeoutMs: 60000, what: 'the H.265 evidence clip' })
+  const page = await newPage(DESKTOP)
+  await consoleLogin(page, USERS.district)
+  await page.goto(`${base}/#/alerts/${ev.json.alert_id}`)
+  const box = page.locator(`[data-test=evidence-clip][data-state="${clip.state}"]`)
+  await box.waitFor({ timeout: T })
+  if (clip.state === 'ready') {
+    await box.getByText('此浏览器无法播放该片段').waitFor({ timeout: T })
+    assert.equal(await box.locator('[data-test=clip-download-link]').count(), 1)
+  } else {
+    await box.getByText('片段截取失败').waitFor({ timeout: T })
+  }
+  console.log(`# H.265 evidence clip: ${clip.state}`)
   await page.context().close()
 })
 

@@ -658,6 +658,7 @@ export default {
       none: 'No evidence video for this alert',
       pendingHint: 'The clip is being cut and will appear when ready',
       failedHint: 'The clip could not be cut (the camera may have been offline)',
+      cannotPlay: 'This browser cannot play the clip (it may be H.265): download it and use a player',
       openPlayback: 'Open the recording at that time',
     },
     mobile: {

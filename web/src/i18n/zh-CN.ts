@@ -659,6 +659,7 @@ export default {
       none: '该预警暂无证据视频',
       pendingHint: '视频片段正在截取，完成后自动显示',
       failedHint: '片段截取失败（摄像头当时可能离线）',
+      cannotPlay: '此浏览器无法播放该片段（可能为 H.265 编码），请下载后用播放器查看',
       openPlayback: '查看当时录像',
     },
     mobile: {
