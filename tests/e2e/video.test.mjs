@@ -233,11 +233,11 @@ test('console video wall: unit page → 实时视频 plays the kitchen, HD/SD sw
   await unitNode.click()
   const camNode = page.locator(`[data-test=wall-camera][data-id="${st.cam.id}"]`)
   await camNode.waitFor({ timeout: T })
-  const clicked = Date.now()
+  const treeClicked = Date.now()
   await camNode.click()
   await page.waitForSelector(`[data-test=wall-grid][data-layout="1"] ${tile}`, { timeout: T })
   await waitPlaying(page, tile)
-  const firstPicture = Date.now() - clicked
+  const firstPicture = Date.now() - treeClicked
   await assertFramesAdvance(page, `${tile} video`, 'wall tile from the tree')
   // how far behind the newest received frame the picture is (the player's buffer, not glass-to-glass)
   const behind = await page.$eval(`${tile} video`, (v) => (v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : -1))
