@@ -4,12 +4,14 @@
 // web/dist like the real server does (/, /m/, /public/units/{token}).
 // NEVER used by the tests in tests/e2e: those start the real server.
 //
-//   node dev/mock-api.mjs [--port 8787] [--dist dist] [--tick 45]
+//   node dev/mock-api.mjs [--port 8787] [--dist dist] [--tick 45] [--rtsp rtsp://127.0.0.1:PORT]
+// (--rtsp: real video from tests/fixtures/rtsp_camera.py through dev/mock-video.mjs)
 import http from 'node:http'
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { createVideo } from './mock-video.mjs'
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((a, v, i, all) => (v.startsWith('--') ? [...a, [v.slice(2), all[i + 1]]] : a), []),
@@ -443,6 +445,8 @@ const unitOut = (u) => ({ ...u, open_alerts: openCount(u.id), jurisdiction_name:
 const staffOut = (s, user) => ({ ...s, unit_name: unitById(s.unit_id)?.name, id_number: maskId(s.id_number), phone: user.role === 'platform_admin' ? s.phone : maskPhone(s.phone), cert_status: certStatus(s) })
 const alertSummary = ({ events, documents, rectifications, ...a }) => a
 
+const video = createVideo({ rtsp: args.rtsp, send, err, iso, cameras: CAMERAS })
+
 // ---------- router ----------
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://x')
@@ -451,6 +455,9 @@ const server = http.createServer(async (req, res) => {
   const m = (re) => p.match(re)
   try {
     if (p === '/healthz') return send(res, 200, { status: 'ok' })
+    if (p.startsWith('/media/') && video.media(req, res, p)) return
+    let pm
+    if ((pm = p.match(/^\/api\/v1\/public\/units\/([^/]+)\/cameras\/([^/]+)\/live$/))) return video.publicLive(res, UNITS.find((x) => x.disclosure_token === pm[1]), pm[2])
 
     // public disclosure page: HTML for browsers, JSON for the page's own fetch
     let mm
@@ -600,6 +607,11 @@ const server = http.createServer(async (req, res) => {
         CAMERAS.push(c)
         return send(res, 201, c)
       }
+      if ((mm = m(/^\/api\/v1\/cameras\/([^/]+)\/(live|snapshot\.jpg|recordings|playback|clip\.mp4)$/))) {
+        const c = CAMERAS.find((x) => x.id === mm[1])
+        if (!c || !inScope(user, c.unit_id)) return err(res, 404, 'not_found', '未找到')
+        return video.cameraRoute(req, res, c, mm[2], q, req.method === 'POST' ? await json(req) : null)
+      }
       if ((mm = m(/^\/api\/v1\/cameras\/([^/]+)$/))) {
         const i = CAMERAS.findIndex((c) => c.id === mm[1])
         if (i < 0) return err(res, 404, 'not_found', '未找到')
@@ -675,7 +687,7 @@ const server = http.createServer(async (req, res) => {
         const a = ALERTS.find((x) => x.id === mm[1])
         if (!a || !inScope(user, a.unit_id)) return err(res, 404, 'not_found', '未找到该预警')
         const action = mm[2]
-        if (!action) return send(res, 200, a)
+        if (!action) return send(res, 200, { ...a, clips: video.clipsFor(a) })
         const b = (await json(req)) ?? {}
         const actor = user.display_name
         if (action === 'rectifications') {

@@ -84,6 +84,22 @@ export interface Camera {
   ai_enabled?: boolean
   status?: 'online' | 'offline' | string
   last_seen_at?: string | null
+  // video (docs/video.md)
+  sub_stream_url?: string | null
+  rtsp_transport?: 'tcp' | 'udp' | string
+  record?: 'continuous' | 'events' | 'off' | string
+  retention_days?: number
+  video?: CameraVideo | null
+}
+export interface CameraVideo {
+  state?: 'idle' | 'connecting' | 'live' | 'failed' | string
+  codec?: string | null
+  width?: number | null
+  height?: number | null
+  fps?: number | null
+  bitrate_kbps?: number | null
+  last_frame_at?: string | null
+  error?: string | null
 }
 
 export type CertStatus = 'valid' | 'expiring' | 'expired'
@@ -188,6 +204,18 @@ export interface Alert {
   events?: AlertEvent[]
   documents?: AlertDocument[]
   rectifications?: Rectification[]
+  clips?: AlertClip[]
+}
+/** an evidence clip pinned to an alert; `url` is a signed /media/clips/{token}.mp4 */
+export interface AlertClip {
+  id: string
+  camera_id?: string
+  from: string
+  to: string
+  state?: 'pending' | 'ready' | 'failed' | string
+  sm3?: string | null
+  bytes?: number | null
+  url?: string | null
 }
 
 export interface AlertType {
@@ -274,3 +302,12 @@ export const DOCUMENT_KINDS = [
   'inquiry_notice',
   'supervision_letter',
 ] as const
+
+/** POST /api/v1/cameras/{id}/live, GET /api/v1/public/units/{token}/cameras/{id}/live */
+export interface LiveAnswer {
+  hls_url: string
+  flv_url?: string | null
+  expires_at?: string
+  codec?: string | null
+  transcoded?: boolean
+}

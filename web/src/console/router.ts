@@ -22,6 +22,8 @@ export const router = createRouter({
         { path: 'users', name: 'users', component: () => import('./views/Users.vue'), meta: { title: 'menu.users' } },
         { path: 'audit', name: 'audit', component: () => import('./views/Audit.vue'), meta: { title: 'menu.audit' } },
         { path: 'complaints', name: 'complaints', component: () => import('./views/Complaints.vue'), meta: { title: 'menu.complaints' } },
+        { path: 'video', name: 'video', component: () => import('./views/VideoWall.vue'), meta: { title: 'video.wall.title' } },
+        { path: 'cameras/:id/playback', name: 'camera-playback', component: () => import('./views/VideoPlayback.vue'), meta: { title: 'video.playback.title', menu: '/video' } },
         { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: 'common.notFoundTitle' } },
       ],
     },

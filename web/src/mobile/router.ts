@@ -13,6 +13,7 @@ export const router = createRouter({
         { path: 'alerts', name: 'alerts', component: () => import('./views/Alerts.vue'), meta: { tab: true } },
         { path: 'staff', name: 'staff', component: () => import('./views/Staff.vue'), meta: { tab: true } },
         { path: 'unit', name: 'unit', component: () => import('./views/Unit.vue'), meta: { tab: true } },
+        { path: 'video', name: 'video', component: () => import('./views/Video.vue'), meta: { tab: true } },
         { path: 'inbox', name: 'inbox', component: () => import('./views/Inbox.vue'), meta: { tab: true } },
         { path: 'alerts/:id', name: 'alert', component: () => import('./views/AlertDetail.vue') },
       ],
