@@ -16,6 +16,7 @@
 #include "files/file_store.hpp"
 #include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
+#include "operations/operations.hpp"
 #include "disclosure/disclosure.hpp"
 #include "registry/registry.hpp"
 #include "stats/stats_service.hpp"
@@ -91,6 +92,8 @@ class Platform {
   std::unique_ptr<ingest::MqttSubscriber> mqtt_;
   Status start_mqtt();
   void stop_mqtt();
+  // group-catering ledgers (src/operations)
+  std::unique_ptr<operations::Operations> operations_;
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.

@@ -3,6 +3,7 @@
 // domain function, format.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/clock.hpp"
@@ -42,6 +43,9 @@ namespace mingchu::notify {
 class WebhookService;
 class EventHub;
 }
+namespace mingchu::operations {
+class Operations;
+}
 
 namespace mingchu::http {
 
@@ -73,6 +77,7 @@ struct ApiContext {
   ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
   ingest::DeviceService* devices = nullptr;     // IoT devices
   stats::StatsService* stats = nullptr;         // dashboard aggregations
+  operations::Operations* operations = nullptr;  // group-catering ledgers and traceability
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
@@ -85,5 +90,8 @@ void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, hear
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
+void add_operations_routes(Router& r, ApiContext& ctx);  // ledgers, traceability (before static)
+// The OpenAPI summary of an operations route, if it is one.
+std::optional<std::string> operations_route_summary(const std::string& method, const std::string& pattern);
 
 }  // namespace mingchu::http
