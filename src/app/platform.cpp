@@ -58,7 +58,10 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   alerts_ = std::make_unique<alerts::AlertService>(*db_, *clock_, *audit_, std::move(ac));
   operations::OperationsConfig oc;
   oc.utc_offset_minutes = cfg_.utc_offset_minutes;
-  operations_ = std::make_unique<operations::Operations>(*db_, *clock_, *audit_, oc);
+  operations::LedgerConfig lc;
+  lc.utc_offset_minutes = cfg_.utc_offset_minutes;
+  ledgers_ = std::make_unique<operations::Ledgers>(*db_, *clock_, *audit_, &alerts_->config(), lc);
+  operations_ = std::make_unique<operations::Operations>(*db_, *clock_, *audit_, oc, ledgers_.get());
   ingest::IngestConfig ic;
   ic.max_wait = std::chrono::microseconds(cfg_.ingest_max_wait_us);
   ic.max_batch = static_cast<size_t>(cfg_.ingest_max_batch);
@@ -201,6 +204,7 @@ int Platform::serve() {
   ctx.stats = stats_.get();
   ctx.webhooks = webhooks_.get();
   ctx.operations = operations_.get();
+  ctx.ledgers = ledgers_.get();
 
   http::Router router;
   http::add_system_routes(router, ctx);

@@ -16,6 +16,7 @@
 #include "files/file_store.hpp"
 #include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
+#include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
 #include "disclosure/disclosure.hpp"
 #include "registry/registry.hpp"
@@ -93,6 +94,7 @@ class Platform {
   Status start_mqtt();
   void stop_mqtt();
   // group-catering ledgers (src/operations)
+  std::unique_ptr<operations::Ledgers> ledgers_;
   std::unique_ptr<operations::Operations> operations_;
 };
 

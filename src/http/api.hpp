@@ -45,6 +45,7 @@ class EventHub;
 }
 namespace mingchu::operations {
 class Operations;
+class Ledgers;
 }
 
 namespace mingchu::http {
@@ -78,6 +79,7 @@ struct ApiContext {
   ingest::DeviceService* devices = nullptr;     // IoT devices
   stats::StatsService* stats = nullptr;         // dashboard aggregations
   operations::Operations* operations = nullptr;  // group-catering ledgers and traceability
+  operations::Ledgers* ledgers = nullptr;        // process, after-meal, people, equipment, self-inspection
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock

@@ -8,6 +8,7 @@
 #include "core/time.hpp"
 #include "http/handler_util.hpp"
 #include "operations/json_io.hpp"
+#include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
 
 namespace mingchu::http {
@@ -470,6 +471,67 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
     });
   });
 
+  // ---------------------------------------------------------------- the other ledgers
+  operations::Ledgers& led = *ctx.ledgers;
+  auto rec_fmt = [off](const operations::LedgerRecord& rec) {
+    json::object o = operations::to_json(rec, off);
+    // flat for CSV and tables: the kind's fields beside the common ones
+    for (const auto& kv : rec.fields) {
+      if (!o.contains(kv.key())) o[kv.key()] = kv.value();
+    }
+    o.erase("fields");
+    return o;
+  };
+  for (const auto& info : operations::ledgers()) {
+    const std::string name = info.ledger;
+    r.add("GET", "/api/v1/" + name, [&ctx, &led, rec_fmt, name](Request& req) {
+      return guarded([&]() -> Response {
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(base, list_filter(req));
+        operations::LedgerFilter f;
+        static_cast<ListFilter&>(f) = *base;
+        if (auto k = req.query_param("kind"); k && !k->empty()) {
+          if (k->size() > 32) return Response::error(Error::invalid("kind", "invalid_value", "unknown kind"));
+          f.kind = *k;
+        }
+        if (auto a = req.query_param("abnormal"); a && !a->empty()) {
+          if (*a != "true" && *a != "false") {
+            return Response::error(Error::invalid("abnormal", "invalid_value", "abnormal must be true or false"));
+          }
+          f.abnormal = *a == "true";
+        }
+        return ledger_list<operations::LedgerRecord>(
+            req, name, [&](PageRequest pg) { return led.list(*who, name, f, pg); }, rec_fmt);
+      });
+    });
+    r.add(
+        "POST", "/api/v1/" + name,
+        [&ctx, &led, rec_fmt, name](Request& req) {
+          return guarded([&]() -> Response {
+            MC_TRY(who, authenticate(ctx, req));
+            MC_TRY(body, read_json(req));
+            MC_TRY(in, operations::parse_ledger_record(name, *body));
+            return one(led.create(*who, name, *in), 201, rec_fmt);
+          });
+        },
+        kJsonBodyLimit);
+    r.add("GET", "/api/v1/" + name + "/{id}", [&ctx, &led, rec_fmt, name](Request& req) {
+      return guarded([&]() -> Response {
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(id, path_id(req));
+        return one(led.get(*who, name, *id), 200, rec_fmt);
+      });
+    });
+  }
+  r.add("GET", "/api/v1/ledger-kinds", [&ctx](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      json::array kinds = operations::ledger_schema();
+      std::int64_t n = static_cast<std::int64_t>(kinds.size());
+      return Response::json(200, json::object{{"items", std::move(kinds)}, {"total", n}});
+    });
+  });
+
   // ---------------------------------------------------------------- public traceability
   r.add("GET", "/public/trace/{code}", [&ops](Request& req) {
     return guarded([&]() -> Response {
@@ -520,6 +582,15 @@ std::optional<std::string> operations_route_summary(const std::string& method, c
   for (const auto& [m, p, s] : kDocs) {
     if (method == m && pattern == p) return std::string(s);
   }
+  for (const auto& info : operations::ledgers()) {
+    std::string base = "/api/v1/" + info.ledger;
+    std::string kinds;
+    for (const auto& k : info.kinds) kinds += (kinds.empty() ? "" : ", ") + k;
+    if (pattern == base && method == "GET") return "Ledger " + info.ledger + " (" + kinds + "); kind, abnormal filters";
+    if (pattern == base && method == "POST") return "Add a record to the " + info.ledger + " ledger (" + kinds + ")";
+    if (pattern == base + "/{id}") return "A record of the " + info.ledger + " ledger in scope";
+  }
+  if (pattern == "/api/v1/ledger-kinds") return std::string("The record kinds of every ledger with their fields");
   return std::nullopt;
 }
 

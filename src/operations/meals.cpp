@@ -6,6 +6,7 @@
 #include "core/time.hpp"
 #include "core/validate.hpp"
 #include "operations/internal.hpp"
+#include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
 
 namespace mingchu::operations {
@@ -552,6 +553,10 @@ Result<Page<Warning>> Operations::list_warnings(const auth::Principal& p, const 
       all.push_back(Warning{row.text(1), "sample_missing", row.text(0), "no sample kept of " + row.text(2),
                             std::nullopt, row.integer(3)});
     }
+  }
+  // abnormal records of the other ledgers of the last two days (晨检不合格, 中心温度不足…)
+  if (ledgers_) {
+    for (auto& w : ledgers_->warnings(p, any_time, 2)) all.push_back(std::move(w));
   }
   Page<Warning> out;
   out.total = static_cast<std::int64_t>(all.size());

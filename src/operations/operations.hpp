@@ -46,9 +46,13 @@ struct OperationsConfig {
   int utc_offset_minutes = 480;
 };
 
+class Ledgers;
+
 class Operations {
  public:
-  Operations(storage::Database& db, const Clock& clock, const audit::AuditLog& audit, OperationsConfig config = {});
+  // ledgers, when given, adds the abnormal records of the other ledgers to the warnings.
+  Operations(storage::Database& db, const Clock& clock, const audit::AuditLog& audit, OperationsConfig config = {},
+             Ledgers* ledgers = nullptr);
 
   // ---- suppliers
   Result<Supplier> create_supplier(const auth::Principal& p, const SupplierInput& in);
@@ -103,6 +107,7 @@ class Operations {
   const Clock& clock_;
   const audit::AuditLog& audit_;
   OperationsConfig config_;
+  Ledgers* ledgers_;
 };
 
 }  // namespace mingchu::operations

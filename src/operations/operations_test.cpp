@@ -8,6 +8,7 @@
 #include "core/time.hpp"
 #include "core/validate.hpp"
 #include "operations/json_io.hpp"
+#include "operations/ledgers.hpp"
 #include "registry/registry.hpp"
 #include "storage/testing.hpp"
 
@@ -259,6 +260,37 @@ TEST_P(OperationsTest, TheTraceChainReachesFromTheMealToTheSupplierWithNamesMask
   auto other = ops_->create_meal_batch(shop_b_, m);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.error().field, "stock_out_ids[0]");
+}
+
+TEST_P(OperationsTest, AFailedSelfInspectionRaisesAClassThreeAlertInTheSameTransaction) {
+  alerts::AlertsConfig acfg = alerts::default_alerts_config();
+  Ledgers led(*db_, clock_, *audit_, &acfg);
+  auto body = [&](bool second_ok) {
+    return json::parse(R"({"unit_id":")" + unit_a_ + R"(","inspector":"钱","items":[{"item":"地面","ok":true},)" +
+                       R"({"item":"冷藏","ok":)" + (second_ok ? "true" : "false") + "}]}")
+        .as_object();
+  };
+  auto ok = must(led.create(shop_a_, "self-inspections", must(parse_ledger_record("self-inspections", body(true)))));
+  EXPECT_FALSE(ok.abnormal);
+  EXPECT_FALSE(ok.alert_id);
+  auto bad = must(led.create(shop_a_, "self-inspections", must(parse_ledger_record("self-inspections", body(false)))));
+  EXPECT_TRUE(bad.abnormal);
+  ASSERT_TRUE(bad.alert_id);
+  storage::Conn c = db_->acquire();
+  auto r = c->query("SELECT type, risk_class, unit_id FROM alerts WHERE id = $1", {*bad.alert_id});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].text(0), "self_check_failed");
+  EXPECT_EQ(r[0].integer(1), 3);
+  EXPECT_EQ(r[0].text(2), unit_a_);
+  // a morning check with fever is abnormal and becomes a warning, without an alert
+  auto mc = json::parse(R"({"unit_id":")" + unit_a_ + R"(","staff_name":"孙","temperature_c":38.0,"hands_ok":true})")
+                .as_object();
+  auto fever = must(led.create(shop_a_, "morning-checks", must(parse_ledger_record("morning-checks", mc))));
+  EXPECT_TRUE(fever.abnormal);
+  EXPECT_FALSE(fever.alert_id);
+  auto w = led.warnings(reg_a_, {}, 2);
+  EXPECT_EQ(w.size(), 2u);
+  EXPECT_TRUE(led.warnings(shop_b_, {}, 2).empty());
 }
 
 TEST(OperationsJson, AbsurdNumbersAndDatesNameTheField) {

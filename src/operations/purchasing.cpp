@@ -101,8 +101,9 @@ ReturnNote return_note_from_row(const storage::Row& r) {
 
 }  // namespace
 
-Operations::Operations(storage::Database& db, const Clock& clock, const audit::AuditLog& audit, OperationsConfig config)
-    : db_(db), clock_(clock), audit_(audit), config_(config) {}
+Operations::Operations(storage::Database& db, const Clock& clock, const audit::AuditLog& audit, OperationsConfig config,
+                       Ledgers* ledgers)
+    : db_(db), clock_(clock), audit_(audit), config_(config), ledgers_(ledgers) {}
 
 int Operations::today() const { return local_day(clock_.now_ms(), config_.utc_offset_minutes); }
 

@@ -412,10 +412,98 @@ test('delivery trip, hand-over, meal batch and its public traceability page', as
   await assertAlive('trace')
 })
 
+test('process, after-meal, people, equipment and lab ledgers: fields checked, abnormal records warned', async () => {
+  const post = (who, ledger, body) => call(who, 'POST', `/api/v1/${ledger}`, { unit_id: ids.unitA, ...body })
+  const hot = await post('shopa', 'process-records', { kind: 'core_temperature', dish: '红烧肉', temperature_c: 82.5,
+    operator: '赵厨师' })
+  assert.equal(hot.status, 201, hot.text)
+  assert.equal(hot.json.abnormal, false)
+  assert.equal(hot.json.temperature_c, 82.5)
+  const cold = await post('shopa', 'process-records', { kind: 'core_temperature', dish: '炒鸡蛋', temperature_c: 61,
+    operator: '赵厨师' })
+  assert.equal(cold.json.abnormal, true, 'under 70 °C')
+  const fever = await post('shopa', 'morning-checks', { staff_name: '孙帮厨', temperature_c: 38.2, hands_ok: true })
+  assert.equal(fever.status, 201, fever.text)
+  assert.equal(fever.json.abnormal, true)
+  assert.equal(fever.json.kind, 'morning_check', 'a ledger with one kind needs no kind')
+  const well = await post('shopa', 'morning-checks', { staff_name: '周帮厨', temperature_c: 36.5, hands_ok: true })
+  assert.equal(well.json.abnormal, false)
+  for (const [ledger, body, field, what] of [
+    ['process-records', { kind: 'core_temperature', dish: 'x', temperature_c: 500, operator: 'y' }, 'temperature_c',
+      'absurd temperature'],
+    ['process-records', { kind: 'core_temperature', dish: 'x', temperature_c: '80', operator: 'y' }, 'temperature_c',
+      'temperature as text'],
+    ['process-records', { kind: 'nope', dish: 'x' }, 'kind', 'unknown kind'],
+    ['process-records', { dish: 'x' }, 'kind', 'missing kind'],
+    ['process-records', { kind: 'core_temperature', dish: 'x', temperature_c: 80, operator: 'y', hack: 1 }, 'hack',
+      'unknown field'],
+    ['process-records', { kind: 'cooling', dish: 'x', start_temp_c: 80, end_temp_c: 5, started_at: at(-1),
+      ended_at: at(-3), operator: 'y' }, 'ended_at', 'cooling ends before it starts'],
+    ['process-records', { kind: 'core_temperature', dish: 'x', temperature_c: 80, operator: 'y', at: at(24 * 400) },
+      'at', 'dated next year'],
+    ['morning-checks', { staff_name: '孙', temperature_c: 60, hands_ok: true }, 'temperature_c', 'absurd body temp'],
+    ['morning-checks', { staff_name: '孙', temperature_c: 36.5 }, 'hands_ok', 'missing hands check'],
+    ['after-meal-records', { kind: 'kitchen_waste', waste_kind: 'food_waste', quantity_kg: -3, collector: 'c',
+      collector_licence: 'L1', handler: 'h' }, 'quantity_kg', 'negative waste'],
+    ['after-meal-records', { kind: 'tableware_disinfection', method: 'magic', items: 10, cycles: 1, duration_min: 15,
+      operator: 'o' }, 'method', 'unknown method'],
+    ['trainings', { kind: 'exam', staff_name: 's', course: 'c', score: 101 }, 'score', 'score over 100'],
+    ['trainings', { kind: 'exam', staff_name: 's', course: 'c', score: 90, certificate_expires_on: '2999-01-01' },
+      'certificate_expires_on', 'far-future certificate'],
+    ['equipment-records', { equipment: '冷库', action: 'explode', performed_by: 'x' }, 'action', 'unknown action'],
+    ['self-inspections', { inspector: '钱', items: [] }, 'items', 'empty checklist'],
+    ['self-inspections', { inspector: '钱', items: [{ item: '地面清洁' }] }, 'items[0].ok', 'item without result'],
+  ]) {
+    expectError(await post('shopa', ledger, body), 422, field, `${ledger}: ${what}`)
+  }
+  expectError(await post('rega', 'morning-checks', { staff_name: '孙', temperature_c: 36.5, hands_ok: true }), 403,
+    null, 'regulators read only')
+  expectError(await call('shopb', 'POST', '/api/v1/morning-checks', { unit_id: ids.unitA, staff_name: '孙',
+    temperature_c: 36.5, hands_ok: true }), 422, 'unit_id', "another unit's ledger")
+  expectError(await call('shopb', 'GET', `/api/v1/morning-checks/${fever.json.id}`), 404, null, "another unit's record")
+  expectError(await call('shopa', 'GET', `/api/v1/process-records/${fever.json.id}`), 404, null, 'wrong ledger')
+  assert.equal((await call('rega', 'GET', `/api/v1/morning-checks/${fever.json.id}`)).status, 200)
+
+  const abnormal = await call('shopa', 'GET', '/api/v1/process-records?abnormal=true')
+  assert.deepEqual(abnormal.json.items.map((r) => r.id), [cold.json.id])
+  const w = (await call('rega', 'GET', '/api/v1/operations/warnings')).json.items
+  assert.ok(w.some((x) => x.subject_id === fever.json.id && x.kind === 'morning_check_abnormal'))
+  assert.ok(w.some((x) => x.subject_id === cold.json.id && x.kind === 'core_temperature_abnormal'))
+  assert.ok(!w.some((x) => x.subject_id === well.json.id))
+  const kinds = await call('shopa', 'GET', '/api/v1/ledger-kinds')
+  assert.ok(kinds.json.items.some((k) => k.kind === 'additive_use' && k.fields.some((f) => f.name === 'gb2760_ref')))
+  await assertAlive('ledgers')
+})
+
+test('a failed self-inspection becomes a class-3 self_check_failed alert in the rectification loop', async () => {
+  const passed = await call('shopa', 'POST', '/api/v1/self-inspections', { unit_id: ids.unitA, inspector: '钱主管',
+    items: [{ item: '地面清洁', ok: true }, { item: '生熟分开', ok: true }] })
+  assert.equal(passed.status, 201, passed.text)
+  assert.equal(passed.json.alert_id, null)
+  const failed = await call('shopa', 'POST', '/api/v1/self-inspections', { unit_id: ids.unitA, inspector: '钱主管',
+    items: [{ item: '地面清洁', ok: true }, { item: '冷藏柜温度', ok: false, note: '显示 12 °C' }] })
+  assert.equal(failed.status, 201, failed.text)
+  assert.equal(failed.json.abnormal, true)
+  assert.match(failed.json.alert_id, /\S+/)
+  for (const who of ['shopa', 'rega']) {
+    const a = await call(who, 'GET', `/api/v1/alerts/${failed.json.alert_id}`)
+    assert.equal(a.status, 200, `${who}: ${a.text}`)
+    const alert = a.json.alert ?? a.json
+    assert.equal(alert.type, 'self_check_failed')
+    assert.equal(alert.risk_class, 3)
+    assert.equal(alert.unit_id, ids.unitA)
+  }
+  expectError(await call('regb', 'GET', `/api/v1/alerts/${failed.json.alert_id}`), 404, null, 'other district')
+  // the merchant's inbox got it (dual push)
+  const inbox = await call('shopa', 'GET', '/api/v1/notifications')
+  assert.ok(JSON.stringify(inbox.json).includes(failed.json.alert_id), 'the unit was told')
+})
+
 test('every ledger list filters and exports CSV', async () => {
   for (const path of ['/api/v1/suppliers', '/api/v1/acceptances', '/api/v1/return-notes', '/api/v1/stock',
     '/api/v1/stock/outs', '/api/v1/samples', '/api/v1/delivery-trips', '/api/v1/meal-batches',
-    '/api/v1/operations/warnings']) {
+    '/api/v1/operations/warnings', '/api/v1/process-records', '/api/v1/after-meal-records', '/api/v1/morning-checks',
+    '/api/v1/trainings', '/api/v1/equipment-records', '/api/v1/lab-tests', '/api/v1/self-inspections']) {
     const j = await call('rega', 'GET', `${path}?unit_id=${ids.unitA}`)
     assert.equal(j.status, 200, `${path}: ${j.text}`)
     const c = await call('rega', 'GET', `${path}?unit_id=${ids.unitA}&format=csv`)
