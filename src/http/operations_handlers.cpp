@@ -1,6 +1,7 @@
 // The operations ledgers (API.md "Operations"): suppliers, acceptances, return notes, stock,
 // samples, deliveries, meal batches, warnings, and the public traceability page. Every list
 // filters unit_id, jurisdiction_id, from, to and answers CSV with ?format=csv.
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -166,11 +167,26 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
+// A field for people: numbers without exponents ("12.5", not "1.25E1"), times to the minute.
 std::string str(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return "";
-  if (it->value().is_string()) return std::string(it->value().as_string());
-  return json::serialize(it->value());
+  const json::value& v = it->value();
+  if (v.is_string()) {
+    std::string s(v.as_string());
+    // RFC 3339 "2026-12-02T08:21:31.637+08:00" → "2026-12-02 08:21"
+    if (s.size() >= 19 && s[4] == '-' && s[10] == 'T' && s[13] == ':') return s.substr(0, 10) + " " + s.substr(11, 5);
+    return s;
+  }
+  if (v.is_double()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", v.as_double());
+    std::string s = buf;
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+    return s;
+  }
+  return json::serialize(v);
 }
 
 // The traceability page for people (扫码溯源): everything the JSON says, no script, no login.

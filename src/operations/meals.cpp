@@ -118,15 +118,21 @@ MealBatch meal_batch_from_row(storage::Connection& c, const storage::Row& r) {
   return m;
 }
 
-// A trace code: what a QR label carries, unguessable (public page), easy to read out.
+// A trace code: what a QR label carries, unguessable (the page is public) and easy to read
+// out: "MB" + 80 random bits in 16 characters of Crockford-style base32 (no 0/O, 1/I).
 std::string new_trace_code() {
-  static constexpr char kAlphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";  // no 0/O, 1/I
+  static constexpr char kAlphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
   std::string hex = random_hex(10);
   std::string code = "MB";
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    int v = std::stoi(hex.substr(i, 2), nullptr, 16);
-    code += kAlphabet[v % 32];
-    code += kAlphabet[(v / 32) % 8 + (i % 4) * 6];
+  std::uint64_t acc = 0;
+  int bits = 0;
+  for (char h : hex) {
+    acc = (acc << 4) | static_cast<std::uint64_t>(h <= '9' ? h - '0' : h - 'a' + 10);
+    bits += 4;
+    if (bits >= 5) {
+      code += kAlphabet[(acc >> (bits - 5)) & 31];
+      bits -= 5;
+    }
   }
   return code;
 }

@@ -14,6 +14,7 @@ export const router = createRouter({
         { path: 'staff', name: 'staff', component: () => import('./views/Staff.vue'), meta: { tab: true } },
         { path: 'unit', name: 'unit', component: () => import('./views/Unit.vue'), meta: { tab: true } },
         { path: 'inbox', name: 'inbox', component: () => import('./views/Inbox.vue'), meta: { tab: true } },
+        { path: 'ops', name: 'ops', component: () => import('./views/Ops.vue'), meta: { tab: true } },
         { path: 'alerts/:id', name: 'alert', component: () => import('./views/AlertDetail.vue') },
       ],
     },
