@@ -206,6 +206,22 @@ test('a delivery from stock-in to hand-over signed in the kitchen app, then its 
     await shot(p, 'ops-public-trace')
     await ctx.close()
     await pub.close()
+
+    // the district's regulator reads the same ledgers in the console (read only)
+    const cctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' })
+    const c = await cctx.newPage()
+    await c.goto(base + '/#/login')
+    await c.waitForSelector('[data-test=login-card]', { timeout: T })
+    await c.fill(field('login-username'), 'district_reg')
+    await c.fill(field('login-password'), 'Regulator@2026!')
+    await c.click('[data-test=login-submit]')
+    await c.waitForSelector('[data-test=app-title]', { timeout: T })
+    await c.goto(base + '/#/ledgers?ledger=delivery-trips')
+    const trow = c.locator('[data-test=ledger-table] .el-table__row', { hasText: '崇川实验小学' })
+    await trow.waitFor({ timeout: T })
+    assert.match(await trow.innerText(), /苏F8A123/)
+    await shot(c, 'ops-console-ledgers')
+    await cctx.close()
   })
 
 /** first17 + its GB 32100 check character. */

@@ -235,6 +235,7 @@ export default {
     streamDown: 'Live updates reconnecting',
   },
   menu: {
+    ledgers: 'E-ledgers',
     dashboard: 'Overview',
     alerts: 'Alerts',
     units: 'Units',
@@ -591,5 +592,15 @@ export default {
     temperature: 'Temperature (°C)',
     sign: 'Sign',
     handedOver: 'Signed',
+  },
+  ledgers: {
+    title: 'E-ledgers',
+    exportCsv: 'Export CSV',
+    allUnits: 'All units',
+    from: 'From',
+    to: 'To',
+    readOnly: 'The units keep their ledgers; read only here.',
+    names: { 'operations_warnings': 'Warnings', 'suppliers': 'Suppliers', 'acceptances': 'Acceptance', 'return-notes': 'Return notes', 'stock': 'Stock', 'stock_outs': 'Stock-outs', 'samples': 'Samples', 'delivery-trips': 'Deliveries', 'meal-batches': 'Meal batches', 'process-records': 'Process records', 'after-meal-records': 'After the meal', 'morning-checks': 'Morning checks', 'trainings': 'Training', 'equipment-records': 'Equipment', 'lab-tests': 'Lab tests', 'self-inspections': 'Self-inspections' },
+    col: { 'client_name': 'Client', 'destination': 'Destination', 'vehicle_plate': 'Plate', 'driver': 'Driver', 'containers': 'Containers', 'portions': 'Portions', 'state': 'State', 'dispatched_at': 'Dispatched', 'arrived_at': 'Arrived', 'handover': 'Hand-over', 'keeper': 'Keeper', 'weight_g': 'Weight (g)', 'kept_at': 'Kept at', 'dispose_after': 'Keep until', 'department': 'Department', 'receiver': 'Receiver', 'handler': 'Handler', 'staff_name': 'Name', 'temperature_c': 'Temp. (°C)', 'produced_on': 'Produced', 'sensory_ok': 'Sensory OK', 'accepted_at': 'Accepted', 'stocked_at': 'Stocked', 'taken_at': 'Taken', 'reason': 'Reason', 'uscc': 'USCC', 'qualification_expires_on': 'Qualified until', 'unit': 'Unit', 'item': 'Item', 'quantity': 'Quantity', 'remaining': 'Remaining', 'unit_of_measure': 'UoM', 'batch_no': 'Batch', 'expires_on': 'Use by', 'expiry_status': 'Expiry', 'supplier_name': 'Supplier', 'kind': 'Kind', 'message': 'Message', 'at': 'Time', 'abnormal': 'Abnormal', 'dish': 'Dish', 'trace_code': 'Trace code', 'name': 'Name', 'qualification_status': 'Qualification' },
   },
 } as const
