@@ -34,6 +34,10 @@ class IngestSink;
 class MqttSubscriber;
 }  // namespace mingchu::ingest
 
+namespace mingchu::video {
+class VideoService;
+}  // namespace mingchu::video
+
 namespace mingchu::app {
 
 class Platform {
@@ -96,6 +100,9 @@ class Platform {
   // group-catering ledgers (src/operations)
   std::unique_ptr<operations::Ledgers> ledgers_;
   std::unique_ptr<operations::Operations> operations_;
+  // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
+  std::unique_ptr<video::VideoService> video_;
+  void start_video();
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.

@@ -46,6 +46,8 @@ class EventHub;
 namespace mingchu::operations {
 class Operations;
 class Ledgers;
+namespace mingchu::video {
+class VideoService;
 }
 
 namespace mingchu::http {
@@ -80,6 +82,7 @@ struct ApiContext {
   stats::StatsService* stats = nullptr;         // dashboard aggregations
   operations::Operations* operations = nullptr;  // group-catering ledgers and traceability
   operations::Ledgers* ledgers = nullptr;        // process, after-meal, people, equipment, self-inspection
+  video::VideoService* video = nullptr;         // live, recordings, clips (nullptr: video off)
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
@@ -91,9 +94,12 @@ void add_alert_routes(Router& r, ApiContext& ctx);     // alerts, alert types, n
 void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, heartbeats, readings; devices
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
+void add_video_routes(Router& r, ApiContext& ctx);     // live, snapshots, recordings, clips, /media/...
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
 void add_operations_routes(Router& r, ApiContext& ctx);  // ledgers, traceability (before static)
 // The OpenAPI summary of an operations route, if it is one.
 std::optional<std::string> operations_route_summary(const std::string& method, const std::string& pattern);
+// The evidence clips pinned to an alert (GET /api/v1/alerts/{id}); empty when video is off.
+json::array alert_clips_json(ApiContext& ctx, const std::string& alert_id);
 
 }  // namespace mingchu::http
