@@ -46,6 +46,7 @@ class EventHub;
 namespace mingchu::operations {
 class Operations;
 class Ledgers;
+}
 namespace mingchu::video {
 class VideoService;
 }

@@ -747,6 +747,7 @@ CREATE TABLE op_records (
 );
 CREATE INDEX op_records_scope ON op_records(ledger, jpath, at);
 CREATE INDEX op_records_unit ON op_records(ledger, unit_id, at);
+)SQL"},
   };
   return kAll;
 }
