@@ -160,6 +160,7 @@ AlertsConfig default_alerts_config() {
       {"camera_offline", "摄像头断电或断网", "Camera offline (power or network lost)", 2},
       {"stranger", "外来人员进入", "Unauthorised person entered", 2},
       {"sensor_out_of_range", "温湿度等超限", "Sensor reading out of range", 2},
+      {"self_check_failed", "自查不合格", "Self-inspection item failed", 3},
   };
   auto rule = [](const char* kind, const char* metric, std::optional<double> lo, std::optional<double> hi, TimeMs dur) {
     return SensorRule{kind, metric, lo, hi, dur};

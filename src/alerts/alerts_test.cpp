@@ -17,9 +17,10 @@ using testing::World;
 
 // ------------------------------------------------------------------ taxonomy (no database)
 
-TEST(AlertsConfig, DefaultsAreTheFifteenTypesOfTheDomain) {
+TEST(AlertsConfig, DefaultsAreTheFifteenTypesOfTheDomainAndSelfCheckFailed) {
   AlertsConfig c = default_alerts_config();
-  ASSERT_EQ(c.types.size(), 15u);
+  ASSERT_EQ(c.types.size(), 16u);
+  EXPECT_EQ(c.find_type("self_check_failed")->risk_class, 3);
   EXPECT_EQ(c.find_type("rodent")->risk_class, 1);
   EXPECT_EQ(c.find_type("smoking")->risk_class, 2);
   EXPECT_EQ(c.find_type("no_mask")->risk_class, 3);
@@ -83,7 +84,7 @@ max = 50
 )",
                              default_alerts_config(), "test.toml");
   ASSERT_TRUE(c.ok()) << c.error().message;
-  EXPECT_EQ(c->types.size(), 16u);
+  EXPECT_EQ(c->types.size(), 17u);
   EXPECT_EQ(c->find_type("smoking")->risk_class, 1);
   EXPECT_EQ(c->find_type("smoking")->name_zh, "后厨吸烟") << "fields not given are kept";
   EXPECT_EQ(c->find_type("raw_cooked_mixed")->risk_class, 2);

@@ -59,6 +59,12 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
     log::info("alert taxonomy loaded", {{"file", alerts_file}, {"types", std::to_string(ac.types.size())}});
   }
   alerts_ = std::make_unique<alerts::AlertService>(*db_, *clock_, *audit_, std::move(ac));
+  operations::OperationsConfig oc;
+  oc.utc_offset_minutes = cfg_.utc_offset_minutes;
+  operations::LedgerConfig lc;
+  lc.utc_offset_minutes = cfg_.utc_offset_minutes;
+  ledgers_ = std::make_unique<operations::Ledgers>(*db_, *clock_, *audit_, &alerts_->config(), lc);
+  operations_ = std::make_unique<operations::Operations>(*db_, *clock_, *audit_, oc, ledgers_.get());
   ingest::IngestConfig ic;
   ic.max_wait = std::chrono::microseconds(cfg_.ingest_max_wait_us);
   ic.max_batch = static_cast<size_t>(cfg_.ingest_max_batch);
@@ -235,6 +241,8 @@ int Platform::serve() {
   ctx.devices = devices_.get();
   ctx.stats = stats_.get();
   ctx.webhooks = webhooks_.get();
+  ctx.operations = operations_.get();
+  ctx.ledgers = ledgers_.get();
 
   http::Router router;
   http::add_system_routes(router, ctx);
@@ -246,6 +254,7 @@ int Platform::serve() {
   http::add_ingest_routes(router, ctx);
   http::add_stats_routes(router, ctx);
   http::add_public_routes(router, ctx);
+  http::add_operations_routes(router, ctx);
   start_video();
   ctx.video = video_.get();
   http::add_video_routes(router, ctx);

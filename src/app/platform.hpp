@@ -16,6 +16,8 @@
 #include "files/file_store.hpp"
 #include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
+#include "operations/ledgers.hpp"
+#include "operations/operations.hpp"
 #include "disclosure/disclosure.hpp"
 #include "registry/registry.hpp"
 #include "stats/stats_service.hpp"
@@ -95,6 +97,9 @@ class Platform {
   std::unique_ptr<ingest::MqttSubscriber> mqtt_;
   Status start_mqtt();
   void stop_mqtt();
+  // group-catering ledgers (src/operations)
+  std::unique_ptr<operations::Ledgers> ledgers_;
+  std::unique_ptr<operations::Operations> operations_;
   // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
   std::unique_ptr<video::VideoService> video_;
   void start_video();

@@ -3,6 +3,7 @@
 // domain function, format.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/clock.hpp"
@@ -42,6 +43,10 @@ namespace mingchu::notify {
 class WebhookService;
 class EventHub;
 }
+namespace mingchu::operations {
+class Operations;
+class Ledgers;
+}
 namespace mingchu::video {
 class VideoService;
 }
@@ -76,6 +81,8 @@ struct ApiContext {
   ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
   ingest::DeviceService* devices = nullptr;     // IoT devices
   stats::StatsService* stats = nullptr;         // dashboard aggregations
+  operations::Operations* operations = nullptr;  // group-catering ledgers and traceability
+  operations::Ledgers* ledgers = nullptr;        // process, after-meal, people, equipment, self-inspection
   video::VideoService* video = nullptr;         // live, recordings, clips (nullptr: video off)
 };
 
@@ -90,6 +97,9 @@ void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
 void add_video_routes(Router& r, ApiContext& ctx);     // live, snapshots, recordings, clips, /media/...
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
+void add_operations_routes(Router& r, ApiContext& ctx);  // ledgers, traceability (before static)
+// The OpenAPI summary of an operations route, if it is one.
+std::optional<std::string> operations_route_summary(const std::string& method, const std::string& pattern);
 // The evidence clips pinned to an alert (GET /api/v1/alerts/{id}); empty when video is off.
 json::array alert_clips_json(ApiContext& ctx, const std::string& alert_id);
 

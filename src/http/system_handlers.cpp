@@ -106,6 +106,7 @@ std::string summary_of(const std::string& method, const std::string& pattern) {
   for (const auto& [m, p, s] : kDocs) {
     if (method == m && pattern == p) return s;
   }
+  if (auto s = operations_route_summary(method, pattern)) return *s;
   return method + " " + pattern;
 }
 

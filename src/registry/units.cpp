@@ -5,6 +5,7 @@
 #include "files/file_catalog.hpp"
 #include "registry/internal.hpp"
 #include "registry/registry.hpp"
+#include "storage/migrations.hpp"
 
 namespace mingchu::registry {
 
@@ -352,6 +353,9 @@ Result<Unit> Registry::update_unit(const auth::Principal& p, std::string_view id
     c->exec(kMoveUnitCameras, {u.id, u.jpath});
     c->exec(kMoveUnitStaff, {u.id, u.jpath});
     files::FileCatalog::move_unit_files(*c, u.id, u.jpath);
+    for (std::string_view table : storage::unit_scoped_tables()) {
+      c->exec("UPDATE " + std::string(table) + " SET jpath = $2 WHERE unit_id = $1", {u.id, u.jpath});
+    }
   }
   json::object extra;
   if (moved) extra["jurisdiction_id"] = u.jurisdiction_id;

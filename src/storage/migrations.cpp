@@ -545,8 +545,220 @@ CREATE TABLE video_state (
   value TEXT NOT NULL
 );
 )SQL"},
+      {12, "operations ledgers", R"SQL(
+-- The kitchen's own records (src/operations): group-catering ledgers (电子台账) from purchase
+-- to after the meal. Every table carries unit_id and the unit's jpath (moved with the unit);
+-- every list reads (jpath, at) or (unit_id, at).
+CREATE TABLE op_suppliers (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  name TEXT NOT NULL,
+  uscc TEXT NOT NULL,
+  licence_number TEXT,
+  address TEXT,
+  contact_person TEXT,
+  contact_phone TEXT,
+  qualification_expires_on BIGINT NOT NULL,
+  file_ids TEXT NOT NULL DEFAULT '[]',
+  at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX op_suppliers_scope ON op_suppliers(jpath, at);
+CREATE INDEX op_suppliers_unit ON op_suppliers(unit_id, at);
+
+-- 验收: one delivered batch checked at the door.
+CREATE TABLE op_acceptances (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  supplier_id TEXT NOT NULL REFERENCES op_suppliers(id),
+  item TEXT NOT NULL,
+  spec TEXT,
+  quantity {{REAL}} NOT NULL,
+  unit_of_measure TEXT NOT NULL,
+  batch_no TEXT,
+  produced_on BIGINT NOT NULL,
+  shelf_life_days BIGINT NOT NULL,
+  expires_on BIGINT NOT NULL,
+  sensory_ok BIGINT NOT NULL,
+  sensory_note TEXT,
+  file_ids TEXT NOT NULL DEFAULT '[]',
+  inspector TEXT,
+  at BIGINT NOT NULL,
+  created_by TEXT NOT NULL
+);
+CREATE INDEX op_acceptances_scope ON op_acceptances(jpath, at);
+CREATE INDEX op_acceptances_unit ON op_acceptances(unit_id, at);
+
+-- 退货单: at most one per failed acceptance (the unique index makes "exactly once" hold
+-- under concurrency too).
+CREATE TABLE op_return_notes (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  acceptance_id TEXT NOT NULL REFERENCES op_acceptances(id),
+  supplier_id TEXT NOT NULL,
+  item TEXT NOT NULL,
+  quantity {{REAL}} NOT NULL,
+  unit_of_measure TEXT NOT NULL,
+  batch_no TEXT,
+  reason TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX op_return_notes_once ON op_return_notes(acceptance_id);
+CREATE INDEX op_return_notes_scope ON op_return_notes(jpath, at);
+CREATE INDEX op_return_notes_unit ON op_return_notes(unit_id, at);
+
+-- 入库: an accepted batch in stock; remaining goes down with each stock-out.
+CREATE TABLE op_stock_batches (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  acceptance_id TEXT NOT NULL REFERENCES op_acceptances(id),
+  supplier_id TEXT NOT NULL,
+  item TEXT NOT NULL,
+  spec TEXT,
+  batch_no TEXT,
+  quantity {{REAL}} NOT NULL,
+  remaining {{REAL}} NOT NULL,
+  unit_of_measure TEXT NOT NULL,
+  produced_on BIGINT NOT NULL,
+  shelf_life_days BIGINT NOT NULL,
+  expires_on BIGINT NOT NULL,
+  location TEXT,
+  handler TEXT,
+  at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX op_stock_batches_once ON op_stock_batches(acceptance_id);
+CREATE INDEX op_stock_batches_scope ON op_stock_batches(jpath, at);
+CREATE INDEX op_stock_batches_unit ON op_stock_batches(unit_id, at);
+-- first-expiring-first: the live batches of one item in expiry order
+CREATE INDEX op_stock_batches_fefo ON op_stock_batches(unit_id, item, expires_on, at) WHERE remaining > 0;
+
+-- 出库
+CREATE TABLE op_stock_outs (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  item TEXT NOT NULL,
+  quantity {{REAL}} NOT NULL,
+  unit_of_measure TEXT NOT NULL,
+  department TEXT NOT NULL,
+  receiver TEXT NOT NULL,
+  handler TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX op_stock_outs_scope ON op_stock_outs(jpath, at);
+CREATE INDEX op_stock_outs_unit ON op_stock_outs(unit_id, at);
+CREATE TABLE op_stock_out_lines (
+  stock_out_id TEXT NOT NULL REFERENCES op_stock_outs(id),
+  batch_id TEXT NOT NULL REFERENCES op_stock_batches(id),
+  unit_id TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  quantity {{REAL}} NOT NULL,
+  PRIMARY KEY (stock_out_id, batch_id)
+);
+
+-- 留样
+CREATE TABLE op_samples (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  dish TEXT NOT NULL,
+  weight_g {{REAL}} NOT NULL,
+  fridge_device_id TEXT,
+  storage TEXT,
+  fridge_temp_c {{REAL}},
+  kept_at BIGINT NOT NULL,
+  keeper TEXT NOT NULL,
+  dispose_after BIGINT NOT NULL,
+  disposed_at BIGINT,
+  at BIGINT NOT NULL
+);
+CREATE INDEX op_samples_scope ON op_samples(jpath, at);
+CREATE INDEX op_samples_unit ON op_samples(unit_id, at);
+
+-- 配送: a trip and its hand-over (交付) signed by the receiving unit.
+CREATE TABLE op_deliveries (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  client_name TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  vehicle_plate TEXT NOT NULL,
+  vehicle_device_id TEXT,
+  driver TEXT NOT NULL,
+  containers BIGINT NOT NULL,
+  portions BIGINT NOT NULL,
+  dispatched_at BIGINT NOT NULL,
+  expected_at BIGINT,
+  arrived_at BIGINT,
+  handover_by TEXT,
+  handover_place TEXT,
+  handover_portions BIGINT,
+  handover_temp_c {{REAL}},
+  handover_note TEXT,
+  handover_signature_id TEXT,
+  state TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX op_deliveries_scope ON op_deliveries(jpath, at);
+CREATE INDEX op_deliveries_unit ON op_deliveries(unit_id, at);
+
+-- 餐次批次: what a meal was made of; trace_code is what the QR label carries.
+CREATE TABLE op_meal_batches (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  dish TEXT NOT NULL,
+  trace_code TEXT NOT NULL,
+  sample_id TEXT REFERENCES op_samples(id),
+  delivery_id TEXT REFERENCES op_deliveries(id),
+  portions BIGINT,
+  at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX op_meal_batches_code ON op_meal_batches(trace_code);
+CREATE INDEX op_meal_batches_scope ON op_meal_batches(jpath, at);
+CREATE INDEX op_meal_batches_unit ON op_meal_batches(unit_id, at);
+CREATE TABLE op_meal_batch_inputs (
+  meal_batch_id TEXT NOT NULL REFERENCES op_meal_batches(id),
+  stock_out_id TEXT NOT NULL REFERENCES op_stock_outs(id),
+  unit_id TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  PRIMARY KEY (meal_batch_id, stock_out_id)
+);
+
+-- The other ledgers (process, after-meal, people, equipment, inspections): one row per
+-- record of a kind whose fields are defined in src/operations/ledgers.cpp; fields as JSON.
+CREATE TABLE op_records (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  ledger TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  device_id TEXT,
+  abnormal BIGINT NOT NULL DEFAULT 0,
+  alert_id TEXT,
+  at BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX op_records_scope ON op_records(ledger, jpath, at);
+CREATE INDEX op_records_unit ON op_records(ledger, unit_id, at);
+)SQL"},
   };
   return kAll;
+}
+
+const std::vector<std::string_view>& unit_scoped_tables() {
+  // Tables beside cameras and staff whose rows carry a unit's jpath (migration 12).
+  static const std::vector<std::string_view> kTables = {
+      "op_suppliers",   "op_acceptances",       "op_return_notes", "op_stock_batches",     "op_stock_outs",
+      "op_stock_out_lines", "op_samples",       "op_deliveries",   "op_meal_batches",      "op_meal_batch_inputs",
+      "op_records"};
+  return kTables;
 }
 
 }  // namespace mingchu::storage

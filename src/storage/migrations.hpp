@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/database.hpp"
@@ -18,6 +19,9 @@ struct Migration {
 };
 
 const std::vector<Migration>& migrations();
+// Tables (besides cameras, staff and files) whose rows carry unit_id and the unit's jpath: a
+// unit that moves to another jurisdiction updates them in the same transaction.
+const std::vector<std::string_view>& unit_scoped_tables();
 
 // Applies every migration newer than the database's version. Returns the versions applied.
 std::vector<int> migrate(Database& db);

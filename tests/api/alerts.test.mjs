@@ -78,11 +78,12 @@ after(async () => {
 test('the taxonomy in force', async () => {
   const r = await call('merchant', 'GET', '/api/v1/alert-types')
   assert.equal(r.status, 200, r.text)
-  assert.equal(r.json.total, 15)
+  assert.equal(r.json.total, 16)
   const byCode = Object.fromEntries(r.json.items.map((t) => [t.code, t]))
   assert.equal(byCode.rodent.risk_class, 1)
   assert.equal(byCode.rodent.name_zh, '老鼠出没')
   assert.equal(byCode.smoking.risk_class, 2)
+  assert.equal(byCode.self_check_failed.risk_class, 3)
   assert.equal(byCode.no_mask.risk_class, 3)
   assert.equal(byCode.no_mask.deadline_days, null)
   assert.equal(byCode.rodent.deadline_days, 7)

@@ -15,6 +15,7 @@ export const router = createRouter({
         { path: 'unit', name: 'unit', component: () => import('./views/Unit.vue'), meta: { tab: true } },
         { path: 'video', name: 'video', component: () => import('./views/Video.vue'), meta: { tab: true } },
         { path: 'inbox', name: 'inbox', component: () => import('./views/Inbox.vue'), meta: { tab: true } },
+        { path: 'ops', name: 'ops', component: () => import('./views/Ops.vue'), meta: { tab: true } },
         { path: 'alerts/:id', name: 'alert', component: () => import('./views/AlertDetail.vue') },
       ],
     },

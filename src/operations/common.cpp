@@ -1,0 +1,73 @@
+// Helpers shared by the operations ledgers: unit lookup in scope, file and device
+// references, and the common list filter.
+#include "core/ids.hpp"
+#include "files/file_catalog.hpp"
+#include "operations/internal.hpp"
+
+namespace mingchu::operations::detail {
+
+std::optional<UnitRef> unit_in_scope(storage::Connection& c, const auth::Principal& p, std::string_view id) {
+  if (!plausible_id(id)) return std::nullopt;
+  storage::Rows r =
+      c.query("SELECT id, jpath, name FROM units WHERE id = $1 AND deleted_at IS NULL", {std::string(id)});
+  if (r.empty() || !p.covers(r[0].text(1), r[0].text(0))) return std::nullopt;
+  return UnitRef{r[0].text(0), r[0].text(1), r[0].text(2)};
+}
+
+std::string ids_json(const std::vector<std::string>& ids) {
+  json::array a;
+  for (const auto& id : ids) a.emplace_back(id);
+  return json::serialize(a);
+}
+
+std::vector<std::string> ids_from_json(std::string_view text) {
+  std::vector<std::string> out;
+  auto v = parse_value(text);
+  if (!v || !v->is_array()) return out;
+  for (const auto& e : v->as_array()) {
+    if (e.is_string()) out.emplace_back(e.as_string());
+  }
+  return out;
+}
+
+Status claim_files(storage::Connection& c, const auth::Principal& p, const std::string& field,
+                   const std::vector<std::string>& file_ids, const UnitRef& unit) {
+  for (size_t i = 0; i < file_ids.size(); ++i) {
+    std::string f_field = field + "[" + std::to_string(i) + "]";
+    auto f = files::FileCatalog::load(c, file_ids[i]);
+    if (!f || !files::FileCatalog::may_read(p, *f)) return unknown_reference(f_field, "file");
+    if (!f->unit_id.empty() && f->unit_id != unit.id && f->uploader_id != p.user_id) {
+      return Error::invalid(f_field, "file_in_use", "field '" + f_field + "' names a file of another unit");
+    }
+    auto attached = files::FileCatalog::attach_to_unit(c, file_ids[i], unit.id, unit.jpath);
+    if (!attached) return attached.error();
+  }
+  return ok_status();
+}
+
+Status check_device(storage::Connection& c, const std::string& field, const std::string& device_id,
+                    const UnitRef& unit) {
+  storage::Rows r = c.query("SELECT unit_id FROM devices WHERE id = $1 AND deleted_at IS NULL", {device_id});
+  if (r.empty() || r[0].text(0) != unit.id) {
+    return Error::invalid(field, "unknown_device", "field '" + field + "' names no device of this unit");
+  }
+  return ok_status();
+}
+
+std::optional<Where> list_where(storage::Connection& c, const auth::Principal& p, const ListFilter& f,
+                                std::string_view time_col, std::string first) {
+  Where w(std::move(first));
+  w.scope(p, "jpath", "unit_id");
+  if (f.unit_id) w.add("unit_id = {}", *f.unit_id);
+  if (f.jurisdiction_id) {
+    storage::Rows r = c.query("SELECT path FROM jurisdictions WHERE id = $1", {*f.jurisdiction_id});
+    if (r.empty()) return std::nullopt;
+    // the scope above already keeps the caller inside their own subtree
+    w.subtree("jpath", r[0].text(0));
+  }
+  if (f.from) w.add(std::string(time_col) + " >= {}", *f.from);
+  if (f.to) w.add(std::string(time_col) + " < {}", *f.to);
+  return w;
+}
+
+}  // namespace mingchu::operations::detail

@@ -1,0 +1,456 @@
+#include "operations/json_io.hpp"
+
+#include <cmath>
+
+#include "core/ids.hpp"
+#include "core/time.hpp"
+#include "core/validate.hpp"
+
+namespace mingchu::operations {
+
+namespace {
+
+// Bounds that separate a typing error from a real record. A kitchen's delivery is never a
+// million kilos; a fridge is never 200 °C.
+constexpr double kMaxQuantity = 100000;  // per batch, in its unit of measure
+constexpr double kMaxSampleGrams = 5000;
+constexpr double kMinTempC = -60, kMaxStorageTempC = 60;  // fridges, stores, vehicles
+constexpr double kMaxFoodTempC = 150;                     // cooked food: core temperature
+constexpr std::int64_t kMaxShelfLifeDays = 3650;
+constexpr std::int64_t kMaxPortions = 100000;
+constexpr size_t kMaxFiles = 20;
+constexpr size_t kMaxInputs = 50;
+
+// An ObjectReader with the shapes operations needs.
+class Reader {
+ public:
+  explicit Reader(const json::object& obj) : r_(obj) {}
+
+  std::string text(std::string_view key, size_t max_chars = 64) { return r_.req_string(key, max_chars); }
+  std::optional<std::string> opt_text(std::string_view key, size_t max_chars = 64) {
+    auto v = r_.opt_string(key, max_chars);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+  }
+  std::string id(std::string_view key) {
+    std::string v = r_.req_string(key, 64);
+    if (r_.ok() && !plausible_id(v)) fail(key, "invalid_id", "field '" + std::string(key) + "' is not a valid id");
+    return v;
+  }
+  std::optional<std::string> opt_id(std::string_view key) {
+    auto v = opt_text(key, 64);
+    if (v && !plausible_id(*v)) fail(key, "invalid_id", "field '" + std::string(key) + "' is not a valid id");
+    return v;
+  }
+  // A number > 0 (quantities, weights) up to max, rounded to three decimals.
+  double positive(std::string_view key, double max) {
+    require(key);
+    auto v = r_.opt_number(key, -1e300, 1e300);
+    if (!v) return 0;
+    if (!(*v > 0) || *v > max) {
+      fail(key, "out_of_range", "field '" + std::string(key) + "' must be more than 0 and at most " + fmt(max));
+      return 0;
+    }
+    double q = std::round(*v * 1000.0) / 1000.0;
+    if (q <= 0) fail(key, "out_of_range", "field '" + std::string(key) + "' is below 0.001");
+    return q;
+  }
+  std::optional<double> temperature(std::string_view key, double max_c) {
+    auto v = r_.opt_number(key, -1e300, 1e300);
+    if (v && (*v < kMinTempC || *v > max_c)) {
+      fail(key, "out_of_range",
+           "field '" + std::string(key) + "' must be between " + fmt(kMinTempC) + " and " + fmt(max_c) + " °C");
+      return std::nullopt;
+    }
+    return v;
+  }
+  std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max) {
+    require(key);
+    return r_.opt_int(key, min, max).value_or(0);
+  }
+  bool boolean(std::string_view key) {
+    require(key);
+    return r_.opt_bool(key).value_or(false);
+  }
+  // A calendar date YYYY-MM-DD between 2000 and 2099.
+  int date(std::string_view key) {
+    std::string s = r_.req_string(key, 10);
+    if (!r_.ok()) return 0;
+    auto d = parse_date(s);
+    if (!d || *d < 10957 /* 2000-01-01 */ || *d > 47481 /* 2099-12-31 */) {
+      fail(key, "invalid_date", "field '" + std::string(key) + "' must be a date YYYY-MM-DD between 2000 and 2099");
+      return 0;
+    }
+    return *d;
+  }
+  std::optional<TimeMs> opt_time(std::string_view key) {
+    auto s = r_.opt_string(key, 40);
+    if (!s) return std::nullopt;
+    auto t = parse_rfc3339(*s);
+    if (!t || *t < 946684800000LL /* 2000 */ || *t > 4102444800000LL /* 2100 */) {
+      fail(key, "invalid_time", "field '" + std::string(key) + "' must be an RFC 3339 time");
+      return std::nullopt;
+    }
+    return t;
+  }
+  TimeMs time(std::string_view key) {
+    require(key);
+    return opt_time(key).value_or(0);
+  }
+  std::vector<std::string> ids(std::string_view key, size_t max_items, bool required = false) {
+    if (required) require(key);
+    std::vector<std::string> out;
+    const json::array* a = r_.opt_array(key, max_items);
+    if (!a) return out;
+    for (size_t i = 0; i < a->size(); ++i) {
+      const auto& v = (*a)[i];
+      std::string field = std::string(key) + "[" + std::to_string(i) + "]";
+      if (!v.is_string() || !plausible_id(v.as_string())) {
+        fail(field, "invalid_id", "field '" + field + "' is not a valid id");
+        return {};
+      }
+      out.emplace_back(v.as_string());
+    }
+    if (required && out.empty()) fail(key, "empty_field", "field '" + std::string(key) + "' must not be empty");
+    return out;
+  }
+  void fail(std::string_view key, std::string code, std::string message) {
+    r_.fail(key, std::move(code), std::move(message));
+  }
+  bool ok() const { return r_.ok(); }
+  Status finish() { return r_.finish(); }
+
+ private:
+  void require(std::string_view key) {
+    if (!r_.has(key) || r_.is_null(key)) fail(key, "missing_field", "field '" + std::string(key) + "' is required");
+  }
+  static std::string fmt(double v) {
+    std::string s = std::to_string(v);
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  }
+  ObjectReader r_;
+};
+
+template <typename T>
+Result<T> done(Reader& r, T value) {
+  if (auto st = r.finish(); !st) return st.error();
+  return value;
+}
+
+json::value opt(const std::optional<std::string>& s) {
+  if (!s) return nullptr;
+  return json::value(*s);
+}
+json::value opt_time(const std::optional<TimeMs>& t, int off) {
+  if (!t) return nullptr;
+  return json::value(format_rfc3339(*t, off));
+}
+json::array id_array(const std::vector<std::string>& ids) {
+  json::array a;
+  for (const auto& id : ids) a.emplace_back(id);
+  return a;
+}
+
+}  // namespace
+
+Result<SupplierInput> parse_supplier(const json::object& body) {
+  Reader r(body);
+  SupplierInput in;
+  in.unit_id = r.id("unit_id");
+  in.name = r.text("name", 100);
+  in.uscc = r.text("uscc", 18);
+  if (r.ok() && !valid_uscc(in.uscc)) {
+    r.fail("uscc", "invalid_uscc", "field 'uscc' is not a valid unified social credit code (GB 32100)");
+  }
+  in.licence_number = r.opt_text("licence_number", 32);
+  in.address = r.opt_text("address", 200);
+  in.contact_person = r.opt_text("contact_person", 32);
+  in.contact_phone = r.opt_text("contact_phone", 20);
+  if (r.ok() && in.contact_phone && !valid_phone(*in.contact_phone)) {
+    r.fail("contact_phone", "invalid_phone", "field 'contact_phone' is not a valid phone number");
+  }
+  in.qualification_expires_on = r.date("qualification_expires_on");
+  in.file_ids = r.ids("file_ids", kMaxFiles);
+  return done(r, std::move(in));
+}
+
+Result<AcceptanceInput> parse_acceptance(const json::object& body) {
+  Reader r(body);
+  AcceptanceInput in;
+  in.unit_id = r.id("unit_id");
+  in.supplier_id = r.id("supplier_id");
+  in.item = r.text("item", 64);
+  in.spec = r.opt_text("spec", 64);
+  in.quantity = r.positive("quantity", kMaxQuantity);
+  in.unit_of_measure = r.text("unit_of_measure", 16);
+  in.batch_no = r.opt_text("batch_no", 64);
+  in.produced_on = r.date("produced_on");
+  in.shelf_life_days = static_cast<int>(r.integer("shelf_life_days", 1, kMaxShelfLifeDays));
+  in.sensory_ok = r.boolean("sensory_ok");
+  in.sensory_note = r.opt_text("sensory_note", 500);
+  in.inspector = r.opt_text("inspector", 32);
+  in.file_ids = r.ids("file_ids", kMaxFiles);
+  in.accepted_at = r.opt_time("accepted_at");
+  return done(r, std::move(in));
+}
+
+Result<StockInInput> parse_stock_in(const json::object& body) {
+  Reader r(body);
+  StockInInput in;
+  in.acceptance_id = r.id("acceptance_id");
+  in.location = r.opt_text("location", 64);
+  in.handler = r.opt_text("handler", 32);
+  return done(r, std::move(in));
+}
+
+Result<StockOutInput> parse_stock_out(const json::object& body) {
+  Reader r(body);
+  StockOutInput in;
+  in.unit_id = r.id("unit_id");
+  in.item = r.text("item", 64);
+  in.quantity = r.positive("quantity", kMaxQuantity);
+  in.unit_of_measure = r.opt_text("unit_of_measure", 16);
+  in.department = r.text("department", 64);
+  in.receiver = r.text("receiver", 32);
+  in.handler = r.text("handler", 32);
+  in.taken_at = r.opt_time("taken_at");
+  return done(r, std::move(in));
+}
+
+Result<SampleInput> parse_sample(const json::object& body) {
+  Reader r(body);
+  SampleInput in;
+  in.unit_id = r.id("unit_id");
+  in.dish = r.text("dish", 64);
+  in.weight_g = r.positive("weight_g", kMaxSampleGrams);
+  in.fridge_device_id = r.opt_id("fridge_device_id");
+  in.storage = r.opt_text("storage", 64);
+  in.fridge_temp_c = r.temperature("fridge_temp_c", kMaxStorageTempC);
+  in.kept_at = r.time("kept_at");
+  in.keeper = r.text("keeper", 32);
+  in.dispose_after = r.time("dispose_after");
+  return done(r, std::move(in));
+}
+
+Result<DeliveryInput> parse_delivery(const json::object& body) {
+  Reader r(body);
+  DeliveryInput in;
+  in.unit_id = r.id("unit_id");
+  in.client_name = r.text("client_name", 100);
+  in.destination = r.text("destination", 200);
+  in.vehicle_plate = r.text("vehicle_plate", 16);
+  in.vehicle_device_id = r.opt_id("vehicle_device_id");
+  in.driver = r.text("driver", 32);
+  in.containers = r.integer("containers", 1, 10000);
+  in.portions = r.integer("portions", 1, kMaxPortions);
+  in.dispatched_at = r.time("dispatched_at");
+  in.expected_at = r.opt_time("expected_at");
+  return done(r, std::move(in));
+}
+
+Result<HandoverInput> parse_handover(const json::object& body) {
+  Reader r(body);
+  HandoverInput in;
+  in.received_by = r.text("received_by", 32);
+  in.place = r.text("place", 200);
+  in.portions = r.integer("portions", 0, kMaxPortions);
+  in.temperature_c = r.temperature("temperature_c", kMaxFoodTempC);
+  in.note = r.opt_text("note", 500);
+  in.signature_file_id = r.opt_id("signature_file_id");
+  in.arrived_at = r.opt_time("arrived_at");
+  return done(r, std::move(in));
+}
+
+Result<MealBatchInput> parse_meal_batch(const json::object& body) {
+  Reader r(body);
+  MealBatchInput in;
+  in.unit_id = r.id("unit_id");
+  in.dish = r.text("dish", 64);
+  in.stock_out_ids = r.ids("stock_out_ids", kMaxInputs, true);
+  in.sample_id = r.opt_id("sample_id");
+  in.delivery_id = r.opt_id("delivery_id");
+  if (body.contains("portions") && !body.at("portions").is_null()) in.portions = r.integer("portions", 1, kMaxPortions);
+  return done(r, std::move(in));
+}
+
+std::string_view expiry_name(ExpiryStatus s) {
+  switch (s) {
+    case ExpiryStatus::kOk:
+      return "ok";
+    case ExpiryStatus::kExpiring:
+      return "expiring";
+    case ExpiryStatus::kExpired:
+      return "expired";
+  }
+  return "ok";
+}
+
+json::object to_json(const Supplier& s, int off, int today, int expiring_days) {
+  std::string_view status = s.qualification_expires_on < today                    ? "expired"
+                            : s.qualification_expires_on <= today + expiring_days ? "expiring"
+                                                                                  : "valid";
+  return json::object{{"id", s.id},
+                      {"unit_id", s.unit_id},
+                      {"name", s.name},
+                      {"uscc", s.uscc},
+                      {"licence_number", opt(s.licence_number)},
+                      {"address", opt(s.address)},
+                      {"contact_person", opt(s.contact_person)},
+                      {"contact_phone", opt(s.contact_phone)},
+                      {"qualification_expires_on", format_date(s.qualification_expires_on)},
+                      {"qualification_status", status},
+                      {"file_ids", id_array(s.file_ids)},
+                      {"created_at", format_rfc3339(s.at, off)},
+                      {"updated_at", format_rfc3339(s.updated_at, off)}};
+}
+
+json::object to_json(const Acceptance& a, int off) {
+  return json::object{{"id", a.id},
+                      {"unit_id", a.unit_id},
+                      {"supplier_id", a.supplier_id},
+                      {"supplier_name", a.supplier_name},
+                      {"item", a.item},
+                      {"spec", opt(a.spec)},
+                      {"quantity", a.quantity},
+                      {"unit_of_measure", a.unit_of_measure},
+                      {"batch_no", opt(a.batch_no)},
+                      {"produced_on", format_date(a.produced_on)},
+                      {"shelf_life_days", a.shelf_life_days},
+                      {"expires_on", format_date(a.expires_on)},
+                      {"sensory_ok", a.sensory_ok},
+                      {"sensory_note", opt(a.sensory_note)},
+                      {"inspector", opt(a.inspector)},
+                      {"file_ids", id_array(a.file_ids)},
+                      {"accepted_at", format_rfc3339(a.at, off)},
+                      {"return_note_id", opt(a.return_note_id)},
+                      {"stock_batch_id", opt(a.stock_batch_id)}};
+}
+
+json::object to_json(const ReturnNote& n, int off) {
+  return json::object{{"id", n.id},
+                      {"unit_id", n.unit_id},
+                      {"acceptance_id", n.acceptance_id},
+                      {"supplier_id", n.supplier_id},
+                      {"supplier_name", n.supplier_name},
+                      {"item", n.item},
+                      {"quantity", n.quantity},
+                      {"unit_of_measure", n.unit_of_measure},
+                      {"batch_no", opt(n.batch_no)},
+                      {"reason", n.reason},
+                      {"created_at", format_rfc3339(n.at, off)}};
+}
+
+json::object to_json(const StockBatch& b, int off) {
+  return json::object{{"id", b.id},
+                      {"unit_id", b.unit_id},
+                      {"acceptance_id", b.acceptance_id},
+                      {"item", b.item},
+                      {"spec", opt(b.spec)},
+                      {"batch_no", opt(b.batch_no)},
+                      {"quantity", b.quantity},
+                      {"remaining", b.remaining},
+                      {"unit_of_measure", b.unit_of_measure},
+                      {"produced_on", format_date(b.produced_on)},
+                      {"shelf_life_days", b.shelf_life_days},
+                      {"expires_on", format_date(b.expires_on)},
+                      {"expiry_status", expiry_name(b.expiry)},
+                      {"location", opt(b.location)},
+                      {"handler", opt(b.handler)},
+                      {"stocked_at", format_rfc3339(b.at, off)},
+                      {"supplier_id", b.supplier_id},
+                      {"supplier_name", b.supplier_name},
+                      {"supplier_address", opt(b.supplier_address)},
+                      {"supplier_contact_person", opt(b.supplier_contact_person)},
+                      {"supplier_contact_phone", opt(b.supplier_contact_phone)}};
+}
+
+json::object to_json(const StockOut& o, int off) {
+  json::array lines;
+  for (const auto& l : o.batches) {
+    lines.emplace_back(json::object{{"batch_id", l.batch_id},
+                                    {"batch_no", opt(l.batch_no)},
+                                    {"quantity", l.quantity},
+                                    {"expires_on", format_date(l.expires_on)}});
+  }
+  return json::object{{"id", o.id},
+                      {"unit_id", o.unit_id},
+                      {"item", o.item},
+                      {"quantity", o.quantity},
+                      {"unit_of_measure", o.unit_of_measure},
+                      {"department", o.department},
+                      {"receiver", o.receiver},
+                      {"handler", o.handler},
+                      {"taken_at", format_rfc3339(o.at, off)},
+                      {"batches", std::move(lines)}};
+}
+
+json::object to_json(const Sample& s, int off) {
+  json::object o{{"id", s.id},
+                 {"unit_id", s.unit_id},
+                 {"dish", s.dish},
+                 {"weight_g", s.weight_g},
+                 {"fridge_device_id", opt(s.fridge_device_id)},
+                 {"storage", opt(s.storage)},
+                 {"fridge_temp_c", nullptr},
+                 {"kept_at", format_rfc3339(s.kept_at, off)},
+                 {"keeper", s.keeper},
+                 {"dispose_after", format_rfc3339(s.dispose_after, off)},
+                 {"disposed_at", opt_time(s.disposed_at, off)},
+                 {"created_at", format_rfc3339(s.at, off)}};
+  if (s.fridge_temp_c) o["fridge_temp_c"] = *s.fridge_temp_c;
+  return o;
+}
+
+json::object to_json(const Delivery& d, int off) {
+  json::object o{{"id", d.id},
+                 {"unit_id", d.unit_id},
+                 {"client_name", d.client_name},
+                 {"destination", d.destination},
+                 {"vehicle_plate", d.vehicle_plate},
+                 {"vehicle_device_id", opt(d.vehicle_device_id)},
+                 {"driver", d.driver},
+                 {"containers", d.containers},
+                 {"portions", d.portions},
+                 {"dispatched_at", format_rfc3339(d.dispatched_at, off)},
+                 {"expected_at", opt_time(d.expected_at, off)},
+                 {"arrived_at", opt_time(d.arrived_at, off)},
+                 {"state", d.state},
+                 {"handover", nullptr},
+                 {"created_at", format_rfc3339(d.at, off)}};
+  if (d.handover_by) {
+    json::object h{{"received_by", *d.handover_by},
+                   {"place", d.handover_place.value_or("")},
+                   {"portions", d.handover_portions.value_or(0)},
+                   {"temperature_c", nullptr},
+                   {"note", opt(d.handover_note)},
+                   {"signature_file_id", opt(d.handover_signature_id)}};
+    if (d.handover_temp_c) h["temperature_c"] = *d.handover_temp_c;
+    o["handover"] = std::move(h);
+  }
+  return o;
+}
+
+json::object to_json(const MealBatch& m, int off) {
+  return json::object{{"id", m.id},
+                      {"unit_id", m.unit_id},
+                      {"dish", m.dish},
+                      {"trace_code", m.trace_code},
+                      {"stock_out_ids", id_array(m.stock_out_ids)},
+                      {"sample_id", opt(m.sample_id)},
+                      {"delivery_id", opt(m.delivery_id)},
+                      {"portions", m.portions ? json::value(*m.portions) : json::value(nullptr)},
+                      {"created_at", format_rfc3339(m.at, off)}};
+}
+
+json::object to_json(const Warning& w, int off) {
+  return json::object{{"unit_id", w.unit_id},
+                      {"kind", w.kind},
+                      {"subject_id", w.subject_id},
+                      {"message", w.message},
+                      {"due_on", w.due_on ? json::value(format_date(*w.due_on)) : json::value(nullptr)},
+                      {"at", format_rfc3339(w.at, off)}};
+}
+
+}  // namespace mingchu::operations

@@ -1,0 +1,34 @@
+// JSON at the edge of operations: request bodies into typed inputs (every failure names its
+// field; absurd numbers and malformed dates are kInvalid, unknown fields too), and records
+// into answers. Pure functions; callable from any thread.
+#pragma once
+
+#include "core/json.hpp"
+#include "core/result.hpp"
+#include "operations/model.hpp"
+
+namespace mingchu::operations {
+
+Result<SupplierInput> parse_supplier(const json::object& body);
+Result<AcceptanceInput> parse_acceptance(const json::object& body);
+Result<StockInInput> parse_stock_in(const json::object& body);
+Result<StockOutInput> parse_stock_out(const json::object& body);
+Result<SampleInput> parse_sample(const json::object& body);
+Result<DeliveryInput> parse_delivery(const json::object& body);
+Result<HandoverInput> parse_handover(const json::object& body);
+Result<MealBatchInput> parse_meal_batch(const json::object& body);
+
+std::string_view expiry_name(ExpiryStatus s);
+
+// today: the local day for the qualification status of a supplier.
+json::object to_json(const Supplier& s, int utc_offset_minutes, int today, int expiring_days);
+json::object to_json(const Acceptance& a, int utc_offset_minutes);
+json::object to_json(const ReturnNote& n, int utc_offset_minutes);
+json::object to_json(const StockBatch& b, int utc_offset_minutes);
+json::object to_json(const StockOut& o, int utc_offset_minutes);
+json::object to_json(const Sample& s, int utc_offset_minutes);
+json::object to_json(const Delivery& d, int utc_offset_minutes);
+json::object to_json(const MealBatch& m, int utc_offset_minutes);
+json::object to_json(const Warning& w, int utc_offset_minutes);
+
+}  // namespace mingchu::operations

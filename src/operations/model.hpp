@@ -1,0 +1,206 @@
+// The operations vocabulary (group catering, 集体用餐配送单位 seed 001 §6): the ledgers a kitchen
+// keeps from purchase to the meal, as plain structs, the typed inputs that create them, and
+// list filters.
+//
+// Values only; shapes are checked in json_io.cpp and the rules that need the database, the
+// clock or the caller in Operations. Times are epoch milliseconds; calendar dates (production,
+// expiry, qualification expiry) are local day numbers since 1970-01-01 (core/time.hpp).
+// Quantities are doubles rounded to three decimals at the edge.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "registry/model.hpp"
+
+namespace mingchu::operations {
+
+using registry::Page;
+using registry::PageRequest;
+
+// Every list: the caller's scope, narrowed by unit or jurisdiction subtree and the record's
+// time (from inclusive, to exclusive).
+struct ListFilter {
+  std::optional<std::string> unit_id;
+  std::optional<std::string> jurisdiction_id;
+  std::optional<TimeMs> from;
+  std::optional<TimeMs> to;
+};
+
+// ---------------------------------------------------------------- 供应商 suppliers (§6.1.1)
+
+struct Supplier {
+  std::string id, unit_id, jpath;
+  std::string name;
+  std::string uscc;  // 统一社会信用代码
+  std::optional<std::string> licence_number, address, contact_person, contact_phone;
+  int qualification_expires_on = 0;   // 资质有效期
+  std::vector<std::string> file_ids;  // licences and qualification images
+  TimeMs at = 0, updated_at = 0;
+};
+struct SupplierInput {
+  std::string unit_id, name, uscc;
+  std::optional<std::string> licence_number, address, contact_person, contact_phone;
+  int qualification_expires_on = 0;
+  std::vector<std::string> file_ids;
+};
+
+// ---------------------------------------------------------------- 验收 acceptance (§6.1.2)
+
+struct Acceptance {
+  std::string id, unit_id, jpath, supplier_id, supplier_name;
+  std::string item;
+  std::optional<std::string> spec;  // 规格
+  double quantity = 0;
+  std::string unit_of_measure;
+  std::optional<std::string> batch_no;
+  int produced_on = 0;
+  int shelf_life_days = 0;
+  int expires_on = 0;  // the last day the batch may be used: produced_on + shelf_life_days - 1
+  bool sensory_ok = true;
+  std::optional<std::string> sensory_note, inspector;
+  std::vector<std::string> file_ids;  // 票证: certificates, inspection reports
+  TimeMs at = 0;
+  std::optional<std::string> return_note_id;  // set when the batch was refused
+  std::optional<std::string> stock_batch_id;  // set once it is in stock
+};
+struct AcceptanceInput {
+  std::string unit_id, supplier_id, item, unit_of_measure;
+  std::optional<std::string> spec, batch_no, sensory_note, inspector;
+  double quantity = 0;
+  int produced_on = 0;
+  int shelf_life_days = 0;
+  bool sensory_ok = true;
+  std::vector<std::string> file_ids;
+  std::optional<TimeMs> accepted_at;
+};
+
+// 退货单: made by the acceptance that refused the batch, never by hand.
+struct ReturnNote {
+  std::string id, unit_id, acceptance_id, supplier_id, supplier_name, item, unit_of_measure, reason;
+  double quantity = 0;
+  std::optional<std::string> batch_no;
+  TimeMs at = 0;
+};
+
+// ---------------------------------------------------------------- 出入库 stock (§6.1.3)
+
+enum class ExpiryStatus { kOk, kExpiring, kExpired };
+
+struct StockBatch {
+  std::string id, unit_id, jpath, acceptance_id, supplier_id, item, unit_of_measure;
+  std::optional<std::string> spec, batch_no, location, handler;
+  double quantity = 0, remaining = 0;
+  int produced_on = 0, shelf_life_days = 0, expires_on = 0;
+  TimeMs at = 0;  // 进货日期: when it went into stock
+  // the supplier as §6.1.3.1 asks to record it
+  std::string supplier_name;
+  std::optional<std::string> supplier_address, supplier_contact_person, supplier_contact_phone;
+  ExpiryStatus expiry = ExpiryStatus::kOk;  // on the caller's today
+};
+struct StockInInput {
+  std::string acceptance_id;
+  std::optional<std::string> location, handler;
+};
+
+struct StockOutLine {
+  std::string batch_id;
+  std::optional<std::string> batch_no;
+  double quantity = 0;
+  int expires_on = 0;
+};
+struct StockOut {
+  std::string id, unit_id, jpath, item, unit_of_measure, department, receiver, handler;
+  double quantity = 0;
+  TimeMs at = 0;
+  std::vector<StockOutLine> batches;
+};
+struct StockOutInput {
+  std::string unit_id, item, department, receiver, handler;
+  std::optional<std::string> unit_of_measure;
+  double quantity = 0;
+  std::optional<TimeMs> taken_at;
+};
+struct StockFilter : ListFilter {
+  std::optional<int> expiring_within_days;  // only batches expiring by today + N (incl. expired)
+  std::optional<std::string> item;
+  bool include_empty = false;  // also batches used up
+};
+
+// ---------------------------------------------------------------- 留样 samples (§6.2.3)
+
+struct Sample {
+  std::string id, unit_id, jpath, dish, keeper;
+  double weight_g = 0;
+  std::optional<std::string> fridge_device_id, storage;
+  std::optional<double> fridge_temp_c;
+  TimeMs kept_at = 0, dispose_after = 0;
+  std::optional<TimeMs> disposed_at;
+  TimeMs at = 0;
+};
+struct SampleInput {
+  std::string unit_id, dish, keeper;
+  double weight_g = 0;
+  std::optional<std::string> fridge_device_id, storage;
+  std::optional<double> fridge_temp_c;
+  TimeMs kept_at = 0, dispose_after = 0;
+};
+
+// ---------------------------------------------------------------- 配送 delivery (§6.3)
+
+struct Delivery {
+  std::string id, unit_id, jpath, client_name, destination, vehicle_plate, driver, state;  // dispatched|delivered
+  std::optional<std::string> vehicle_device_id;
+  std::int64_t containers = 0, portions = 0;
+  TimeMs dispatched_at = 0;
+  std::optional<TimeMs> expected_at, arrived_at;
+  // 交付: signed by the receiving unit
+  std::optional<std::string> handover_by, handover_place, handover_note, handover_signature_id;
+  std::optional<std::int64_t> handover_portions;
+  std::optional<double> handover_temp_c;
+  TimeMs at = 0;
+};
+struct DeliveryInput {
+  std::string unit_id, client_name, destination, vehicle_plate, driver;
+  std::optional<std::string> vehicle_device_id;
+  std::int64_t containers = 0, portions = 0;
+  TimeMs dispatched_at = 0;
+  std::optional<TimeMs> expected_at;
+};
+struct HandoverInput {
+  std::string received_by, place;
+  std::int64_t portions = 0;
+  std::optional<double> temperature_c;
+  std::optional<std::string> note, signature_file_id;
+  std::optional<TimeMs> arrived_at;
+};
+
+// ---------------------------------------------------------------- 餐次批次 meal batches
+
+struct MealBatch {
+  std::string id, unit_id, jpath, dish, trace_code;
+  std::vector<std::string> stock_out_ids;
+  std::optional<std::string> sample_id, delivery_id;
+  std::optional<std::int64_t> portions;
+  TimeMs at = 0;
+};
+struct MealBatchInput {
+  std::string unit_id, dish;
+  std::vector<std::string> stock_out_ids;
+  std::optional<std::string> sample_id, delivery_id;
+  std::optional<std::int64_t> portions;
+};
+
+// ---------------------------------------------------------------- warnings
+
+// One thing in the ledgers that needs attention today (临期/过期, 资质到期, 留样缺失…).
+struct Warning {
+  std::string unit_id, kind, subject_id, message;
+  std::optional<int> due_on;
+  TimeMs at = 0;
+};
+
+}  // namespace mingchu::operations

@@ -1,0 +1,113 @@
+// Operations: the electronic ledgers (电子台账) a group-catering unit keeps (seed 001 §6):
+// suppliers, acceptance with automatic return notes, stock in and out first-expiring-first,
+// sample retention, delivery trips with their hand-over, meal batches with a public
+// traceability code — and the warnings they raise.
+//
+// Scope is the registry's (registry.hpp): every row carries its unit's id and jpath; a caller
+// sees exactly the records of units inside their scope, and anything else is kNotFound, like a
+// record that does not exist. The unit keeps its ledgers: merchant users of the unit and
+// platform admins write them; regulators read them (kForbidden on writes). References in a
+// body (unit, supplier, acceptance, device, file…) that do not resolve in the caller's scope,
+// or belong to another unit than the record, are kInvalid naming the field.
+//
+// Rules the domain enforces (not the edge): a sample weighs at least min_sample_weight_g and
+// is kept at least min_sample_hours; nothing is dated in the future beyond a few minutes; a
+// stock-out takes the batches that expire first, never an expired one, and is kConflict
+// "insufficient_stock" when the live stock does not cover it; a refused acceptance makes
+// exactly one return note (a unique index holds it under concurrency).
+//
+// Writes run in one transaction with their audit entry. Database failures are thrown as
+// storage::DbError (the request is over).
+//
+// Thread safety: holds references and its config only; any method from any thread. Does not
+// own the database, clock or audit log, which must outlive it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "audit/audit_log.hpp"
+#include "auth/principal.hpp"
+#include "core/clock.hpp"
+#include "core/json.hpp"
+#include "core/result.hpp"
+#include "operations/model.hpp"
+#include "storage/database.hpp"
+
+namespace mingchu::operations {
+
+struct OperationsConfig {
+  double min_sample_weight_g = 125;                         // §6.2.3 / 餐饮服务食品安全操作规范: ≥ 125 g
+  int min_sample_hours = 48;                                // kept at least 48 h
+  int max_sample_days = 30;                                 // a planned disposal further out is a typing error
+  int stock_expiring_days = 3;                              // 临期: expiring within this many days
+  int qualification_expiring_days = 30;                     // a supplier's qualification expiring soon
+  double sample_fridge_min_c = 0, sample_fridge_max_c = 8;  // 留样柜 / 冷藏 0–8 °C
+  int utc_offset_minutes = 480;
+};
+
+class Ledgers;
+
+class Operations {
+ public:
+  // ledgers, when given, adds the abnormal records of the other ledgers to the warnings.
+  Operations(storage::Database& db, const Clock& clock, const audit::AuditLog& audit, OperationsConfig config = {},
+             Ledgers* ledgers = nullptr);
+
+  // ---- suppliers
+  Result<Supplier> create_supplier(const auth::Principal& p, const SupplierInput& in);
+  Result<Supplier> get_supplier(const auth::Principal& p, std::string_view id);
+  Result<Page<Supplier>> list_suppliers(const auth::Principal& p, const ListFilter& f, PageRequest page);
+
+  // ---- acceptance and return notes. sensory_ok false (or a batch already past its expiry)
+  // also creates the batch's one return note in the same transaction.
+  Result<Acceptance> create_acceptance(const auth::Principal& p, const AcceptanceInput& in);
+  Result<Acceptance> get_acceptance(const auth::Principal& p, std::string_view id);
+  Result<Page<Acceptance>> list_acceptances(const auth::Principal& p, const ListFilter& f, PageRequest page);
+  Result<Page<ReturnNote>> list_return_notes(const auth::Principal& p, const ListFilter& f, PageRequest page);
+
+  // ---- stock. stock_in: kConflict "acceptance_refused" for a refused batch,
+  // "already_in_stock" the second time. stock_out: kConflict "insufficient_stock".
+  Result<StockBatch> stock_in(const auth::Principal& p, const StockInInput& in);
+  Result<StockOut> stock_out(const auth::Principal& p, const StockOutInput& in);
+  Result<Page<StockBatch>> list_stock(const auth::Principal& p, const StockFilter& f, PageRequest page);
+  Result<Page<StockOut>> list_stock_outs(const auth::Principal& p, const ListFilter& f, PageRequest page);
+
+  // ---- samples
+  Result<Sample> create_sample(const auth::Principal& p, const SampleInput& in);
+  Result<Page<Sample>> list_samples(const auth::Principal& p, const ListFilter& f, PageRequest page);
+  // Records the disposal; kConflict "already_disposed".
+  Result<Sample> dispose_sample(const auth::Principal& p, std::string_view id);
+
+  // ---- delivery trips; hand-over once (kConflict "already_handed_over").
+  Result<Delivery> create_delivery(const auth::Principal& p, const DeliveryInput& in);
+  Result<Delivery> get_delivery(const auth::Principal& p, std::string_view id);
+  Result<Page<Delivery>> list_deliveries(const auth::Principal& p, const ListFilter& f, PageRequest page);
+  Result<Delivery> hand_over(const auth::Principal& p, std::string_view id, const HandoverInput& in);
+
+  // ---- meal batches and traceability
+  Result<MealBatch> create_meal_batch(const auth::Principal& p, const MealBatchInput& in);
+  Result<MealBatch> get_meal_batch(const auth::Principal& p, std::string_view id);
+  Result<Page<MealBatch>> list_meal_batches(const auth::Principal& p, const ListFilter& f, PageRequest page);
+  // The public chain behind a trace code (no caller): dish → ingredient batches → suppliers
+  // and certificates → sample → delivery, with people's names masked. kNotFound for an
+  // unknown code or a deleted unit.
+  Result<json::object> public_trace(std::string_view trace_code);
+
+  // ---- what needs attention today: stock expired or expiring, suppliers' qualifications,
+  // samples kept out of range, samples of meal batches missing.
+  Result<Page<Warning>> list_warnings(const auth::Principal& p, const ListFilter& f, PageRequest page);
+
+  int today() const;
+  ExpiryStatus expiry_status(int expires_on, int today) const;
+  const OperationsConfig& config() const { return config_; }
+
+ private:
+  storage::Database& db_;
+  const Clock& clock_;
+  const audit::AuditLog& audit_;
+  OperationsConfig config_;
+  Ledgers* ledgers_;
+};
+
+}  // namespace mingchu::operations

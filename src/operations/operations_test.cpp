@@ -1,0 +1,319 @@
+// Operations against every test engine (SQLite always; PostgreSQL with MINGCHU_TEST_PG, and
+// required with MINGCHU_REQUIRE_PG=1): first-expiring-first stock-outs, the one return note of
+// a refused batch, sample rules, scope, warnings on a moving clock and the public trace chain.
+#include "operations/operations.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/time.hpp"
+#include "core/validate.hpp"
+#include "operations/json_io.hpp"
+#include "operations/ledgers.hpp"
+#include "registry/registry.hpp"
+#include "storage/testing.hpp"
+
+namespace mingchu::operations {
+namespace {
+
+template <typename T>
+T must(Result<T> r) {
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().code + ": " + r.error().message + " (" + r.error().field + ")");
+  if (!r.ok()) throw std::runtime_error("unexpected failure");
+  return std::move(r).value();
+}
+
+std::string uscc(int n) { return uscc_with_check_digit("91320602MA" + std::to_string(1000000 + n)); }
+
+class OperationsTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    clock_.set_ms(*parse_rfc3339("2026-03-15T10:00:00+08:00"));
+    db_ = storage::open_test_database(GetParam());
+    audit_ = std::make_unique<audit::AuditLog>(clock_);
+    cipher_ = std::make_unique<crypto::FieldCipher>(must(crypto::FieldCipher::from_key("0123456789abcdef")));
+    reg_ = std::make_unique<registry::Registry>(*db_, clock_, *audit_, *cipher_);
+    ops_ = std::make_unique<Operations>(*db_, clock_, *audit_);
+    admin_.user_id = "u_admin";
+    admin_.role = auth::Role::kPlatformAdmin;
+    admin_.jpath = "/";
+    auto jur = [&](const std::string& parent, const char* level, const char* code, const char* name) {
+      registry::JurisdictionInput in;
+      in.parent_id = parent;
+      in.level = *registry::parse_level(level);
+      in.code = code;
+      in.name = name;
+      return must(reg_->create_jurisdiction(admin_, in));
+    };
+    auto province = jur("", "province", "320000", "江苏省");
+    auto city = jur(province.id, "city", "320600", "南通市");
+    dist_a_ = jur(city.id, "district", "320602", "崇川区");
+    dist_b_ = jur(city.id, "district", "320612", "通州区");
+    auto unit = [&](const char* name, const std::string& jid, int n) {
+      registry::UnitInput in;
+      in.name = {true, name};
+      in.jurisdiction_id = {true, jid};
+      in.store_type = {true, "central_kitchen"};
+      in.uscc = {true, uscc(n)};
+      in.licence_number = {true, "JY13206020012345"};
+      return must(reg_->create_unit(admin_, in));
+    };
+    unit_a_ = unit("崇川中央厨房", dist_a_.id, 1).id;
+    unit_b_ = unit("通州配餐中心", dist_b_.id, 2).id;
+    shop_a_.user_id = "u_a";
+    shop_a_.role = auth::Role::kMerchant;
+    shop_a_.unit_ids = {unit_a_};
+    shop_b_.user_id = "u_b";
+    shop_b_.role = auth::Role::kMerchant;
+    shop_b_.unit_ids = {unit_b_};
+    reg_a_.user_id = "u_ra";
+    reg_a_.role = auth::Role::kRegulator;
+    reg_a_.jpath = dist_a_.path;
+
+    SupplierInput s;
+    s.unit_id = unit_a_;
+    s.name = "南通粮油";
+    s.uscc = uscc(10);
+    s.qualification_expires_on = today() + 100;
+    supplier_ = must(ops_->create_supplier(shop_a_, s)).id;
+  }
+
+  int today() const { return local_day(clock_.now_ms(), 480); }
+
+  AcceptanceInput accept(const std::string& item, double qty, int produced_ago, int shelf_life, bool ok = true) {
+    AcceptanceInput in;
+    in.unit_id = unit_a_;
+    in.supplier_id = supplier_;
+    in.item = item;
+    in.quantity = qty;
+    in.unit_of_measure = "kg";
+    in.batch_no = item + "-" + std::to_string(produced_ago);
+    in.produced_on = today() - produced_ago;
+    in.shelf_life_days = shelf_life;
+    in.sensory_ok = ok;
+    return in;
+  }
+  StockBatch stocked(const std::string& item, double qty, int produced_ago, int shelf_life) {
+    auto a = must(ops_->create_acceptance(shop_a_, accept(item, qty, produced_ago, shelf_life)));
+    return must(ops_->stock_in(shop_a_, StockInInput{a.id, std::nullopt, std::nullopt}));
+  }
+  StockOutInput take(const std::string& item, double qty) {
+    StockOutInput o;
+    o.unit_id = unit_a_;
+    o.item = item;
+    o.quantity = qty;
+    o.department = "热厨";
+    o.receiver = "王领料";
+    o.handler = "陈库管";
+    return o;
+  }
+
+  ManualClock clock_{true};
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<crypto::FieldCipher> cipher_;
+  std::unique_ptr<registry::Registry> reg_;
+  std::unique_ptr<Operations> ops_;
+  auth::Principal admin_, shop_a_, shop_b_, reg_a_;
+  registry::Jurisdiction dist_a_, dist_b_;
+  std::string unit_a_, unit_b_, supplier_;
+};
+
+TEST_P(OperationsTest, StockOutTakesTheBatchesThatExpireFirstAndNeverMoreThanThereIs) {
+  auto late = stocked("大米", 10, 0, 180);
+  auto soon = stocked("大米", 4, 10, 15);
+  auto mid = stocked("大米", 5, 5, 30);
+  auto out = must(ops_->stock_out(shop_a_, take("大米", 11.5)));
+  ASSERT_EQ(out.batches.size(), 3u);
+  EXPECT_EQ(out.batches[0].batch_id, soon.id);
+  EXPECT_DOUBLE_EQ(out.batches[0].quantity, 4);
+  EXPECT_EQ(out.batches[1].batch_id, mid.id);
+  EXPECT_DOUBLE_EQ(out.batches[1].quantity, 5);
+  EXPECT_EQ(out.batches[2].batch_id, late.id);
+  EXPECT_DOUBLE_EQ(out.batches[2].quantity, 2.5);
+
+  auto refused = ops_->stock_out(shop_a_, take("大米", 7.501));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(refused.error().code, "insufficient_stock");
+  // nothing was taken by the refused stock-out
+  StockFilter f;
+  f.item = "大米";
+  auto stock = must(ops_->list_stock(shop_a_, f, {}));
+  ASSERT_EQ(stock.total, 1);
+  EXPECT_DOUBLE_EQ(stock.items[0].remaining, 7.5);
+  must(ops_->stock_out(shop_a_, take("大米", 7.5)));
+  EXPECT_EQ(must(ops_->list_stock(shop_a_, f, {})).total, 0);
+}
+
+TEST_P(OperationsTest, ExpiredBatchesAreNeverIssuedAndWarningsFollowTheClock) {
+  auto b = stocked("牛奶", 12, 1, 6);  // last usable day: today + 4
+  EXPECT_EQ(b.expiry, ExpiryStatus::kOk);
+  EXPECT_TRUE(must(ops_->list_warnings(shop_a_, {}, {})).items.empty());
+  clock_.set_ms(clock_.now_ms() + 2 * kDayMs);
+  auto w = must(ops_->list_warnings(shop_a_, {}, {}));
+  ASSERT_EQ(w.total, 1);
+  EXPECT_EQ(w.items[0].kind, "stock_expiring");
+  clock_.set_ms(clock_.now_ms() + 3 * kDayMs);
+  w = must(ops_->list_warnings(reg_a_, {}, {}));
+  ASSERT_EQ(w.total, 1);
+  EXPECT_EQ(w.items[0].kind, "stock_expired");
+  auto out = ops_->stock_out(shop_a_, take("牛奶", 1));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().code, "insufficient_stock");
+}
+
+TEST_P(OperationsTest, ARefusedBatchHasExactlyOneReturnNoteAndNeverEntersStock) {
+  auto a = must(ops_->create_acceptance(shop_a_, accept("猪肉", 5, 0, 3, false)));
+  ASSERT_TRUE(a.return_note_id);
+  auto notes = must(ops_->list_return_notes(shop_a_, {}, {}));
+  ASSERT_EQ(notes.total, 1);
+  EXPECT_EQ(notes.items[0].acceptance_id, a.id);
+  EXPECT_EQ(notes.items[0].reason, "sensory_check_failed");
+  auto in = ops_->stock_in(shop_a_, StockInInput{a.id, std::nullopt, std::nullopt});
+  ASSERT_FALSE(in.ok());
+  EXPECT_EQ(in.error().code, "acceptance_refused");
+  // a batch already past its expiry on arrival is refused too
+  auto old = must(ops_->create_acceptance(shop_a_, accept("面粉", 5, 40, 30)));
+  EXPECT_TRUE(old.return_note_id);
+  EXPECT_EQ(must(ops_->list_return_notes(shop_a_, {}, {})).total, 2);
+  // the unique index holds even if a second note were attempted for the same acceptance
+  storage::Conn c = db_->acquire();
+  EXPECT_THROW(c->exec("INSERT INTO op_return_notes (id, unit_id, jpath, acceptance_id, supplier_id, item, quantity, "
+                       "unit_of_measure, reason, at) VALUES ('rn_x', $1, '/', $2, $3, 'x', 1, 'kg', 'x', 0)",
+                       {unit_a_, a.id, supplier_}),
+               storage::DbError);
+}
+
+TEST_P(OperationsTest, ScopeAndRoles) {
+  auto a = must(ops_->create_acceptance(shop_a_, accept("大米", 1, 0, 10)));
+  EXPECT_EQ(ops_->get_acceptance(shop_b_, a.id).error().kind, ErrorKind::kNotFound);
+  EXPECT_TRUE(ops_->get_acceptance(reg_a_, a.id).ok());
+  auto w = ops_->create_acceptance(reg_a_, accept("大米", 1, 0, 10));
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error().kind, ErrorKind::kForbidden);
+  auto in = accept("大米", 1, 0, 10);
+  in.unit_id = unit_b_;
+  auto other = ops_->create_acceptance(shop_a_, in);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().field, "unit_id");
+  EXPECT_EQ(must(ops_->list_acceptances(shop_b_, {}, {})).total, 0);
+  ListFilter f;
+  f.jurisdiction_id = dist_b_.id;
+  EXPECT_EQ(must(ops_->list_acceptances(admin_, f, {})).total, 0);
+  f.jurisdiction_id = dist_a_.id;
+  EXPECT_EQ(must(ops_->list_acceptances(admin_, f, {})).total, 1);
+}
+
+TEST_P(OperationsTest, SamplesAreHeavyEnoughAndKeptLongEnough) {
+  SampleInput s;
+  s.unit_id = unit_a_;
+  s.dish = "红烧肉";
+  s.weight_g = 125;
+  s.keeper = "王小明";
+  s.kept_at = clock_.now_ms();
+  s.dispose_after = s.kept_at + 48 * kHourMs;
+  auto ok = must(ops_->create_sample(shop_a_, s));
+  s.weight_g = 124.9;
+  EXPECT_EQ(ops_->create_sample(shop_a_, s).error().field, "weight_g");
+  s.weight_g = 200;
+  s.dispose_after = s.kept_at + 47 * kHourMs;
+  EXPECT_EQ(ops_->create_sample(shop_a_, s).error().field, "dispose_after");
+  s.kept_at = clock_.now_ms() + kDayMs;
+  s.dispose_after = s.kept_at + 48 * kHourMs;
+  EXPECT_EQ(ops_->create_sample(shop_a_, s).error().field, "kept_at");
+  EXPECT_EQ(ops_->dispose_sample(shop_a_, ok.id).error().code, "too_early");
+  clock_.set_ms(clock_.now_ms() + 48 * kHourMs);
+  EXPECT_TRUE(ops_->dispose_sample(shop_a_, ok.id).ok());
+  EXPECT_EQ(ops_->dispose_sample(shop_a_, ok.id).error().code, "already_disposed");
+}
+
+TEST_P(OperationsTest, TheTraceChainReachesFromTheMealToTheSupplierWithNamesMasked) {
+  stocked("五花肉", 8, 0, 5);
+  auto out = must(ops_->stock_out(shop_a_, take("五花肉", 6)));
+  SampleInput s;
+  s.unit_id = unit_a_;
+  s.dish = "红烧肉";
+  s.weight_g = 150;
+  s.keeper = "王小明";
+  s.kept_at = clock_.now_ms();
+  s.dispose_after = s.kept_at + 48 * kHourMs;
+  auto sample = must(ops_->create_sample(shop_a_, s));
+  MealBatchInput m;
+  m.unit_id = unit_a_;
+  m.dish = "红烧肉";
+  m.stock_out_ids = {out.id};
+  m.sample_id = sample.id;
+  auto meal = must(ops_->create_meal_batch(shop_a_, m));
+  auto t = must(ops_->public_trace(meal.trace_code));
+  EXPECT_EQ(t.at("dish").as_string(), "红烧肉");
+  const auto& ing = t.at("ingredients").as_array();
+  ASSERT_EQ(ing.size(), 1u);
+  EXPECT_EQ(ing[0].at("supplier").at("name").as_string(), "南通粮油");
+  EXPECT_EQ(ing[0].at("issued_by").as_string(), "陈**");
+  EXPECT_EQ(t.at("sample").at("keeper").as_string(), "王**");
+  EXPECT_TRUE(t.at("delivery").is_null());
+  EXPECT_EQ(json::serialize(t).find("王小明"), std::string::npos);
+  EXPECT_EQ(ops_->public_trace("MBNOPE").error().kind, ErrorKind::kNotFound);
+
+  // a stock-out of another unit is no ingredient of this one
+  m.unit_id = unit_b_;
+  auto other = ops_->create_meal_batch(shop_b_, m);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().field, "stock_out_ids[0]");
+}
+
+TEST_P(OperationsTest, AFailedSelfInspectionRaisesAClassThreeAlertInTheSameTransaction) {
+  alerts::AlertsConfig acfg = alerts::default_alerts_config();
+  Ledgers led(*db_, clock_, *audit_, &acfg);
+  auto body = [&](bool second_ok) {
+    return json::parse(R"({"unit_id":")" + unit_a_ + R"(","inspector":"钱","items":[{"item":"地面","ok":true},)" +
+                       R"({"item":"冷藏","ok":)" + (second_ok ? "true" : "false") + "}]}")
+        .as_object();
+  };
+  auto ok = must(led.create(shop_a_, "self-inspections", must(parse_ledger_record("self-inspections", body(true)))));
+  EXPECT_FALSE(ok.abnormal);
+  EXPECT_FALSE(ok.alert_id);
+  auto bad = must(led.create(shop_a_, "self-inspections", must(parse_ledger_record("self-inspections", body(false)))));
+  EXPECT_TRUE(bad.abnormal);
+  ASSERT_TRUE(bad.alert_id);
+  storage::Conn c = db_->acquire();
+  auto r = c->query("SELECT type, risk_class, unit_id FROM alerts WHERE id = $1", {*bad.alert_id});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].text(0), "self_check_failed");
+  EXPECT_EQ(r[0].integer(1), 3);
+  EXPECT_EQ(r[0].text(2), unit_a_);
+  // a morning check with fever is abnormal and becomes a warning, without an alert
+  auto mc = json::parse(R"({"unit_id":")" + unit_a_ + R"(","staff_name":"孙","temperature_c":38.0,"hands_ok":true})")
+                .as_object();
+  auto fever = must(led.create(shop_a_, "morning-checks", must(parse_ledger_record("morning-checks", mc))));
+  EXPECT_TRUE(fever.abnormal);
+  EXPECT_FALSE(fever.alert_id);
+  auto w = led.warnings(reg_a_, {}, 2);
+  EXPECT_EQ(w.size(), 2u);
+  EXPECT_TRUE(led.warnings(shop_b_, {}, 2).empty());
+}
+
+TEST(OperationsJson, AbsurdNumbersAndDatesNameTheField) {
+  auto parse = [](const char* text) { return parse_acceptance(json::parse(text).as_object()); };
+  const char* base =
+      R"({"unit_id":"u1","supplier_id":"s1","item":"米","quantity":%s,"unit_of_measure":"kg","produced_on":"%s",)"
+      R"("shelf_life_days":%s,"sensory_ok":true,"file_ids":[]})";
+  auto body = [&](const char* q, const char* d, const char* s) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, base, q, d, s);
+    return std::string(buf);
+  };
+  EXPECT_TRUE(parse(body("10", "2026-03-01", "30").c_str()).ok());
+  EXPECT_EQ(parse(body("-1", "2026-03-01", "30").c_str()).error().field, "quantity");
+  EXPECT_EQ(parse(body("1e300", "2026-03-01", "30").c_str()).error().field, "quantity");
+  EXPECT_EQ(parse(body("0.0001", "2026-03-01", "30").c_str()).error().field, "quantity");
+  EXPECT_EQ(parse(body("10", "2026-02-30", "30").c_str()).error().field, "produced_on");
+  EXPECT_EQ(parse(body("10", "3026-03-01", "30").c_str()).error().field, "produced_on");
+  EXPECT_EQ(parse(body("10", "2026-03-01", "0").c_str()).error().field, "shelf_life_days");
+  EXPECT_EQ(parse(body("10", "2026-03-01", "99999999999").c_str()).error().field, "shelf_life_days");
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::ValuesIn(storage::test_engines()));
+
+}  // namespace
+}  // namespace mingchu::operations

@@ -1,0 +1,271 @@
+// Suppliers (供应商, §6.1.1), acceptance (验收, §6.1.2) with its automatic return note
+// (退货单), and the clock-dependent helpers of Operations.
+#include "core/ids.hpp"
+#include "core/time.hpp"
+#include "operations/internal.hpp"
+#include "operations/operations.hpp"
+
+namespace mingchu::operations {
+
+using detail::nullable;
+
+namespace {
+
+constexpr const char* kSelectSuppliers =
+    "SELECT id, unit_id, jpath, name, uscc, licence_number, address, contact_person, contact_phone, "
+    "qualification_expires_on, file_ids, at, updated_at FROM op_suppliers";
+constexpr const char* kInsertSupplier =
+    "INSERT INTO op_suppliers (id, unit_id, jpath, name, uscc, licence_number, address, contact_person, "
+    "contact_phone, qualification_expires_on, file_ids, at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)";
+
+// a.* plus the supplier's name, the return note and the stock batch made from it
+constexpr const char* kSelectAcceptances =
+    "SELECT a.id, a.unit_id, a.jpath, a.supplier_id, s.name, a.item, a.spec, a.quantity, a.unit_of_measure, "
+    "a.batch_no, a.produced_on, a.shelf_life_days, a.expires_on, a.sensory_ok, a.sensory_note, a.inspector, "
+    "a.file_ids, a.at, rn.id, b.id FROM op_acceptances a JOIN op_suppliers s ON s.id = a.supplier_id "
+    "LEFT JOIN op_return_notes rn ON rn.acceptance_id = a.id LEFT JOIN op_stock_batches b ON b.acceptance_id = a.id";
+constexpr const char* kInsertAcceptance =
+    "INSERT INTO op_acceptances (id, unit_id, jpath, supplier_id, item, spec, quantity, unit_of_measure, batch_no, "
+    "produced_on, shelf_life_days, expires_on, sensory_ok, sensory_note, file_ids, inspector, at, created_by) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+constexpr const char* kInsertReturnNote =
+    "INSERT INTO op_return_notes (id, unit_id, jpath, acceptance_id, supplier_id, item, quantity, unit_of_measure, "
+    "batch_no, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+constexpr const char* kSelectReturnNotes =
+    "SELECT rn.id, rn.unit_id, rn.acceptance_id, rn.supplier_id, s.name, rn.item, rn.quantity, rn.unit_of_measure, "
+    "rn.batch_no, rn.reason, rn.at FROM op_return_notes rn JOIN op_suppliers s ON s.id = rn.supplier_id";
+
+// A record may be dated this far ahead of the server's clock (clock skew of the device that
+// entered it), never further.
+constexpr TimeMs kFutureSlackMs = 10 * kMinuteMs;
+
+Supplier supplier_from_row(const storage::Row& r) {
+  Supplier s;
+  s.id = r.text(0);
+  s.unit_id = r.text(1);
+  s.jpath = r.text(2);
+  s.name = r.text(3);
+  s.uscc = r.text(4);
+  s.licence_number = r.opt_text(5);
+  s.address = r.opt_text(6);
+  s.contact_person = r.opt_text(7);
+  s.contact_phone = r.opt_text(8);
+  s.qualification_expires_on = static_cast<int>(r.integer(9));
+  s.file_ids = detail::ids_from_json(r.text(10));
+  s.at = r.integer(11);
+  s.updated_at = r.integer(12);
+  return s;
+}
+
+Acceptance acceptance_from_row(const storage::Row& r) {
+  Acceptance a;
+  a.id = r.text(0);
+  a.unit_id = r.text(1);
+  a.jpath = r.text(2);
+  a.supplier_id = r.text(3);
+  a.supplier_name = r.text(4);
+  a.item = r.text(5);
+  a.spec = r.opt_text(6);
+  a.quantity = r.real(7);
+  a.unit_of_measure = r.text(8);
+  a.batch_no = r.opt_text(9);
+  a.produced_on = static_cast<int>(r.integer(10));
+  a.shelf_life_days = static_cast<int>(r.integer(11));
+  a.expires_on = static_cast<int>(r.integer(12));
+  a.sensory_ok = r.boolean(13);
+  a.sensory_note = r.opt_text(14);
+  a.inspector = r.opt_text(15);
+  a.file_ids = detail::ids_from_json(r.text(16));
+  a.at = r.integer(17);
+  a.return_note_id = r.opt_text(18);
+  a.stock_batch_id = r.opt_text(19);
+  return a;
+}
+
+ReturnNote return_note_from_row(const storage::Row& r) {
+  ReturnNote n;
+  n.id = r.text(0);
+  n.unit_id = r.text(1);
+  n.acceptance_id = r.text(2);
+  n.supplier_id = r.text(3);
+  n.supplier_name = r.text(4);
+  n.item = r.text(5);
+  n.quantity = r.real(6);
+  n.unit_of_measure = r.text(7);
+  n.batch_no = r.opt_text(8);
+  n.reason = r.text(9);
+  n.at = r.integer(10);
+  return n;
+}
+
+}  // namespace
+
+Operations::Operations(storage::Database& db, const Clock& clock, const audit::AuditLog& audit, OperationsConfig config,
+                       Ledgers* ledgers)
+    : db_(db), clock_(clock), audit_(audit), config_(config), ledgers_(ledgers) {}
+
+int Operations::today() const { return local_day(clock_.now_ms(), config_.utc_offset_minutes); }
+
+ExpiryStatus Operations::expiry_status(int expires_on, int today) const {
+  if (expires_on < today) return ExpiryStatus::kExpired;
+  if (expires_on <= today + config_.stock_expiring_days) return ExpiryStatus::kExpiring;
+  return ExpiryStatus::kOk;
+}
+
+// ---------------------------------------------------------------- suppliers
+
+Result<Supplier> Operations::create_supplier(const auth::Principal& p, const SupplierInput& in) {
+  storage::Conn c = db_.acquire();
+  storage::Transaction tx(*c);
+  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
+  if (!unit) return detail::unknown_reference("unit_id", "unit");
+  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  if (auto st = detail::claim_files(*c, p, "file_ids", in.file_ids, *unit); !st) return st.error();
+  Supplier s;
+  s.id = new_id("sup");
+  s.unit_id = unit->id;
+  s.jpath = unit->jpath;
+  s.name = in.name;
+  s.uscc = in.uscc;
+  s.licence_number = in.licence_number;
+  s.address = in.address;
+  s.contact_person = in.contact_person;
+  s.contact_phone = in.contact_phone;
+  s.qualification_expires_on = in.qualification_expires_on;
+  s.file_ids = in.file_ids;
+  s.at = s.updated_at = clock_.now_ms();
+  c->exec(kInsertSupplier, {s.id, s.unit_id, s.jpath, s.name, s.uscc, nullable(s.licence_number), nullable(s.address),
+                            nullable(s.contact_person), nullable(s.contact_phone),
+                            std::int64_t{s.qualification_expires_on}, detail::ids_json(s.file_ids), s.at});
+  audit_.append(*c, auth::audit_entry(p, "supplier.create", "supplier:" + s.id,
+                                      json::serialize(json::object{{"unit_id", s.unit_id}})));
+  tx.commit();
+  return s;
+}
+
+Result<Supplier> Operations::get_supplier(const auth::Principal& p, std::string_view id) {
+  if (!plausible_id(id)) return Error::not_found("supplier");
+  storage::Conn c = db_.acquire();
+  storage::Rows r = c->query(std::string(kSelectSuppliers) + " WHERE id = $1", {std::string(id)});
+  if (r.empty()) return Error::not_found("supplier");
+  Supplier s = supplier_from_row(r[0]);
+  if (!p.covers(s.jpath, s.unit_id)) return Error::not_found("supplier");
+  return s;
+}
+
+Result<Page<Supplier>> Operations::list_suppliers(const auth::Principal& p, const ListFilter& f, PageRequest page) {
+  storage::Conn c = db_.acquire();
+  auto w = detail::list_where(*c, p, f, "at");
+  Page<Supplier> out;
+  if (!w) return out;
+  out.total = w->count(*c, "op_suppliers");
+  for (const auto& r : w->page(*c, kSelectSuppliers, "at DESC, id", page)) out.items.push_back(supplier_from_row(r));
+  return out;
+}
+
+// ---------------------------------------------------------------- acceptance
+
+Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const AcceptanceInput& in) {
+  const TimeMs now = clock_.now_ms();
+  const int today_n = today();
+  if (in.produced_on > today_n) {
+    return Error::invalid("produced_on", "in_future", "field 'produced_on' is after today");
+  }
+  if (in.accepted_at && *in.accepted_at > now + kFutureSlackMs) {
+    return Error::invalid("accepted_at", "in_future", "field 'accepted_at' is in the future");
+  }
+  storage::Conn c = db_.acquire();
+  storage::Transaction tx(*c);
+  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
+  if (!unit) return detail::unknown_reference("unit_id", "unit");
+  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  storage::Rows sup = c->query("SELECT unit_id, name FROM op_suppliers WHERE id = $1", {in.supplier_id});
+  if (sup.empty() || sup[0].text(0) != unit->id) return detail::unknown_reference("supplier_id", "supplier");
+  if (auto st = detail::claim_files(*c, p, "file_ids", in.file_ids, *unit); !st) return st.error();
+
+  Acceptance a;
+  a.id = new_id("acc");
+  a.unit_id = unit->id;
+  a.jpath = unit->jpath;
+  a.supplier_id = in.supplier_id;
+  a.supplier_name = sup[0].text(1);
+  a.item = in.item;
+  a.spec = in.spec;
+  a.quantity = in.quantity;
+  a.unit_of_measure = in.unit_of_measure;
+  a.batch_no = in.batch_no;
+  a.produced_on = in.produced_on;
+  a.shelf_life_days = in.shelf_life_days;
+  a.expires_on = in.produced_on + in.shelf_life_days - 1;
+  a.sensory_ok = in.sensory_ok;
+  a.sensory_note = in.sensory_note;
+  a.inspector = in.inspector;
+  a.file_ids = in.file_ids;
+  a.at = in.accepted_at.value_or(now);
+  c->exec(kInsertAcceptance,
+          {a.id, a.unit_id, a.jpath, a.supplier_id, a.item, nullable(a.spec), a.quantity, a.unit_of_measure,
+           nullable(a.batch_no), std::int64_t{a.produced_on}, std::int64_t{a.shelf_life_days},
+           std::int64_t{a.expires_on}, std::int64_t{a.sensory_ok}, nullable(a.sensory_note),
+           detail::ids_json(a.file_ids), nullable(a.inspector), a.at, p.user_id});
+
+  // 查验不合格的，自动生成退货单 (§6.1.2.3); a batch already past its expiry is refused too.
+  std::string reason;
+  if (!a.sensory_ok) {
+    reason = "sensory_check_failed";
+  } else if (a.expires_on < local_day(a.at, config_.utc_offset_minutes)) {
+    reason = "expired_on_arrival";
+  }
+  if (!reason.empty()) {
+    a.return_note_id = new_id("rn");
+    c->exec(kInsertReturnNote, {*a.return_note_id, a.unit_id, a.jpath, a.id, a.supplier_id, a.item, a.quantity,
+                                a.unit_of_measure, nullable(a.batch_no), reason, now});
+  }
+  json::object detail_json{{"unit_id", a.unit_id}, {"sensory_ok", a.sensory_ok}};
+  if (a.return_note_id) detail_json["return_note_id"] = *a.return_note_id;
+  audit_.append(*c, auth::audit_entry(p, "acceptance.create", "acceptance:" + a.id, json::serialize(detail_json)));
+  tx.commit();
+  return a;
+}
+
+Result<Acceptance> Operations::get_acceptance(const auth::Principal& p, std::string_view id) {
+  if (!plausible_id(id)) return Error::not_found("acceptance");
+  storage::Conn c = db_.acquire();
+  storage::Rows r = c->query(std::string(kSelectAcceptances) + " WHERE a.id = $1", {std::string(id)});
+  if (r.empty()) return Error::not_found("acceptance");
+  Acceptance a = acceptance_from_row(r[0]);
+  if (!p.covers(a.jpath, a.unit_id)) return Error::not_found("acceptance");
+  return a;
+}
+
+Result<Page<Acceptance>> Operations::list_acceptances(const auth::Principal& p, const ListFilter& f, PageRequest page) {
+  storage::Conn c = db_.acquire();
+  auto w = detail::list_where(*c, p, f, "at");
+  Page<Acceptance> out;
+  if (!w) return out;
+  out.total = w->count(*c, "op_acceptances");
+  // page the ids on the table's own indexes, then load each row with its joins
+  storage::Rows ids = w->page(*c, "SELECT id FROM op_acceptances", "at DESC, id", page);
+  for (const auto& idr : ids) {
+    storage::Rows r = c->query(std::string(kSelectAcceptances) + " WHERE a.id = $1", {idr.text(0)});
+    if (!r.empty()) out.items.push_back(acceptance_from_row(r[0]));
+  }
+  return out;
+}
+
+Result<Page<ReturnNote>> Operations::list_return_notes(const auth::Principal& p, const ListFilter& f,
+                                                       PageRequest page) {
+  storage::Conn c = db_.acquire();
+  auto w = detail::list_where(*c, p, f, "at");
+  Page<ReturnNote> out;
+  if (!w) return out;
+  out.total = w->count(*c, "op_return_notes");
+  storage::Rows ids = w->page(*c, "SELECT id FROM op_return_notes", "at DESC, id", page);
+  for (const auto& idr : ids) {
+    storage::Rows r = c->query(std::string(kSelectReturnNotes) + " WHERE rn.id = $1", {idr.text(0)});
+    if (!r.empty()) out.items.push_back(return_note_from_row(r[0]));
+  }
+  return out;
+}
+
+}  // namespace mingchu::operations
