@@ -26,6 +26,7 @@ packages=(
   bc
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   wrk chromium fonts-noto-cjk
+  libcairo2-dev libpango1.0-dev libxlsxwriter-dev poppler-utils
   curl ca-certificates
 )
 # The machines come with Node 20 + npm 11 (not Debian's); only install Debian's when node is

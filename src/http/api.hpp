@@ -43,7 +43,16 @@ class WebhookService;
 class EventHub;
 }
 
+namespace mingchu::reports {
+class ReportService;
+class ExportService;
+class ScheduleService;
+class ExchangeReceiver;
+}
+
 namespace mingchu::http {
+
+class KeyGuard;
 
 struct ApiOptions {
   bool manual_clock = false;    // POST /api/v1/admin/clock exists only then
@@ -73,6 +82,12 @@ struct ApiContext {
   ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
   ingest::DeviceService* devices = nullptr;     // IoT devices
   stats::StatsService* stats = nullptr;         // dashboard aggregations
+  reports::ReportService* reports = nullptr;    // PDFs and document templates
+  reports::ExportService* exports = nullptr;    // streamed CSV/XLSX exports
+  reports::ScheduleService* schedules = nullptr;  // scheduled reports and their archive
+  reports::ExchangeReceiver* exchange = nullptr;  // 数据上报 from lower platforms
+  const Router* router = nullptr;               // the routes themselves (exports call the lists)
+  KeyGuard* key_guard = nullptr;                // rate limit and audit of API-key calls
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
@@ -84,6 +99,7 @@ void add_alert_routes(Router& r, ApiContext& ctx);     // alerts, alert types, n
 void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, heartbeats, readings; devices
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
+void add_report_routes(Router& r, ApiContext& ctx);    // PDFs, templates, exports, schedules
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
 
 }  // namespace mingchu::http

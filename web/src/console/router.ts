@@ -22,6 +22,7 @@ export const router = createRouter({
         { path: 'users', name: 'users', component: () => import('./views/Users.vue'), meta: { title: 'menu.users' } },
         { path: 'audit', name: 'audit', component: () => import('./views/Audit.vue'), meta: { title: 'menu.audit' } },
         { path: 'complaints', name: 'complaints', component: () => import('./views/Complaints.vue'), meta: { title: 'menu.complaints' } },
+        { path: 'reports', name: 'reports', component: () => import('./views/Reports.vue'), meta: { title: 'menu.reports' } },
         { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: 'common.notFoundTitle' } },
       ],
     },
