@@ -41,7 +41,7 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
     else if (st) st = bad(key, "must be true or false");
   };
   static const std::set<std::string> kTop = {"server", "storage", "log", "auth", "registry", "mqtt", "amqp", "alerts",
-                                             "notify", "map"};
+                                             "notify", "map", "reports", "exchange", "api"};
   for (const auto& [k, v] : t) {
     if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
   }

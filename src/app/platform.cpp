@@ -109,12 +109,13 @@ reports::UpstreamOptions Platform::upstream_options() const {
   uo.verify_tls = cfg_.push.webhook_tls_verify;
   uo.utc_offset_minutes = cfg_.utc_offset_minutes;
   uo.source_name = cfg_.reports.upstream_name;
-  if (uo.source_name.empty()) {
-    storage::Conn c = db_->acquire();
+  storage::Database* db = db_.get();
+  uo.source_name_of = [db] {
+    storage::Conn c = db->acquire();
     auto r = c->query("SELECT name FROM jurisdictions ORDER BY CASE level WHEN 'city' THEN 0 WHEN 'province' THEN 1 "
                       "ELSE 2 END, code LIMIT 1");
-    uo.source_name = r.empty() ? "mingchu" : r[0].text(0);
-  }
+    return r.empty() ? std::string("mingchu") : r[0].text(0);
+  };
   return uo;
 }
 

@@ -118,7 +118,7 @@ Result<reports::ScheduleInput> schedule_input(const json::object& body, bool cre
   in.cron = rd.req_string("cron", 64);
   in.enabled = rd.opt_bool("enabled");
   if (const json::object* rec = rd.opt_object("recipients")) {
-    ObjectReader rr(*rec, "recipients.");
+    ObjectReader rr(*rec, "recipients");
     auto strings = [&](const char* key, size_t max_items, size_t max_chars, std::vector<std::string>& out) {
       if (const json::array* a = rr.opt_array(key, max_items)) {
         for (const auto& v : *a) {

@@ -203,10 +203,11 @@ std::string render_notice(const NoticeData& d) {
                       {"整改期限", d.due_on.empty() ? "立即整改" : chinese_date(d.due_on) + "前"},
                       {"预警编号", d.alert_id}});
   if (!d.snapshots.empty()) {
-    f.para("抓拍证据（红框为智能识别的违规位置）：", bold(body_style(12)), 6);
     size_t n = std::min<size_t>(d.snapshots.size(), 4);
-    double w = n == 1 ? kTextWidth : (kTextWidth - 10) / 2;
+    double w = n == 1 ? kTextWidth * 0.8 : (kTextWidth - 10) / 2;
     double h = w * 0.5625;  // 16:9
+    f.need(h + 30);  // the caption stays with its first picture
+    f.para("抓拍证据（红框为智能识别的违规位置）：", bold(body_style(12)), 6);
     for (size_t i = 0; i < n; i += 2) {
       f.need(h + 8);
       snapshot_with_boxes(c, d.snapshots[i], kLeft, f.y, w, h);

@@ -43,7 +43,9 @@ std::string batch_id_of(const json::array& items) {
 }  // namespace
 
 Result<json::object> post_batch(notify::HttpClient& http, const UpstreamOptions& o, const Clock& clock,
-                                const json::object& batch) {
+                                const json::object& batch_in) {
+  json::object batch = batch_in;
+  if (o.source_name.empty() && o.source_name_of) batch["source"] = o.source_name_of();
   std::string body = json::serialize(batch);
   std::string ts = std::to_string(clock.now_ms() / 1000);
   notify::HttpPost post;

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,7 +46,8 @@ inline constexpr const char* kExchangeSchema = "mingchu.exchange.v1";
 struct UpstreamOptions {
   std::string url;  // the upper platform's base URL, e.g. https://province.example/
   std::string key;  // the API key it issued
-  std::string source_name;  // how this deployment names itself (its top jurisdiction)
+  std::string source_name;  // how this deployment names itself; "" = ask source_name_of
+  std::function<std::string()> source_name_of;  // e.g. its first city, read when a batch is sent
   std::chrono::milliseconds sync_interval{10000};
   std::chrono::milliseconds timeout{10000};
   bool verify_tls = true;

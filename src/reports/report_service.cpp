@@ -53,6 +53,17 @@ std::string state_zh(alerts::AlertState s) {
   return "";
 }
 
+// 粗加工区, 烹饪区, 专间, 洗消间, 库房 (registry::kCameraAreas) as printed.
+std::string area_zh(const std::string& a) {
+  if (a == "rough_processing") return "粗加工区";
+  if (a == "cooking") return "烹饪区";
+  if (a == "special_room") return "专间";
+  if (a == "washing") return "洗消间";
+  if (a == "storeroom") return "库房";
+  if (a == "other") return "其他区域";
+  return a;
+}
+
 std::string kind_title(std::string_view kind) {
   if (kind == "rectification_order") return "责令改正通知书";
   if (kind == "penalty_decision") return "行政处罚决定书";
@@ -198,7 +209,7 @@ std::map<std::string, std::string> ReportService::alert_values(const auth::Princ
     storage::Conn c = db_.acquire();
     if (auto r = c->query(kSelectCamera, {*d.alert.camera_id}); !r.empty()) {
       cam = r[0].text(0);
-      if (!r[0].text(1).empty()) cam += "（" + r[0].text(1) + "）";
+      if (!r[0].text(1).empty()) cam += "（" + area_zh(r[0].text(1)) + "）";
     }
   }
   if (camera) *camera = cam;
