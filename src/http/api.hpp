@@ -42,6 +42,9 @@ namespace mingchu::notify {
 class WebhookService;
 class EventHub;
 }
+namespace mingchu::video {
+class VideoService;
+}
 
 namespace mingchu::reports {
 class ReportService;
@@ -82,6 +85,7 @@ struct ApiContext {
   ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
   ingest::DeviceService* devices = nullptr;     // IoT devices
   stats::StatsService* stats = nullptr;         // dashboard aggregations
+  video::VideoService* video = nullptr;         // live, recordings, clips (nullptr: video off)
   reports::ReportService* reports = nullptr;    // PDFs and document templates
   reports::ExportService* exports = nullptr;    // streamed CSV/XLSX exports
   reports::ScheduleService* schedules = nullptr;  // scheduled reports and their archive
@@ -99,7 +103,10 @@ void add_alert_routes(Router& r, ApiContext& ctx);     // alerts, alert types, n
 void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, heartbeats, readings; devices
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
+void add_video_routes(Router& r, ApiContext& ctx);     // live, snapshots, recordings, clips, /media/...
 void add_report_routes(Router& r, ApiContext& ctx);    // PDFs, templates, exports, schedules
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
+// The evidence clips pinned to an alert (GET /api/v1/alerts/{id}); empty when video is off.
+json::array alert_clips_json(ApiContext& ctx, const std::string& alert_id);
 
 }  // namespace mingchu::http
