@@ -356,6 +356,16 @@ void add_report_routes(Router& r, ApiContext& ctx) {
     });
   });
 
+  r.add("GET", "/api/v1/units/{id}/archive.pdf", [&ctx](Request& req) {
+    return guarded([&] {
+      auto who = authenticate(ctx, req);
+      if (!who) return Response::error(who.error());
+      std::string name;
+      auto pdf = ctx.reports->unit_archive_pdf(*who, req.param("id"), &name);
+      return pdf_answer(pdf, name, req);
+    });
+  });
+
   r.add("GET", "/api/v1/reports/monthly.pdf", [&ctx](Request& req) {
     return guarded([&] {
       auto who = authenticate(ctx, req);

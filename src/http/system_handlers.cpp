@@ -92,6 +92,7 @@ std::string summary_of(const std::string& method, const std::string& pattern) {
       {"GET", "/api/v1/openapi.json", "This document: every route the server answers, generated from its router"},
       {"GET", "/api/v1/alerts/{id}/notice.pdf", "The rectification notice (整改通知书) of an alert as PDF"},
       {"GET", "/api/v1/alerts/{id}/documents/{doc_id}.pdf", "An enforcement document (三书一函) as PDF, from the jurisdiction's template"},
+      {"GET", "/api/v1/units/{id}/archive.pdf", "A unit's archive (单位档案) as PDF: archive fields, cameras, staff and certificates, alerts"},
       {"GET", "/api/v1/reports/monthly.pdf", "The monthly supervision report of a jurisdiction (month=YYYY-MM, to_month?)"},
       {"GET", "/api/v1/jurisdictions/{id}/document-templates/{kind}", "The 三书一函 template in force for a jurisdiction"},
       {"PUT", "/api/v1/jurisdictions/{id}/document-templates/{kind}", "Set a jurisdiction's 三书一函 template (placeholders checked)"},

@@ -489,6 +489,49 @@ void kpi_boxes(Flow& f, const std::vector<std::pair<std::string, std::string>>& 
 
 }  // namespace
 
+std::string render_unit_archive(const UnitArchiveData& d) {
+  std::string name;
+  for (const auto& [k, v] : d.fields) {
+    if (k == "单位名称") name = v;
+  }
+  PdfCanvas c("单位档案 " + name, d.issuer.org);
+  Flow f(c);
+  red_header(f, d.issuer.org, "");
+  title(f, "餐饮服务单位档案");
+  key_value_table(f, d.fields);
+  section(f, "一、监控设备");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : d.cameras) rows.push_back(r.cells);
+  if (rows.empty()) {
+    f.indented("未登记摄像头。", body_style(12));
+  } else {
+    table(f, {"名称", "区域", "状态", "最近在线"}, {kTextWidth * 0.34, kTextWidth * 0.2, kTextWidth * 0.14, kTextWidth * 0.32}, rows);
+  }
+  section(f, "二、从业人员与健康证");
+  rows.clear();
+  for (const auto& r : d.staff) rows.push_back(r.cells);
+  if (rows.empty()) {
+    f.indented("未登记从业人员。", body_style(12));
+  } else {
+    table(f, {"姓名", "岗位", "身份证号", "健康证号", "有效期至", "状态"},
+          {kTextWidth * 0.14, kTextWidth * 0.14, kTextWidth * 0.24, kTextWidth * 0.18, kTextWidth * 0.16, kTextWidth * 0.14}, rows);
+  }
+  section(f, "三、近90日预警情况");
+  f.indented("近90日共产生预警" + std::to_string(d.alerts_90d) + "起，目前待整改" + std::to_string(d.open_alerts) +
+                 "起，其中逾期" + std::to_string(d.overdue_alerts) + "起。",
+             body_style(12.5), 8);
+  if (!d.alerts_by_type.empty()) hbar_chart(f, d.alerts_by_type, Rgb{0.85, 0.45, 0.1});
+  f.need(130);
+  if (!d.qr_url.empty() && c.qr(d.qr_url, kLeft, f.y + 10, 86)) {
+    TextStyle cap = body_style(9);
+    cap.color = kGrey;
+    c.text(kLeft, f.y + 100, 200, "扫码查看单位公示信息", cap);
+  }
+  closing(f, d.issuer, chinese_date(d.generated_at.substr(0, 10)));
+  f.footer();
+  return c.finish();
+}
+
 std::string render_monthly(const MonthlyData& d) {
   PdfCanvas c(d.jurisdiction_name + " 明厨亮灶监管月报 " + d.period, d.issuer.org);
   Flow f(c);

@@ -82,12 +82,30 @@ std::string fill_template(const std::string& body, const std::map<std::string, s
 
 std::string render_document(const DocumentTemplate& t, const std::map<std::string, std::string>& values);
 
-// ---- 月度监管报告
+// ---- 单位档案: a unit's archive as the bureau files it
 
 struct NamedCount {
   std::string name;
   std::int64_t count = 0;
 };
+
+struct ArchiveRow {
+  std::vector<std::string> cells;
+};
+
+struct UnitArchiveData {
+  Issuer issuer;
+  std::string generated_at;
+  std::vector<std::pair<std::string, std::string>> fields;  // 单位名称, 统一社会信用代码, …
+  std::vector<ArchiveRow> cameras;                          // name, area, status, last seen
+  std::vector<ArchiveRow> staff;                            // name, position, id (masked), cert, expires, status
+  std::int64_t alerts_90d = 0, open_alerts = 0, overdue_alerts = 0;
+  std::vector<NamedCount> alerts_by_type;
+  std::string qr_url;  // the public disclosure page
+};
+std::string render_unit_archive(const UnitArchiveData& d);
+
+// ---- 月度监管报告
 
 struct AreaRow {  // a lower-level jurisdiction
   std::string name;

@@ -320,6 +320,82 @@ Result<std::string> ReportService::document_pdf(const auth::Principal& p, std::s
   return render_document(t, v);
 }
 
+Result<std::string> ReportService::unit_archive_pdf(const auth::Principal& p, std::string_view unit_id,
+                                                    std::string* filename) {
+  auto u = registry_.get_unit(p, unit_id);
+  if (!u) return u.error();
+  int off = opt_.utc_offset_minutes;
+  UnitArchiveData d;
+  {
+    storage::Conn c = db_.acquire();
+    d.issuer.org = bureau_name(*c, u->jurisdiction_id);
+    if (auto j = node(*c, u->jurisdiction_id)) {
+      d.fields.push_back({"单位名称", u->name});
+      d.fields.push_back({"所属辖区", j->name});
+    }
+  }
+  d.issuer.signature = "建档人：______________";
+  d.generated_at = local_time(clock_.now_ms(), off);
+  d.fields.push_back({"统一社会信用代码", u->uscc.value_or("")});
+  d.fields.push_back({"许可证号", u->licence_number.value_or("")});
+  d.fields.push_back({"备案号", u->filing_number.value_or("")});
+  d.fields.push_back({"经营者/负责人", u->operator_name.value_or("")});
+  d.fields.push_back({"联系电话", u->phone.value_or("")});
+  d.fields.push_back({"经营地址", u->address.value_or("")});
+  d.fields.push_back({"门店类型", u->store_type});
+  d.fields.push_back({"主体业态", u->business_format.value_or("")});
+  d.fields.push_back({"量化分级", u->rating.value_or("")});
+  registry::CameraFilter cf;
+  cf.unit_id = std::string(unit_id);
+  if (auto cams = registry_.list_cameras(p, cf, registry::PageRequest{1, 200})) {
+    for (const auto& cam : cams->items) {
+      d.cameras.push_back({{cam.name, area_zh(cam.area), cam.status == "online" ? "在线" : "离线",
+                            cam.last_seen_at ? local_time(*cam.last_seen_at, off) : "—"}});
+    }
+  }
+  registry::StaffFilter sf;
+  sf.unit_id = std::string(unit_id);
+  if (auto staff = registry_.list_staff(p, sf, registry::PageRequest{1, 200})) {
+    for (const auto& s : staff->items) {
+      const char* st = s.cert_status == registry::CertStatus::kValid      ? "有效"
+                       : s.cert_status == registry::CertStatus::kExpiring ? "即将到期"
+                       : s.cert_status == registry::CertStatus::kExpired  ? "已过期"
+                                                                           : "未办理";
+      d.staff.push_back({{s.name, s.position.value_or(""), s.id_number, s.cert ? s.cert->number : "",
+                          s.cert ? format_date(s.cert->expires_on) : "", st}});
+    }
+  }
+  TimeMs now = clock_.now_ms();
+  alerts::AlertFilter af;
+  af.unit_id = std::string(unit_id);
+  af.from = now - 90 * kDayMs;
+  const auto& cfg = alerts_.config();
+  std::map<std::string, std::int64_t> by_type;
+  std::optional<alerts::AlertCursor> after;
+  for (;;) {
+    auto page = alerts_.list_after(p, af, after, 2000);
+    if (!page || page->empty()) break;
+    for (const auto& a : *page) {
+      ++d.alerts_90d;
+      const auto* t = cfg.find_type(a.type);
+      ++by_type[t ? t->name_zh : a.type];
+    }
+    if (page->size() < 2000) break;
+    after = alerts::AlertCursor{page->back().occurred_at, page->back().id};
+  }
+  for (const auto& [k, v] : by_type) d.alerts_by_type.push_back(NamedCount{k, v});
+  std::sort(d.alerts_by_type.begin(), d.alerts_by_type.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+  alerts::AlertFilter open;
+  open.unit_id = std::string(unit_id);
+  open.state = alerts::AlertState::kOpen;
+  if (auto o = alerts_.list(p, open, alerts::PageRequest{1, 1})) d.open_alerts = o->total;
+  open.overdue = true;
+  if (auto o = alerts_.list(p, open, alerts::PageRequest{1, 1})) d.overdue_alerts = o->total;
+  d.qr_url = opt_.public_base_url + "/public/units/" + u->disclosure_token;
+  if (filename) *filename = "单位档案-" + u->name + ".pdf";
+  return render_unit_archive(d);
+}
+
 Result<MonthlyData> ReportService::monthly_data(const auth::Principal& p, const MonthlyQuery& q) {
   std::string jid = q.jurisdiction_id.value_or(p.jurisdiction_id);
   if (jid.empty()) return Error::invalid("jurisdiction_id", "missing_field", "field 'jurisdiction_id' is required");

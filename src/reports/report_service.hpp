@@ -74,6 +74,8 @@ class ReportService {
   Result<std::string> notice_pdf(const auth::Principal& p, std::string_view alert_id, std::string* filename);
   Result<std::string> document_pdf(const auth::Principal& p, std::string_view alert_id, std::string_view doc_id,
                                    std::string* filename);
+  // 单位档案: the unit's archive, cameras, staff (masked as the caller sees them) and alerts.
+  Result<std::string> unit_archive_pdf(const auth::Principal& p, std::string_view unit_id, std::string* filename);
   Result<std::string> monthly_pdf(const auth::Principal& p, const MonthlyQuery& q, std::string* filename);
   // The figures of the monthly report (also what the PDF draws).
   Result<MonthlyData> monthly_data(const auth::Principal& p, const MonthlyQuery& q);

@@ -5,10 +5,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "core/clock.hpp"
 #include "core/time.hpp"
 #include "reports/documents.hpp"
+#include "reports/export.hpp"
+#include "reports/schedules.hpp"
 #include "reports/pdf_canvas.hpp"
 #include "reports/report_service.hpp"
 
@@ -198,6 +202,152 @@ TEST(ReportsMonthly, ReportHasFiguresChartsAndLists) {
   EXPECT_NE(text.find("通州区老街面馆79"), std::string::npos);  // the long list flows onto later pages
   EXPECT_NE(text.find("共120起"), std::string::npos);
   EXPECT_NE(text.find("—3—"), std::string::npos);  // page numbers
+}
+
+TEST(ReportsPdf, UnitArchiveListsItsParts) {
+  UnitArchiveData d;
+  d.issuer.org = "南通市崇川区市场监督管理局";
+  d.generated_at = "2026-12-01 08:00";
+  d.fields = {{"单位名称", "濠河人家（12号店）"}, {"统一社会信用代码", "91320602MA1XXXXX0X"}};
+  d.cameras = {{{"后厨1", "烹饪区", "在线", "2026-12-01 07:59"}}};
+  d.staff = {{{"张*", "厨师", "3206**********1234", "JK001", "2027-01-01", "有效"}}};
+  d.alerts_90d = 12;
+  d.alerts_by_type = {{"后厨吸烟", 7}, {"未戴口罩", 5}};
+  d.qr_url = "http://127.0.0.1:8080/public/units/tok";
+  std::string text = strip_spaces(pdf_text(render_unit_archive(d)));
+  EXPECT_NE(text.find("餐饮服务单位档案"), std::string::npos) << text;
+  EXPECT_NE(text.find("濠河人家（12号店）"), std::string::npos);
+  EXPECT_NE(text.find("3206**********1234"), std::string::npos);
+  EXPECT_NE(text.find("近90日共产生预警12起"), std::string::npos);
+}
+
+TEST(ReportsExport, CsvFieldsAreQuotedAndFormulasDefused) {
+  EXPECT_EQ(csv_field("plain", CellKind::kText), "plain");
+  EXPECT_EQ(csv_field("a,b", CellKind::kText), "\"a,b\"");
+  EXPECT_EQ(csv_field("say \"hi\"", CellKind::kText), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_field("line\nbreak", CellKind::kText), "\"line\nbreak\"");
+  EXPECT_EQ(csv_field("=1+1", CellKind::kText), "'=1+1");
+  EXPECT_EQ(csv_field("@SUM(A1)", CellKind::kText), "'@SUM(A1)");
+  EXPECT_EQ(csv_field("-5", CellKind::kNumber), "-5");  // a number stays a number
+  EXPECT_EQ(csv_field("=HYPERLINK(\"x\",\"y\")", CellKind::kText), "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"");
+}
+
+namespace {
+// Drains a job like the HTTP connection does; the bytes.
+std::string drain(ExportJob& job) {
+  std::string out;
+  for (;;) {
+    auto p = job.read();
+    if (!p) return out;
+    if (p->empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    out += *p;
+  }
+}
+}  // namespace
+
+TEST(ReportsExport, CsvAndXlsxStreamEveryRowInBoundedPieces) {
+  auto dir = std::filesystem::temp_directory_path() / ("mingchu_export_" + std::to_string(getpid()));
+  ExportOptions o;
+  o.tmp_dir = dir.string();
+  o.piece_bytes = 4096;
+  o.queue_pieces = 2;
+  ExportService svc(o, nullptr);
+  std::vector<Column> cols = {{"编号", CellKind::kText, 10}, {"名称", CellKind::kText, 20}, {"数量", CellKind::kNumber, 8}};
+  auto producer = [](RowWriter& w) -> Status {
+    for (int i = 0; i < 20000; ++i) {
+      if (!w.add({"id" + std::to_string(i), "单位" + std::to_string(i), std::to_string(i)})) break;
+    }
+    return ok_status();
+  };
+  ExportStats seen;
+  auto job = svc.start(ExportFormat::kCsv, "表", cols, producer, [&](const ExportStats& st) { seen = st; });
+  ASSERT_TRUE(job);
+  std::string csv = drain(**job);
+  EXPECT_FALSE((*job)->failed());
+  EXPECT_EQ(csv.substr(0, 3), "\xEF\xBB\xBF");
+  size_t lines = 0;
+  for (char ch : csv) lines += ch == '\n';
+  EXPECT_EQ(lines, 20001u);
+  svc.wait_idle(std::chrono::seconds(10));
+  EXPECT_EQ(seen.rows, 20000);
+  auto x = svc.start(ExportFormat::kXlsx, "表", cols, producer, nullptr);
+  ASSERT_TRUE(x);
+  std::string xlsx = drain(**x);
+  EXPECT_EQ(xlsx.substr(0, 2), "PK");
+  svc.wait_idle(std::chrono::seconds(10));
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "the temporary workbook is gone";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ReportsExport, ACancelledExportStopsItsProducerAndRemovesItsFile) {
+  auto dir = std::filesystem::temp_directory_path() / ("mingchu_export_c_" + std::to_string(getpid()));
+  ExportOptions o;
+  o.tmp_dir = dir.string();
+  o.piece_bytes = 1024;
+  o.queue_pieces = 2;
+  o.max_concurrent = 2;
+  ExportService svc(o, nullptr);
+  std::vector<Column> cols = {{"n", CellKind::kNumber, 8}};
+  std::atomic<int> produced{0};
+  auto endless = [&](RowWriter& w) -> Status {
+    for (;;) {
+      if (!w.add({std::to_string(produced++)})) return ok_status();
+    }
+  };
+  std::vector<ExportStats> done;
+  std::mutex mu;
+  auto record = [&](const ExportStats& st) {
+    std::lock_guard g(mu);
+    done.push_back(st);
+  };
+  auto csv = svc.start(ExportFormat::kCsv, "s", cols, endless, record);
+  auto xlsx = svc.start(ExportFormat::kXlsx, "s", cols, endless, record);
+  ASSERT_TRUE(csv && xlsx);
+  // a third one is refused while two run
+  auto third = svc.start(ExportFormat::kCsv, "s", cols, endless, record);
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, "too_many_exports");
+  // the CSV producer blocks on the full queue: read a piece, then hang up
+  for (int i = 0; i < 1000; ++i) {
+    auto p = (*csv)->read();
+    if (p && !p->empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  (*csv)->cancel();
+  (*xlsx)->cancel();
+  svc.wait_idle(std::chrono::seconds(10));
+  EXPECT_EQ(svc.active(), 0);
+  ASSERT_EQ(done.size(), 2u);
+  for (const auto& st : done) EXPECT_TRUE(st.cancelled);
+  EXPECT_TRUE(!std::filesystem::exists(dir) || std::filesystem::is_empty(dir));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ReportsSchedules, CronIsReadInLocalTime) {
+  auto daily = parse_cron("0 8 * * *");
+  ASSERT_TRUE(daily);
+  TimeMs t = *parse_rfc3339("2026-11-22T09:00:00+08:00");
+  EXPECT_EQ(next_run(*daily, t, 480), *parse_rfc3339("2026-11-23T08:00:00+08:00"));
+  EXPECT_EQ(next_run(*daily, *parse_rfc3339("2026-11-22T07:59:00+08:00"), 480), *parse_rfc3339("2026-11-22T08:00:00+08:00"));
+  auto weekly = parse_cron("30 7 * * 1");  // Mondays
+  ASSERT_TRUE(weekly);
+  EXPECT_EQ(next_run(*weekly, t, 480), *parse_rfc3339("2026-11-23T07:30:00+08:00"));  // 2026-11-23 is a Monday
+  auto monthly = parse_cron("0 9 1 * *");
+  ASSERT_TRUE(monthly);
+  EXPECT_EQ(next_run(*monthly, t, 480), *parse_rfc3339("2026-12-01T09:00:00+08:00"));
+  auto sunday = parse_cron("0 0 * * 7");
+  ASSERT_TRUE(sunday);
+  EXPECT_EQ(next_run(*sunday, t, 480), *parse_rfc3339("2026-11-29T00:00:00+08:00"));
+  for (const char* bad : {"", "0 8 * *", "0 8-9 * * *", "60 8 * * *", "0 24 * * *", "0 8 31 * *", "0 8 1 2 *",
+                          "0 8 1 * 1", "*/5 * * * *", "a b c d e"}) {
+    auto r = parse_cron(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().field, "cron") << bad;
+  }
 }
 
 }  // namespace

@@ -82,6 +82,14 @@ test('the rectification notice is a printable PDF whose Chinese text names the u
   expectError(await call('district', 'GET', '/api/v1/alerts/alr_nope/notice.pdf'), 404)
   expectError(await call('district', 'GET', `/api/v1/alerts/${'x'.repeat(300)}/notice.pdf`), 404)
   expectError(await call('district', 'GET', '/api/v1/alerts/..%2f..%2fetc/notice.pdf'), 404)
+  // the unit's archive
+  const arch = await call('district', 'GET', `/api/v1/units/${ids.unit}/archive.pdf`)
+  assert.equal(arch.status, 200, arch.text)
+  const at = pdfText(arch.bytes)
+  assert.ok(at.includes('餐饮服务单位档案') && at.includes(ids.unitName), at.slice(0, 300))
+  assert.ok(at.includes('近90日共产生预警'), 'its alerts')
+  expectError(await call('otherDistrict', 'GET', `/api/v1/units/${ids.unit}/archive.pdf`), 404)
+  expectError(await call('district', 'GET', '/api/v1/units/unt_nope/archive.pdf'), 404)
 })
 
 test('the four enforcement documents come from the jurisdiction template in force', async () => {

@@ -599,5 +599,6 @@ export default {
     weekdays: { '0': 'Sun', '1': 'Mon', '2': 'Tue', '3': 'Wed', '4': 'Thu', '5': 'Fri', '6': 'Sat' },
     notice: 'Print rectification notice',
     docPdf: 'PDF',
+    archivePdf: 'Archive PDF',
   },
 } as const

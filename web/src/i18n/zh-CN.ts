@@ -600,5 +600,6 @@ export default {
     weekdays: { '0': '周日', '1': '周一', '2': '周二', '3': '周三', '4': '周四', '5': '周五', '6': '周六' },
     notice: '打印整改通知书',
     docPdf: 'PDF',
+    archivePdf: '档案PDF',
   },
 } as const
