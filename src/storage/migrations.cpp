@@ -543,6 +543,8 @@ CREATE INDEX video_clips_due ON video_clips(due_at) WHERE state = 'pending';
 CREATE TABLE video_state (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
+);
+)SQL"},
       {13, "reports and exchange", R"SQL(
 -- 三书一函 templates per jurisdiction (src/reports): the nearest node up the tree wins.
 CREATE TABLE document_templates (
