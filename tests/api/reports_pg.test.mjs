@@ -15,9 +15,9 @@ import { parseCsv, pdfText } from './reports_lib.mjs'
 const pg = process.env.MINGCHU_TEST_PG
 if (!pg && process.env.MINGCHU_REQUIRE_PG === '1') throw new Error('MINGCHU_REQUIRE_PG=1 but MINGCHU_TEST_PG is not set')
 
-test('reports, exports, schedules and exchange on PostgreSQL', { timeout: 300000, skip: pg ? false : 'MINGCHU_TEST_PG is not set' }, async () => {
+test('reports, exports, schedules and exchange on PostgreSQL', { timeout: 600000, skip: pg ? false : 'MINGCHU_TEST_PG is not set' }, async () => {
   const { url, schema } = pgSchemaUrl('reports')
-  const srv = await startServer({ demo: true, args: ['--db', url, '--manual-clock'] })
+  const srv = await startServer({ demo: true, args: ['--db', url, '--manual-clock'], timeoutMs: 240000 }) // the demo week on PostgreSQL takes a while
   try {
     const tok = await loginAll(srv.base)
     const call = (who, m, p, b, h) => api(srv.base, tok[who], m, p, b, h)
