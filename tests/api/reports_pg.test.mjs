@@ -17,7 +17,7 @@ if (!pg && process.env.MINGCHU_REQUIRE_PG === '1') throw new Error('MINGCHU_REQU
 
 test('reports, exports, schedules and exchange on PostgreSQL', { timeout: 600000, skip: pg ? false : 'MINGCHU_TEST_PG is not set' }, async () => {
   const { url, schema } = pgSchemaUrl('reports')
-  const srv = await startServer({ demo: true, args: ['--db', url, '--manual-clock'], timeoutMs: 240000 }) // the demo week on PostgreSQL takes a while
+  const srv = await startServer({ demo: true, args: ['--manual-clock'], env: { MINGCHU_DB: url }, timeoutMs: 240000 }) // the demo week on PostgreSQL takes a while
   try {
     const tok = await loginAll(srv.base)
     const call = (who, m, p, b, h) => api(srv.base, tok[who], m, p, b, h)
