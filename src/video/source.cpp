@@ -42,8 +42,12 @@ class RtspSource final : public Source {
     av_dict_set(&o, "rtsp_transport", opt_.transport == "udp" ? "udp" : "tcp", 0);
     av_dict_set(&o, "timeout", std::to_string(opt_.io_timeout.count() * 1000).c_str(), 0);
     av_dict_set(&o, "analyzeduration", std::to_string(opt_.probe.count() * 1000).c_str(), 0);
-    av_dict_set(&o, "probesize", "1000000", 0);
-    av_dict_set(&o, "fflags", "nobuffer", 0);
+    av_dict_set(&o, "probesize", "500000", 0);
+    // the codec, size and pixel format come from the first keyframe; estimating the frame rate
+    // would hold the first picture back by a second or more
+    av_dict_set(&o, "fpsprobesize", "0", 0);
+    // (no "fflags nobuffer": it would drop the frames read while probing, the first keyframe
+    // among them, and the first picture would wait for the next one)
     av_dict_set(&o, "allowed_media_types", "video", 0);
     av_dict_set(&o, "protocol_whitelist", "rtsp,rtsps,rtp,udp,tcp,tls", 0);
     deadline_ = std::chrono::steady_clock::now() + opt_.io_timeout * 2;

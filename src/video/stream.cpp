@@ -391,8 +391,13 @@ void Stream::run() {
       if (stop_) break;
       source_ = src.get();
     }
+    auto open_start = std::chrono::steady_clock::now();
     auto info = src->open();
     if (info) {
+      log::debug("stream opened", {{"camera", opt_.camera_id},
+                                   {"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                             std::chrono::steady_clock::now() - open_start)
+                                                             .count())}});
       backoff = opt_.backoff_min;
       {
         std::lock_guard lk(mu_);

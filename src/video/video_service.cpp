@@ -697,8 +697,9 @@ void VideoService::housekeeping() {
     try {
       std::int64_t now = steady_ms();
       expire_and_stop_idle();
-      if (now - last_reconcile_ >= 2000) {
+      if (now - last_reconcile_ >= 3000) {
         last_reconcile_ = now;
+        restart_changed_streams();
         reconcile_recording();
         report_health();
       }
@@ -748,6 +749,35 @@ void VideoService::expire_and_stop_idle() {
   viewers_gauge_.set(static_cast<double>(viewers));
   for (auto& s : stopping) {
     log::info("stream stopped (unused)", {{"camera", s->options().camera_id}, {"quality", s->options().quality}});
+    s->stop();
+  }
+}
+
+void VideoService::restart_changed_streams() {
+  std::vector<std::pair<std::string, RtspOptions>> running;
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [key, s] : streams_) running.emplace_back(key, s->options().rtsp);
+  }
+  std::vector<std::unique_ptr<Stream>> stopping;
+  for (const auto& [key, rtsp] : running) {
+    std::string camera_id = key.substr(0, key.find('|'));
+    bool sd = key.ends_with("|sd");
+    auto cam = load_camera(camera_id);
+    bool same = cam && (sd ? cam->sub_stream_url : cam->stream_url) == rtsp.url && cam->transport == rtsp.transport;
+    if (same) continue;
+    // the camera was edited or deleted: its viewers reconnect to the new source, the recording
+    // starts a new file
+    std::lock_guard lk(mu_);
+    auto it = streams_.find(key);
+    if (it == streams_.end()) continue;
+    if (it->second->transcoding()) --transcodes_;
+    stopping.push_back(std::move(it->second));
+    streams_.erase(it);
+    recording_.erase(camera_id);
+  }
+  for (auto& s : stopping) {
+    recorder_->close(s->options().camera_id);
     s->stop();
   }
 }
@@ -812,6 +842,9 @@ void VideoService::report_health() {
   }
   std::int64_t now = clock_.now_ms();
   storage::Conn c = db_.acquire();
+  // one transaction (one fsync) for every stream's state
+  std::optional<storage::Transaction> tx;
+  if (!rows.empty()) tx.emplace(*c);
   for (auto& r : rows) {
     auto& seen = seen_counts_[r.key];
     if (r.st.bytes_in > seen.first) bytes_in_.inc(r.st.bytes_in - seen.first);
@@ -843,6 +876,7 @@ void VideoService::report_health() {
                                 });
     }
   }
+  if (tx) tx->commit();
   // a stream gone (idle or stopped) no longer heartbeats; a recording camera's failed pull keeps
   // its stream (state failed), so its silence is what raises camera_offline
   for (auto it = seen_counts_.begin(); it != seen_counts_.end();) {

@@ -151,6 +151,7 @@ class VideoService {
   void housekeeping();
   void expire_and_stop_idle();
   void reconcile_recording();
+  void restart_changed_streams();
   void report_health();
   void scan_new_alerts();
   void make_due_clips();
