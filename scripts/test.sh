@@ -173,6 +173,7 @@ fi
 run_ctest ctest build
 run_ctest ctest-asan build-asan \
   ASAN_OPTIONS=detect_leaks=1 \
+  LSAN_OPTIONS=suppressions="$PWD/scripts/lsan.supp" \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 if [[ -f tests/package.json ]]; then

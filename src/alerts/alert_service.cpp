@@ -135,10 +135,9 @@ Result<AlertService::Loaded> AlertService::load_in_scope(AlertWriter& w, const a
   return l;
 }
 
-Result<Page<Alert>> AlertService::list(const auth::Principal& p, const AlertFilter& f, PageRequest page) {
-  storage::Conn c = db_.acquire();
+Result<std::string> AlertService::where_of(storage::Connection& c, const auth::Principal& p, const AlertFilter& f,
+                                           Params& ps) {
   std::string where = " WHERE 1 = 1";
-  Params ps;
   auto bind = [&](Value v) {
     ps.push_back(std::move(v));
     return "$" + std::to_string(ps.size());
@@ -146,7 +145,7 @@ Result<Page<Alert>> AlertService::list(const auth::Principal& p, const AlertFilt
   auth::append_scope(p, "a.jpath", "a.unit_id", where, ps);
   if (f.jurisdiction_id) {
     storage::Rows r;
-    if (plausible_id(*f.jurisdiction_id)) r = c->query(kSelectJurisdictionPath, {*f.jurisdiction_id});
+    if (plausible_id(*f.jurisdiction_id)) r = c.query(kSelectJurisdictionPath, {*f.jurisdiction_id});
     if (r.empty() || !p.covers_path(r[0].text(0))) {
       return Error::invalid("jurisdiction_id", "unknown_jurisdiction",
                             "field 'jurisdiction_id' names no jurisdiction in your scope");
@@ -164,7 +163,15 @@ Result<Page<Alert>> AlertService::list(const auth::Principal& p, const AlertFilt
   if (f.overdue) where += " AND a.overdue = " + bind(std::int64_t{*f.overdue ? 1 : 0});
   if (f.from) where += " AND a.occurred_at >= " + bind(*f.from);
   if (f.to) where += " AND a.occurred_at < " + bind(*f.to);
+  return where;
+}
 
+Result<Page<Alert>> AlertService::list(const auth::Principal& p, const AlertFilter& f, PageRequest page) {
+  storage::Conn c = db_.acquire();
+  Params ps;
+  auto w = where_of(*c, p, f, ps);
+  if (!w) return w.error();
+  const std::string& where = *w;
   Page<Alert> out;
   out.total = c->query("SELECT COUNT(*) FROM alerts a" + where, ps)[0].integer(0);
   Params pp = ps;
@@ -179,6 +186,30 @@ Result<Page<Alert>> AlertService::list(const auth::Principal& p, const AlertFilt
   std::vector<Alert*> ptrs;
   for (auto& a : out.items) ptrs.push_back(&a);
   detail::load_snapshots(*c, ptrs);
+  return out;
+}
+
+Result<std::vector<Alert>> AlertService::list_after(const auth::Principal& p, const AlertFilter& f,
+                                                    const std::optional<AlertCursor>& after, int limit) {
+  storage::Conn c = db_.acquire();
+  Params ps;
+  auto w = where_of(*c, p, f, ps);
+  if (!w) return w.error();
+  std::string where = *w;
+  if (after) {
+    ps.emplace_back(after->occurred_at);
+    std::string t = "$" + std::to_string(ps.size());
+    ps.emplace_back(after->id);
+    std::string i = "$" + std::to_string(ps.size());
+    where += " AND (a.occurred_at < " + t + " OR (a.occurred_at = " + t + " AND a.id < " + i + "))";
+  }
+  ps.emplace_back(static_cast<std::int64_t>(limit));
+  storage::Rows rows = c->query(std::string("SELECT ") + detail::kAlertColumns + " FROM alerts a" + where +
+                                    " ORDER BY a.occurred_at DESC, a.id DESC LIMIT $" + std::to_string(ps.size()),
+                                ps);
+  std::vector<Alert> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(detail::alert_from_row(r));
   return out;
 }
 

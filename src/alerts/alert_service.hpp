@@ -56,6 +56,9 @@ class AlertService {
   // Newest first (occurred_at, then id). kInvalid "jurisdiction_id" for a node outside scope.
   Result<Page<Alert>> list(const auth::Principal& p, const AlertFilter& f, PageRequest page);
   Result<AlertDetail> get(const auth::Principal& p, std::string_view id);
+  // The same list for exports: keyset pages after `after` (exclusive), no total, no snapshots.
+  Result<std::vector<Alert>> list_after(const auth::Principal& p, const AlertFilter& f,
+                                        const std::optional<AlertCursor>& after, int limit);
 
   // ---- transitions
   // open → submitted. text 1..2000 chars; photo_ids ≤ 9 image files the caller may read
@@ -92,6 +95,8 @@ class AlertService {
   struct Loaded;
   template <typename Fn>
   auto in_writer(Fn&& fn);
+  Result<std::string> where_of(storage::Connection& c, const auth::Principal& p, const AlertFilter& f,
+                               storage::Params& ps);
   Result<Loaded> load_in_scope(AlertWriter& w, const auth::Principal& p, std::string_view id);
 
   storage::Database& db_;

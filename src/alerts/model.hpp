@@ -112,6 +112,12 @@ struct AlertFilter {
   std::optional<TimeMs> from, to;  // occurred_at in [from, to)
 };
 
+// A position in the alert list's order (occurred_at DESC, id DESC), for keyset pages.
+struct AlertCursor {
+  TimeMs occurred_at = 0;
+  std::string id;
+};
+
 struct PageRequest {
   int page = 1;
   int page_size = 20;

@@ -42,7 +42,7 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
     else if (st) st = bad(key, "must be true or false");
   };
   static const std::set<std::string> kTop = {"server", "storage", "log", "auth", "registry", "mqtt", "amqp", "alerts",
-                                             "notify", "map", "video"};
+                                             "notify", "map", "video", "reports", "exchange", "api"};
   for (const auto& [k, v] : t) {
     if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
   }
@@ -142,6 +142,21 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   if (int i = 0, n = 0; std::sscanf(vs.shard.c_str(), "%d/%d", &i, &n) != 2 || n < 1 || i < 0 || i >= n) {
     if (st) st = bad("video.shard", "must be \"i/n\" with 0 <= i < n");
   }
+  ReportsConfig& rc = cfg.reports;
+  num(t["reports"]["export_max_concurrent"], "reports.export_max_concurrent", rc.export_max_concurrent, 1, 64);
+  flag(t["reports"]["scheduler"], "reports.scheduler", rc.scheduler);
+  num(t["reports"]["schedule_tick_ms"], "reports.schedule_tick_ms", rc.schedule_tick_ms, 50, 3'600'000);
+  num(t["reports"]["delivery_max_attempts"], "reports.delivery_max_attempts", rc.delivery_max_attempts, 1, 100);
+  num(t["reports"]["delivery_backoff_ms"], "reports.delivery_backoff_ms", rc.delivery_backoff_ms, 10, 3'600'000);
+  str(t["reports"]["smtp_host"], "reports.smtp_host", rc.smtp_host);
+  num(t["reports"]["smtp_port"], "reports.smtp_port", rc.smtp_port, 1, 65535);
+  str(t["reports"]["smtp_from"], "reports.smtp_from", rc.smtp_from);
+  str(t["exchange"]["upstream_url"], "exchange.upstream_url", rc.upstream_url);
+  str(t["exchange"]["upstream_key"], "exchange.upstream_key", rc.upstream_key);
+  str(t["exchange"]["source_name"], "exchange.source_name", rc.upstream_name);
+  num(t["exchange"]["sync_ms"], "exchange.sync_ms", rc.upstream_sync_ms, 100, 86'400'000);
+  num(t["api"]["key_rate_per_second"], "api.key_rate_per_second", rc.key_rate_per_second, 1, 100'000);
+  num(t["api"]["key_burst"], "api.key_burst", rc.key_burst, 1, 1'000'000);
   return st;
 }
 
@@ -163,6 +178,29 @@ Status apply_env(Config& cfg) {
   if (auto v = env("MINGCHU_MQTT_CLIENT_ID")) cfg.push.mqtt_client_id = v;
   if (auto v = env("MINGCHU_SMS_URL")) cfg.push.sms_url = v;
   if (auto v = env("MINGCHU_ALERTS_CONFIG")) cfg.alerts_config_file = v;
+  if (auto v = env("MINGCHU_SMTP_HOST")) cfg.reports.smtp_host = v;
+  if (auto v = env("MINGCHU_UPSTREAM")) cfg.reports.upstream_url = v;
+  if (auto v = env("MINGCHU_UPSTREAM_KEY")) cfg.reports.upstream_key = v;
+  if (auto v = env("MINGCHU_UPSTREAM_SYNC_MS")) {
+    int n = std::atoi(v);
+    if (n < 100 || n > 86'400'000) return bad("MINGCHU_UPSTREAM_SYNC_MS", "must be 100–86400000");
+    cfg.reports.upstream_sync_ms = n;
+  }
+  if (auto v = env("MINGCHU_SMTP_PORT")) {
+    int n = std::atoi(v);
+    if (n < 1 || n > 65535) return bad("MINGCHU_SMTP_PORT", "must be 1–65535");
+    cfg.reports.smtp_port = n;
+  }
+  if (auto v = env("MINGCHU_REPORTS_TICK_MS")) {
+    int n = std::atoi(v);
+    if (n < 50 || n > 3'600'000) return bad("MINGCHU_REPORTS_TICK_MS", "must be 50–3600000");
+    cfg.reports.schedule_tick_ms = n;
+  }
+  if (auto v = env("MINGCHU_REPORTS_BACKOFF_MS")) {
+    int n = std::atoi(v);
+    if (n < 10 || n > 3'600'000) return bad("MINGCHU_REPORTS_BACKOFF_MS", "must be 10–3600000");
+    cfg.reports.delivery_backoff_ms = n;
+  }
   if (auto v = env("MINGCHU_THREADS")) {
     int n = std::atoi(v);
     if (n < 1 || n > 256) return bad("MINGCHU_THREADS", "must be 1–256");

@@ -70,6 +70,24 @@ struct VideoSettings {
   std::string shard = "0/1";           // video.shard: "i/n" = record the cameras hashing to i of n nodes
 };
 
+// [reports]: exports, scheduled reports and their deliveries (src/reports).
+struct ReportsConfig {
+  int export_max_concurrent = 4;       // reports.export_max_concurrent: exports running at once per node
+  bool scheduler = true;               // reports.scheduler: run scheduled reports on this node
+  int schedule_tick_ms = 5000;         // reports.schedule_tick_ms
+  int delivery_max_attempts = 5;       // reports.delivery_max_attempts: then dead
+  int delivery_backoff_ms = 5000;      // reports.delivery_backoff_ms: first retry delay, doubling
+  std::string smtp_host;               // reports.smtp_host (empty: no e-mail recipients)
+  int smtp_port = 25;                  // reports.smtp_port
+  std::string smtp_from = "mingchu@localhost";  // reports.smtp_from
+  std::string upstream_url;            // --upstream / exchange.upstream_url: the upper platform (数据上报)
+  std::string upstream_key;            // --upstream-key / exchange.upstream_key: the API key it issued
+  std::string upstream_name;           // exchange.source_name: how this platform names itself (default: its city)
+  int upstream_sync_ms = 10000;        // exchange.sync_ms: units, cameras and statistics every so often
+  int key_rate_per_second = 20;        // api.key_rate_per_second: calls a second per third-party API key
+  int key_burst = 40;                  // api.key_burst
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./data";
@@ -101,6 +119,7 @@ struct Config {
   int ingest_max_batch = 2000;     // alerts.ingest_max_batch: events per transaction
   PushConfig push;
   VideoSettings video;
+  ReportsConfig reports;
 
   std::string effective_db_url() const { return db_url.empty() ? "sqlite:" + data_dir + "/mingchu.db" : db_url; }
 };

@@ -9,6 +9,7 @@
 
 #include "core/log.hpp"
 #include "http/api.hpp"
+#include "http/key_guard.hpp"
 #include "http/server.hpp"
 #include "ingest/mqtt_subscriber.hpp"
 #include "notify/amqp.hpp"
@@ -75,8 +76,56 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   sc.tick = std::chrono::milliseconds(cfg_.scheduler_tick_ms);
   sc.cert_expiring_days = cfg_.cert_expiring_days;
   scheduler_ = std::make_unique<alerts::Scheduler>(*db_, *alerts_, &metrics_, sc);
+  reports::ReportOptions ro;
+  ro.public_base_url = cfg_.public_base_url;
+  ro.utc_offset_minutes = cfg_.utc_offset_minutes;
+  reports_ = std::make_unique<reports::ReportService>(*db_, *clock_, *alerts_, *registry_, *stats_, *catalog_, *audit_, ro);
+  reports::ExportOptions eo;
+  eo.tmp_dir = cfg_.data_dir + "/tmp/exports";
+  eo.max_concurrent = cfg_.reports.export_max_concurrent;
+  std::error_code ec;
+  std::filesystem::remove_all(eo.tmp_dir, ec);  // what a killed process left behind
+  exports_ = std::make_unique<reports::ExportService>(eo, &metrics_);
   push_http_ = notify::make_http_client();
   webhooks_ = std::make_unique<notify::WebhookService>(*db_, *clock_, *cipher_, *audit_);
+  reports::ScheduleOptions so;
+  so.archive_dir = cfg_.data_dir + "/reports";
+  so.node_id = cfg_.push.node_id;
+  so.tick = std::chrono::milliseconds(cfg_.reports.schedule_tick_ms);
+  so.max_attempts = cfg_.reports.delivery_max_attempts;
+  so.backoff_base_ms = cfg_.reports.delivery_backoff_ms;
+  so.smtp.host = cfg_.reports.smtp_host;
+  so.smtp.port = cfg_.reports.smtp_port;
+  so.smtp.from = cfg_.reports.smtp_from;
+  so.utc_offset_minutes = cfg_.utc_offset_minutes;
+  so.public_base_url = cfg_.public_base_url;
+  so.verify_tls = cfg_.push.webhook_tls_verify;
+  schedules_ = std::make_unique<reports::ScheduleService>(*db_, *clock_, *reports_, *cipher_, *push_http_, *audit_, so);
+  exchange_ = std::make_unique<reports::ExchangeReceiver>(*db_, *clock_);
+  if (!cfg_.reports.upstream_url.empty()) {
+    if (cfg_.reports.upstream_key.empty()) throw std::runtime_error("--upstream needs --upstream-key");
+    upstream_sync_ = std::make_unique<reports::UpstreamSync>(*db_, *clock_, *push_http_, *stats_, upstream_options());
+  }
+}
+
+// The upper platform of 数据上报 and how this one names itself there (its first city, else its
+// top node, unless exchange.source_name says otherwise).
+reports::UpstreamOptions Platform::upstream_options() const {
+  reports::UpstreamOptions uo;
+  uo.url = cfg_.reports.upstream_url;
+  uo.key = cfg_.reports.upstream_key;
+  uo.sync_interval = std::chrono::milliseconds(cfg_.reports.upstream_sync_ms);
+  uo.verify_tls = cfg_.push.webhook_tls_verify;
+  uo.utc_offset_minutes = cfg_.utc_offset_minutes;
+  uo.source_name = cfg_.reports.upstream_name;
+  storage::Database* db = db_.get();
+  uo.source_name_of = [db] {
+    storage::Conn c = db->acquire();
+    auto r = c->query("SELECT name FROM jurisdictions ORDER BY CASE level WHEN 'city' THEN 0 WHEN 'province' THEN 1 "
+                      "ELSE 2 END, code LIMIT 1");
+    return r.empty() ? std::string("mingchu") : r[0].text(0);
+  };
+  return uo;
 }
 
 Platform::~Platform() {
@@ -152,6 +201,10 @@ void Platform::start_push() {
       log::warn("AMQP broker not reachable yet; events wait in the outbox", {{"error", st.error().message}});
     }
     channels.push_back(std::move(amqp));
+  }
+  if (!cfg_.reports.upstream_url.empty()) {
+    channels.push_back(std::make_unique<reports::UpstreamChannel>(*push_http_, *clock_, upstream_options()));
+    log::info("reporting to the upper platform", {{"upstream", cfg_.reports.upstream_url}});
   }
   if (!pc.sms_url.empty()) {
     notify::SmsOptions so;
@@ -243,6 +296,14 @@ int Platform::serve() {
   ctx.webhooks = webhooks_.get();
   ctx.operations = operations_.get();
   ctx.ledgers = ledgers_.get();
+  ctx.reports = reports_.get();
+  ctx.exports = exports_.get();
+  ctx.schedules = schedules_.get();
+  ctx.exchange = exchange_.get();
+  http::KeyGuard key_guard(*clock_, *db_, *audit_,
+                           http::KeyGuardOptions{static_cast<double>(cfg_.reports.key_rate_per_second),
+                                                 static_cast<double>(cfg_.reports.key_burst)});
+  ctx.key_guard = &key_guard;
 
   http::Router router;
   http::add_system_routes(router, ctx);
@@ -258,6 +319,8 @@ int Platform::serve() {
   start_video();
   ctx.video = video_.get();
   http::add_video_routes(router, ctx);
+  http::add_report_routes(router, ctx);
+  ctx.router = &router;
   http::add_static_routes(router, ctx);
 
   http::ServerOptions so;
@@ -284,8 +347,13 @@ int Platform::serve() {
     return 2;
   }
   if (cfg_.scheduler) scheduler_->start();
+  if (cfg_.reports.scheduler) schedules_->start();
+  if (upstream_sync_) upstream_sync_->start();
   ingest_->set_delivery([&server](std::function<void()> task) { server.post(std::move(task)); });
   server.run();
+  exports_->wait_idle(std::chrono::seconds(10));  // their producers use ctx and the services
+  schedules_->stop();
+  if (upstream_sync_) upstream_sync_->stop();
   ingest_->set_delivery(nullptr);  // the server's threads are gone: answer on the writer (post() would too)
   if (video_) video_->stop();  // closes the recordings' open files, indexed before the database closes
   stop_mqtt();  // acknowledges what is committed; the broker keeps the rest for the next start

@@ -20,6 +20,10 @@
 #include "operations/operations.hpp"
 #include "disclosure/disclosure.hpp"
 #include "registry/registry.hpp"
+#include "reports/exchange.hpp"
+#include "reports/export.hpp"
+#include "reports/report_service.hpp"
+#include "reports/schedules.hpp"
 #include "stats/stats_service.hpp"
 #include "storage/database.hpp"
 
@@ -85,11 +89,17 @@ class Platform {
   std::unique_ptr<ingest::DeviceService> devices_;
   std::unique_ptr<stats::StatsService> stats_;
   std::unique_ptr<alerts::Scheduler> scheduler_;
+  std::unique_ptr<reports::ReportService> reports_;  // src/reports
+  std::unique_ptr<reports::ExportService> exports_;
   // data push (src/notify): made in the constructor, the threads started by serve()
   std::unique_ptr<notify::HttpClient> push_http_;
   std::unique_ptr<notify::WebhookService> webhooks_;
   std::unique_ptr<notify::EventHub> hub_;
   std::unique_ptr<notify::Dispatcher> dispatcher_;
+  std::unique_ptr<reports::ScheduleService> schedules_;  // uses push_http_: declared after it
+  std::unique_ptr<reports::ExchangeReceiver> exchange_;  // 数据上报 received from lower platforms
+  std::unique_ptr<reports::UpstreamSync> upstream_sync_;  // 数据上报 sent up (--upstream)
+  reports::UpstreamOptions upstream_options() const;
   void start_push();
   void stop_push();
   // device messaging (--mqtt): after ingest_, so it is destroyed (stopped) before it

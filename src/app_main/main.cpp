@@ -41,6 +41,8 @@ int load_config(CLI::App& cmd, app::Config& cfg) {
   if (given("--listen")) base.listen = flags.listen;
   if (given("--mqtt")) base.mqtt_url = flags.mqtt_url;
   if (given("--amqp")) base.amqp_url = flags.amqp_url;
+  if (given("--upstream")) base.reports.upstream_url = flags.reports.upstream_url;
+  if (given("--upstream-key")) base.reports.upstream_key = flags.reports.upstream_key;
   if (given("--web-root")) base.web_root = flags.web_root;
   if (given("--log-level")) base.log_level = flags.log_level;
   if (given("--threads")) base.threads = flags.threads;
@@ -74,6 +76,8 @@ int main(int argc, char** argv) {
                   "let POST /api/v1/admin/clock move time forward (tests only; loopback only)");
   serve->add_option("--mqtt", cfg.mqtt_url, "MQTT broker URL for device events, e.g. mqtt://127.0.0.1:1883");
   serve->add_option("--amqp", cfg.amqp_url, "RabbitMQ URL for data push, e.g. amqp://guest:guest@127.0.0.1:5672/");
+  serve->add_option("--upstream", cfg.reports.upstream_url, "the upper platform to report to (数据上报), e.g. https://province.example");
+  serve->add_option("--upstream-key", cfg.reports.upstream_key, "the API key the upper platform issued to this one");
   serve->add_option("--web-root", cfg.web_root, "directory of the built web UI (default ./web/dist when present)");
   serve->add_option("--public-base-url", cfg.public_base_url, "external URL of this platform, for QR codes");
   serve->add_option("--threads", cfg.threads, "HTTP worker threads")->check(CLI::Range(1, 256));

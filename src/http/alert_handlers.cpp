@@ -61,6 +61,9 @@ json::object notification_json(const ApiContext& ctx, const alerts::Notification
                       {"read_at", time_or_null(ctx, n.read_at)}};
 }
 
+}  // namespace
+
+// Also used by the alert export (report_handlers.cpp): the list's filters, parsed once.
 Result<alerts::AlertFilter> alert_filter(const ApiContext& ctx, const Request& req) {
   alerts::AlertFilter f;
   for (auto [name, target] : {std::pair{"jurisdiction_id", &f.jurisdiction_id}, std::pair{"unit_id", &f.unit_id},
@@ -100,6 +103,8 @@ Result<alerts::AlertFilter> alert_filter(const ApiContext& ctx, const Request& r
   f.to = *to;
   return f;
 }
+
+namespace {
 
 alerts::PageRequest page_of(const PageParams& p) { return alerts::PageRequest{p.page, p.page_size}; }
 

@@ -51,7 +51,16 @@ namespace mingchu::video {
 class VideoService;
 }
 
+namespace mingchu::reports {
+class ReportService;
+class ExportService;
+class ScheduleService;
+class ExchangeReceiver;
+}
+
 namespace mingchu::http {
+
+class KeyGuard;
 
 struct ApiOptions {
   bool manual_clock = false;    // POST /api/v1/admin/clock exists only then
@@ -84,6 +93,12 @@ struct ApiContext {
   operations::Operations* operations = nullptr;  // group-catering ledgers and traceability
   operations::Ledgers* ledgers = nullptr;        // process, after-meal, people, equipment, self-inspection
   video::VideoService* video = nullptr;         // live, recordings, clips (nullptr: video off)
+  reports::ReportService* reports = nullptr;    // PDFs and document templates
+  reports::ExportService* exports = nullptr;    // streamed CSV/XLSX exports
+  reports::ScheduleService* schedules = nullptr;  // scheduled reports and their archive
+  reports::ExchangeReceiver* exchange = nullptr;  // 数据上报 from lower platforms
+  const Router* router = nullptr;               // the routes themselves (exports call the lists)
+  KeyGuard* key_guard = nullptr;                // rate limit and audit of API-key calls
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
@@ -96,6 +111,7 @@ void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, hear
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
 void add_video_routes(Router& r, ApiContext& ctx);     // live, snapshots, recordings, clips, /media/...
+void add_report_routes(Router& r, ApiContext& ctx);    // PDFs, templates, exports, schedules
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
 void add_operations_routes(Router& r, ApiContext& ctx);  // ledgers, traceability (before static)
 // The OpenAPI summary of an operations route, if it is one.

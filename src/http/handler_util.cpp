@@ -1,5 +1,7 @@
 #include "http/handler_util.hpp"
 
+#include "http/key_guard.hpp"
+
 #include "auth/auth_service.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
@@ -29,6 +31,10 @@ static Result<auth::Principal> authenticate_any(ApiContext& ctx, const Request& 
 Result<auth::Principal> authenticate(ApiContext& ctx, const Request& req) {
   auto p = authenticate_any(ctx, req);
   if (p && p->is_api_key && p->ingest_only) return Error::forbidden("this API key may only be used for ingest");
+  // third parties: rate-limited and audited per call (http/key_guard.hpp)
+  if (p && p->is_api_key && !req.internal && ctx.key_guard) {
+    if (auto st = ctx.key_guard->admit(*p, req); !st) return st.error();
+  }
   return p;
 }
 

@@ -27,6 +27,7 @@ struct Request {
   std::string remote;      // peer address
   std::string request_id;  // X-Request-Id or generated
   std::map<std::string, std::string, std::less<>> params;  // from the route pattern
+  bool internal = false;   // made by the server itself (an export paging through a list), never from the wire
 
   std::optional<std::string> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;
@@ -48,6 +49,22 @@ class EventStream {
   virtual std::chrono::milliseconds poll() const { return std::chrono::milliseconds(100); }
 };
 
+// A response body produced while it is sent (exports of long lists): the server writes each
+// piece read() hands over as one HTTP chunk. Implementations are thread safe; read() never
+// blocks for long (the caller is an I/O thread).
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // The next piece: non-empty text; "" when nothing is ready yet (ask again shortly); nullopt
+  // at the end of the body.
+  virtual std::optional<std::string> read() = 0;
+  // True when the body ended in an error: the server then drops the connection instead of
+  // ending the chunked body, so the client sees a truncated download, never a short file.
+  virtual bool failed() const = 0;
+  // The client went away (or the server stops): the producer stops and releases what it holds.
+  virtual void cancel() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json; charset=utf-8";
@@ -56,6 +73,9 @@ struct Response {
   // When set, the body is this event stream (text/event-stream). Shared with the hub that
   // feeds it: the hub and the connection both outlive each other in either order.
   std::shared_ptr<EventStream> stream;
+  // When set, the body is produced by this source while it is sent (chunked), with
+  // content_type and headers as given. Shared: the producer's thread may outlive the connection.
+  std::shared_ptr<BodySource> source;
   // When set, the response is this function's result, computed on the connection's own
   // thread: an async handler completed on a busy thread (the ingest writer) hands over the
   // serialising of its body instead of doing it there.

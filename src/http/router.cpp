@@ -33,6 +33,13 @@ bool match_route(const Route& r, const std::vector<std::string>& segs,
     }
     if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
       if (params) (*params)[s.substr(1, s.size() - 2)] = segs[i];
+    } else if (size_t close = s.find('}'); s.front() == '{' && close != std::string::npos) {
+      // "{name}.pdf": a parameter with a literal suffix
+      std::string_view suffix = std::string_view(s).substr(close + 1);
+      const std::string& seg = segs[i];
+      if (seg.size() <= suffix.size() || std::string_view(seg).substr(seg.size() - suffix.size()) != suffix)
+        return false;
+      if (params) (*params)[s.substr(1, close - 1)] = seg.substr(0, seg.size() - suffix.size());
     } else if (s != segs[i]) {
       return false;
     }

@@ -185,7 +185,13 @@ struct Server::Impl {
       }
       if (stopping) keep_alive = false;
       bool head = req.method == "HEAD";
-      co_await write(*stream, resp, keep_alive, req.request_id, head ? nullptr : resp.stream.get());
+      if (resp.source && (head || !co_await write_source(*stream, resp, keep_alive, req.request_id))) {
+        resp.source->cancel();
+        keep_alive = false;
+        if (head) co_await write(*stream, resp, false, req.request_id, nullptr);
+      } else if (!resp.source) {
+        co_await write(*stream, resp, keep_alive, req.request_id, head ? nullptr : resp.stream.get());
+      }
       --in_flight;
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::string status = std::to_string(resp.status);
@@ -261,6 +267,47 @@ struct Server::Impl {
     out.keep_alive(keep_alive);
     out.prepare_payload();
     co_await bhttp::async_write(stream, out, kTuple);
+  }
+
+  // Streams a BodySource as a chunked body. False when the body did not end cleanly (the
+  // client went away, the source failed, the server stops): the connection must then close.
+  awaitable<bool> write_source(beast::tcp_stream& stream, Response& resp, bool keep_alive,
+                               const std::string& request_id) {
+    BodySource& src = *resp.source;
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(resp.status), 11};
+    if (!resp.content_type.empty()) head.set(bhttp::field::content_type, resp.content_type);
+    head.set(bhttp::field::server, "mingchu");
+    head.set("X-Request-Id", request_id);
+    head.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [k, v] : resp.headers) head.set(k, v);
+    head.keep_alive(keep_alive);
+    head.chunked(true);
+    bhttp::response_serializer<bhttp::empty_body> sr{head};
+    stream.expires_after(std::chrono::seconds(60));
+    auto [ec, written] = co_await bhttp::async_write_header(stream, sr, kTuple);
+    (void)written;
+    if (ec) co_return false;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    int idle_ms = 1;
+    for (;;) {
+      if (stopping) co_return false;
+      auto piece = src.read();
+      if (!piece) break;
+      if (piece->empty()) {
+        // the producer is behind: wait a little longer each time, at most 20 ms
+        timer.expires_after(std::chrono::milliseconds(idle_ms));
+        co_await timer.async_wait(kTuple);
+        idle_ms = std::min(idle_ms * 2, 20);
+        continue;
+      }
+      idle_ms = 1;
+      stream.expires_after(std::chrono::seconds(60));
+      auto [ec2, n] = co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(*piece)), kTuple);
+      if (ec2) co_return false;
+    }
+    if (src.failed()) co_return false;
+    auto [ec3, n3] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kTuple);
+    co_return !ec3;
   }
 
   void begin_stop() {

@@ -102,6 +102,32 @@ std::string summary_of(const std::string& method, const std::string& pattern) {
       {"GET", "/healthz", "Liveness and database reachability"},
       {"GET", "/metrics", "Prometheus metrics"},
       {"GET", "/api/v1/openapi.json", "This document: every route the server answers, generated from its router"},
+      {"GET", "/api/v1/alerts/{id}/notice.pdf", "The rectification notice (整改通知书) of an alert as PDF"},
+      {"GET", "/api/v1/alerts/{id}/documents/{doc_id}.pdf", "An enforcement document (三书一函) as PDF, from the jurisdiction's template"},
+      {"GET", "/api/v1/units/{id}/archive.pdf", "A unit's archive (单位档案) as PDF: archive fields, cameras, staff and certificates, alerts"},
+      {"GET", "/api/v1/reports/monthly.pdf", "The monthly supervision report of a jurisdiction (month=YYYY-MM, to_month?)"},
+      {"GET", "/api/v1/jurisdictions/{id}/document-templates/{kind}", "The 三书一函 template in force for a jurisdiction"},
+      {"PUT", "/api/v1/jurisdictions/{id}/document-templates/{kind}", "Set a jurisdiction's 三书一函 template (placeholders checked)"},
+      {"GET", "/api/v1/alerts/export", "The alert list with its filters as XLSX or CSV (format=xlsx|csv), streamed"},
+      {"GET", "/api/v1/units/export", "The unit list with its filters as XLSX or CSV, streamed"},
+      {"GET", "/api/v1/cameras/export", "The camera list with its filters as XLSX or CSV, streamed"},
+      {"GET", "/api/v1/staff/export", "The staff list with its filters as XLSX or CSV, streamed"},
+      {"GET", "/api/v1/health-certs/export", "The certificate query as XLSX or CSV, streamed"},
+      {"GET", "/api/v1/complaints/export", "The complaints as XLSX or CSV, streamed"},
+      {"GET", "/api/v1/audit/export", "The audit log with its filters as XLSX or CSV, streamed"},
+      {"GET", "/api/v1/report-schedules", "Scheduled reports in scope"},
+      {"POST", "/api/v1/report-schedules", "Schedule a report: {report, jurisdiction_id?, unit_id?, cron, recipients}"},
+      {"GET", "/api/v1/report-schedules/{id}", "A scheduled report"},
+      {"PATCH", "/api/v1/report-schedules/{id}", "Change a schedule's cron, recipients or enabled"},
+      {"DELETE", "/api/v1/report-schedules/{id}", "Delete a schedule (its archive stays)"},
+      {"POST", "/api/v1/report-schedules/{id}/run", "Make the scheduled report now"},
+      {"GET", "/api/v1/report-archive", "The reports archive in scope, with digests and deliveries"},
+      {"GET", "/api/v1/report-archive/{id}", "One archived report with its deliveries"},
+      {"GET", "/api/v1/report-archive/{id}/file", "The archived file (X-Content-SM3: its digest)"},
+      {"POST", "/api/v1/report-deliveries/{id}/retry", "Retry a dead report delivery"},
+      {"POST", "/api/v1/exchange/batches", "数据上报: a signed batch from a lower platform (schema mingchu.exchange.v1)"},
+      {"GET", "/api/v1/exchange/sources", "The lower platforms reporting into the caller's subtree"},
+      {"GET", "/api/v1/exchange/{kind}", "What lower platforms reported: alerts, units, cameras or stats"},
   };
   for (const auto& [m, p, s] : kDocs) {
     if (method == m && pattern == p) return s;
@@ -118,7 +144,7 @@ json::object openapi(const Router& router) {
     json::array params;
     for (const auto& seg : rt.segments) {
       if (seg.size() > 2 && seg.front() == '{') {
-        params.emplace_back(json::object{{"name", seg.substr(1, seg.size() - 2)},
+        params.emplace_back(json::object{{"name", seg.substr(1, seg.find('}') - 1)},
                                          {"in", "path"},
                                          {"required", true},
                                          {"schema", {{"type", "string"}}}});

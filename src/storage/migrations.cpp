@@ -748,6 +748,119 @@ CREATE TABLE op_records (
 CREATE INDEX op_records_scope ON op_records(ledger, jpath, at);
 CREATE INDEX op_records_unit ON op_records(ledger, unit_id, at);
 )SQL"},
+      {13, "reports and exchange", R"SQL(
+-- 三书一函 templates per jurisdiction (src/reports): the nearest node up the tree wins.
+CREATE TABLE document_templates (
+  jurisdiction_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  title TEXT NOT NULL,
+  body TEXT NOT NULL,
+  org TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  seal_file_id TEXT,
+  updated_by TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (jurisdiction_id, kind)
+);
+-- Scheduled reports: claimed with a lease (lease_until) so one node runs each.
+CREATE TABLE report_schedules (
+  id TEXT PRIMARY KEY,
+  report TEXT NOT NULL,
+  jurisdiction_id TEXT,
+  unit_id TEXT,
+  jpath TEXT{{C}} NOT NULL,
+  cron TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  enabled BIGINT NOT NULL DEFAULT 1,
+  next_run_at BIGINT NOT NULL,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  last_run_at BIGINT,
+  last_error TEXT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX report_schedules_due ON report_schedules(next_run_at);
+CREATE INDEX report_schedules_scope ON report_schedules(jpath);
+-- The reports archive: every file made, with its digests (the bytes live in DATA/reports/).
+CREATE TABLE report_archive (
+  id TEXT PRIMARY KEY,
+  schedule_id TEXT,
+  report TEXT NOT NULL,
+  title TEXT NOT NULL,
+  filename TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  size BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  sm3 TEXT NOT NULL,
+  period_from BIGINT NOT NULL,
+  period_to BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX report_archive_scope ON report_archive(jpath, created_at);
+CREATE TABLE report_deliveries (
+  id TEXT PRIMARY KEY,
+  archive_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  target TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  lease_until BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT,
+  delivered_at BIGINT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX report_deliveries_archive ON report_deliveries(archive_id);
+CREATE INDEX report_deliveries_due ON report_deliveries(state, next_attempt_at);
+-- 数据上报, sending side: a cursor per upper platform and kind (units, cameras).
+CREATE TABLE upstream_cursors (
+  upstream TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  id TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (upstream, kind)
+);
+CREATE INDEX units_updated ON units(updated_at, id);
+CREATE INDEX cameras_updated ON cameras(updated_at, id);
+-- 数据上报, receiving side: batches and events seen (idempotency) and the mirrored objects,
+-- owned by the sending key (source) and scoped by its jurisdiction path.
+CREATE TABLE exchange_batches (
+  source TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  items BIGINT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (source, batch_id)
+);
+CREATE TABLE exchange_events (
+  source TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (source, event_id)
+);
+CREATE TABLE exchange_objects (
+  source TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  id TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  version BIGINT NOT NULL,
+  state TEXT,
+  name TEXT,
+  data TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (source, kind, id)
+);
+CREATE INDEX exchange_objects_scope ON exchange_objects(kind, jpath, version);
+CREATE TABLE exchange_sources (
+  source TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  last_batch_at BIGINT NOT NULL,
+  batches BIGINT NOT NULL,
+  items BIGINT NOT NULL
+);
+)SQL"},
   };
   return kAll;
 }

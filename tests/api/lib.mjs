@@ -45,6 +45,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
  *   dataDir: reuse this data directory (no new admin unless createAdmin is true)
  *   createAdmin: create ADMIN first (default: true for a fresh directory)
  *   timeoutMs: how long to wait for /healthz (default 60 s)
+ *   port: listen on this loopback port (default: a free one)
  * Returns { base, port, dataDir, proc, log(), stop(), kill() }. stop() ends the server with
  * SIGTERM (SIGKILL after 10 s) and removes a data directory it created unless keepData;
  * kill() sends SIGKILL and keeps the data directory (to test recovery).
@@ -66,7 +67,7 @@ export async function startServer(opts = {}) {
       throw new Error(`mingchu admin create-user failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`)
     }
   }
-  const port = await freePort()
+  const port = opts.port ?? (await freePort()) // opts.port: restart where peers expect it
   const base = `http://127.0.0.1:${port}`
   const argv = ['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...(demo ? ['--demo'] : []), ...args]
   const proc = spawn(BIN, argv, { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
