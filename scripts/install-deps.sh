@@ -27,6 +27,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   wrk chromium fonts-noto-cjk
   curl ca-certificates
+  libicu-dev
 )
 # The machines come with Node 20 + npm 11 (not Debian's); only install Debian's when node is
 # missing altogether, never on top of another Node.

@@ -53,6 +53,7 @@ struct ApiOptions {
   int utc_offset_minutes = 480;
   std::string map_tile_url;     // Tianditu/AMap template for the console map; empty = plain background
   std::string map_attribution;
+  std::string public_frame_ancestors;  // CSP sources that may embed /public/units/*; empty = none
 };
 
 struct ApiContext {
@@ -85,5 +86,6 @@ void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, hear
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
+void add_denial_audit(Router& r, ApiContext& ctx);     // audit of refused requests (after all routes)
 
 }  // namespace mingchu::http

@@ -4,6 +4,7 @@
 
 #include "auth/principal.hpp"
 #include "http/handler_util.hpp"
+#include "http/security_headers.hpp"
 #include "storage/database.hpp"
 
 namespace mingchu::http {
@@ -198,6 +199,7 @@ void add_static_routes(Router& r, ApiContext& ctx) {
                                         : "application/octet-stream";
     // hashed asset names never change; pages must be revalidated to pick up new assets
     resp.headers.emplace_back("Cache-Control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    if (ends(".html")) add_page_headers(resp, ctx.options, false);
     return resp;
   };
   r.add("GET", "/", [serve](Request&) { return serve("index.html", false); });

@@ -196,6 +196,12 @@ test('kitchen app: the unit name is text', { timeout: 90000 }, async () => {
   await name.waitFor({ timeout: T })
   assert.equal((await name.innerText()).trim(), PAYLOAD)
   await assertInert(page, seen, 'kitchen app')
+  // Vant's icons come from the inlined font (the CDN copy is stripped at build time)
+  const icons = await page.evaluate(async () => {
+    await document.fonts.ready
+    return [...document.fonts].filter((f) => f.family.replace(/"/g, '') === 'vant-icon').map((f) => f.status)
+  })
+  assert.ok(icons.includes('loaded'), `vant-icon font: ${JSON.stringify(icons)}`)
   const streams = seen.requests.filter((u) => u.includes('/api/v1/stream'))
   for (const u of streams) assert.match(u, /[?&]ticket=mct_/, u)
   await shot(page, 'security-kitchen-unit')
