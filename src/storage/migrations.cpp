@@ -486,7 +486,7 @@ UPDATE users SET username_key = lower(username) || '#' || id WHERE EXISTS (SELEC
   WHERE lower(o.username) = lower(users.username)
     AND (o.created_at < users.created_at OR (o.created_at = users.created_at AND o.id < users.id)));
 UPDATE users SET username_key = lower(username) WHERE username_key IS NULL;
-CREATE UNIQUE INDEX users_username_key ON users(username_key);
+CREATE UNIQUE INDEX users_by_name_key ON users(username_key);
 -- Failed logins per (account, source) and per source ('*'): auth/login_throttle.hpp.
 CREATE TABLE login_throttle (
   account TEXT{{C}} NOT NULL,
