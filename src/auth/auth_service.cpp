@@ -119,7 +119,7 @@ Result<LoginResult> AuthService::login(const std::string& username, const std::s
     storage::Conn c = db_.acquire();
     if (TimeMs wait = throttle_.locked_for(*c, name_key, source); wait > 0) {
       e.result = "refused: locked";
-      audit_.append(db_, e);
+      if (audit_refusal(source, now, e.detail)) audit_.append(db_, e);
       return locked(wait);
     }
     storage::Rows r = c->query(kUserByName, {name_key});
@@ -173,6 +173,24 @@ Result<LoginResult> AuthService::login(const std::string& username, const std::s
   out.password_expired =
       config_.password_max_age_days > 0 && now - changed_at > config_.password_max_age_days * kDayMs;
   return out;
+}
+
+bool AuthService::audit_refusal(const std::string& source, TimeMs now, std::string& detail) {
+  std::lock_guard g(refusals_mu_);
+  if (refusals_.size() > 10000) refusals_.clear();
+  Refusals& r = refusals_[source];
+  if (now / kMinuteMs != r.minute) {
+    r.minute = now / kMinuteMs;
+    r.written = 0;
+  }
+  if (r.written >= kRefusalsPerMinute) {
+    ++r.suppressed;
+    return false;
+  }
+  ++r.written;
+  if (r.suppressed > 0) detail = "suppressed=" + std::to_string(r.suppressed);
+  r.suppressed = 0;
+  return true;
 }
 
 Result<Principal> AuthService::authenticate_token(const std::string& token, const std::string& source) {

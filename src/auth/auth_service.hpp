@@ -168,6 +168,20 @@ class AuthService {
   LoginThrottle throttle_;
   std::atomic<std::uint64_t> revocations_{0};
 
+  // Attempts refused while locked are audited at most kRefusalsPerMinute a minute per source
+  // (a locked-out attacker hammering login must not fill the disk); the next entry written for
+  // that source says how many were left out ("suppressed=N").
+  static constexpr int kRefusalsPerMinute = 10;
+  struct Refusals {
+    TimeMs minute = 0;
+    int written = 0;
+    std::int64_t suppressed = 0;
+  };
+  std::mutex refusals_mu_;
+  std::unordered_map<std::string, Refusals> refusals_;
+  // True when this refusal is to be audited; sets detail to the suppressed count if any.
+  bool audit_refusal(const std::string& source, TimeMs now, std::string& detail);
+
   // API keys seen lately (by key hash): an AI box sends many events a second, each one
   // authenticated. An entry is trusted while api_keys is unchanged in this process
   // (storage::table_generation; revoke_api_key also drops them all) and for at most

@@ -221,6 +221,22 @@ TEST_P(AuthTest, LockoutCountsPerAccountAndSourceSoAnAttackerCannotLockTheOwnerO
   EXPECT_EQ(audit_->list(*db_, q).second, 1);
 }
 
+TEST_P(AuthTest, RefusalsWhileLockedAreAuditedAtABoundedRate) {
+  for (int i = 0; i < 5; ++i) (void)auth_->login("rega", "wrong", "127.0.0.1");
+  for (int i = 0; i < 200; ++i) (void)auth_->login("rega", "wrong", "127.0.0.1");
+  audit::AuditQuery q;
+  q.action = "auth.login";
+  q.result = "refused";
+  constexpr int kPerMinute = 10;  // AuthService::kRefusalsPerMinute
+  EXPECT_EQ(audit_->list(*db_, q).second, kPerMinute);
+  clock_.advance_ms(kMinuteMs);
+  (void)auth_->login("rega", "wrong", "127.0.0.1");
+  q.page_size = 1;
+  auto [latest, n] = audit_->list(*db_, q);
+  EXPECT_EQ(n, kPerMinute + 1);
+  EXPECT_EQ(latest.front().e.detail, "suppressed=190");
+}
+
 TEST_P(AuthTest, UnknownAndExistingAccountsAnswerAlike) {
   for (int i = 0; i < 7; ++i) {
     TimeMs wait_real = 0, wait_ghost = 0;
