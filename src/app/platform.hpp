@@ -32,6 +32,10 @@ class IngestSink;
 class MqttSubscriber;
 }  // namespace mingchu::ingest
 
+namespace mingchu::video {
+class VideoService;
+}  // namespace mingchu::video
+
 namespace mingchu::app {
 
 class Platform {
@@ -91,6 +95,9 @@ class Platform {
   std::unique_ptr<ingest::MqttSubscriber> mqtt_;
   Status start_mqtt();
   void stop_mqtt();
+  // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
+  std::unique_ptr<video::VideoService> video_;
+  void start_video();
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.
