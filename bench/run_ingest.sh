@@ -23,7 +23,7 @@ kill -0 $SERVER 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
 TOKEN=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"admin","password":"Platform@2026!"}' \
   http://127.0.0.1:$PORT/api/v1/auth/login | sed -E 's/.*"token":"([^"]+)".*/\1/')
 API_KEY=$(curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
-  -d '{"name":"bench","scope":{"ingest_only":true}}' http://127.0.0.1:$PORT/api/v1/api-keys |
+  -d '{"name":"bench","scope":{"jurisdiction_id":"jur_320600","ingest_only":true}}' http://127.0.0.1:$PORT/api/v1/api-keys |
   sed -E 's/.*"key":"([^"]+)".*/\1/')
 export API_KEY CAMERAS_FILE=$DATA/cameras.txt
 for page in 1 2 3; do

@@ -31,6 +31,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
   libcairo2-dev libpango1.0-dev libxlsxwriter-dev poppler-utils unzip
   curl ca-certificates
+  libicu-dev
 )
 # The machines come with Node 20 + npm 11 (not Debian's); only install Debian's when node is
 # missing altogether, never on top of another Node.

@@ -49,6 +49,7 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   str(t["server"]["listen"], "server.listen", cfg.listen);
   str(t["server"]["web_root"], "server.web_root", cfg.web_root);
   str(t["server"]["public_base_url"], "server.public_base_url", cfg.public_base_url);
+  str(t["server"]["public_frame_ancestors"], "server.public_frame_ancestors", cfg.public_frame_ancestors);
   num(t["server"]["threads"], "server.threads", cfg.threads, 1, 256);
   num(t["server"]["utc_offset_minutes"], "server.utc_offset_minutes", cfg.utc_offset_minutes, -720, 840);
   int upload_mb = static_cast<int>(cfg.max_upload_bytes / (1024 * 1024));
@@ -67,6 +68,8 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   num(t["auth"]["password_max_age_days"], "auth.password_max_age_days", cfg.auth.password_max_age_days, 0, 3650);
   num(t["auth"]["lockout_threshold"], "auth.lockout_threshold", cfg.auth.lockout_threshold, 1, 100);
   num(t["auth"]["lockout_minutes"], "auth.lockout_minutes", cfg.auth.lockout_minutes, 1, 24 * 60);
+  num(t["auth"]["source_lockout_threshold"], "auth.source_lockout_threshold", cfg.auth.source_lockout_threshold, 5,
+      10000);
   num(t["auth"]["session_idle_minutes"], "auth.session_idle_minutes", cfg.auth.session_idle_minutes, 1, 24 * 60);
   num(t["auth"]["session_max_hours"], "auth.session_max_hours", cfg.auth.session_max_hours, 1, 24 * 30);
   num(t["auth"]["max_sessions_per_user"], "auth.max_sessions_per_user", cfg.auth.max_sessions_per_user, 1, 100);
@@ -174,6 +177,7 @@ Status apply_env(Config& cfg) {
   if (auto v = env("MINGCHU_AMQP")) cfg.amqp_url = v;
   if (auto v = env("MINGCHU_WEB_ROOT")) cfg.web_root = v;
   if (auto v = env("MINGCHU_PUBLIC_BASE_URL")) cfg.public_base_url = v;
+  if (auto v = env("MINGCHU_PUBLIC_FRAME_ANCESTORS")) cfg.public_frame_ancestors = v;
   if (auto v = env("MINGCHU_NODE_ID")) cfg.push.node_id = v;
   if (auto v = env("MINGCHU_MQTT_CLIENT_ID")) cfg.push.mqtt_client_id = v;
   if (auto v = env("MINGCHU_SMS_URL")) cfg.push.sms_url = v;

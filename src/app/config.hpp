@@ -99,6 +99,7 @@ struct Config {
   std::string public_base_url = "http://127.0.0.1:8080";
   std::string map_tile_url;  // e.g. a Tianditu WMTS template with its key; empty: markers on a plain background
   std::string map_attribution;
+  std::string public_frame_ancestors;  // CSP sources that may frame the public page; empty: none
   std::string log_level = "info";
   bool log_json = false;
   bool demo = false;

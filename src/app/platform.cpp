@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "http/api.hpp"
 #include "http/key_guard.hpp"
+#include "http/security_headers.hpp"
 #include "http/server.hpp"
 #include "ingest/mqtt_subscriber.hpp"
 #include "notify/amqp.hpp"
@@ -270,6 +271,11 @@ int Platform::serve() {
     log::error("--manual-clock refuses to listen on anything but loopback", {{"listen", cfg_.listen}});
     return 2;
   }
+  if (auto why = cfg_.public_frame_ancestors.empty() ? std::nullopt
+                                                     : http::frame_ancestors_problem(cfg_.public_frame_ancestors)) {
+    log::error("invalid public_frame_ancestors", {{"error", *why}});
+    return 2;
+  }
   http::ApiContext ctx;
   ctx.options.manual_clock = cfg_.manual_clock;
   ctx.options.web_root = cfg_.web_root;
@@ -288,6 +294,7 @@ int Platform::serve() {
   ctx.disclosure = disclosure_.get();
   ctx.options.map_tile_url = cfg_.map_tile_url;
   ctx.options.map_attribution = cfg_.map_attribution;
+  ctx.options.public_frame_ancestors = cfg_.public_frame_ancestors;
   ctx.alerts = alerts_.get();
   ctx.scheduler = scheduler_.get();
   ctx.ingest = ingest_.get();
@@ -322,6 +329,7 @@ int Platform::serve() {
   http::add_report_routes(router, ctx);
   ctx.router = &router;
   http::add_static_routes(router, ctx);
+  http::add_denial_audit(router, ctx);
 
   http::ServerOptions so;
   so.host = hp->first == "localhost" ? "127.0.0.1" : hp->first;

@@ -120,6 +120,10 @@ std::pair<std::vector<StoredEntry>, std::int64_t> AuditLog::list(storage::Databa
     p.emplace_back(storage::like_escape(*q.action) + "%");
     where += " AND action LIKE $" + std::to_string(p.size()) + " ESCAPE '\\'";
   }
+  if (q.result) {
+    p.emplace_back(*q.result == "ok" ? std::string("ok") : storage::like_escape(*q.result) + "%");
+    where += " AND result LIKE $" + std::to_string(p.size()) + " ESCAPE '\\'";
+  }
   if (q.from) {
     p.emplace_back(*q.from);
     where += " AND at >= $" + std::to_string(p.size());

@@ -49,6 +49,7 @@ struct VerifyResult {
 struct AuditQuery {
   std::optional<std::string> actor;
   std::optional<std::string> action;  // prefix match
+  std::optional<std::string> result;  // "ok" exactly, else a prefix ("denied" → "denied: 404")
   std::optional<TimeMs> from, to;
   int page = 1;
   int page_size = 50;

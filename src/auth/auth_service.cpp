@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "auth/username.hpp"
 #include "core/ids.hpp"
 #include "crypto/sm3.hpp"
 
@@ -11,18 +12,19 @@ namespace {
 constexpr const char* kUserColumns =
     "SELECT id, username, display_name, role, jurisdiction_id, created_at, password_changed_at, disabled FROM users";
 constexpr const char* kUserByName =
-    "SELECT id, password_hash, failed_logins, locked_until, disabled, password_changed_at FROM users WHERE username = $1";
+    "SELECT id, password_hash, disabled, password_changed_at FROM users WHERE username_key = $1";
 constexpr const char* kInsertSession =
     "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, source) VALUES ($1, $2, $3, $4, $5, $6)";
 constexpr const char* kSessionByHash = "SELECT user_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1";
 constexpr const char* kTouchSession = "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2";
 constexpr const char* kDeleteSession = "DELETE FROM sessions WHERE token_hash = $1";
+constexpr const char* kUserSessionsExcept = "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2";
 constexpr const char* kUserSessions = "SELECT token_hash FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC";
 constexpr const char* kJurisdictionPath = "SELECT path FROM jurisdictions WHERE id = $1";
 constexpr const char* kUnitJpath = "SELECT jpath FROM units WHERE id = $1 AND deleted_at IS NULL";
 constexpr const char* kInsertUser =
     "INSERT INTO users (id, username, display_name, role, jurisdiction_id, password_hash, password_changed_at, "
-    "created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    "created_by, created_at, username_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 constexpr const char* kInsertUserUnit = "INSERT INTO user_units (user_id, unit_id) VALUES ($1, $2)";
 constexpr const char* kUserUnits = "SELECT unit_id FROM user_units WHERE user_id = $1 ORDER BY unit_id";
 
@@ -69,7 +71,9 @@ AuthService::AuthService(storage::Database& db, const Clock& clock, const audit:
       clock_(clock),
       audit_(audit),
       config_(std::move(config)),
-      dummy_hash_(crypto::hash_password(random_hex(16), config_.password_cost)) {}
+      dummy_hash_(crypto::hash_password(random_hex(16), config_.password_cost)),
+      throttle_(clock, ThrottleConfig{config_.lockout_threshold, config_.source_lockout_threshold,
+                                      config_.lockout_minutes * kMinuteMs, kDayMs}) {}
 
 std::string AuthService::hash_secret(const std::string& secret) { return crypto::sha256_hex(secret); }
 
@@ -89,76 +93,68 @@ std::optional<std::string> AuthService::password_policy_violation(const std::str
 }
 
 Result<LoginResult> AuthService::login(const std::string& username, const std::string& password,
-                                       const std::string& source) {
+                                       const std::string& source, TimeMs* retry_after_ms) {
   TimeMs now = clock_.now_ms();
   audit::Entry e;
   e.actor = username.substr(0, 64);
   e.action = "auth.login";
   e.source = source;
+  // Unknown and existing names take the same path and give the same answers: the throttle is
+  // keyed by what was typed, the password is always verified (against a dummy for nobody).
+  std::string name_key = username_key(username).value_or(username).substr(0, 128);
+  const Error wrong{
+      ErrorKind::kUnauthorized, "invalid_credentials", "用户名或密码错误 / wrong user name or password", {}};
+  auto locked = [&](TimeMs for_ms) {
+    if (retry_after_ms) *retry_after_ms = for_ms;
+    return Error{ErrorKind::kLocked,
+                 "account_locked",
+                 "登录失败次数过多，请稍后再试 / too many failed logins; try again later",
+                 {}};
+  };
   std::string user_id;
-  std::string stored_hash;
-  std::int64_t failed = 0;
-  std::optional<TimeMs> locked_until;
+  std::string stored_hash = dummy_hash_;
   bool disabled = false;
   TimeMs changed_at = 0;
   {
     storage::Conn c = db_.acquire();
-    storage::Rows r = c->query(kUserByName, {username});
+    if (TimeMs wait = throttle_.locked_for(*c, name_key, source); wait > 0) {
+      e.result = "refused: locked";
+      if (audit_refusal(source, now, e.detail)) audit_.append(db_, e);
+      return locked(wait);
+    }
+    storage::Rows r = c->query(kUserByName, {name_key});
     if (!r.empty()) {
       user_id = r[0].text(0);
       stored_hash = r[0].text(1);
-      failed = r[0].integer(2);
-      locked_until = r[0].opt_integer(3);
-      disabled = r[0].boolean(4);
-      changed_at = r[0].integer(5);
+      disabled = r[0].boolean(2);
+      changed_at = r[0].integer(3);
     }
   }
-  if (user_id.empty()) {
-    // spend comparable time so that unknown names are not distinguishable by timing
-    (void)crypto::verify_password(dummy_hash_, password);
-    e.result = "failed: unknown user";
-    audit_.append(db_, e);
-    return Error{ErrorKind::kUnauthorized, "invalid_credentials", "用户名或密码错误 / wrong user name or password", {}};
-  }
-  e.actor_id = user_id;
-  if (locked_until && *locked_until > now) {
-    e.result = "refused: locked";
-    audit_.append(db_, e);
-    return Error{ErrorKind::kLocked, "account_locked",
-                 "账号已锁定，请稍后再试 / account locked after repeated failed logins; try again later", {}};
-  }
-  if (disabled) {
-    e.result = "refused: disabled";
-    audit_.append(db_, e);
-    return Error{ErrorKind::kUnauthorized, "invalid_credentials", "用户名或密码错误 / wrong user name or password", {}};
-  }
-  if (!crypto::verify_password(stored_hash, password)) {
-    // a lock that has run out starts a new count
-    std::int64_t count = (locked_until && *locked_until <= now) ? 1 : failed + 1;
-    bool lock = count >= config_.lockout_threshold;
+  bool verified = crypto::verify_password(stored_hash, password);
+  if (user_id.empty() || disabled || !verified) {
+    e.actor_id = user_id;
+    e.result = user_id.empty() ? "failed: unknown user" : disabled ? "failed: disabled" : "failed: wrong password";
+    std::optional<LoginThrottle::Lock> lock;
     db_.in_transaction([&](storage::Connection& c) {
-      if (lock) {
-        c.exec("UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2",
-               {now + config_.lockout_minutes * kMinuteMs, user_id});
-      } else {
-        c.exec("UPDATE users SET failed_logins = $1, locked_until = NULL WHERE id = $2", {count, user_id});
-      }
-      e.result = lock ? "failed: locked" : "failed: wrong password";
+      lock = throttle_.record_failure(c, name_key, source);
       audit_.append(c, e);
+      if (lock) {
+        audit::Entry l = e;
+        l.action = "auth.lockout";
+        l.result = "locked";
+        l.detail = std::string(lock->whole_source ? "scope=source" : "scope=account+source") +
+                   " lock=" + std::to_string(lock->nth) + " seconds=" + std::to_string((lock->until - now) / 1000);
+        audit_.append(c, l);
+      }
     });
-    if (lock) {
-      return Error{ErrorKind::kLocked, "account_locked",
-                   "连续登录失败，账号已锁定 " + std::to_string(config_.lockout_minutes) +
-                       " 分钟 / too many failed logins; account locked",
-                   {}};
-    }
-    return Error{ErrorKind::kUnauthorized, "invalid_credentials", "用户名或密码错误 / wrong user name or password", {}};
+    if (lock) return locked(lock->until - now);
+    return wrong;
   }
   std::string token = random_token(32);
   TimeMs expires = now + config_.session_max_hours * kHourMs;
   LoginResult out;
   db_.in_transaction([&](storage::Connection& c) {
-    c.exec("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1", {user_id});
+    throttle_.record_success(c, name_key, source);
     // the per-user session limit: the oldest sessions make room
     storage::Rows sessions = c.query(kUserSessions, {user_id});
     for (size_t i = static_cast<size_t>(std::max(0, config_.max_sessions_per_user - 1)); i < sessions.size(); ++i) {
@@ -179,10 +175,31 @@ Result<LoginResult> AuthService::login(const std::string& username, const std::s
   return out;
 }
 
+bool AuthService::audit_refusal(const std::string& source, TimeMs now, std::string& detail) {
+  std::lock_guard g(refusals_mu_);
+  if (refusals_.size() > 10000) refusals_.clear();
+  Refusals& r = refusals_[source];
+  if (now / kMinuteMs != r.minute) {
+    r.minute = now / kMinuteMs;
+    r.written = 0;
+  }
+  if (r.written >= kRefusalsPerMinute) {
+    ++r.suppressed;
+    return false;
+  }
+  ++r.written;
+  if (r.suppressed > 0) detail = "suppressed=" + std::to_string(r.suppressed);
+  r.suppressed = 0;
+  return true;
+}
+
 Result<Principal> AuthService::authenticate_token(const std::string& token, const std::string& source) {
   if (token.empty() || token.size() > 128) return Error::unauthorized("missing or malformed token");
+  return authenticate_session(hash_secret(token), source);
+}
+
+Result<Principal> AuthService::authenticate_session(const std::string& h, const std::string& source) {
   TimeMs now = clock_.now_ms();
-  std::string h = hash_secret(token);
   storage::Conn c = db_.acquire();
   storage::Rows r = c->query(kSessionByHash, {h});
   if (r.empty()) return Error::unauthorized("not logged in or session ended");
@@ -194,6 +211,7 @@ Result<Principal> AuthService::authenticate_token(const std::string& token, cons
   // refresh the idle timer at most every 30 s to keep reads cheap
   if (now - last > 30 * kSecondMs) c->exec(kTouchSession, {now, h});
   auto p = principal_for(*c, r[0].text(0), source);
+  if (p) p->session_hash = h;
   if (p && !p->is_api_key && config_.password_max_age_days > 0) {
     storage::Rows u = c->query("SELECT password_changed_at FROM users WHERE id = $1", {p->user_id});
     p->password_expired = !u.empty() && now - u[0].integer(0) > config_.password_max_age_days * kDayMs;
@@ -245,12 +263,19 @@ User AuthService::load_user(storage::Connection& c, const storage::Row& r) {
   return u;
 }
 
-Status AuthService::logout(const std::string& token, const Principal& who) {
+Status AuthService::logout(const Principal& who) {
+  if (who.session_hash.empty()) return Error::forbidden("only a session logs out");
   db_.in_transaction([&](storage::Connection& c) {
-    c.exec(kDeleteSession, {hash_secret(token)});
+    c.exec(kDeleteSession, {who.session_hash});
     audit_.append(c, audit_entry(who, "auth.logout", "user:" + who.user_id));
   });
+  revoked();
   return ok_status();
+}
+
+void AuthService::end_sessions(storage::Connection& c, const std::string& user_id, const std::string& keep_hash) {
+  c.exec(kUserSessionsExcept, {user_id, keep_hash});
+  c.exec("DELETE FROM auth_tickets WHERE user_id = $1 AND session_hash <> $2", {user_id, keep_hash});
 }
 
 Status AuthService::change_password(const Principal& who, const std::string& old_password,
@@ -279,39 +304,18 @@ Status AuthService::change_password(const Principal& who, const std::string& old
   TimeMs now = clock_.now_ms();
   db_.in_transaction([&](storage::Connection& c) {
     c.exec("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3", {h, now, who.user_id});
-    audit_.append(c, audit_entry(who, "auth.password_change", "user:" + who.user_id));
+    end_sessions(c, who.user_id, who.session_hash);
+    audit_.append(c, audit_entry(who, "auth.password_change", "user:" + who.user_id, "other sessions ended"));
   });
+  revoked();
   return ok_status();
 }
 
 Result<User> AuthService::create_user(const Principal& creator, const NewUser& u) {
   if (creator.is_api_key) return Error::forbidden("API keys cannot create users");
-  if (role_rank(u.role) > role_rank(creator.role)) {
-    return Error::forbidden("cannot create a user with a stronger role than your own");
-  }
-  if (creator.role == Role::kMerchant) {
-    if (u.role != Role::kMerchant) return Error::forbidden("merchants create only merchant users");
-    for (const auto& id : u.unit_ids) {
-      if (std::find(creator.unit_ids.begin(), creator.unit_ids.end(), id) == creator.unit_ids.end()) {
-        return Error::invalid("unit_ids", "out_of_scope", "unit " + id + " is not one of yours");
-      }
-    }
-  } else {
+  {
     storage::Conn c = db_.acquire();
-    if (u.role == Role::kRegulator) {
-      auto path = jurisdiction_path(*c, u.jurisdiction_id);
-      if (!path || !creator.covers_path(*path)) {
-        return Error::invalid("jurisdiction_id", "out_of_scope", "jurisdiction not found in your scope");
-      }
-    }
-    if (u.role == Role::kMerchant) {
-      for (const auto& id : u.unit_ids) {
-        storage::Rows r = c->query(kUnitJpath, {id});
-        if (r.empty() || !creator.covers(r[0].text(0), id)) {
-          return Error::invalid("unit_ids", "out_of_scope", "unit " + id + " not found in your scope");
-        }
-      }
-    }
+    if (auto st = check_grant(*c, creator, u.role, u.jurisdiction_id, u.unit_ids); !st) return st.error();
   }
   auto created = create_user_unchecked(u, creator.username);
   if (created) {
@@ -321,8 +325,12 @@ Result<User> AuthService::create_user(const Principal& creator, const NewUser& u
   return created;
 }
 
-Result<User> AuthService::create_user_unchecked(const NewUser& u, const std::string& actor) {
-  if (!valid_username(u.username)) {
+Result<User> AuthService::create_user_unchecked(const NewUser& in, const std::string& actor) {
+  // the name as NFKC (a fullwidth "ａｄｍｉｎ" is "admin"), unique by its case-folded key
+  NewUser u = in;
+  u.username = nfkc(in.username).value_or(in.username);
+  auto key = username_key(u.username);
+  if (!key || !valid_username(u.username)) {
     return Error::invalid("username", "invalid_username", "user name must be 3–32 letters, digits, '_', '.' or '-'");
   }
   if (auto why = password_policy_violation(u.username, u.password)) {
@@ -351,7 +359,7 @@ Result<User> AuthService::create_user_unchecked(const NewUser& u, const std::str
       }
       c.exec(kInsertUser, {out.id, out.username, out.display_name, std::string(role_name(out.role)),
                            out.jurisdiction_id.empty() ? storage::Value(nullptr) : storage::Value(out.jurisdiction_id),
-                           h, out.created_at, actor, out.created_at});
+                           h, out.created_at, actor, out.created_at, *key});
       for (const auto& unit : out.unit_ids) {
         if (c.query(kUnitJpath, {unit}).empty()) throw std::out_of_range(unit);
         c.exec(kInsertUserUnit, {out.id, unit});
@@ -359,7 +367,7 @@ Result<User> AuthService::create_user_unchecked(const NewUser& u, const std::str
     });
   } catch (const storage::DbError& e) {
     if (e.kind() == storage::DbError::Kind::kUnique) {
-      return Error::conflict("username_taken", "user name '" + u.username + "' is taken");
+      return Error::conflict("username_taken", "user name '" + u.username + "' is taken (names ignore case)");
     }
     throw;
   } catch (const std::invalid_argument&) {
@@ -422,6 +430,18 @@ Result<ApiKey> AuthService::create_api_key(const Principal& creator, const std::
   if (creator.role == Role::kMerchant && scope.unit_id.empty()) {
     return Error::invalid("scope.unit_id", "missing_field", "a merchant's key is bound to one of their units");
   }
+  // An explicit scope: a key never silently inherits its creator's whole jurisdiction.
+  if (scope.unit_id.empty() && scope.jurisdiction_id.empty()) {
+    return Error::invalid("scope", "missing_scope", "a key is bound to scope.unit_id or scope.jurisdiction_id");
+  }
+  constexpr unsigned kAll = kPermIngest | kPermRead | kPermWrite;
+  if (scope.permissions == 0 || (scope.permissions & ~kAll) != 0) {
+    return Error::invalid("permissions", "invalid_permissions", "permissions are one or more of ingest, read, write");
+  }
+  if (scope.ingest_only && scope.permissions != kPermIngest) {
+    return Error::invalid("permissions", "conflicting_permissions",
+                          "an ingest_only key has the permission ingest and nothing else");
+  }
   std::string jpath;
   {
     storage::Conn c = db_.acquire();
@@ -437,10 +457,6 @@ Result<ApiKey> AuthService::create_api_key(const Principal& creator, const std::
         return Error::invalid("scope.jurisdiction_id", "out_of_scope", "jurisdiction not found in your scope");
       }
       jpath = *path;
-    } else {
-      // no explicit scope: the creator's own subtree
-      if (creator.role == Role::kMerchant) return Error::invalid("scope", "missing_field", "scope is required");
-      jpath = creator.jpath;
     }
   }
   ApiKey k;
@@ -448,15 +464,19 @@ Result<ApiKey> AuthService::create_api_key(const Principal& creator, const std::
   k.name = name;
   k.key = "mck_" + random_token(40);
   k.scope = scope;
+  k.scope.ingest_only = scope.permissions == kPermIngest;
   k.created_at = clock_.now_ms();
   db_.in_transaction([&](storage::Connection& c) {
     c.exec(
         "INSERT INTO api_keys (id, name, key_hash, unit_id, jurisdiction_id, jpath, ingest_only, created_by, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        {k.id, name, hash_secret(k.key), scope.unit_id.empty() ? storage::Value(nullptr) : storage::Value(scope.unit_id),
+        "created_at, permissions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        {k.id, name, hash_secret(k.key),
+         scope.unit_id.empty() ? storage::Value(nullptr) : storage::Value(scope.unit_id),
          scope.jurisdiction_id.empty() ? storage::Value(nullptr) : storage::Value(scope.jurisdiction_id), jpath,
-         std::int64_t{scope.ingest_only ? 1 : 0}, creator.user_id, k.created_at});
-    audit_.append(c, audit_entry(creator, "api_key.create", "api_key:" + k.id));
+         std::int64_t{k.scope.ingest_only ? 1 : 0}, creator.user_id, k.created_at,
+         std::int64_t{static_cast<std::int64_t>(scope.permissions)}});
+    audit_.append(c, audit_entry(creator, "api_key.create", "api_key:" + k.id,
+                                 "permissions=" + std::to_string(scope.permissions)));
   });
   return k;
 }
@@ -477,7 +497,8 @@ Result<Principal> AuthService::authenticate_api_key(const std::string& key, cons
   }
   storage::Conn c = db_.acquire();
   storage::Rows r = c->query(
-      "SELECT id, name, unit_id, jurisdiction_id, jpath, ingest_only, revoked_at FROM api_keys WHERE key_hash = $1",
+      "SELECT id, name, unit_id, jurisdiction_id, jpath, ingest_only, revoked_at, permissions FROM api_keys "
+      "WHERE key_hash = $1",
       {hash});
   if (r.empty() || !r[0].is_null(6)) return Error::unauthorized("unknown or revoked API key");
   Principal p;
@@ -485,7 +506,8 @@ Result<Principal> AuthService::authenticate_api_key(const std::string& key, cons
   p.user_id = r[0].text(0);
   p.username = "key:" + r[0].text(1);
   p.display_name = r[0].text(1);
-  p.ingest_only = r[0].boolean(5);
+  p.permissions = static_cast<unsigned>(r[0].integer(7));
+  p.ingest_only = p.permissions == kPermIngest;
   p.source = source;
   if (!r[0].is_null(2)) {
     p.role = Role::kMerchant;
@@ -522,7 +544,8 @@ Status AuthService::revoke_api_key(const Principal& who, const std::string& id) 
 std::vector<ApiKey> AuthService::list_api_keys(const Principal& who) {
   storage::Conn c = db_.acquire();
   std::string sql =
-      "SELECT id, name, unit_id, jurisdiction_id, ingest_only, created_at, revoked_at FROM api_keys WHERE 1 = 1";
+      "SELECT id, name, unit_id, jurisdiction_id, ingest_only, created_at, revoked_at, permissions FROM api_keys "
+      "WHERE 1 = 1";
   storage::Params p;
   if (!who.is_admin()) {
     p.emplace_back(who.user_id);
@@ -539,6 +562,7 @@ std::vector<ApiKey> AuthService::list_api_keys(const Principal& who) {
     k.scope.ingest_only = r.boolean(4);
     k.created_at = r.integer(5);
     k.revoked_at = r.opt_integer(6);
+    k.scope.permissions = static_cast<unsigned>(r.integer(7));
     out.push_back(std::move(k));
   }
   return out;

@@ -2,6 +2,7 @@
 
 #include "audit/audit_log.hpp"
 #include "auth/auth_service.hpp"
+#include "auth/username.hpp"
 #include "storage/testing.hpp"
 
 namespace mingchu::auth {
@@ -70,18 +71,18 @@ TEST_P(AuthTest, PrincipalsCarryTheirScope) {
 
 TEST_P(AuthTest, WrongPasswordIs401AndLocksAfterFiveFailures) {
   for (int i = 0; i < 4; ++i) {
-    auto r = auth_->login("rega", "wrong", "1.2.3.4");
+    auto r = auth_->login("rega", "wrong", "127.0.0.1");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().kind, ErrorKind::kUnauthorized);
   }
-  auto fifth = auth_->login("rega", "wrong", "1.2.3.4");
+  auto fifth = auth_->login("rega", "wrong", "127.0.0.1");
   EXPECT_EQ(fifth.error().kind, ErrorKind::kLocked);
   // even the right password is refused while locked
-  auto locked = auth_->login("rega", "Str0ng!Pass", "1.2.3.4");
+  auto locked = auth_->login("rega", "Str0ng!Pass", "127.0.0.1");
   ASSERT_FALSE(locked.ok());
   EXPECT_EQ(locked.error().kind, ErrorKind::kLocked);
   clock_.advance_ms(15 * kMinuteMs + 1);
-  EXPECT_TRUE(auth_->login("rega", "Str0ng!Pass", "1.2.3.4").ok());
+  EXPECT_TRUE(auth_->login("rega", "Str0ng!Pass", "127.0.0.1").ok());
 }
 
 TEST_P(AuthTest, UnknownUserIs401) {
@@ -123,7 +124,7 @@ TEST_P(AuthTest, TokensAreStoredOnlyAsHashes) {
 TEST_P(AuthTest, LogoutEndsTheSession) {
   auto l = auth_->login("rega", "Str0ng!Pass", "x");
   auto p = auth_->authenticate_token(l->token, "x");
-  ASSERT_TRUE(auth_->logout(l->token, *p).ok());
+  ASSERT_TRUE(auth_->logout(*p).ok());
   EXPECT_FALSE(auth_->authenticate_token(l->token, "x").ok());
 }
 
@@ -197,14 +198,157 @@ TEST_P(AuthTest, ApiKeysAreScopedAndRevocable) {
 }
 
 TEST_P(AuthTest, EveryLoginAttemptIsAudited) {
-  (void)auth_->login("rega", "bad", "9.9.9.9");
+  (void)auth_->login("rega", "bad", "::1");
   audit::AuditQuery q;
   q.action = "auth.login";
   auto [entries, total] = audit_->list(*db_, q);
   ASSERT_GE(total, 5);
   EXPECT_EQ(entries.front().e.result, "failed: wrong password");
-  EXPECT_EQ(entries.front().e.source, "9.9.9.9");
+  EXPECT_EQ(entries.front().e.source, "::1");
   EXPECT_TRUE(audit_->verify(*db_).ok);
+}
+
+TEST_P(AuthTest, LockoutCountsPerAccountAndSourceSoAnAttackerCannotLockTheOwnerOut) {
+  for (int i = 0; i < 5; ++i) (void)auth_->login("rega", "wrong", "127.0.0.1");
+  TimeMs wait = 0;
+  auto attacker = auth_->login("rega", "Str0ng!Pass", "127.0.0.1", &wait);
+  ASSERT_FALSE(attacker.ok());
+  EXPECT_EQ(attacker.error().kind, ErrorKind::kLocked);
+  EXPECT_GT(wait, 14 * kMinuteMs);
+  EXPECT_TRUE(auth_->login("rega", "Str0ng!Pass", "::1").ok()) << "the owner, elsewhere, still logs in";
+  audit::AuditQuery q;
+  q.action = "auth.lockout";
+  EXPECT_EQ(audit_->list(*db_, q).second, 1);
+}
+
+TEST_P(AuthTest, RefusalsWhileLockedAreAuditedAtABoundedRate) {
+  for (int i = 0; i < 5; ++i) (void)auth_->login("rega", "wrong", "127.0.0.1");
+  for (int i = 0; i < 200; ++i) (void)auth_->login("rega", "wrong", "127.0.0.1");
+  audit::AuditQuery q;
+  q.action = "auth.login";
+  q.result = "refused";
+  constexpr int kPerMinute = 10;  // AuthService::kRefusalsPerMinute
+  EXPECT_EQ(audit_->list(*db_, q).second, kPerMinute);
+  clock_.advance_ms(kMinuteMs);
+  (void)auth_->login("rega", "wrong", "127.0.0.1");
+  q.page_size = 1;
+  auto [latest, n] = audit_->list(*db_, q);
+  EXPECT_EQ(n, kPerMinute + 1);
+  EXPECT_EQ(latest.front().e.detail, "suppressed=190");
+}
+
+TEST_P(AuthTest, UnknownAndExistingAccountsAnswerAlike) {
+  for (int i = 0; i < 7; ++i) {
+    TimeMs wait_real = 0, wait_ghost = 0;
+    auto real = auth_->login("rega", "wrong", "127.0.0.1", &wait_real);
+    auto ghost = auth_->login("ghost", "wrong", "127.0.0.1", &wait_ghost);
+    ASSERT_FALSE(real.ok());
+    ASSERT_FALSE(ghost.ok());
+    EXPECT_EQ(real.error().kind, ghost.error().kind) << i;
+    EXPECT_EQ(real.error().code, ghost.error().code) << i;
+    EXPECT_EQ(real.error().message, ghost.error().message) << i;
+    EXPECT_EQ(wait_real > 0, wait_ghost > 0) << i;
+  }
+}
+
+TEST_P(AuthTest, EachFurtherLockLastsTwiceAsLong) {
+  TimeMs first = 0, second = 0;
+  for (int i = 0; i < 5; ++i) (void)auth_->login("rega", "wrong", "127.0.0.1", &first);
+  clock_.advance_ms(first + 1);
+  for (int i = 0; i < 5; ++i) (void)auth_->login("rega", "wrong", "127.0.0.1", &second);
+  EXPECT_EQ(first, 15 * kMinuteMs);
+  EXPECT_EQ(second, 30 * kMinuteMs);
+  // an administrator lifts it
+  ASSERT_TRUE(auth_->unlock_user(admin_, reg_a_.user_id).ok());
+  EXPECT_TRUE(auth_->login("rega", "Str0ng!Pass", "127.0.0.1").ok());
+  EXPECT_EQ(auth_->unlock_user(reg_a_, city_.user_id).error().kind, ErrorKind::kNotFound);
+}
+
+TEST_P(AuthTest, OneSourceSprayingManyAccountsIsLockedAsAWhole) {
+  for (int i = 0; i < 30; ++i) (void)auth_->login("spray" + std::to_string(i), "wrong", "127.0.0.1");
+  auto r = auth_->login("rega", "Str0ng!Pass", "127.0.0.1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kLocked);
+  EXPECT_TRUE(auth_->login("rega", "Str0ng!Pass", "::1").ok());
+}
+
+TEST_P(AuthTest, UserNamesCompareAfterNfkcAndCaseFolding) {
+  EXPECT_EQ(username_key("ＡＤＭＩＮ"), std::optional<std::string>("admin"));
+  EXPECT_EQ(username_key("Admin"), std::optional<std::string>("admin"));
+  EXPECT_EQ(nfkc("ｒｅｇａ"), std::optional<std::string>("rega"));
+  EXPECT_FALSE(username_key(std::string("a\xff")).has_value());
+  NewUser upper{"REGA", "Str0ng!Pass", "", Role::kRegulator, "ja", {}};
+  EXPECT_EQ(auth_->create_user(admin_, upper).error().code, "username_taken");
+  NewUser wide{"ｒｅｇａ", "Str0ng!Pass", "", Role::kRegulator, "ja", {}};
+  EXPECT_EQ(auth_->create_user(admin_, wide).error().code, "username_taken");
+  auto l = auth_->login("ReGa", "Str0ng!Pass", "127.0.0.1");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->user.id, reg_a_.user_id);
+  EXPECT_TRUE(auth_->login("ｒｅｇａ", "Str0ng!Pass", "127.0.0.1").ok());
+}
+
+TEST_P(AuthTest, PasswordChangeEndsEveryOtherSession) {
+  auto a = auth_->login("rega", "Str0ng!Pass", "127.0.0.1");
+  auto b = auth_->login("rega", "Str0ng!Pass", "127.0.0.1");
+  auto pa = auth_->authenticate_token(a->token, "127.0.0.1");
+  auto epoch = auth_->revocation_epoch();
+  ASSERT_TRUE(auth_->change_password(*pa, "Str0ng!Pass", "N3w!Passw0rd").ok());
+  EXPECT_TRUE(auth_->authenticate_token(a->token, "127.0.0.1").ok());
+  EXPECT_FALSE(auth_->authenticate_token(b->token, "127.0.0.1").ok());
+  EXPECT_GT(auth_->revocation_epoch(), epoch);
+}
+
+TEST_P(AuthTest, TicketsAreSingleUseShortLivedSinglePurposeAndDieWithTheSession) {
+  auto l = auth_->login("rega", "Str0ng!Pass", "127.0.0.1");
+  auto p = auth_->authenticate_token(l->token, "127.0.0.1");
+  auto t = auth_->issue_ticket(*p, "stream");
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(auth_->authenticate_token(t->ticket, "127.0.0.1").ok()) << "not a session token";
+  EXPECT_FALSE(auth_->redeem_ticket(t->ticket, "media", "127.0.0.1").ok()) << "wrong purpose";
+  auto r = auth_->redeem_ticket(t->ticket, "stream", "127.0.0.1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->user_id, reg_a_.user_id);
+  EXPECT_EQ(r->session_hash, p->session_hash);
+  EXPECT_FALSE(auth_->redeem_ticket(t->ticket, "stream", "127.0.0.1").ok()) << "used";
+  auto late = auth_->issue_ticket(*p, "stream");
+  clock_.advance_ms(AuthService::kTicketTtl + 1);
+  EXPECT_FALSE(auth_->redeem_ticket(late->ticket, "stream", "127.0.0.1").ok()) << "expired";
+  auto orphan = auth_->issue_ticket(*p, "stream");
+  ASSERT_TRUE(auth_->logout(*p).ok());
+  EXPECT_FALSE(auth_->redeem_ticket(orphan->ticket, "stream", "127.0.0.1").ok()) << "the session ended";
+  EXPECT_EQ(auth_->issue_ticket(*p, "admin").error().field, "purpose");
+  storage::Conn c = db_->acquire();
+  EXPECT_TRUE(c->query("SELECT 1 FROM auth_tickets WHERE ticket_hash = $1", {t->ticket}).empty()) << "hashes only";
+}
+
+TEST_P(AuthTest, ChangingAUsersAccessEndsItsSessions) {
+  auto l = auth_->login("shopa", "Str0ng!Pass", "127.0.0.1");
+  UserPatch rename;
+  rename.display_name = "Shop A";
+  ASSERT_TRUE(auth_->update_user(reg_a_, merchant_a_.user_id, rename).ok());
+  EXPECT_TRUE(auth_->authenticate_token(l->token, "127.0.0.1").ok()) << "a new display name changes no access";
+  UserPatch off;
+  off.disabled = true;
+  EXPECT_EQ(auth_->update_user(merchant_a_, reg_a_.user_id, off).error().kind, ErrorKind::kNotFound);
+  ASSERT_TRUE(auth_->update_user(reg_a_, merchant_a_.user_id, off).ok());
+  EXPECT_FALSE(auth_->authenticate_token(l->token, "127.0.0.1").ok());
+  EXPECT_EQ(auth_->update_user(reg_a_, reg_a_.user_id, off).error().kind, ErrorKind::kForbidden);
+  UserPatch up;
+  up.role = Role::kPlatformAdmin;
+  EXPECT_EQ(auth_->update_user(city_, reg_a_.user_id, up).error().kind, ErrorKind::kForbidden);
+}
+
+TEST_P(AuthTest, ApiKeysNeedAnExplicitScopeAndGetLeastPrivilege) {
+  EXPECT_EQ(auth_->create_api_key(reg_a_, "x", ApiKeyScope{}).error().field, "scope");
+  auto k = auth_->create_api_key(reg_a_, "x", ApiKeyScope{"", "ja", false});
+  ASSERT_TRUE(k.ok());
+  auto p = auth_->authenticate_api_key(k->key, "127.0.0.1");
+  EXPECT_EQ(p->permissions, unsigned{kPermIngest});
+  ApiKeyScope rw{"", "ja", false, kPermRead | kPermWrite};
+  auto k2 = auth_->create_api_key(reg_a_, "y", rw);
+  EXPECT_EQ(auth_->authenticate_api_key(k2->key, "127.0.0.1")->permissions, unsigned{kPermRead | kPermWrite});
+  ApiKeyScope conflict{"", "ja", true, kPermRead};
+  EXPECT_EQ(auth_->create_api_key(reg_a_, "z", conflict).error().field, "permissions");
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, AuthTest, ::testing::ValuesIn(storage::test_engines()),

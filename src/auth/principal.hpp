@@ -23,6 +23,10 @@ std::optional<Role> parse_role(std::string_view s);
 // Higher is stronger: platform_admin > regulator > merchant.
 int role_rank(Role r);
 
+// What an API key may do (a user session may do whatever its role allows). Keys are made
+// with the least of these the caller asks for; the default is kIngest alone.
+enum KeyPermission : unsigned { kPermIngest = 1, kPermRead = 2, kPermWrite = 4 };
+
 struct Principal {
   std::string user_id;  // api key id for keys
   std::string username;
@@ -32,7 +36,9 @@ struct Principal {
   std::string jpath;            // "/" for platform admins, the node's path for regulators
   std::vector<std::string> unit_ids;  // merchants (and unit-scoped keys)
   bool is_api_key = false;
-  bool ingest_only = false;
+  bool ingest_only = false;  // a key whose permissions are kPermIngest alone
+  unsigned permissions = 0;  // API keys: KeyPermission bits
+  std::string session_hash;  // sessions: SHA-256 of the token (logout, password change)
   bool password_expired = false;
   std::string source;  // remote address, for the audit log
 

@@ -34,7 +34,7 @@ struct Complaint {
   std::string unit_id;
   std::string unit_name;
   std::string text;
-  std::string contact;  // decrypted for regulators in scope
+  std::string contact;  // decrypted for regulators in scope; empty for merchants, always
   TimeMs created_at = 0;
   std::string state;  // new | handled
 };

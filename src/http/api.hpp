@@ -70,6 +70,7 @@ struct ApiOptions {
   int utc_offset_minutes = 480;
   std::string map_tile_url;     // Tianditu/AMap template for the console map; empty = plain background
   std::string map_attribution;
+  std::string public_frame_ancestors;  // CSP sources that may embed /public/units/*; empty = none
 };
 
 struct ApiContext {
@@ -116,6 +117,7 @@ void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered
 void add_operations_routes(Router& r, ApiContext& ctx);  // ledgers, traceability (before static)
 // The OpenAPI summary of an operations route, if it is one.
 std::optional<std::string> operations_route_summary(const std::string& method, const std::string& pattern);
+void add_denial_audit(Router& r, ApiContext& ctx);     // audit of refused requests (after all routes)
 // The evidence clips pinned to an alert (GET /api/v1/alerts/{id}); empty when video is off.
 json::array alert_clips_json(ApiContext& ctx, const std::string& alert_id);
 

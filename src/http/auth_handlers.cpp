@@ -11,6 +11,7 @@ json::object user_json(const ApiContext& ctx, const auth::User& u) {
                  {"username", u.username},
                  {"display_name", u.display_name},
                  {"role", auth::role_name(u.role)},
+                 {"disabled", u.disabled},
                  {"created_at", format_time(ctx, u.created_at)}};
   if (!u.jurisdiction_id.empty()) o["jurisdiction_id"] = u.jurisdiction_id;
   if (u.role == auth::Role::kMerchant) {
@@ -26,15 +27,74 @@ json::object key_json(const ApiContext& ctx, const auth::ApiKey& k) {
   if (!k.scope.unit_id.empty()) scope["unit_id"] = k.scope.unit_id;
   if (!k.scope.jurisdiction_id.empty()) scope["jurisdiction_id"] = k.scope.jurisdiction_id;
   scope["ingest_only"] = k.scope.ingest_only;
-  json::object o{{"id", k.id}, {"name", k.name}, {"scope", scope}, {"created_at", format_time(ctx, k.created_at)}};
+  json::array perms;
+  if (k.scope.permissions & auth::kPermIngest) perms.emplace_back("ingest");
+  if (k.scope.permissions & auth::kPermRead) perms.emplace_back("read");
+  if (k.scope.permissions & auth::kPermWrite) perms.emplace_back("write");
+  json::object o{{"id", k.id},
+                 {"name", k.name},
+                 {"scope", scope},
+                 {"permissions", std::move(perms)},
+                 {"created_at", format_time(ctx, k.created_at)}};
   o["revoked_at"] = time_or_null(ctx, k.revoked_at);
   if (!k.key.empty()) o["key"] = k.key;
   return o;
 }
 
-std::string bearer(const Request& req) {
-  auto a = req.header("authorization");
-  return a && a->size() > 7 ? a->substr(7) : std::string();
+// The permissions of a new key: ["ingest" | "read" | "write", ...], each at most once.
+Result<unsigned> read_permissions(ObjectReader& rd) {
+  const json::array* a = rd.opt_array("permissions", 3);
+  if (!a) {
+    if (rd.has("permissions") && rd.ok()) {
+      return Error::invalid("permissions", "wrong_type", "permissions must be an array of ingest, read, write");
+    }
+    return 0u;
+  }
+  if (a->empty()) return Error::invalid("permissions", "empty_permissions", "give at least one permission");
+  unsigned out = 0;
+  for (size_t i = 0; i < a->size(); ++i) {
+    std::string field = "permissions[" + std::to_string(i) + "]";
+    const json::value& v = (*a)[i];
+    unsigned bit = 0;
+    if (v.is_string() && v.as_string() == "ingest") bit = auth::kPermIngest;
+    if (v.is_string() && v.as_string() == "read") bit = auth::kPermRead;
+    if (v.is_string() && v.as_string() == "write") bit = auth::kPermWrite;
+    if (bit == 0) return Error::invalid(field, "invalid_permission", "a permission is ingest, read or write");
+    if (out & bit) return Error::invalid(field, "duplicate_permission", "each permission at most once");
+    out |= bit;
+  }
+  return out;
+}
+
+Result<auth::UserPatch> read_user_patch(const Request& req) {
+  auto body = read_json(req);
+  if (!body) return body.error();
+  ObjectReader rd(*body);
+  auth::UserPatch p;
+  p.display_name = rd.opt_string("display_name", 64);
+  if (auto role = rd.opt_string("role", 32)) {
+    auto parsed = auth::parse_role(*role);
+    if (!parsed) rd.fail("role", "invalid_role", "role must be platform_admin, regulator or merchant");
+    p.role = parsed;
+  }
+  p.jurisdiction_id = rd.opt_string("jurisdiction_id", 64);
+  if (const json::array* units = rd.opt_array("unit_ids", 50)) {
+    std::vector<std::string> ids;
+    for (const auto& v : *units) {
+      if (!v.is_string()) {
+        rd.fail("unit_ids", "wrong_type", "unit_ids must be an array of strings");
+        break;
+      }
+      ids.emplace_back(v.as_string());
+    }
+    p.unit_ids = std::move(ids);
+  }
+  p.disabled = rd.opt_bool("disabled");
+  if (auto st = rd.finish(); !st) return st.error();
+  if (p.display_name && p.display_name->empty()) {
+    return Error::invalid("display_name", "empty", "display_name must not be empty");
+  }
+  return p;
 }
 
 }  // namespace
@@ -47,8 +107,15 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
     std::string username = rd.req_string("username", 64);
     std::string password = rd.req_string("password", 256);
     if (auto st = rd.finish(); !st) return Response::error(st.error());
-    auto res = ctx.auth->login(username, password, req.remote);
-    if (!res) return Response::error(res.error());
+    TimeMs retry_after = 0;
+    auto res = ctx.auth->login(username, password, req.remote, &retry_after);
+    if (!res) {
+      Response resp = Response::error(res.error());
+      if (resp.status == 423 && retry_after > 0) {
+        resp.headers.emplace_back("Retry-After", std::to_string((retry_after + 999) / 1000));
+      }
+      return resp;
+    }
     json::object o{{"token", res->token},
                    {"expires_at", format_time(ctx, res->expires_at)},
                    {"user", user_json(ctx, res->user)},
@@ -60,9 +127,28 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
     auto who = authenticate(ctx, req);
     if (!who) return Response::error(who.error());
     if (who->is_api_key) return Response::error(Error::forbidden("API keys do not log out; revoke them"));
-    (void)ctx.auth->logout(bearer(req), *who);
+    if (auto st = ctx.auth->logout(*who); !st) return Response::error(st.error());
     return Response::no_content();
   }, 1024);
+
+  // A ticket for a URL that a browser opens without headers (the SSE stream, media).
+  r.add(
+      "POST", "/api/v1/auth/tickets",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto body = read_json(req);
+        if (!body) return Response::error(body.error());
+        ObjectReader rd(*body);
+        std::string purpose = rd.req_string("purpose", 16);
+        if (auto st = rd.finish(); !st) return Response::error(st.error());
+        auto t = ctx.auth->issue_ticket(*who, purpose);
+        if (!t) return Response::error(t.error());
+        return Response::json(
+            201, json::object{
+                     {"ticket", t->ticket}, {"purpose", t->purpose}, {"expires_at", format_time(ctx, t->expires_at)}});
+      },
+      1024);
 
   r.add("GET", "/api/v1/me", [&ctx](Request& req) {
     auto who = authenticate(ctx, req);
@@ -116,6 +202,33 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
     return Response::json(200, user_json(ctx, *u));
   });
 
+  r.add(
+      "PATCH", "/api/v1/users/{id}",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto id = path_id(req);
+        if (!id) return Response::error(id.error());
+        auto patch = read_user_patch(req);
+        if (!patch) return Response::error(patch.error());
+        auto u = ctx.auth->update_user(*who, *id, *patch);
+        if (!u) return Response::error(u.error());
+        return Response::json(200, user_json(ctx, *u));
+      },
+      16 * 1024);
+
+  r.add(
+      "POST", "/api/v1/users/{id}/unlock",
+      [&ctx](Request& req) {
+        auto who = authenticate(ctx, req);
+        if (!who) return Response::error(who.error());
+        auto id = path_id(req);
+        if (!id) return Response::error(id.error());
+        if (auto st = ctx.auth->unlock_user(*who, *id); !st) return Response::error(st.error());
+        return Response::no_content();
+      },
+      1024);
+
   r.add("POST", "/api/v1/users", [&ctx](Request& req) {
     auto who = authenticate(ctx, req);
     if (!who) return Response::error(who.error());
@@ -167,6 +280,8 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
     ObjectReader rd(*body);
     std::string name = rd.req_string("name", 64);
     auth::ApiKeyScope scope;
+    if (!rd.has("scope") && rd.ok())
+      rd.fail("scope", "missing_scope", "scope is required: {unit_id} or {jurisdiction_id}");
     if (const json::object* s = rd.opt_object("scope")) {
       ObjectReader sr(*s, "scope");
       scope.unit_id = sr.opt_string("unit_id", 64).value_or("");
@@ -178,7 +293,11 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
             Error::invalid("scope", "ambiguous_scope", "give either scope.unit_id or scope.jurisdiction_id, not both"));
       }
     }
+    auto perms = read_permissions(rd);
     if (auto st = rd.finish(); !st) return Response::error(st.error());
+    if (!perms) return Response::error(perms.error());
+    // least privilege: without a list, a key ingests and does nothing else
+    scope.permissions = *perms != 0 ? *perms : auth::kPermIngest;
     auto k = ctx.auth->create_api_key(*who, name, scope);
     if (!k) return Response::error(k.error());
     return Response::json(201, key_json(ctx, *k));
@@ -204,6 +323,13 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
     q.page_size = pg->page_size;
     if (auto a = req.query_param("actor"); a && !a->empty()) q.actor = a->substr(0, 64);
     if (auto a = req.query_param("action"); a && !a->empty()) q.action = a->substr(0, 64);
+    if (auto res = req.query_param("result"); res && !res->empty()) {
+      if (*res != "ok" && *res != "failed" && *res != "denied" && *res != "refused" && *res != "locked") {
+        return Response::error(
+            Error::invalid("result", "invalid_result", "result must be ok, failed, denied, refused or locked"));
+      }
+      q.result = *res;
+    }
     auto from = query_time(req, "from");
     if (!from) return Response::error(from.error());
     auto to = query_time(req, "to");

@@ -1,5 +1,7 @@
 #include "http/handler_util.hpp"
 
+#include <cctype>
+
 #include "http/key_guard.hpp"
 
 #include "auth/auth_service.hpp"
@@ -9,36 +11,107 @@
 
 namespace mingchu::http {
 
-static Result<auth::Principal> authenticate_any(ApiContext& ctx, const Request& req) {
-  if (auto key = req.header("x-api-key")) return ctx.auth->authenticate_api_key(*key, req.remote);
-  auto authz = req.header("authorization");
-  std::string token;
-  if (authz) {
-    constexpr std::string_view kBearer = "Bearer ";
-    if (authz->size() <= kBearer.size() || authz->compare(0, kBearer.size(), kBearer) != 0) {
-      return Error::unauthorized("Authorization must be 'Bearer <token>'");
-    }
-    token = authz->substr(kBearer.size());
-  } else if (auto t = req.query_param("access_token")) {
-    // EventSource cannot send headers; the SSE endpoint accepts the token in the query
-    token = *t;
-  } else {
-    return Error::unauthorized("login required: send Authorization: Bearer <token> or X-Api-Key");
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
   }
-  return ctx.auth->authenticate_token(token, req.remote);
+  return true;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// RFC 6750 b64token: what a token may be made of.
+bool token68(std::string_view s) {
+  if (s.empty()) return false;
+  size_t i = 0;
+  for (; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/')) break;
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] != '=') return false;
+  }
+  return true;
+}
+
+void note_actor(const Request& req, const auth::Principal& p) {
+  req.actor_id = p.user_id;
+  req.actor = p.username;
+  req.actor_role = p.is_api_key ? "api_key" : std::string(auth::role_name(p.role));
+}
+
+// What an API key needs for this request: reads need read, everything else write. Asking for
+// live or playback URLs of a camera writes nothing: a read.
+Status key_may(const auth::Principal& p, const Request& req) {
+  bool read = req.method == "GET" || req.method == "HEAD" ||
+              (req.method == "POST" && (req.path.ends_with("/live") || req.path.ends_with("/playback")));
+  unsigned need = read ? auth::kPermRead : auth::kPermWrite;
+  if ((p.permissions & need) != 0) return ok_status();
+  if (p.permissions == auth::kPermIngest) return Error::forbidden("this API key may only be used for ingest");
+  return Error::forbidden(std::string("this API key lacks the permission ") + (read ? "read" : "write"));
+}
+
+Result<auth::Principal> authenticate_headers(ApiContext& ctx, const Request& req) {
+  if (auto key = req.header("x-api-key")) return ctx.auth->authenticate_api_key(*key, req.remote);
+  auto token = bearer_token(req);
+  if (!token) return token.error();
+  return ctx.auth->authenticate_token(*token, req.remote);
+}
+
+Result<auth::Principal> noted(const Request& req, Result<auth::Principal> p) {
+  if (p) note_actor(req, *p);
+  return p;
+}
+
+}  // namespace
+
+Result<std::string> bearer_token(const Request& req) {
+  auto authz = req.header("authorization");
+  if (!authz) return Error::unauthorized("login required: send Authorization: Bearer <token> or X-Api-Key");
+  std::string_view v = trim_ows(*authz);
+  size_t sp = v.find(' ');
+  if (sp == std::string_view::npos || !iequals(v.substr(0, sp), "bearer")) {
+    return Error::unauthorized("Authorization must be 'Bearer <token>'");
+  }
+  std::string_view token = trim_ows(v.substr(sp + 1));
+  if (!token68(token)) return Error::unauthorized("Authorization must be 'Bearer <token>'");
+  return std::string(token);
 }
 
 Result<auth::Principal> authenticate(ApiContext& ctx, const Request& req) {
-  auto p = authenticate_any(ctx, req);
-  if (p && p->is_api_key && p->ingest_only) return Error::forbidden("this API key may only be used for ingest");
-  // third parties: rate-limited and audited per call (http/key_guard.hpp)
-  if (p && p->is_api_key && !req.internal && ctx.key_guard) {
-    if (auto st = ctx.key_guard->admit(*p, req); !st) return st.error();
+  auto p = noted(req, authenticate_headers(ctx, req));
+  if (p && p->is_api_key) {
+    if (auto st = key_may(*p, req); !st) return st.error();
+    // third parties: rate-limited and audited per call (http/key_guard.hpp)
+    if (!req.internal && ctx.key_guard) {
+      if (auto st = ctx.key_guard->admit(*p, req); !st) return st.error();
+    }
   }
   return p;
 }
 
-Result<auth::Principal> authenticate_ingest(ApiContext& ctx, const Request& req) { return authenticate_any(ctx, req); }
+Result<auth::Principal> authenticate_ingest(ApiContext& ctx, const Request& req) {
+  auto p = noted(req, authenticate_headers(ctx, req));
+  if (p && p->is_api_key && (p->permissions & auth::kPermIngest) == 0) {
+    return Error::forbidden("this API key lacks the permission ingest");
+  }
+  return p;
+}
+
+Result<auth::Principal> authenticate_in_url(ApiContext& ctx, const Request& req, std::string_view purpose) {
+  if (req.header("x-api-key") || req.header("authorization")) return authenticate(ctx, req);
+  if (auto t = req.query_param("ticket")) return noted(req, ctx.auth->redeem_ticket(*t, purpose, req.remote));
+  if (auto t = req.query_param("access_token")) return noted(req, ctx.auth->authenticate_token(*t, req.remote));
+  return Error::unauthorized(
+      "login required: send Authorization: Bearer <token>, or ?ticket= from POST /api/v1/auth/tickets");
+}
 
 Result<auth::Principal> authenticate_role(ApiContext& ctx, const Request& req, auth::Role min_role) {
   auto p = authenticate(ctx, req);
@@ -48,9 +121,29 @@ Result<auth::Principal> authenticate_role(ApiContext& ctx, const Request& req, a
   return p;
 }
 
+bool is_json_media_type(std::string_view content_type) {
+  std::string_view rest = content_type;
+  size_t semi = rest.find(';');
+  if (!iequals(trim_ows(rest.substr(0, semi)), "application/json")) return false;
+  while (semi != std::string_view::npos) {
+    rest.remove_prefix(semi + 1);
+    semi = rest.find(';');
+    std::string_view param = trim_ows(rest.substr(0, semi));
+    if (param.empty()) continue;
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos) return false;
+    std::string_view name = trim_ows(param.substr(0, eq));
+    std::string_view value = trim_ows(param.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    // JSON is UTF-8 (RFC 8259); a declared other charset is a body we would misread
+    if (iequals(name, "charset") && !iequals(value, "utf-8")) return false;
+  }
+  return true;
+}
+
 Result<json::object> read_json(const Request& req) {
   auto ct = req.header("content-type");
-  if (!ct || ct->find("application/json") == std::string::npos) {
+  if (!ct || !is_json_media_type(*ct)) {
     return Error{ErrorKind::kUnsupported, "unsupported_media_type", "Content-Type must be application/json", {}};
   }
   return parse_object(req.body);

@@ -13,10 +13,20 @@
 
 namespace mingchu::http {
 
-// Authenticates a user session (Bearer) or an API key (X-Api-Key). Keys limited to ingest
-// are refused here with 403; ingest routes call authenticate_ingest instead.
+// The one parser of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235; the
+// token a b64token, RFC 6750). 401 when missing or malformed.
+Result<std::string> bearer_token(const Request& req);
+// Authenticates a user session (Bearer) or an API key (X-Api-Key); never a token in the URL.
+// A key needs the permission read for GET/HEAD and write for anything else (403 otherwise);
+// ingest routes call authenticate_ingest, which needs the permission ingest. Notes the
+// caller in req (actor fields) for the audit of refused requests.
 Result<auth::Principal> authenticate(ApiContext& ctx, const Request& req);
 Result<auth::Principal> authenticate_ingest(ApiContext& ctx, const Request& req);
+// For URLs a browser opens without headers (the SSE stream): the headers as above, else a
+// ticket of this purpose (?ticket=), else a session token in ?access_token= (older clients).
+Result<auth::Principal> authenticate_in_url(ApiContext& ctx, const Request& req, std::string_view purpose);
+// True for "application/json" in any case, with optional parameters (charset only utf-8).
+bool is_json_media_type(std::string_view content_type);
 // As authenticate, plus a role check (403 when weaker than min_role).
 Result<auth::Principal> authenticate_role(ApiContext& ctx, const Request& req, auth::Role min_role);
 

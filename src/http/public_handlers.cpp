@@ -6,6 +6,7 @@
 #include "disclosure/disclosure.hpp"
 #include "files/file_catalog.hpp"
 #include "http/handler_util.hpp"
+#include "http/security_headers.hpp"
 
 namespace mingchu::http {
 namespace {
@@ -26,25 +27,32 @@ bool wants_html(const Request& req) {
 }  // namespace
 
 void add_public_routes(Router& r, ApiContext& ctx) {
+  // One URL, HTML or JSON by Accept: every answer says so (Vary), so no cache hands a browser
+  // the JSON or a script the page.
   r.add("GET", "/public/units/{token}", [&ctx](Request& req) {
-    if (wants_html(req) && !ctx.options.web_root.empty()) {
-      // the page itself; it fetches the JSON below with Accept: application/json
-      std::ifstream in(ctx.options.web_root + "/public/index.html", std::ios::binary);
-      if (in) {
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        Response resp;
-        resp.content_type = "text/html; charset=utf-8";
-        resp.body = ss.str();
-        resp.headers.emplace_back("Cache-Control", "no-cache");
-        return resp;
+    Response out = [&] {
+      if (wants_html(req) && !ctx.options.web_root.empty()) {
+        // the page itself; it fetches the JSON below with Accept: application/json
+        std::ifstream in(ctx.options.web_root + "/public/index.html", std::ios::binary);
+        if (in) {
+          std::ostringstream ss;
+          ss << in.rdbuf();
+          Response resp;
+          resp.content_type = "text/html; charset=utf-8";
+          resp.body = ss.str();
+          resp.headers.emplace_back("Cache-Control", "no-cache");
+          add_page_headers(resp, ctx.options, true);
+          return resp;
+        }
       }
-    }
-    auto u = ctx.disclosure->public_unit(req.param("token"));
-    if (!u) return Response::error(u.error());
-    Response resp = Response::json(200, *u);
-    resp.headers.emplace_back("Cache-Control", "public, max-age=60");
-    return resp;
+      auto u = ctx.disclosure->public_unit(req.param("token"));
+      if (!u) return Response::error(u.error());
+      Response resp = Response::json(200, *u);
+      resp.headers.emplace_back("Cache-Control", "public, max-age=60");
+      return resp;
+    }();
+    out.headers.emplace_back("Vary", "Accept");
+    return out;
   });
 
   r.add("GET", "/public/units/{token}/files/{id}", [&ctx](Request& req) {

@@ -13,7 +13,7 @@ namespace mingchu::http {
 namespace {
 
 constexpr size_t kBodyLimit = 16 * 1024;
-constexpr auto kRecheckEvery = std::chrono::seconds(60);
+constexpr auto kRecheckEvery = std::chrono::seconds(10);
 
 // Webhooks belong to a jurisdiction subtree: platform admins ("/"), regulators and API keys
 // bound to a jurisdiction. Merchants and unit-bound keys have no subtree to subscribe to.
@@ -89,17 +89,25 @@ Result<notify::WebhookInput> read_webhook(const Request& req) {
 }
 
 // The SSE stream of one caller: events of the hub's subscription, until the client goes
-// away, the hub stops, or the caller's session ends (checked once a minute, so a logout or
-// a revoked key also ends the streams it opened).
+// away, the hub stops, or the caller's session ends. The credential is rechecked at once when
+// this process ends sessions (logout, password change, a user's role, scope or account
+// changed: AuthService::revocation_epoch moves) and every kRecheckEvery for what other nodes
+// ended or revoked.
 class HubStream final : public EventStream {
  public:
-  HubStream(std::shared_ptr<notify::Subscription> sub, std::function<bool()> still_valid)
-      : sub_(std::move(sub)), still_valid_(std::move(still_valid)), checked_(std::chrono::steady_clock::now()) {}
+  HubStream(std::shared_ptr<notify::Subscription> sub, std::function<bool()> still_valid, const auth::AuthService& auth)
+      : sub_(std::move(sub)),
+        still_valid_(std::move(still_valid)),
+        auth_(auth),
+        epoch_(auth.revocation_epoch()),
+        checked_(std::chrono::steady_clock::now()) {}
   ~HubStream() override { sub_->close(); }
 
   std::optional<std::string> next(std::chrono::milliseconds wait) override {
     auto now = std::chrono::steady_clock::now();
-    if (now - checked_ >= kRecheckEvery) {
+    std::uint64_t epoch = auth_.revocation_epoch();
+    if (epoch != epoch_ || now - checked_ >= kRecheckEvery) {
+      epoch_ = epoch;
       checked_ = now;
       bool ok = false;
       try {
@@ -116,6 +124,8 @@ class HubStream final : public EventStream {
  private:
   std::shared_ptr<notify::Subscription> sub_;
   std::function<bool()> still_valid_;
+  const auth::AuthService& auth_;  // outlives the server and so every stream
+  std::uint64_t epoch_;
   std::chrono::steady_clock::time_point checked_;
 };
 
@@ -239,11 +249,12 @@ void add_push_routes(Router& r, ApiContext& ctx) {
       1024);
 
   // Server-Sent Events: alert.created, alert.updated, alert.card, cert.*, notification — the
-  // events of the caller's scope (a merchant: their units). EventSource passes the session
-  // token as ?access_token=.
+  // events of the caller's scope (a merchant: their units). EventSource cannot send headers:
+  // it passes a stream ticket (?ticket=, POST /api/v1/auth/tickets) or, from older clients,
+  // the session token (?access_token=, accepted on this route only).
   r.add("GET", "/api/v1/stream", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
+      auto who = authenticate_in_url(ctx, req, "stream");
       if (!who) return Response::error(who.error());
       if (!ctx.hub) return Response::error(Error::unavailable("the live stream is not enabled on this server"));
       auth::Principal p = *who;
@@ -254,18 +265,15 @@ void add_push_routes(Router& r, ApiContext& ctx) {
       if (!sub) return Response::error(sub.error());
       std::function<bool()> still_valid;
       std::string remote = req.remote;
-      if (auto key = req.header("x-api-key")) {
+      if (auto key = req.header("x-api-key"); key && p.is_api_key) {
         still_valid = [&ctx, k = *key, remote] { return ctx.auth->authenticate_api_key(k, remote).ok(); };
       } else {
-        std::string token;
-        if (auto a = req.header("authorization"); a && a->size() > 7) token = a->substr(7);
-        if (token.empty()) token = req.query_param("access_token").value_or("");
-        still_valid = [&ctx, token, remote] { return ctx.auth->authenticate_token(token, remote).ok(); };
+        still_valid = [&ctx, h = p.session_hash, remote] { return ctx.auth->authenticate_session(h, remote).ok(); };
       }
       Response resp;
       resp.status = 200;
       resp.content_type = "text/event-stream; charset=utf-8";
-      resp.stream = std::make_shared<HubStream>(std::move(*sub), std::move(still_valid));
+      resp.stream = std::make_shared<HubStream>(std::move(*sub), std::move(still_valid), *ctx.auth);
       return resp;
     });
   });

@@ -28,6 +28,9 @@ struct Request {
   std::string request_id;  // X-Request-Id or generated
   std::map<std::string, std::string, std::less<>> params;  // from the route pattern
   bool internal = false;   // made by the server itself (an export paging through a list), never from the wire
+  // Who the request was authenticated as, set by authenticate() (mutable: authentication reads
+  // a const request), for the audit of refused requests. Empty when nobody was.
+  mutable std::string actor_id, actor, actor_role;
 
   std::optional<std::string> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;

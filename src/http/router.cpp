@@ -86,4 +86,12 @@ Match Router::match(Request& req) const {
   return m;
 }
 
+void Router::wrap_handlers(const std::function<Handler(const Route&, Handler)>& wrap,
+                           const std::function<AsyncHandler(const Route&, AsyncHandler)>& wrap_async) {
+  for (auto& r : routes_) {
+    if (r.handler) r.handler = wrap(r, std::move(r.handler));
+    if (r.async_handler) r.async_handler = wrap_async(r, std::move(r.async_handler));
+  }
+}
+
 }  // namespace mingchu::http

@@ -2,6 +2,7 @@
 // Built once at start, then read concurrently by every connection (no locking needed).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ class Router {
   // Fills req.params on success.
   Match match(Request& req) const;
   const std::vector<Route>& routes() const { return routes_; }
+  // Replaces every handler by what wrap makes of it (e.g. to audit refused requests); called
+  // once all routes are added, before serving.
+  void wrap_handlers(const std::function<Handler(const Route&, Handler)>& wrap,
+                     const std::function<AsyncHandler(const Route&, AsyncHandler)>& wrap_async);
 
  private:
   std::vector<Route> routes_;

@@ -94,6 +94,32 @@ struct Server::Impl {
         use_awaitable);
   }
 
+  // True when a header block has an obs-fold (a line continued by leading space or tab).
+  // Beast joins such lines; RFC 9112 §5.2 says a server rejects them (smuggling, confusion
+  // between proxies), so the raw bytes are checked before Beast parses them.
+  static bool has_obs_fold(std::string_view header) {
+    for (size_t i = header.find('\n'); i != std::string_view::npos && i + 1 < header.size();
+         i = header.find('\n', i + 1)) {
+      if (header[i + 1] == ' ' || header[i + 1] == '\t') return true;
+    }
+    return false;
+  }
+
+  // Reads until buf holds a whole header block (or header_limit bytes, or the peer stops;
+  // the parser then reports what is wrong) and answers whether it has an obs-fold.
+  awaitable<bool> read_header_block(beast::tcp_stream& stream, beast::flat_buffer& buf) {
+    for (;;) {
+      std::string_view have(static_cast<const char*>(buf.data().data()), buf.size());
+      if (size_t end = have.find("\r\n\r\n"); end != std::string_view::npos) {
+        co_return has_obs_fold(have.substr(0, end + 2));
+      }
+      if (buf.size() >= opt.header_limit) co_return false;
+      auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), kTuple);
+      if (ec) co_return false;
+      buf.commit(n);
+    }
+  }
+
   Response dispatch_error(int status, const char* code, const std::string& msg) {
     return Response::error(status, code, msg);
   }
@@ -115,6 +141,11 @@ struct Server::Impl {
       // no limit while reading the header: the route's own limit is applied once it is known
       parser.body_limit(boost::none);
       stream->expires_after(opt.idle_timeout);
+      if (co_await read_header_block(*stream, buf)) {
+        Response bad = dispatch_error(400, "bad_request", "obs-folded header lines are not accepted (RFC 9112 5.2)");
+        co_await write(*stream, bad, false, "", nullptr);
+        break;
+      }
       auto [ec, n] = co_await bhttp::async_read_header(*stream, buf, parser, kTuple);
       if (ec) {
         if (ec != bhttp::error::end_of_stream && ec != asio::error::operation_aborted &&
@@ -227,8 +258,12 @@ struct Server::Impl {
       head.set(bhttp::field::cache_control, "no-cache");
       head.set("X-Request-Id", request_id);
       head.set("X-Accel-Buffering", "no");
+      head.set("Referrer-Policy", "no-referrer");
       for (const auto& [k, v] : resp.headers) head.set(k, v);
       head.chunked(true);
+      // the connection ends with the stream (session() never reads after one): say so, or a
+      // client pools it and its next request fails on a closed socket
+      head.keep_alive(false);
       bhttp::response_serializer<bhttp::empty_body> sr{head};
       auto [ec, written] = co_await bhttp::async_write_header(stream, sr, kTuple);
       (void)written;
@@ -262,6 +297,7 @@ struct Server::Impl {
     out.set(bhttp::field::server, "mingchu");
     out.set("X-Request-Id", request_id);
     out.set("X-Content-Type-Options", "nosniff");
+    out.set("Referrer-Policy", "no-referrer");
     for (const auto& [k, v] : resp.headers) out.set(k, v);
     out.body() = std::move(resp.body);
     out.keep_alive(keep_alive);

@@ -4,6 +4,7 @@
 
 #include "auth/principal.hpp"
 #include "http/handler_util.hpp"
+#include "http/security_headers.hpp"
 #include "storage/database.hpp"
 
 namespace mingchu::http {
@@ -20,8 +21,11 @@ std::string summary_of(const std::string& method, const std::string& pattern) {
       {"GET", "/api/v1/users", "Users inside the caller's scope"},
       {"POST", "/api/v1/users", "Create a user inside the caller's scope, never with a stronger role"},
       {"GET", "/api/v1/api-keys", "API keys created by the caller"},
-      {"POST", "/api/v1/api-keys", "Create an API key bound to a unit or a jurisdiction subtree"},
+      {"POST", "/api/v1/api-keys", "Create an API key with an explicit scope and permissions (ingest, read, write)"},
       {"DELETE", "/api/v1/api-keys/{id}", "Revoke an API key"},
+      {"POST", "/api/v1/auth/tickets", "A single-use, 60-second ticket for the SSE stream or media URLs"},
+      {"PATCH", "/api/v1/users/{id}", "Change a user's name, role, scope or disabled flag (ends their sessions)"},
+      {"POST", "/api/v1/users/{id}/unlock", "Lift a user's login locks from every source"},
       {"GET", "/api/v1/audit", "The audit log (platform admins)"},
       {"GET", "/api/v1/audit/verify", "Recompute the SM3 hash chain of the audit log"},
       {"GET", "/api/v1/jurisdictions", "Jurisdiction tree nodes visible to the caller"},
@@ -237,6 +241,7 @@ void add_static_routes(Router& r, ApiContext& ctx) {
                                         : "application/octet-stream";
     // hashed asset names never change; pages must be revalidated to pick up new assets
     resp.headers.emplace_back("Cache-Control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    if (ends(".html")) add_page_headers(resp, ctx.options, false);
     return resp;
   };
   r.add("GET", "/", [serve](Request&) { return serve("index.html", false); });

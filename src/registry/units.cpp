@@ -326,6 +326,11 @@ Result<Unit> Registry::update_unit(const auth::Principal& p, std::string_view id
     if (in.rating.present && in.rating.value != u.rating) {
       return Error::forbidden("merchants cannot change the food safety rating");
     }
+    // What the public page discloses is the regulator's decision (信息公示), not the
+    // supervised business's; sending back the current value (a whole form) is fine.
+    if (in.show_alert_stats.present && in.show_alert_stats.value != std::optional<bool>(u.show_alert_stats)) {
+      return Error::forbidden("merchants cannot change what the public page discloses");
+    }
   }
   apply(in, u);
   if (auto st = check_unit(u); !st) return st.error();

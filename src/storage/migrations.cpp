@@ -545,6 +545,44 @@ CREATE TABLE video_state (
   value TEXT NOT NULL
 );
 )SQL"},
+      {11, "security review (issue 14)", R"SQL(
+-- User names compare by NFKC_Casefold (auth/username.hpp). Existing names are ASCII, so lower()
+-- is that key; of names equal but for case, the oldest keeps it and the later ones get a key
+-- no login produces (an administrator renames or removes them).
+ALTER TABLE users ADD COLUMN username_key TEXT{{C}};
+UPDATE users SET username_key = lower(username) || '#' || id WHERE EXISTS (SELECT 1 FROM users o
+  WHERE lower(o.username) = lower(users.username)
+    AND (o.created_at < users.created_at OR (o.created_at = users.created_at AND o.id < users.id)));
+UPDATE users SET username_key = lower(username) WHERE username_key IS NULL;
+CREATE UNIQUE INDEX users_by_name_key ON users(username_key);
+-- Failed logins per (account, source) and per source ('*'): auth/login_throttle.hpp.
+CREATE TABLE login_throttle (
+  account TEXT{{C}} NOT NULL,
+  source TEXT{{C}} NOT NULL,
+  failures BIGINT NOT NULL,
+  locks BIGINT NOT NULL,
+  locked_until BIGINT,
+  last_failure_at BIGINT NOT NULL,
+  PRIMARY KEY (account, source)
+);
+CREATE INDEX login_throttle_last ON login_throttle(last_failure_at);
+-- Single-use, short-lived tickets for URLs (auth tickets), bound to a session.
+CREATE TABLE auth_tickets (
+  ticket_hash TEXT PRIMARY KEY,
+  purpose TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  session_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE INDEX auth_tickets_expiry ON auth_tickets(expires_at);
+CREATE INDEX auth_tickets_user ON auth_tickets(user_id);
+-- API key permissions (bits: 1 ingest, 2 read, 4 write). Keys made before keep what they could
+-- do: ingest-only keys ingest, the others everything.
+ALTER TABLE api_keys ADD COLUMN permissions BIGINT NOT NULL DEFAULT 7;
+UPDATE api_keys SET permissions = 1 WHERE ingest_only = 1;
+)SQL"},
       {12, "operations ledgers", R"SQL(
 -- The kitchen's own records (src/operations): group-catering ledgers (电子台账) from purchase
 -- to after the meal. Every table carries unit_id and the unit's jpath (moved with the unit);

@@ -131,7 +131,7 @@ test('users are created only inside the creator scope and never with a stronger 
 
 test('API keys: scoped, ingest-only keys cannot read the registry, revocation is immediate', async () => {
   const admin = await login(srv.base, 'admin', 'Platform@2026!')
-  const created = await api(srv.base, admin, 'POST', '/api/v1/api-keys', { name: 'ai-box-1', scope: { ingest_only: true } })
+  const created = await api(srv.base, admin, 'POST', '/api/v1/api-keys', { name: 'ai-box-1', scope: { jurisdiction_id: 'jur_320600', ingest_only: true } })
   assert.equal(created.status, 201, created.text)
   assert.match(created.json.key, /^mck_/)
   const key = created.json.key
@@ -140,7 +140,7 @@ test('API keys: scoped, ingest-only keys cannot read the registry, revocation is
   const listed = await api(srv.base, admin, 'GET', '/api/v1/api-keys')
   assert.ok(listed.json.items.some((k) => k.id === created.json.id && !('key' in k)), 'the key is shown only once')
   const reader = await api(srv.base, admin, 'POST', '/api/v1/api-keys',
-    { name: 'city-open-data', scope: { jurisdiction_id: 'jur_320612' } })
+    { name: 'city-open-data', scope: { jurisdiction_id: 'jur_320612' }, permissions: ['read'] })
   const units = await api(srv.base, null, 'GET', '/api/v1/units?page_size=200', undefined, { 'x-api-key': reader.json.key })
   assert.equal(units.status, 200, units.text)
   assert.ok(units.json.total > 0)

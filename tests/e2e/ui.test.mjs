@@ -262,7 +262,7 @@ test('an alert ingested through the API appears live in the open alert list', { 
 
   const adminToken = await apiLogin(USERS.admin)
   state.adminToken = adminToken
-  const key = await api('POST', '/api/v1/api-keys', { token: adminToken, body: { name: 'e2e-ingest', scope: { ingest_only: true } } })
+  const key = await api('POST', '/api/v1/api-keys', { token: adminToken, body: { name: 'e2e-ingest', scope: { unit_id: state.unitId, ingest_only: true } } })
   assert.ok(key.key, 'api key created')
 
   await page.goto(base + '/#/alerts?state=open')

@@ -109,6 +109,9 @@ export function alertTypeName(code: string, locale: string) {
 type Listener = (e: StreamEvent) => void
 const listeners = new Set<Listener>()
 let stream: StreamHandle | null = null
+// a one-use, one-minute ticket for each (re)connection of the stream; never the session token in a URL
+const streamTicket = () =>
+  api.post<{ ticket: string }>('/api/v1/auth/tickets', { purpose: 'stream' }).then((r) => r.ticket)
 
 export function onStream(fn: Listener): () => void {
   listeners.add(fn)
@@ -118,7 +121,7 @@ export function onStream(fn: Listener): () => void {
 export function startStream() {
   if (stream || !api.token) return
   stream = openStream(
-    api.token,
+    streamTicket,
     (e) => listeners.forEach((l) => l(e)),
     (ok) => (state.streamConnected = ok),
   )

@@ -437,6 +437,13 @@ export default {
   },
   users: {
     title: 'Users',
+    actions: 'Actions',
+    unlock: 'Unlock',
+    unlocked: 'Login locks lifted',
+    disable: 'Disable',
+    enable: 'Enable',
+    isDisabled: 'Disabled',
+    updated: 'User updated; their sessions ended',
     username: 'User name',
     displayName: 'Name',
     role: 'Role',
@@ -461,6 +468,8 @@ export default {
     actionPlaceholder: 'Action, e.g. alert.review',
     success: 'Success',
     failure: 'Failure',
+    anyResult: 'Any result',
+    results: { ok: 'Succeeded', failed: 'Failed', denied: 'Denied', refused: 'Refused', locked: 'Locked out' },
   },
   complaints: {
     title: 'Complaints',

@@ -438,6 +438,13 @@ export default {
   },
   users: {
     title: '用户管理',
+    actions: '操作',
+    unlock: '解除锁定',
+    unlocked: '已解除登录锁定',
+    disable: '停用',
+    enable: '启用',
+    isDisabled: '已停用',
+    updated: '用户已更新，其会话已结束',
     username: '用户名',
     displayName: '姓名',
     role: '角色',
@@ -462,6 +469,8 @@ export default {
     actionPlaceholder: '操作类型，如 alert.review',
     success: '成功',
     failure: '失败',
+    anyResult: '全部结果',
+    results: { ok: '成功', failed: '失败', denied: '拒绝访问', refused: '拒绝登录', locked: '锁定' },
   },
   complaints: {
     title: '投诉举报',

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { formatRate, daysUntil, maskName, USCC_RE, actorName } from './format'
+import { formatRate, daysUntil, maskName, USCC_RE, actorName, escapeHtml } from './format'
 
 describe('actorName', () => {
   it('reads strings and actor objects', () => {
@@ -30,5 +30,12 @@ describe('format', () => {
   it('checks USCC shape', () => {
     expect(USCC_RE.test('91320602MA1XXXXX3K')).toBe(true)
     expect(USCC_RE.test('123')).toBe(false)
+  })
+})
+
+describe('escapeHtml', () => {
+  it('turns markup into text', () => {
+    expect(escapeHtml('<img src=x onerror="alert(1)">&\'')).toBe('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&#39;')
+    expect(escapeHtml('川味小馆')).toBe('川味小馆')
   })
 })

@@ -43,3 +43,9 @@ export const USCC_RE = /^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/
 export const PHONE_RE = /^(1\d{10}|0\d{2,3}-?\d{7,8}|\d{7,8})$/
 export const ID_RE = /^\d{17}[\dXx]$/
 export const GB_RE = /^\d{20}$/
+
+/** Text made safe to put into an HTML string (Leaflet tooltips take HTML): stored names are
+ *  kept verbatim by the server and may hold markup such as `<img onerror=…>`. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string)
+}

@@ -1,5 +1,7 @@
-// Live alerts over Server-Sent Events (GET /api/v1/stream?access_token=...).
-// EventSource cannot send headers, hence the token in the query string.
+// Live alerts over Server-Sent Events (GET /api/v1/stream?ticket=...).
+// EventSource cannot send headers, so the URL carries a credential: never the session token
+// (URLs end up in logs, history and Referer headers) but a ticket from POST /api/v1/auth/tickets,
+// good for one stream, once, for about a minute. Every (re)connection asks for a new one.
 
 import type { Alert } from '@/api/types'
 
@@ -88,14 +90,32 @@ export interface StreamHandle {
 }
 
 /** Open the stream; reconnects with backoff when the connection drops. */
-export function openStream(token: string, onEvent: (e: StreamEvent) => void, onState?: (connected: boolean) => void): StreamHandle {
+export function openStream(
+  getTicket: () => Promise<string>,
+  onEvent: (e: StreamEvent) => void,
+  onState?: (connected: boolean) => void,
+): StreamHandle {
   let es: EventSource | null = null
   let closed = false
   let delay = 1000
   let timer: ReturnType<typeof setTimeout> | undefined
-  const connect = () => {
+  const retry = () => {
+    onState?.(false)
     if (closed) return
-    es = new EventSource(`/api/v1/stream?access_token=${encodeURIComponent(token)}`)
+    timer = setTimeout(connect, delay)
+    delay = Math.min(delay * 2, 30000)
+  }
+  const connect = async () => {
+    if (closed) return
+    let ticket: string
+    try {
+      ticket = await getTicket()
+    } catch {
+      retry()
+      return
+    }
+    if (closed) return
+    es = new EventSource(`/api/v1/stream?ticket=${encodeURIComponent(ticket)}`)
     es.onopen = () => {
       delay = 1000
       onState?.(true)
@@ -106,14 +126,11 @@ export function openStream(token: string, onEvent: (e: StreamEvent) => void, onS
     }
     for (const t of ['alert.created', 'alert.updated', 'notification']) es.addEventListener(t, handler(t) as EventListener)
     es.onerror = () => {
-      onState?.(false)
       es?.close()
-      if (closed) return
-      timer = setTimeout(connect, delay)
-      delay = Math.min(delay * 2, 30000)
+      retry()
     }
   }
-  connect()
+  void connect()
   return {
     close() {
       closed = true

@@ -46,13 +46,16 @@ export const unitName = (id?: string) => state.units.find((u) => u.id === id)?.n
 type Listener = (e: StreamEvent) => void
 const listeners = new Set<Listener>()
 let stream: StreamHandle | null = null
+// a one-use, one-minute ticket for each (re)connection of the stream; never the session token in a URL
+const streamTicket = () =>
+  api.post<{ ticket: string }>('/api/v1/auth/tickets', { purpose: 'stream' }).then((r) => r.ticket)
 export function onStream(fn: Listener) {
   listeners.add(fn)
   return () => listeners.delete(fn)
 }
 export function startStream() {
   if (stream || !api.token) return
-  stream = openStream(api.token, (e) => {
+  stream = openStream(streamTicket, (e) => {
     if (e.type === 'notification' || e.type === 'alert.created') state.unread++
     listeners.forEach((l) => l(e))
   })
