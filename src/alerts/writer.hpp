@@ -37,6 +37,7 @@
 #include "audit/audit_log.hpp"
 #include "core/clock.hpp"
 #include "core/json.hpp"
+#include "registry/unit_paths.hpp"
 #include "storage/database.hpp"
 
 namespace mingchu::alerts {
@@ -225,5 +226,11 @@ std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg);
 // rows must then have distinct keys).
 void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
                  const std::vector<storage::Params>& rows, const std::string& suffix = "");
+
+// The registry's hook for alert_daily (one row per jurisdiction level, not per unit): when a
+// unit moves, its alerts' counts leave the levels of old_path that new_path does not share and
+// join the new ones, recomputed from the unit's alerts (which already carry new_path). Also
+// drops what ingest writers hold of open alerts. utc_offset_minutes as in AlertsConfig.
+registry::UnitPathHook rollup_path_hook(int utc_offset_minutes);
 
 }  // namespace mingchu::alerts

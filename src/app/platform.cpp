@@ -56,11 +56,12 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
     log::info("alert taxonomy loaded", {{"file", alerts_file}, {"types", std::to_string(ac.types.size())}});
   }
   alerts_ = std::make_unique<alerts::AlertService>(*db_, *clock_, *audit_, std::move(ac));
+  registry_->unit_paths().add_hook(alerts::rollup_path_hook(cfg_.utc_offset_minutes));
   ingest::IngestConfig ic;
   ic.max_wait = std::chrono::microseconds(cfg_.ingest_max_wait_us);
   ic.max_batch = static_cast<size_t>(cfg_.ingest_max_batch);
   ingest_ = std::make_unique<ingest::IngestService>(*db_, *clock_, *audit_, *alerts_, *store_, metrics_, ic);
-  devices_ = std::make_unique<ingest::DeviceService>(*db_, *clock_, *audit_);
+  devices_ = std::make_unique<registry::DeviceService>(*db_, *clock_, *audit_);
   stats_ = std::make_unique<stats::StatsService>(*db_, *clock_, alerts_->config());
   alerts::SchedulerConfig sc;
   sc.tick = std::chrono::milliseconds(cfg_.scheduler_tick_ms);

@@ -12,11 +12,11 @@
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "crypto/field_cipher.hpp"
+#include "disclosure/disclosure.hpp"
 #include "files/file_catalog.hpp"
 #include "files/file_store.hpp"
-#include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
-#include "disclosure/disclosure.hpp"
+#include "registry/devices.hpp"
 #include "registry/registry.hpp"
 #include "stats/stats_service.hpp"
 #include "storage/database.hpp"
@@ -76,7 +76,7 @@ class Platform {
   // that the scheduler and the ingest writer stop before what they use is destroyed
   std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<ingest::IngestService> ingest_;
-  std::unique_ptr<ingest::DeviceService> devices_;
+  std::unique_ptr<registry::DeviceService> devices_;
   std::unique_ptr<stats::StatsService> stats_;
   std::unique_ptr<alerts::Scheduler> scheduler_;
   // data push (src/notify): made in the constructor, the threads started by serve()

@@ -20,6 +20,7 @@ class AuthService;
 }
 namespace mingchu::registry {
 class Registry;
+class DeviceService;
 }
 namespace mingchu::files {
 class FileCatalog;
@@ -33,7 +34,6 @@ class Scheduler;
 }
 namespace mingchu::ingest {
 class IngestService;
-class DeviceService;
 }
 namespace mingchu::stats {
 class StatsService;
@@ -67,12 +67,12 @@ struct ApiContext {
   files::FileCatalog* files = nullptr;
   disclosure::DisclosureService* disclosure = nullptr;
   notify::WebhookService* webhooks = nullptr;  // webhooks and the delivery log
-  notify::EventHub* hub = nullptr;              // live SSE stream
-  alerts::AlertService* alerts = nullptr;       // alert lifecycle, inbox, labels
-  alerts::Scheduler* scheduler = nullptr;       // deadlines, cards, offline, certificates
-  ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
-  ingest::DeviceService* devices = nullptr;     // IoT devices
-  stats::StatsService* stats = nullptr;         // dashboard aggregations
+  notify::EventHub* hub = nullptr;             // live SSE stream
+  alerts::AlertService* alerts = nullptr;      // alert lifecycle, inbox, labels
+  alerts::Scheduler* scheduler = nullptr;      // deadlines, cards, offline, certificates
+  ingest::IngestService* ingest = nullptr;     // group-commit ingest of events
+  registry::DeviceService* devices = nullptr;  // IoT devices
+  stats::StatsService* stats = nullptr;        // dashboard aggregations
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
