@@ -168,6 +168,7 @@ struct WriterCache::Impl {
   AlertWriter::Lookups look;
   std::uint64_t alert_changes = 0;
   std::uint64_t registry = 0;
+  TimeMs registry_since = 0;  // when the registry lookups were last dropped
 };
 
 WriterCache::WriterCache() : impl_(std::make_unique<Impl>()) {}
@@ -203,9 +204,10 @@ AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const 
   if (!cache_) return;
   WriterCache::Impl& k = *cache_->impl_;
   std::uint64_t reg = registry_generation();
-  if (reg != k.registry) {
+  if (reg != k.registry || now_ - k.registry_since >= WriterCache::kRegistryTtl || now_ < k.registry_since) {
     look_.clear_registry();
     k.registry = reg;
+    k.registry_since = now_;
   }
   std::uint64_t changes = g_alert_changes.load();
   if (changes != k.alert_changes || look_.open.size() > kMaxCachedKeys) {

@@ -101,7 +101,10 @@ struct RaiseOutcome {
 // table_generation: any change, committed or not, drops those lookups) and (b) every alert
 // change made by another AlertWriter of this process bumps a counter that drops the open
 // alerts. Both are checked when a writer starts, inside its transaction (BEGIN IMMEDIATE:
-// no other writer runs meanwhile). After a transaction that did not commit, clear() it.
+// no other writer runs meanwhile). Another process writing the registry (`mingchu admin
+// create-user`, a second tool) is not seen by (a): registry lookups are also dropped when
+// they are older than kRegistryTtl by the writer's clock, so such a change is seen within it.
+// After a transaction that did not commit, clear() it.
 // Not for PostgreSQL, where other nodes write too.
 class WriterCache {
  public:
@@ -111,6 +114,7 @@ class WriterCache {
   WriterCache& operator=(const WriterCache&) = delete;
   void clear();
   size_t open_keys() const;
+  static constexpr TimeMs kRegistryTtl = 5 * kSecondMs;
 
  private:
   friend class AlertWriter;

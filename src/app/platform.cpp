@@ -68,7 +68,11 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   sc.cert_expiring_days = cfg_.cert_expiring_days;
   scheduler_ = std::make_unique<alerts::Scheduler>(*db_, *alerts_, &metrics_, sc);
   push_http_ = notify::make_http_client();
-  webhooks_ = std::make_unique<notify::WebhookService>(*db_, *clock_, *cipher_, *audit_);
+  webhooks_ = std::make_unique<notify::WebhookService>(*db_, *clock_, *cipher_, *audit_, webhook_policy());
+}
+
+net::AddressPolicy Platform::webhook_policy() const {
+  return net::AddressPolicy{net::parse_networks(cfg_.webhook_allow_networks).value_or(std::vector<net::IpNetwork>{})};
 }
 
 Platform::~Platform() {
@@ -96,6 +100,7 @@ void Platform::start_push() {
   notify::WebhookChannelOptions wo;
   wo.timeout = std::chrono::seconds(pc.webhook_timeout_seconds);
   wo.verify_tls = pc.webhook_tls_verify;
+  wo.policy = webhook_policy();
   wo.parallelism = pc.webhook_parallel;
   channels.push_back(std::make_unique<notify::WebhookChannel>(*db_, *clock_, *cipher_, *push_http_, wo));
   if (!cfg_.amqp_url.empty()) {
@@ -192,6 +197,8 @@ int Platform::serve() {
   ctx.disclosure = disclosure_.get();
   ctx.options.map_tile_url = cfg_.map_tile_url;
   ctx.options.map_attribution = cfg_.map_attribution;
+  ctx.options.metrics_token = cfg_.metrics_token;
+  ctx.options.metrics_public = cfg_.metrics_public;
   ctx.alerts = alerts_.get();
   ctx.scheduler = scheduler_.get();
   ctx.ingest = ingest_.get();
@@ -215,6 +222,7 @@ int Platform::serve() {
   so.host = hp->first == "localhost" ? "127.0.0.1" : hp->first;
   so.port = hp->second;
   so.threads = cfg_.threads;
+  so.trusted_proxies = net::parse_networks(cfg_.trusted_proxies).value_or(std::vector<net::IpNetwork>{});
   http::Server server(so, router, metrics_);
   unsigned short port;
   try {

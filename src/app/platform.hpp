@@ -11,6 +11,7 @@
 #include "auth/auth_service.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
+#include "core/net.hpp"
 #include "crypto/field_cipher.hpp"
 #include "disclosure/disclosure.hpp"
 #include "files/file_catalog.hpp"
@@ -91,6 +92,7 @@ class Platform {
   std::unique_ptr<ingest::MqttSubscriber> mqtt_;
   Status start_mqtt();
   void stop_mqtt();
+  net::AddressPolicy webhook_policy() const;
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.

@@ -53,6 +53,8 @@ struct ApiOptions {
   int utc_offset_minutes = 480;
   std::string map_tile_url;     // Tianditu/AMap template for the console map; empty = plain background
   std::string map_attribution;
+  std::string metrics_token;    // /metrics also to "Authorization: Bearer <metrics_token>"
+  bool metrics_public = false;  // /metrics to anyone; otherwise loopback clients or the token
 };
 
 struct ApiContext {
