@@ -26,6 +26,9 @@ packages=(
   bc
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   wrk chromium fonts-noto-cjk
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
+  python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-x
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
   curl ca-certificates
 )
 # The machines come with Node 20 + npm 11 (not Debian's); only install Debian's when node is

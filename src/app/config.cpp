@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include <cstdlib>
+#include <cstdio>
 #include <set>
 #include <toml++/toml.h>
 
@@ -43,7 +44,7 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
     else if (st) st = bad(key, "must be true or false");
   };
   static const std::set<std::string> kTop = {"server", "storage", "log", "auth", "registry", "mqtt", "amqp", "alerts",
-                                             "notify", "map"};
+                                             "notify", "map", "video"};
   for (const auto& [k, v] : t) {
     if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
   }
@@ -124,6 +125,25 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   str(t["mqtt"]["username"], "mqtt.username", pc.mqtt_username);
   str(t["mqtt"]["password"], "mqtt.password", pc.mqtt_password);
   str(t["mqtt"]["shared_group"], "mqtt.shared_group", pc.mqtt_shared_group);
+  VideoSettings& vs = cfg.video;
+  flag(t["video"]["enabled"], "video.enabled", vs.enabled);
+  num(t["video"]["idle_stop_seconds"], "video.idle_stop_seconds", vs.idle_stop_seconds, 1, 86'400);
+  num(t["video"]["token_ttl_seconds"], "video.token_ttl_seconds", vs.token_ttl_seconds, 10, 86'400);
+  num(t["video"]["open_timeout_ms"], "video.open_timeout_ms", vs.open_timeout_ms, 500, 60'000);
+  num(t["video"]["max_transcodes"], "video.max_transcodes", vs.max_transcodes, 0, 256);
+  num(t["video"]["max_streams"], "video.max_streams", vs.max_streams, 1, 100'000);
+  num(t["video"]["max_playback_hours"], "video.max_playback_hours", vs.max_playback_hours, 1, 24 * 31);
+  num(t["video"]["max_clip_minutes"], "video.max_clip_minutes", vs.max_clip_minutes, 1, 24 * 60);
+  num(t["video"]["clip_before_seconds"], "video.clip_before_seconds", vs.clip_before_seconds, 0, 600);
+  num(t["video"]["clip_after_seconds"], "video.clip_after_seconds", vs.clip_after_seconds, 1, 600);
+  num(t["video"]["clip_keep_days"], "video.clip_keep_days", vs.clip_keep_days, 1, 3650);
+  num(t["video"]["file_seconds"], "video.file_seconds", vs.file_seconds, 2, 3600);
+  num(t["video"]["quota_gb"], "video.quota_gb", vs.quota_gb, 0, 1'000'000);
+  num(t["video"]["min_free_mb"], "video.min_free_mb", vs.min_free_mb, 0, 10'000'000);
+  str(t["video"]["shard"], "video.shard", vs.shard);
+  if (int i = 0, n = 0; std::sscanf(vs.shard.c_str(), "%d/%d", &i, &n) != 2 || n < 1 || i < 0 || i >= n) {
+    if (st) st = bad("video.shard", "must be \"i/n\" with 0 <= i < n");
+  }
   // a network list: a TOML array of strings or one string
   auto nets = [&](const toml::node_view<toml::node>& n, const std::string& key, std::string& out) {
     if (!n) return;

@@ -51,6 +51,25 @@ struct PushConfig {
   std::string mqtt_shared_group;                 // mqtt.shared_group: "$share/<group>/" subscriptions
 };
 
+// [video]: the media core (src/video, docs/video.md).
+struct VideoSettings {
+  bool enabled = true;                 // video.enabled
+  int idle_stop_seconds = 30;          // video.idle_stop_seconds: stop a stream this long after its last viewer
+  int token_ttl_seconds = 3600;        // video.token_ttl_seconds: media URLs
+  int open_timeout_ms = 8000;          // video.open_timeout_ms: a live request waits this long for a picture
+  int max_transcodes = 2;              // video.max_transcodes: H.265 -> H.264 for browsers, per node
+  int max_streams = 2000;              // video.max_streams: per node
+  int max_playback_hours = 24;         // video.max_playback_hours
+  int max_clip_minutes = 30;           // video.max_clip_minutes
+  int clip_before_seconds = 10;        // video.clip_before_seconds: evidence before the capture
+  int clip_after_seconds = 20;         // video.clip_after_seconds
+  int clip_keep_days = 180;            // video.clip_keep_days: after the alert is closed
+  int file_seconds = 60;               // video.file_seconds: length of a recording file
+  int quota_gb = 0;                    // video.quota_gb: recordings of this node (0: no quota)
+  int min_free_mb = 512;               // video.min_free_mb: delete oldest recordings below this
+  std::string shard = "0/1";           // video.shard: "i/n" = record the cameras hashing to i of n nodes
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./data";
@@ -81,6 +100,7 @@ struct Config {
   int ingest_max_wait_us = 0;      // alerts.ingest_max_wait_us: group-commit wait for more events (IngestConfig)
   int ingest_max_batch = 2000;     // alerts.ingest_max_batch: events per transaction
   PushConfig push;
+  VideoSettings video;
   // Networks and exposure (lists of CIDRs, comma- or space-separated, or TOML arrays):
   std::string webhook_allow_networks;  // notify.webhook_allow_networks: internal networks webhooks may reach
   std::string trusted_proxies;         // server.trusted_proxies: peers whose X-Forwarded-For is believed

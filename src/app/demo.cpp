@@ -2,6 +2,7 @@
 // mixed store types around the city centre, cameras per area, staff with certificates of
 // every status, and one user per role. Deterministic (a fixed seed) so screenshots and
 // documentation stay stable. Passwords are documented in the README.
+#include <cstdlib>
 #include <random>
 
 #include "app/platform.hpp"
@@ -70,6 +71,9 @@ void seed_demo(Platform& p) {
   std::mt19937 rng(20261122);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
   TimeMs now = p.clock().now_ms();
+  // the demo cameras' source: a loopback RTSP server (scripts/rtsp_camera.py)
+  const char* rtsp_env = std::getenv("MINGCHU_DEMO_RTSP");
+  std::string demo_rtsp = rtsp_env && *rtsp_env ? rtsp_env : "rtsp://127.0.0.1:8554";
   int today = local_day(now, p.config().utc_offset_minutes);
   std::vector<std::string> ids, paths;
   std::vector<std::string> unit_ids;
@@ -138,14 +142,18 @@ void seed_demo(Platform& p) {
         std::snprintf(gbdev, sizeof gbdev, "3206%02d1320%010d", d, serial);
         std::snprintf(gbch, sizeof gbch, "3206%02d1310%010d", d, serial++);
         bool online = pick(10) != 0;
+        // moving pictures from the local synthetic camera (scripts/rtsp_camera.py, started by
+        // scripts/start.sh); the merchant's kitchen records, public cameras keep evidence clips
+        bool merchant_cam = merchant_unit == id;
+        const char* record = merchant_cam && k < 2 ? "continuous" : (a == 0 || a == 1) ? "events" : "off";
         c.exec("INSERT INTO cameras (id, unit_id, jpath, name, area, brand, model, channel, gb_device_id, gb_channel_id, "
-               "public, ai_enabled, status, last_seen_at, created_at, updated_at) "
-               "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+               "public, ai_enabled, status, last_seen_at, created_at, updated_at, stream_url, sub_stream_url, record) "
+               "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
                {new_id("cam"), id, paths[static_cast<size_t>(node)], std::string(kAreaNames[a]) + std::to_string(k + 1),
                 std::string(kAreas[a]), std::string(kBrands[pick(4)]), std::string("DS-2CD3T47"), std::int64_t{k + 1},
                 std::string(gbdev), std::string(gbch), std::int64_t{a == 0 || a == 1}, std::int64_t{1},
                 std::string(online ? "online" : "offline"), online ? storage::Value(now) : storage::Value(now - 3 * kHourMs),
-                now, now});
+                now, now, demo_rtsp + (k == 2 ? "/h265" : "/h264"), demo_rtsp + "/h264-sd", std::string(record)});
       }
       int nstaff = 3 + pick(4);
       for (int k = 0; k < nstaff; ++k) {

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/log.hpp"
@@ -16,6 +18,7 @@
 #include "notify/sms.hpp"
 #include "notify/webhooks.hpp"
 #include "storage/migrations.hpp"
+#include "video/video_service.hpp"
 
 namespace mingchu::app {
 
@@ -76,8 +79,43 @@ net::AddressPolicy Platform::webhook_policy() const {
 }
 
 Platform::~Platform() {
+  if (video_) video_->stop();
   stop_mqtt();
   stop_push();
+}
+
+// The media core: streams, recordings, clips. Recordings of several nodes over one database are
+// split by video.shard; each node serves the streams it pulls.
+void Platform::start_video() {
+  if (!cfg_.video.enabled) return;
+  const VideoSettings& vs = cfg_.video;
+  video::VideoConfig vc;
+  vc.data_dir = cfg_.data_dir;
+  vc.node = cfg_.push.node_id;
+  if (vc.node.empty()) {
+    char host[64] = {0};
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0]) std::snprintf(host, sizeof host, "node");
+    vc.node = host;
+  }
+  for (char& ch : vc.node) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-') ch = '-';
+  }
+  vc.idle_stop = std::chrono::seconds(vs.idle_stop_seconds);
+  vc.token_ttl = std::chrono::seconds(vs.token_ttl_seconds);
+  vc.open_timeout = std::chrono::milliseconds(vs.open_timeout_ms);
+  vc.max_transcodes = vs.max_transcodes;
+  vc.max_streams = static_cast<size_t>(vs.max_streams);
+  vc.max_playback_hours = vs.max_playback_hours;
+  vc.max_clip_minutes = vs.max_clip_minutes;
+  vc.clip_before = std::chrono::seconds(vs.clip_before_seconds);
+  vc.clip_after = std::chrono::seconds(vs.clip_after_seconds);
+  vc.clip_keep_days = vs.clip_keep_days;
+  vc.file_span = std::chrono::seconds(vs.file_seconds);
+  vc.quota_bytes = static_cast<std::uint64_t>(vs.quota_gb) << 30;
+  vc.min_free_bytes = static_cast<std::uint64_t>(vs.min_free_mb) << 20;
+  std::sscanf(vs.shard.c_str(), "%d/%d", &vc.shard_index, &vc.shard_count);
+  video_ = std::make_unique<video::VideoService>(*db_, *clock_, *audit_, ingest_.get(), metrics_, vc);
+  video_->start();
 }
 
 // The outbox dispatcher (webhooks always; AMQP with --amqp; SMS with notify.sms.url) and the
@@ -216,6 +254,9 @@ int Platform::serve() {
   http::add_ingest_routes(router, ctx);
   http::add_stats_routes(router, ctx);
   http::add_public_routes(router, ctx);
+  start_video();
+  ctx.video = video_.get();
+  http::add_video_routes(router, ctx);
   http::add_static_routes(router, ctx);
 
   http::ServerOptions so;
@@ -246,6 +287,7 @@ int Platform::serve() {
   ingest_->set_delivery([&server](std::function<void()> task) { server.post(std::move(task)); });
   server.run();
   ingest_->set_delivery(nullptr);  // the server's threads are gone: answer on the writer (post() would too)
+  if (video_) video_->stop();  // closes the recordings' open files, indexed before the database closes
   stop_mqtt();  // acknowledges what is committed; the broker keeps the rest for the next start
   scheduler_->stop();
   ingest_->stop();  // commits what is queued before the database closes

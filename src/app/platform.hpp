@@ -33,6 +33,10 @@ class IngestSink;
 class MqttSubscriber;
 }  // namespace mingchu::ingest
 
+namespace mingchu::video {
+class VideoService;
+}  // namespace mingchu::video
+
 namespace mingchu::app {
 
 class Platform {
@@ -93,6 +97,9 @@ class Platform {
   Status start_mqtt();
   void stop_mqtt();
   net::AddressPolicy webhook_policy() const;
+  // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
+  std::unique_ptr<video::VideoService> video_;
+  void start_video();
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.

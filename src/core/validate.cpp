@@ -207,4 +207,22 @@ std::string mask_name(std::string_view name) {
   return out;
 }
 
+bool valid_rtsp_url(std::string_view s) {
+  size_t host = 0;
+  for (std::string_view sc : {std::string_view("rtsp://"), std::string_view("rtsps://")}) {
+    if (s.size() > sc.size() && s.substr(0, sc.size()) == sc) host = sc.size();
+  }
+  if (host == 0 || s.size() > 512 || s[host] == '/' || s[host] == ':' || s[host] == '@') return false;
+  // '&' separates query parameters in many cameras' URLs (".../realmonitor?channel=1&subtype=0"):
+  // allowed there, and only there
+  size_t query = s.find('?');
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto u = static_cast<unsigned char>(s[i]);
+    if (u <= 0x20 || u >= 0x7f) return false;
+    if (std::string_view("\"'<>\\`$;|(){}^").find(s[i]) != std::string_view::npos) return false;
+    if (s[i] == '&' && (query == std::string_view::npos || i < query)) return false;
+  }
+  return true;
+}
+
 }  // namespace mingchu

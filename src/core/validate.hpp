@@ -57,4 +57,10 @@ std::string mask_phone(std::string_view phone);
 // "李四" -> "李*". A one-character name becomes "*" (keeping it would show all of it).
 std::string mask_name(std::string_view name);
 
+// A camera stream URL the media core may pull: rtsp:// or rtsps://, then a host; at most 512
+// bytes; no whitespace, control or non-ASCII characters, and no shell metacharacters ('&' only
+// between query parameters). Nothing
+// else (file:, http:, pipe:, ...) may ever reach FFmpeg through a camera.
+bool valid_rtsp_url(std::string_view url);
+
 }  // namespace mingchu

@@ -156,7 +156,9 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
     if (!id) return Response::error(id.error());
     auto d = ctx.alerts->get(*who, *id);
     if (!d) return Response::error(d.error());
-    return Response::json(200, detail_json(ctx, *d));
+    json::object o = detail_json(ctx, *d);
+    o["clips"] = alert_clips_json(ctx, *id);
+    return Response::json(200, o);
   });
 
   r.add(

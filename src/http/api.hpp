@@ -42,6 +42,9 @@ namespace mingchu::notify {
 class WebhookService;
 class EventHub;
 }
+namespace mingchu::video {
+class VideoService;
+}
 
 namespace mingchu::http {
 
@@ -69,12 +72,13 @@ struct ApiContext {
   files::FileCatalog* files = nullptr;
   disclosure::DisclosureService* disclosure = nullptr;
   notify::WebhookService* webhooks = nullptr;  // webhooks and the delivery log
-  notify::EventHub* hub = nullptr;             // live SSE stream
-  alerts::AlertService* alerts = nullptr;      // alert lifecycle, inbox, labels
-  alerts::Scheduler* scheduler = nullptr;      // deadlines, cards, offline, certificates
-  ingest::IngestService* ingest = nullptr;     // group-commit ingest of events
-  registry::DeviceService* devices = nullptr;  // IoT devices
-  stats::StatsService* stats = nullptr;        // dashboard aggregations
+  notify::EventHub* hub = nullptr;              // live SSE stream
+  alerts::AlertService* alerts = nullptr;       // alert lifecycle, inbox, labels
+  alerts::Scheduler* scheduler = nullptr;       // deadlines, cards, offline, certificates
+  ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
+  registry::DeviceService* devices = nullptr;   // IoT devices
+  stats::StatsService* stats = nullptr;         // dashboard aggregations
+  video::VideoService* video = nullptr;         // live, recordings, clips (nullptr: video off)
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
@@ -86,6 +90,9 @@ void add_alert_routes(Router& r, ApiContext& ctx);     // alerts, alert types, n
 void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, heartbeats, readings; devices
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
+void add_video_routes(Router& r, ApiContext& ctx);     // live, snapshots, recordings, clips, /media/...
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
+// The evidence clips pinned to an alert (GET /api/v1/alerts/{id}); empty when video is off.
+json::array alert_clips_json(ApiContext& ctx, const std::string& alert_id);
 
 }  // namespace mingchu::http

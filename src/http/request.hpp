@@ -42,6 +42,11 @@ class EventStream {
   // Waits up to `wait` for the next event text (already formatted as SSE lines).
   virtual std::optional<std::string> next(std::chrono::milliseconds wait) = 0;
   virtual bool closed() const = 0;
+  // A stream of other bytes (HTTP-FLV video) says its type, sends no keep-alive comments and
+  // is polled more often.
+  virtual std::string content_type() const { return "text/event-stream; charset=utf-8"; }
+  virtual bool sse() const { return true; }
+  virtual std::chrono::milliseconds poll() const { return std::chrono::milliseconds(100); }
 };
 
 struct Response {

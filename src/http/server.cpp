@@ -258,7 +258,7 @@ struct Server::Impl {
     stream.expires_after(std::chrono::seconds(60));
     if (events) {
       bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
-      head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+      head.set(bhttp::field::content_type, events->content_type());
       head.set(bhttp::field::cache_control, "no-cache");
       head.set("X-Request-Id", request_id);
       head.set("X-Accel-Buffering", "no");
@@ -277,11 +277,11 @@ struct Server::Impl {
         if (ev) {
           chunk = *ev;
           idle_ticks = 0;
-        } else if (++idle_ticks >= 150) {  // ~15 s: keep proxies from closing the stream
+        } else if (events->sse() && ++idle_ticks >= 150) {  // ~15 s: keep proxies from closing the stream
           chunk = ": keep-alive\n\n";
           idle_ticks = 0;
         } else {
-          timer.expires_after(std::chrono::milliseconds(100));
+          timer.expires_after(events->poll());
           co_await timer.async_wait(kTuple);
           continue;
         }

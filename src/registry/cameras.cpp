@@ -15,19 +15,57 @@ using detail::Where;
 
 namespace {
 
+// The stream state (camera_video) belongs to the video module; it is read here so that a
+// camera answers with it.
 constexpr const char* kSelectCameras =
     "SELECT id, unit_id, jpath, name, area, brand, model, channel, stream_url, gb_device_id, gb_channel_id, public, "
-    "ai_enabled, status, last_seen_at, created_at, updated_at FROM cameras";
+    "ai_enabled, status, last_seen_at, created_at, updated_at, sub_stream_url, rtsp_transport, record, "
+    "retention_days, (SELECT v.state || '|' || COALESCE(v.codec, '') || '|' || COALESCE(v.width, 0) || '|' || "
+    "COALESCE(v.height, 0) || '|' || COALESCE(v.fps, 0) || '|' || COALESCE(v.bitrate_kbps, 0) || '|' || "
+    "COALESCE(v.last_frame_at, 0) || '|' || COALESCE(v.error, '') FROM camera_video v WHERE v.camera_id = cameras.id) "
+    "FROM cameras";
 constexpr const char* kInsertCamera =
     "INSERT INTO cameras (id, unit_id, jpath, name, area, brand, model, channel, stream_url, gb_device_id, "
-    "gb_channel_id, public, ai_enabled, status, created_at, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'offline', $14, $14)";
+    "gb_channel_id, public, ai_enabled, status, created_at, updated_at, sub_stream_url, rtsp_transport, record, "
+    "retention_days) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'offline', $14, $14, $15, $16, $17, $18)";
 constexpr const char* kUpdateCamera =
     "UPDATE cameras SET name = $2, area = $3, brand = $4, model = $5, channel = $6, stream_url = $7, "
-    "gb_device_id = $8, gb_channel_id = $9, public = $10, ai_enabled = $11, updated_at = $12 WHERE id = $1";
+    "gb_device_id = $8, gb_channel_id = $9, public = $10, ai_enabled = $11, updated_at = $12, sub_stream_url = $13, "
+    "rtsp_transport = $14, record = $15, retention_days = $16 WHERE id = $1";
 constexpr const char* kGbChannelTaken =
     "SELECT 1 FROM cameras WHERE gb_channel_id = $1 AND deleted_at IS NULL AND id <> $2";
 constexpr const char* kSoftDeleteCamera = "UPDATE cameras SET deleted_at = $2, updated_at = $2 WHERE id = $1";
+
+// "state|codec|width|height|fps|bitrate|last_frame_at|error" (kSelectCameras' sub-select).
+CameraVideo parse_video_state(const std::string& s) {
+  std::vector<std::string> f;
+  size_t start = 0;
+  for (int i = 0; i < 7; ++i) {
+    size_t bar = s.find('|', start);
+    if (bar == std::string::npos) break;
+    f.push_back(s.substr(start, bar - start));
+    start = bar + 1;
+  }
+  f.push_back(s.substr(start));  // the error may itself contain '|'
+  f.resize(8);
+  auto num = [](const std::string& t) -> std::optional<std::int64_t> {
+    char* end = nullptr;
+    long long v = std::strtoll(t.c_str(), &end, 10);
+    if (t.empty() || v == 0) return std::nullopt;
+    return v;
+  };
+  CameraVideo v;
+  v.state = f[0];
+  if (!f[1].empty()) v.codec = f[1];
+  v.width = num(f[2]);
+  v.height = num(f[3]);
+  if (double fps = std::strtod(f[4].c_str(), nullptr); fps > 0) v.fps = fps;
+  v.bitrate_kbps = num(f[5]);
+  v.last_frame_at = num(f[6]);
+  if (!f[7].empty()) v.error = f[7];
+  return v;
+}
 
 Camera from_row(const storage::Row& r) {
   Camera c;
@@ -48,6 +86,11 @@ Camera from_row(const storage::Row& r) {
   c.last_seen_at = r.opt_integer(14);
   c.created_at = r.integer(15);
   c.updated_at = r.integer(16);
+  c.sub_stream_url = r.opt_text(17);
+  c.rtsp_transport = r.text(18);
+  c.record = r.text(19);
+  c.retention_days = r.integer(20);
+  if (auto v = r.opt_text(21)) c.video = parse_video_state(*v);
   return c;
 }
 
@@ -68,6 +111,7 @@ std::string hide_password(const std::string& url) {
 // Stream credentials are for those who manage cameras.
 Camera present(const auth::Principal& p, Camera c) {
   if (!detail::manages(p) && c.stream_url) c.stream_url = hide_password(*c.stream_url);
+  if (!detail::manages(p) && c.sub_stream_url) c.sub_stream_url = hide_password(*c.sub_stream_url);
   return c;
 }
 
@@ -86,6 +130,10 @@ void apply(const CameraInput& in, Camera& c) {
   in.model.apply_to(c.model);
   in.channel.apply_to(c.channel);
   in.stream_url.apply_to(c.stream_url);
+  in.sub_stream_url.apply_to(c.sub_stream_url);
+  in.rtsp_transport.apply_to(c.rtsp_transport);
+  in.record.apply_to(c.record);
+  in.retention_days.apply_to(c.retention_days);
   in.gb_device_id.apply_to(c.gb_device_id);
   in.gb_channel_id.apply_to(c.gb_channel_id);
   in.is_public.apply_to(c.is_public);
@@ -103,6 +151,10 @@ std::vector<std::string> present_fields(const CameraInput& in) {
   add(in.model.present, "model");
   add(in.channel.present, "channel");
   add(in.stream_url.present, "stream_url");
+  add(in.sub_stream_url.present, "sub_stream_url");
+  add(in.rtsp_transport.present, "rtsp_transport");
+  add(in.record.present, "record");
+  add(in.retention_days.present, "retention_days");
   add(in.gb_device_id.present, "gb_device_id");
   add(in.gb_channel_id.present, "gb_channel_id");
   add(in.is_public.present, "public");
@@ -140,7 +192,8 @@ Result<Camera> Registry::create_camera(const auth::Principal& p, const CameraInp
   c->exec(kInsertCamera,
           {cam.id, cam.unit_id, cam.jpath, cam.name, cam.area, nullable(cam.brand), nullable(cam.model),
            nullable_int(cam.channel), nullable(cam.stream_url), nullable(cam.gb_device_id), nullable(cam.gb_channel_id),
-           std::int64_t{cam.is_public}, std::int64_t{cam.ai_enabled}, cam.created_at});
+           std::int64_t{cam.is_public}, std::int64_t{cam.ai_enabled}, cam.created_at, nullable(cam.sub_stream_url),
+           cam.rtsp_transport, cam.record, cam.retention_days});
   audit_.append(*c, auth::audit_entry(p, "camera.create", "camera:" + cam.id,
                                       json::serialize(json::object{{"unit_id", cam.unit_id}, {"area", cam.area}})));
   tx.commit();
@@ -199,7 +252,8 @@ Result<Camera> Registry::update_camera(const auth::Principal& p, std::string_vie
   c->exec(kUpdateCamera,
           {cam->id, cam->name, cam->area, nullable(cam->brand), nullable(cam->model), nullable_int(cam->channel),
            nullable(cam->stream_url), nullable(cam->gb_device_id), nullable(cam->gb_channel_id),
-           std::int64_t{cam->is_public}, std::int64_t{cam->ai_enabled}, cam->updated_at});
+           std::int64_t{cam->is_public}, std::int64_t{cam->ai_enabled}, cam->updated_at, nullable(cam->sub_stream_url),
+           cam->rtsp_transport, cam->record, cam->retention_days});
   audit_.append(*c,
                 auth::audit_entry(p, "camera.update", "camera:" + cam->id, detail::fields_detail(present_fields(in))));
   tx.commit();

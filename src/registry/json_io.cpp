@@ -193,19 +193,7 @@ bool all_digits(std::string_view s) {
 
 bool gb_id(const std::string& s) { return s.size() == 20 && all_digits(s); }
 
-// rtsp://, rtsps://, http:// or https:// followed by a host, no spaces or control characters.
-bool valid_stream_url(const std::string& s) {
-  static const std::string_view kSchemes[] = {"rtsp://", "rtsps://", "http://", "https://"};
-  bool scheme = false;
-  for (auto sc : kSchemes) {
-    if (s.size() > sc.size() && s.compare(0, sc.size(), sc) == 0) scheme = true;
-  }
-  if (!scheme) return false;
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u <= 0x20 || u == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\';
-  });
-}
+bool valid_stream_url(const std::string& s) { return valid_rtsp_url(s); }
 
 json::value opt(const std::optional<std::string>& s) {
   if (!s) return nullptr;
@@ -331,7 +319,13 @@ Result<CameraInput> parse_camera_input(const json::object& body, bool patch) {
   in.model = b.text("model", 64, Need::kOptional);
   in.channel = b.integer("channel", 1, 9999, Need::kOptional);
   in.stream_url = b.text("stream_url", 512, Need::kOptional, valid_stream_url, "invalid_url",
-                         "field 'stream_url' must be an rtsp://, rtsps://, http:// or https:// URL without spaces");
+                         "field 'stream_url' must be an rtsp:// or rtsps:// URL without spaces or shell metacharacters");
+  in.sub_stream_url =
+      b.text("sub_stream_url", 512, Need::kOptional, valid_stream_url, "invalid_url",
+             "field 'sub_stream_url' must be an rtsp:// or rtsps:// URL without spaces or shell metacharacters");
+  in.rtsp_transport = b.one_of("rtsp_transport", kRtspTransports, Need::kOptional);
+  in.record = b.one_of("record", kRecordModes, Need::kOptional);
+  in.retention_days = b.integer("retention_days", 1, 3650, Need::kOptional);
   in.gb_device_id = b.text("gb_device_id", 20, Need::kOptional, gb_id, "invalid_gb_id",
                            "field 'gb_device_id' must be 20 digits (GB/T 28181)");
   in.gb_channel_id = b.text("gb_channel_id", 20, Need::kOptional, gb_id, "invalid_gb_id",
@@ -345,6 +339,7 @@ Result<CameraInput> parse_camera_input(const json::object& body, bool patch) {
   }
   b.read_only("id");
   b.read_only("status");
+  b.read_only("video");
   b.read_only("last_seen_at");
   b.read_only("created_at");
   b.read_only("updated_at");
@@ -454,8 +449,28 @@ json::object to_json(const Camera& c, int utc_offset_minutes) {
   o["stream_url"] = opt(c.stream_url);
   o["gb_device_id"] = opt(c.gb_device_id);
   o["gb_channel_id"] = opt(c.gb_channel_id);
+  o["sub_stream_url"] = opt(c.sub_stream_url);
+  o["rtsp_transport"] = c.rtsp_transport;
+  o["record"] = c.record;
+  o["retention_days"] = c.retention_days;
   o["public"] = c.is_public;
   o["ai_enabled"] = c.ai_enabled;
+  if (c.video) {
+    const CameraVideo& v = *c.video;
+    json::object vo;
+    vo["state"] = v.state;
+    vo["codec"] = opt(v.codec);
+    vo["width"] = v.width ? json::value(*v.width) : json::value(nullptr);
+    vo["height"] = v.height ? json::value(*v.height) : json::value(nullptr);
+    vo["fps"] = v.fps ? json::value(*v.fps) : json::value(nullptr);
+    vo["bitrate_kbps"] = v.bitrate_kbps ? json::value(*v.bitrate_kbps) : json::value(nullptr);
+    vo["last_frame_at"] =
+        v.last_frame_at ? json::value(format_rfc3339(*v.last_frame_at, utc_offset_minutes)) : json::value(nullptr);
+    vo["error"] = opt(v.error);
+    o["video"] = std::move(vo);
+  } else {
+    o["video"] = json::object{{"state", "idle"}};
+  }
   o["status"] = c.status;
   o["last_seen_at"] =
       c.last_seen_at ? json::value(format_rfc3339(*c.last_seen_at, utc_offset_minutes)) : json::value(nullptr);

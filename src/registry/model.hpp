@@ -134,6 +134,19 @@ struct UnitFilter {
 inline constexpr std::string_view kCameraAreas[] = {"rough_processing", "cooking",   "special_room",
                                                     "washing",          "storeroom", "other"};
 
+// The stream as the media core last saw it (video module's camera_video table).
+struct CameraVideo {
+  std::string state;  // idle | connecting | live | failed
+  std::optional<std::string> codec;
+  std::optional<std::int64_t> width, height, bitrate_kbps;
+  std::optional<double> fps;
+  std::optional<TimeMs> last_frame_at;
+  std::optional<std::string> error;
+};
+
+inline constexpr std::string_view kRecordModes[] = {"continuous", "events", "off"};
+inline constexpr std::string_view kRtspTransports[] = {"tcp", "udp"};
+
 struct Camera {
   std::string id;
   std::string unit_id;
@@ -142,19 +155,25 @@ struct Camera {
   std::string area;
   std::optional<std::string> brand, model;
   std::optional<std::int64_t> channel;
-  std::optional<std::string> stream_url;                   // may hold credentials: see Registry for who sees them
+  std::optional<std::string> stream_url;                   // main stream (高清 HD); may hold credentials: see Registry
+  std::optional<std::string> sub_stream_url;               // sub stream (流畅 SD), optional
+  std::string rtsp_transport = "tcp";                      // tcp | udp
+  std::string record = "events";                           // continuous | events | off (see docs/video.md)
+  std::int64_t retention_days = 15;                        // continuous recordings kept (seed 000 §5.3)
   std::optional<std::string> gb_device_id, gb_channel_id;  // GB/T 28181, 20 digits
   bool is_public = false;
   bool ai_enabled = true;
   std::string status = "offline";  // online | offline, kept by the video module
   std::optional<TimeMs> last_seen_at;
+  std::optional<CameraVideo> video;  // what the video module last saw of the stream (read only)
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
 };
 
 struct CameraInput {
   Change<std::string> unit_id, name, area, brand, model, stream_url, gb_device_id, gb_channel_id;
-  Change<std::int64_t> channel;
+  Change<std::string> sub_stream_url, rtsp_transport, record;
+  Change<std::int64_t> channel, retention_days;
   Change<bool> is_public, ai_enabled;
 };
 

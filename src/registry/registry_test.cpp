@@ -529,7 +529,7 @@ TEST_P(RegistryTest, HostileTextIsStoredVerbatim) {
 TEST_P(RegistryTest, CamerasAreManagedByRegulators) {
   auto in =
       must(parse_camera_input(obj(R"({"unit_id":"x","name":"粗加工区","area":"rough_processing","brand":"Hikvision",)"
-                                  R"("channel":3,"stream_url":"rtsp://admin:s3cret@10.0.0.5:554/ch3",)"
+                                  R"("channel":3,"stream_url":"rtsp://admin:s3cret@127.0.0.1:1554/ch3",)"
                                   R"("gb_device_id":"32060200001320000001","gb_channel_id":"32060200001310000003",)"
                                   R"("public":true})"),
                               false));
@@ -540,11 +540,11 @@ TEST_P(RegistryTest, CamerasAreManagedByRegulators) {
   EXPECT_TRUE(c.ai_enabled);
   EXPECT_TRUE(c.is_public);
   EXPECT_EQ(c.jpath, unit_a_.jpath);
-  EXPECT_EQ(c.stream_url, "rtsp://admin:s3cret@10.0.0.5:554/ch3");
+  EXPECT_EQ(c.stream_url, "rtsp://admin:s3cret@127.0.0.1:1554/ch3");
 
   // the merchant reads its cameras, without the stream password, and cannot change them
   Camera seen = must(reg_->get_camera(merchant_a_, c.id));
-  EXPECT_EQ(seen.stream_url, "rtsp://admin:***@10.0.0.5:554/ch3");
+  EXPECT_EQ(seen.stream_url, "rtsp://admin:***@127.0.0.1:1554/ch3");
   auto rename = must(parse_camera_input(obj(R"({"name":"新名"})"), true));
   EXPECT_EQ(kind(reg_->update_camera(merchant_a_, c.id, rename)), ErrorKind::kForbidden);
   EXPECT_EQ(reg_->delete_camera(merchant_a_, c.id).error().kind, ErrorKind::kForbidden);

@@ -477,6 +477,74 @@ INSERT INTO ingest_receipts_v8 (source, event_id, alert_id, merged, received_at)
 DROP TABLE ingest_receipts;
 ALTER TABLE ingest_receipts_v8 RENAME TO ingest_receipts;
 )SQL"},
+      {9, "video", R"SQL(
+-- The media core (src/video). Camera settings belong to the registry; the rest to video.
+ALTER TABLE cameras ADD COLUMN sub_stream_url TEXT;
+ALTER TABLE cameras ADD COLUMN rtsp_transport TEXT NOT NULL DEFAULT 'tcp';
+ALTER TABLE cameras ADD COLUMN record TEXT NOT NULL DEFAULT 'events';
+ALTER TABLE cameras ADD COLUMN retention_days BIGINT NOT NULL DEFAULT 15;
+CREATE INDEX cameras_record ON cameras(record) WHERE record = 'continuous' AND deleted_at IS NULL;
+
+-- What the node that pulls a camera last saw of its stream.
+CREATE TABLE camera_video (
+  camera_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  codec TEXT,
+  width BIGINT,
+  height BIGINT,
+  fps {{REAL}},
+  bitrate_kbps BIGINT,
+  last_frame_at BIGINT,
+  error TEXT,
+  node TEXT,
+  updated_at BIGINT NOT NULL
+);
+
+-- Recorded segments: one MPEG-TS file each, indexed only after the file is complete on disk.
+CREATE TABLE recordings (
+  id TEXT PRIMARY KEY,
+  camera_id TEXT NOT NULL,
+  unit_id TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  start_at BIGINT NOT NULL,
+  end_at BIGINT NOT NULL,
+  bytes BIGINT NOT NULL,
+  sm3 TEXT NOT NULL,
+  path TEXT NOT NULL,
+  node TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX recordings_camera_time ON recordings(camera_id, start_at);
+CREATE INDEX recordings_node_time ON recordings(node, start_at);
+
+-- Evidence clips pinned to alerts.
+CREATE TABLE video_clips (
+  id TEXT PRIMARY KEY,
+  alert_id TEXT NOT NULL,
+  camera_id TEXT NOT NULL,
+  unit_id TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  from_at BIGINT NOT NULL,
+  to_at BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  sm3 TEXT,
+  bytes BIGINT,
+  path TEXT,
+  error TEXT,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  due_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX video_clips_alert ON video_clips(alert_id, camera_id);
+CREATE INDEX video_clips_due ON video_clips(due_at) WHERE state = 'pending';
+
+-- Small shared state of the video nodes: the media token key, the alert cursor.
+CREATE TABLE video_state (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)SQL"},
   };
   return kAll;
 }

@@ -325,7 +325,7 @@ test('SQL and HTML in text are stored and returned verbatim', async () => {
 test('cameras: regulators manage them, merchants read them without credentials', async () => {
   const body = {
     unit_id: ids.unitA, name: '粗加工区', area: 'rough_processing', brand: 'Hikvision', model: 'DS-2CD',
-    channel: 1, stream_url: 'rtsp://admin:s3cret@10.0.0.5:554/ch1', gb_device_id: '32060200001320000001',
+    channel: 1, stream_url: 'rtsp://admin:s3cret@127.0.0.1:1554/ch1', gb_device_id: '32060200001320000001',
     gb_channel_id: '32060200001310000001', public: true,
   }
   expectError(await call('shopa', 'POST', '/api/v1/cameras', body), 403, undefined, 'merchant creates a camera')
@@ -340,7 +340,7 @@ test('cameras: regulators manage them, merchants read them without credentials',
 
   const seen = await call('shopa', 'GET', `/api/v1/cameras/${ids.camA}`)
   assert.equal(seen.status, 200)
-  assert.equal(seen.json.stream_url, 'rtsp://admin:***@10.0.0.5:554/ch1')
+  assert.equal(seen.json.stream_url, 'rtsp://admin:***@127.0.0.1:1554/ch1')
   expectError(await call('shopa', 'PATCH', `/api/v1/cameras/${ids.camA}`, { name: 'x' }), 403, undefined, 'merchant PATCH')
   expectError(await call('regb', 'GET', `/api/v1/cameras/${ids.camA}`), 404, undefined, 'other district camera')
   expectError(await call('regb', 'DELETE', `/api/v1/cameras/${ids.camA}`), 404, undefined, 'other district delete')
