@@ -110,7 +110,9 @@ int main(int argc, char** argv) {
     (void)svc.create(admin, {receiver.url(), {"*"}, "0123456789abcdef", std::nullopt});
     add_events(*db, n, clock.now_ms() - 1000);
     std::vector<std::unique_ptr<Channel>> chans;
-    chans.push_back(std::make_unique<WebhookChannel>(*db, clock, cipher, *http, WebhookChannelOptions{}));
+    WebhookChannelOptions wo;
+    wo.policy.allow = *net::parse_networks("127.0.0.0/8");  // the receivers of this benchmark are local
+    chans.push_back(std::make_unique<WebhookChannel>(*db, clock, cipher, *http, wo));
     double disp = run_dispatcher(*db, clock, std::move(chans), "webhook", n);
     std::printf("webhook  direct %8.0f POST/s | dispatcher %8.0f deliveries/s | ratio %.2f\n", n / raw, n / disp,
                 raw / disp);

@@ -16,7 +16,8 @@
 #
 # Every step runs even when an earlier one failed, so the log shows everything. The exit status
 # is non-zero if anything failed. The last lines are a per-runner breakdown and then exactly
-#   N passed, M failed
+#   N passed, M failed, K skipped
+# (a skipped test is neither passed nor failed; GTEST_SKIP, node's t.skip(), vitest's skip)
 # counted over the test cases of all runners; a setup step (install, build, services) that
 # fails, or a runner that fails without reporting a failed case, counts as one failed case.
 set -uo pipefail
@@ -39,16 +40,18 @@ FUZZ_TIMEOUT=${MINGCHU_FUZZ_TIMEOUT:-1800}
 
 total_pass=0
 total_fail=0
+total_skip=0
 breakdown=()
 
 banner() { printf '\n========== %s ==========\n' "$*"; }
 note() { printf '[test] %s\n' "$*"; }
 
-# add NAME PASSED FAILED DETAIL
+# add NAME PASSED FAILED DETAIL [SKIPPED]
 add() {
   total_pass=$((total_pass + $2))
   total_fail=$((total_fail + $3))
-  breakdown+=("$(printf '%-18s %5d passed, %3d failed  %s' "$1" "$2" "$3" "$4")")
+  total_skip=$((total_skip + ${5:-0}))
+  breakdown+=("$(printf '%-18s %5d passed, %3d failed, %3d skipped  %s' "$1" "$2" "$3" "${5:-0}" "$4")")
 }
 
 # setup NAME LOGFILE COMMAND...: a step that is not a test runner; failure counts as one case.
@@ -69,7 +72,7 @@ setup() {
 
 # run_ctest NAME BUILD_DIR [ENV=VALUE...]
 run_ctest() {
-  local name=$1 dir=$2 logfile=$LOGS/$1.log t0=$SECONDS rc line failed total
+  local name=$1 dir=$2 logfile=$LOGS/$1.log t0=$SECONDS rc line failed total skipped
   shift 2
   banner "$name: ctest --test-dir $dir"
   if [[ ! -f $dir/CTestTestfile.cmake ]]; then
@@ -81,13 +84,15 @@ run_ctest() {
   rc=${PIPESTATUS[0]}
   # "100% tests passed, 0 tests failed out of 42"
   line=$(grep -E '[0-9]+ tests? failed out of [0-9]+' "$logfile" | tail -n1)
+  # ctest counts a GTEST_SKIP'ed test as passed; it prints "***Skipped" on its line
+  skipped=$(grep -cE 'Test +#[0-9]+: .*\*\*\*Skipped' "$logfile")
   if [[ $line =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
     failed=${BASH_REMATCH[1]}
     total=${BASH_REMATCH[2]}
     if ((rc != 0 && failed == 0)); then
-      add "$name" "$total" 1 "ctest exited $rc without a failed test - counted as 1 failed ($((SECONDS - t0)) s)"
+      add "$name" $((total - skipped)) 1 "ctest exited $rc without a failed test - counted as 1 failed ($((SECONDS - t0)) s)" "$skipped"
     else
-      add "$name" $((total - failed)) "$failed" "exit $rc ($((SECONDS - t0)) s)"
+      add "$name" $((total - failed - skipped)) "$failed" "exit $rc ($((SECONDS - t0)) s)" "$skipped"
     fi
   elif grep -q 'No tests were found' "$logfile"; then
     # The usual cause: enable_testing() after add_subdirectory(src) in CMakeLists.txt, so the
@@ -100,7 +105,7 @@ run_ctest() {
 
 # run_node NAME FILES...
 run_node() {
-  local name=$1 logfile=$LOGS/$1.log t0=$SECONDS rc pass fail cancelled
+  local name=$1 logfile=$LOGS/$1.log t0=$SECONDS rc pass fail cancelled skipped todo
   shift
   banner "$name: node --test $*"
   timeout --kill-after=30 "$NODE_TIMEOUT" node --test --test-reporter=tap "$@" </dev/null 2>&1 | tee "$logfile"
@@ -108,23 +113,27 @@ run_node() {
   pass=$(grep -E '^# pass [0-9]+' "$logfile" | tail -n1 | awk '{print $3}')
   fail=$(grep -E '^# fail [0-9]+' "$logfile" | tail -n1 | awk '{print $3}')
   cancelled=$(grep -E '^# cancelled [0-9]+' "$logfile" | tail -n1 | awk '{print $3}')
+  # "# pass" leaves skipped tests out; they are counted apart
+  skipped=$(grep -E '^# skipped [0-9]+' "$logfile" | tail -n1 | awk '{print $3}')
+  todo=$(grep -E '^# todo [0-9]+' "$logfile" | tail -n1 | awk '{print $3}')
+  skipped=$((${skipped:-0} + ${todo:-0}))
   if [[ -z $pass || -z $fail ]]; then
     add "$name" 0 1 "no node summary, exit $rc - counted as 1 failed"
     return
   fi
   fail=$((fail + ${cancelled:-0}))
   if ((rc == 124 || rc == 137)); then
-    add "$name" "$pass" $((fail + 1)) "timed out after $NODE_TIMEOUT s"
+    add "$name" "$pass" $((fail + 1)) "timed out after $NODE_TIMEOUT s" "$skipped"
   elif ((rc != 0 && fail == 0)); then
-    add "$name" "$pass" 1 "node exited $rc without a failed test - counted as 1 failed"
+    add "$name" "$pass" 1 "node exited $rc without a failed test - counted as 1 failed" "$skipped"
   else
-    add "$name" "$pass" "$fail" "exit $rc ($((SECONDS - t0)) s)"
+    add "$name" "$pass" "$fail" "exit $rc ($((SECONDS - t0)) s)" "$skipped"
   fi
 }
 
 # run_vitest NAME DIR: `npm test` (vitest run) of a front-end package
 run_vitest() {
-  local name=$1 dir=$2 logfile=$LOGS/$1.log t0=$SECONDS rc line pass fail
+  local name=$1 dir=$2 logfile=$LOGS/$1.log t0=$SECONDS rc line pass fail skipped
   banner "$name: npm test in $dir/"
   (cd "$dir" && NO_COLOR=1 timeout --kill-after=30 "$NODE_TIMEOUT" npm test </dev/null) 2>&1 | tee "$logfile"
   rc=${PIPESTATUS[0]}
@@ -134,13 +143,14 @@ run_vitest() {
     add "$name" 0 1 "no vitest summary, exit $rc - counted as 1 failed"
     return
   fi
-  pass=0 fail=0
+  pass=0 fail=0 skipped=0
   [[ $line =~ ([0-9]+)\ passed ]] && pass=${BASH_REMATCH[1]}
   [[ $line =~ ([0-9]+)\ failed ]] && fail=${BASH_REMATCH[1]}
+  [[ $line =~ ([0-9]+)\ skipped ]] && skipped=${BASH_REMATCH[1]}
   if ((rc != 0 && fail == 0)); then
-    add "$name" "$pass" 1 "exited $rc without a failed test - counted as 1 failed"
+    add "$name" "$pass" 1 "exited $rc without a failed test - counted as 1 failed" "$skipped"
   else
-    add "$name" "$pass" "$fail" "exit $rc ($((SECONDS - t0)) s)"
+    add "$name" "$pass" "$fail" "exit $rc ($((SECONDS - t0)) s)" "$skipped"
   fi
 }
 
@@ -219,5 +229,5 @@ note "logs: $LOGS/"
 for b in "${breakdown[@]}"; do
   printf '  %s\n' "$b"
 done
-echo "$total_pass passed, $total_fail failed"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 ((total_fail == 0))

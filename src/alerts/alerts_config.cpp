@@ -115,10 +115,6 @@ const toml::array* table_array(TableReader& r, std::string_view k, std::optional
 }  // namespace
 
 bool valid_type_code(std::string_view code) { return lower_ident(code, 32); }
-bool valid_metric_name(std::string_view name) { return lower_ident(name, 32); }
-bool valid_device_kind(std::string_view kind) {
-  return std::find(std::begin(kDeviceKinds), std::end(kDeviceKinds), kind) != std::end(kDeviceKinds);
-}
 
 const AlertType* AlertsConfig::find_type(std::string_view code) const {
   for (const auto& t : types) {

@@ -22,6 +22,7 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "registry/devices.hpp"
 
 namespace mingchu::alerts {
 
@@ -76,13 +77,10 @@ Result<AlertsConfig> parse_alerts_toml(std::string_view text, const AlertsConfig
 // Reads and applies a file; kInvalid naming the path when it cannot be read.
 Result<AlertsConfig> load_alerts_file(const std::string& path, const AlertsConfig& base);
 
-// Device kinds (物联设备类型), modelled generically: a kind names which default rules apply.
-inline constexpr std::string_view kDeviceKinds[] = {
-    "storeroom",    "refrigerator",    "freezer", "hot_holding", "vehicle", "rat_board",     "sample_cabinet",
-    "disinfection", "oil_temperature", "gas",     "water_leak",  "uv_lamp", "morning_check", "other"};
-bool valid_device_kind(std::string_view kind);
-// Metric names: [a-z][a-z0-9_]{0,31}, e.g. temperature_c, humidity_pct, displaced.
-bool valid_metric_name(std::string_view name);
+// Device kinds and metric names are the registry's (registry/devices.hpp).
+using registry::kDeviceKinds;
+using registry::valid_device_kind;
+using registry::valid_metric_name;
 bool valid_type_code(std::string_view code);
 
 }  // namespace mingchu::alerts

@@ -168,6 +168,7 @@ struct WriterCache::Impl {
   AlertWriter::Lookups look;
   std::uint64_t alert_changes = 0;
   std::uint64_t registry = 0;
+  TimeMs registry_since = 0;  // when the registry lookups were last dropped
 };
 
 WriterCache::WriterCache() : impl_(std::make_unique<Impl>()) {}
@@ -203,9 +204,10 @@ AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const 
   if (!cache_) return;
   WriterCache::Impl& k = *cache_->impl_;
   std::uint64_t reg = registry_generation();
-  if (reg != k.registry) {
+  if (reg != k.registry || now_ - k.registry_since >= WriterCache::kRegistryTtl || now_ < k.registry_since) {
     look_.clear_registry();
     k.registry = reg;
+    k.registry_since = now_;
   }
   std::uint64_t changes = g_alert_changes.load();
   if (changes != k.alert_changes || look_.open.size() > kMaxCachedKeys) {
@@ -887,6 +889,47 @@ json::object alert_to_json(const Alert& a, const AlertsConfig& cfg) {
                  {"updated_at", t(a.updated_at)},
                  {"handled_at", ot(a.handled_at)}};
   return o;
+}
+
+registry::UnitPathHook rollup_path_hook(int utc_offset_minutes) {
+  registry::UnitPathHook h;
+  h.table = "alert_daily";
+  h.move = [utc_offset_minutes](storage::Connection& c, const std::string& unit_id, const std::string& old_path,
+                                const std::string& new_path) {
+    g_alert_changes.fetch_add(1);  // cached open alerts carry the old path
+    auto old_levels = detail::path_prefixes(old_path), new_levels = detail::path_prefixes(new_path);
+    std::vector<std::string> leave, join;
+    for (const auto& l : old_levels)
+      if (std::find(new_levels.begin(), new_levels.end(), l) == new_levels.end()) leave.push_back(l);
+    for (const auto& l : new_levels)
+      if (std::find(old_levels.begin(), old_levels.end(), l) == old_levels.end()) join.push_back(l);
+    if (leave.empty() && join.empty()) return;
+    // the day as local_day() computes it (occurred_at is never before 1970 here)
+    storage::Rows counts = c.query(
+        "SELECT (occurred_at + $2) / $3, type, risk_class, COUNT(*), "
+        "SUM(CASE WHEN handled_at IS NULL THEN 0 ELSE 1 END) FROM alerts WHERE unit_id = $1 "
+        "GROUP BY (occurred_at + $2) / $3, type, risk_class",
+        {unit_id, static_cast<std::int64_t>(utc_offset_minutes) * kMinuteMs, kDayMs});
+    for (const auto& r : counts) {
+      for (const auto& l : leave) {
+        c.exec(
+            "UPDATE alert_daily SET created = created - $5, handled = handled - $6 "
+            "WHERE jpath = $1 AND day = $2 AND type = $3 AND risk_class = $4",
+            {l, r.integer(0), r.text(1), r.integer(2), r.integer(3), r.integer(4)});
+      }
+      for (const auto& l : join) {
+        c.exec(
+            "INSERT INTO alert_daily (jpath, day, type, risk_class, created, handled) VALUES ($1, $2, $3, $4, $5, $6) "
+            "ON CONFLICT (jpath, day, type, risk_class) DO UPDATE SET "
+            "created = alert_daily.created + excluded.created, handled = alert_daily.handled + excluded.handled",
+            {l, r.integer(0), r.text(1), r.integer(2), r.integer(3), r.integer(4)});
+      }
+    }
+    for (const auto& l : leave) {
+      c.exec("DELETE FROM alert_daily WHERE jpath = $1 AND created <= 0 AND handled <= 0", {l});
+    }
+  };
+  return h;
 }
 
 }  // namespace mingchu::alerts

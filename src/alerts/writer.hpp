@@ -37,6 +37,7 @@
 #include "audit/audit_log.hpp"
 #include "core/clock.hpp"
 #include "core/json.hpp"
+#include "registry/unit_paths.hpp"
 #include "storage/database.hpp"
 
 namespace mingchu::alerts {
@@ -100,7 +101,10 @@ struct RaiseOutcome {
 // table_generation: any change, committed or not, drops those lookups) and (b) every alert
 // change made by another AlertWriter of this process bumps a counter that drops the open
 // alerts. Both are checked when a writer starts, inside its transaction (BEGIN IMMEDIATE:
-// no other writer runs meanwhile). After a transaction that did not commit, clear() it.
+// no other writer runs meanwhile). Another process writing the registry (`mingchu admin
+// create-user`, a second tool) is not seen by (a): registry lookups are also dropped when
+// they are older than kRegistryTtl by the writer's clock, so such a change is seen within it.
+// After a transaction that did not commit, clear() it.
 // Not for PostgreSQL, where other nodes write too.
 class WriterCache {
  public:
@@ -110,6 +114,7 @@ class WriterCache {
   WriterCache& operator=(const WriterCache&) = delete;
   void clear();
   size_t open_keys() const;
+  static constexpr TimeMs kRegistryTtl = 5 * kSecondMs;
 
  private:
   friend class AlertWriter;
@@ -225,5 +230,11 @@ std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg);
 // rows must then have distinct keys).
 void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
                  const std::vector<storage::Params>& rows, const std::string& suffix = "");
+
+// The registry's hook for alert_daily (one row per jurisdiction level, not per unit): when a
+// unit moves, its alerts' counts leave the levels of old_path that new_path does not share and
+// join the new ones, recomputed from the unit's alerts (which already carry new_path). Also
+// drops what ingest writers hold of open alerts. utc_offset_minutes as in AlertsConfig.
+registry::UnitPathHook rollup_path_hook(int utc_offset_minutes);
 
 }  // namespace mingchu::alerts

@@ -5,6 +5,8 @@
 #include <set>
 #include <toml++/toml.h>
 
+#include "core/net.hpp"
+
 namespace mingchu::app {
 namespace {
 
@@ -160,6 +162,26 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   num(t["exchange"]["sync_ms"], "exchange.sync_ms", rc.upstream_sync_ms, 100, 86'400'000);
   num(t["api"]["key_rate_per_second"], "api.key_rate_per_second", rc.key_rate_per_second, 1, 100'000);
   num(t["api"]["key_burst"], "api.key_burst", rc.key_burst, 1, 1'000'000);
+  // a network list: a TOML array of strings or one string
+  auto nets = [&](const toml::node_view<toml::node>& n, const std::string& key, std::string& out) {
+    if (!n) return;
+    if (auto v = n.value<std::string>()) {
+      out = *v;
+    } else if (const toml::array* a = n.as_array()) {
+      out.clear();
+      for (const auto& e : *a) {
+        if (auto v = e.value<std::string>()) out += (out.empty() ? "" : ",") + *v;
+        else if (st) st = bad(key, "must be an array of network strings");
+      }
+    } else if (st) {
+      st = bad(key, "must be an array of network strings such as \"127.0.0.0/8\"");
+    }
+  };
+  nets(t["notify"]["webhook_allow_networks"], "notify.webhook_allow_networks", cfg.webhook_allow_networks);
+  nets(t["server"]["trusted_proxies"], "server.trusted_proxies", cfg.trusted_proxies);
+  str(t["server"]["metrics_token"], "server.metrics_token", cfg.metrics_token);
+  flag(t["server"]["metrics_public"], "server.metrics_public", cfg.metrics_public);
+  if (st) st = check_networks(cfg);
   return st;
 }
 
@@ -205,6 +227,10 @@ Status apply_env(Config& cfg) {
     if (n < 10 || n > 3'600'000) return bad("MINGCHU_REPORTS_BACKOFF_MS", "must be 10–3600000");
     cfg.reports.delivery_backoff_ms = n;
   }
+  if (auto v = env("MINGCHU_WEBHOOK_ALLOW_NETWORKS")) cfg.webhook_allow_networks = v;
+  if (auto v = env("MINGCHU_TRUSTED_PROXIES")) cfg.trusted_proxies = v;
+  if (auto v = env("MINGCHU_METRICS_TOKEN")) cfg.metrics_token = v;
+  if (auto st = check_networks(cfg); !st) return st;
   if (auto v = env("MINGCHU_THREADS")) {
     int n = std::atoi(v);
     if (n < 1 || n > 256) return bad("MINGCHU_THREADS", "must be 1–256");
@@ -225,6 +251,15 @@ Result<std::pair<std::string, unsigned short>> split_listen(const std::string& l
   int port = std::stoi(port_s);
   if (port > 65535) return Error::invalid("listen", "invalid_listen", "port must be ≤ 65535");
   return std::make_pair(host, static_cast<unsigned short>(port));
+}
+
+Status check_networks(const Config& cfg) {
+  for (auto [key, text] : {std::pair{"notify.webhook_allow_networks", &cfg.webhook_allow_networks},
+                           std::pair{"server.trusted_proxies", &cfg.trusted_proxies}}) {
+    std::string entry;
+    if (!net::parse_networks(*text, &entry)) return bad(key, "'" + entry + "' is not an address or CIDR network");
+  }
+  return ok_status();
 }
 
 bool is_loopback(const std::string& host) {

@@ -121,6 +121,11 @@ struct Config {
   PushConfig push;
   VideoSettings video;
   ReportsConfig reports;
+  // Networks and exposure (lists of CIDRs, comma- or space-separated, or TOML arrays):
+  std::string webhook_allow_networks;  // notify.webhook_allow_networks: internal networks webhooks may reach
+  std::string trusted_proxies;         // server.trusted_proxies: peers whose X-Forwarded-For is believed
+  std::string metrics_token;           // server.metrics_token: /metrics also to "Authorization: Bearer <it>"
+  bool metrics_public = false;         // server.metrics_public: /metrics to anyone (default: loopback or token)
 
   std::string effective_db_url() const { return db_url.empty() ? "sqlite:" + data_dir + "/mingchu.db" : db_url; }
 };
@@ -129,10 +134,13 @@ struct Config {
 Status apply_toml_file(Config& cfg, const std::string& path);
 // Applies MINGCHU_LISTEN, MINGCHU_DATA, MINGCHU_DB, MINGCHU_LOG_LEVEL, MINGCHU_LOG_JSON,
 // MINGCHU_MQTT, MINGCHU_AMQP, MINGCHU_WEB_ROOT, MINGCHU_PUBLIC_BASE_URL, MINGCHU_THREADS,
-// MINGCHU_NODE_ID, MINGCHU_MQTT_CLIENT_ID, MINGCHU_SMS_URL.
+// MINGCHU_NODE_ID, MINGCHU_MQTT_CLIENT_ID, MINGCHU_SMS_URL, MINGCHU_WEBHOOK_ALLOW_NETWORKS,
+// MINGCHU_TRUSTED_PROXIES, MINGCHU_METRICS_TOKEN.
 Status apply_env(Config& cfg);
 // Splits "host:port"; refuses what is not one.
 Result<std::pair<std::string, unsigned short>> split_listen(const std::string& listen);
 bool is_loopback(const std::string& host);
+// Refuses network lists that do not parse (naming the key and the entry).
+Status check_networks(const Config& cfg);
 
 }  // namespace mingchu::app

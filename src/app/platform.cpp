@@ -67,11 +67,12 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   lc.utc_offset_minutes = cfg_.utc_offset_minutes;
   ledgers_ = std::make_unique<operations::Ledgers>(*db_, *clock_, *audit_, &alerts_->config(), lc);
   operations_ = std::make_unique<operations::Operations>(*db_, *clock_, *audit_, oc, ledgers_.get());
+  registry_->unit_paths().add_hook(alerts::rollup_path_hook(cfg_.utc_offset_minutes));
   ingest::IngestConfig ic;
   ic.max_wait = std::chrono::microseconds(cfg_.ingest_max_wait_us);
   ic.max_batch = static_cast<size_t>(cfg_.ingest_max_batch);
   ingest_ = std::make_unique<ingest::IngestService>(*db_, *clock_, *audit_, *alerts_, *store_, metrics_, ic);
-  devices_ = std::make_unique<ingest::DeviceService>(*db_, *clock_, *audit_);
+  devices_ = std::make_unique<registry::DeviceService>(*db_, *clock_, *audit_);
   stats_ = std::make_unique<stats::StatsService>(*db_, *clock_, alerts_->config());
   alerts::SchedulerConfig sc;
   sc.tick = std::chrono::milliseconds(cfg_.scheduler_tick_ms);
@@ -88,7 +89,7 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   std::filesystem::remove_all(eo.tmp_dir, ec);  // what a killed process left behind
   exports_ = std::make_unique<reports::ExportService>(eo, &metrics_);
   push_http_ = notify::make_http_client();
-  webhooks_ = std::make_unique<notify::WebhookService>(*db_, *clock_, *cipher_, *audit_);
+  webhooks_ = std::make_unique<notify::WebhookService>(*db_, *clock_, *cipher_, *audit_, webhook_policy());
   reports::ScheduleOptions so;
   so.archive_dir = cfg_.data_dir + "/reports";
   so.node_id = cfg_.push.node_id;
@@ -127,6 +128,10 @@ reports::UpstreamOptions Platform::upstream_options() const {
     return r.empty() ? std::string("mingchu") : r[0].text(0);
   };
   return uo;
+}
+
+net::AddressPolicy Platform::webhook_policy() const {
+  return net::AddressPolicy{net::parse_networks(cfg_.webhook_allow_networks).value_or(std::vector<net::IpNetwork>{})};
 }
 
 Platform::~Platform() {
@@ -189,6 +194,7 @@ void Platform::start_push() {
   notify::WebhookChannelOptions wo;
   wo.timeout = std::chrono::seconds(pc.webhook_timeout_seconds);
   wo.verify_tls = pc.webhook_tls_verify;
+  wo.policy = webhook_policy();
   wo.parallelism = pc.webhook_parallel;
   channels.push_back(std::make_unique<notify::WebhookChannel>(*db_, *clock_, *cipher_, *push_http_, wo));
   if (!cfg_.amqp_url.empty()) {
@@ -295,6 +301,8 @@ int Platform::serve() {
   ctx.options.map_tile_url = cfg_.map_tile_url;
   ctx.options.map_attribution = cfg_.map_attribution;
   ctx.options.public_frame_ancestors = cfg_.public_frame_ancestors;
+  ctx.options.metrics_token = cfg_.metrics_token;
+  ctx.options.metrics_public = cfg_.metrics_public;
   ctx.alerts = alerts_.get();
   ctx.scheduler = scheduler_.get();
   ctx.ingest = ingest_.get();
@@ -335,6 +343,7 @@ int Platform::serve() {
   so.host = hp->first == "localhost" ? "127.0.0.1" : hp->first;
   so.port = hp->second;
   so.threads = cfg_.threads;
+  so.trusted_proxies = net::parse_networks(cfg_.trusted_proxies).value_or(std::vector<net::IpNetwork>{});
   http::Server server(so, router, metrics_);
   unsigned short port;
   try {

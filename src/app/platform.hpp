@@ -11,14 +11,16 @@
 #include "auth/auth_service.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
+#include "core/net.hpp"
 #include "crypto/field_cipher.hpp"
+#include "disclosure/disclosure.hpp"
 #include "files/file_catalog.hpp"
 #include "files/file_store.hpp"
-#include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
 #include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
 #include "disclosure/disclosure.hpp"
+#include "registry/devices.hpp"
 #include "registry/registry.hpp"
 #include "reports/exchange.hpp"
 #include "reports/export.hpp"
@@ -86,7 +88,7 @@ class Platform {
   // that the scheduler and the ingest writer stop before what they use is destroyed
   std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<ingest::IngestService> ingest_;
-  std::unique_ptr<ingest::DeviceService> devices_;
+  std::unique_ptr<registry::DeviceService> devices_;
   std::unique_ptr<stats::StatsService> stats_;
   std::unique_ptr<alerts::Scheduler> scheduler_;
   std::unique_ptr<reports::ReportService> reports_;  // src/reports
@@ -110,6 +112,7 @@ class Platform {
   // group-catering ledgers (src/operations)
   std::unique_ptr<operations::Ledgers> ledgers_;
   std::unique_ptr<operations::Operations> operations_;
+  net::AddressPolicy webhook_policy() const;
   // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
   std::unique_ptr<video::VideoService> video_;
   void start_video();

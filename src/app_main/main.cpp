@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/backup.hpp"
 #include "app/config.hpp"
 #include "app/platform.hpp"
 #include "core/log.hpp"
@@ -106,6 +107,16 @@ int main(int argc, char** argv) {
 
   auto* version = cli.add_subcommand("version", "print the version");
 
+  auto* backup = cli.add_subcommand("backup", "write an online, consistent backup of the database, files and key");
+  add_common(backup, cfg);
+  std::string backup_out, backup_in, passphrase_file;
+  backup->add_option("--out", backup_out, "the backup file to write")->required();
+  backup->add_option("--passphrase-file", passphrase_file, "include the field key, encrypted with this passphrase");
+  auto* restore = cli.add_subcommand("restore", "restore a backup into an empty data directory (exit 4: bad backup)");
+  add_common(restore, cfg);
+  restore->add_option("--in", backup_in, "the backup file")->required();
+  restore->add_option("--passphrase-file", passphrase_file, "the passphrase the key was encrypted with");
+
   CLI11_PARSE(cli, argc, argv);
 
   try {
@@ -113,8 +124,34 @@ int main(int argc, char** argv) {
       std::cout << "mingchu 0.1.0\n";
       return 0;
     }
-    CLI::App* cmd = serve->parsed() ? serve : migrate->parsed() ? migrate : create_user->parsed() ? create_user : verify;
+    CLI::App* cmd = serve->parsed()         ? serve
+                    : migrate->parsed()     ? migrate
+                    : create_user->parsed() ? create_user
+                    : backup->parsed()      ? backup
+                    : restore->parsed()     ? restore
+                                            : verify;
     if (int rc = load_config(*cmd, cfg)) return rc;
+
+    if (backup->parsed()) {
+      auto r = app::make_backup({cfg.data_dir, cfg.effective_db_url(), backup_out, passphrase_file});
+      if (!r) {
+        std::cerr << "mingchu: " << r.error().message << "\n";
+        return r.error().kind == ErrorKind::kInvalid ? 2 : 1;
+      }
+      std::cout << "backup written: " << backup_out << " (" << r->entries << " entries, " << r->bytes << " bytes, "
+                << r->table_rows.size() << " tables)\n";
+      return 0;
+    }
+    if (restore->parsed()) {
+      auto r = app::restore_backup({backup_in, cfg.data_dir, cfg.db_url, passphrase_file});
+      if (!r) {
+        std::cerr << "mingchu: " << r.error().message << "\n";
+        return r.error().kind == ErrorKind::kConflict ? 4 : r.error().kind == ErrorKind::kInvalid ? 2 : 1;
+      }
+      std::cout << "restored " << r->entries << " entries; " << r->table_rows.size()
+                << " tables match the backup row for row\n";
+      return 0;
+    }
 
     if (migrate->parsed()) {
       std::filesystem::create_directories(cfg.data_dir);

@@ -18,8 +18,6 @@ constexpr const char* kInsertFile =
 
 constexpr const char* kAttachFile = "UPDATE files SET unit_id = $2, jpath = $3 WHERE id = $1";
 
-constexpr const char* kMoveUnitFiles = "UPDATE files SET jpath = $2 WHERE unit_id = $1";
-
 // The live unit a merchant (or unit-scoped key) may upload for, and its jpath.
 constexpr const char* kSelectUnitPath = "SELECT jpath FROM units WHERE id = $1 AND deleted_at IS NULL";
 
@@ -92,10 +90,6 @@ Result<FileRecord> FileCatalog::attach_to_unit(storage::Connection& c, std::stri
     f->jpath = unit_jpath;
   }
   return *f;
-}
-
-void FileCatalog::move_unit_files(storage::Connection& c, std::string_view unit_id, std::string_view new_jpath) {
-  c.exec(kMoveUnitFiles, {std::string(unit_id), std::string(new_jpath)});
 }
 
 Result<FileRecord> FileCatalog::upload(const auth::Principal& p, std::string_view bytes, std::string filename,

@@ -78,8 +78,7 @@ class FileCatalog {
   // regulators and merchant users can read it. kNotFound when the file does not exist.
   static Result<FileRecord> attach_to_unit(storage::Connection& c, std::string_view file_id, std::string_view unit_id,
                                            std::string_view unit_jpath);
-  // Moves every file of a unit to the unit's new place (when a unit changes jurisdiction).
-  static void move_unit_files(storage::Connection& c, std::string_view unit_id, std::string_view new_jpath);
+  // (When a unit moves, registry::UnitPaths moves its files with every other row of it.)
 
  private:
   storage::Database& db_;

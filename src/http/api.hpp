@@ -21,6 +21,7 @@ class AuthService;
 }
 namespace mingchu::registry {
 class Registry;
+class DeviceService;
 }
 namespace mingchu::files {
 class FileCatalog;
@@ -34,7 +35,6 @@ class Scheduler;
 }
 namespace mingchu::ingest {
 class IngestService;
-class DeviceService;
 }
 namespace mingchu::stats {
 class StatsService;
@@ -71,6 +71,8 @@ struct ApiOptions {
   std::string map_tile_url;     // Tianditu/AMap template for the console map; empty = plain background
   std::string map_attribution;
   std::string public_frame_ancestors;  // CSP sources that may embed /public/units/*; empty = none
+  std::string metrics_token;    // /metrics also to "Authorization: Bearer <metrics_token>"
+  bool metrics_public = false;  // /metrics to anyone; otherwise loopback clients or the token
 };
 
 struct ApiContext {
@@ -89,7 +91,7 @@ struct ApiContext {
   alerts::AlertService* alerts = nullptr;       // alert lifecycle, inbox, labels
   alerts::Scheduler* scheduler = nullptr;       // deadlines, cards, offline, certificates
   ingest::IngestService* ingest = nullptr;      // group-commit ingest of events
-  ingest::DeviceService* devices = nullptr;     // IoT devices
+  registry::DeviceService* devices = nullptr;   // IoT devices
   stats::StatsService* stats = nullptr;         // dashboard aggregations
   operations::Operations* operations = nullptr;  // group-catering ledgers and traceability
   operations::Ledgers* ledgers = nullptr;        // process, after-meal, people, equipment, self-inspection

@@ -13,8 +13,8 @@
 #include <mutex>
 
 #include "http/handler_util.hpp"
-#include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
+#include "registry/devices.hpp"
 
 namespace mingchu::http {
 namespace {
@@ -82,9 +82,9 @@ struct BatchAnswer : std::enable_shared_from_this<BatchAnswer> {
   }
 };
 
-Response device_response(const ApiContext& ctx, const Result<ingest::Device>& d, int status = 200) {
+Response device_response(const ApiContext& ctx, const Result<registry::Device>& d, int status = 200) {
   if (!d) return Response::error(d.error());
-  return Response::json(status, ingest::to_json(*d, ctx.options.utc_offset_minutes));
+  return Response::json(status, registry::to_json(*d, ctx.options.utc_offset_minutes));
 }
 
 }  // namespace
@@ -203,7 +203,7 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
     if (!who) return Response::error(who.error());
     auto pg = page_params(req);
     if (!pg) return Response::error(pg.error());
-    ingest::DeviceFilter f;
+    registry::DeviceFilter f;
     for (auto [name, target] : {std::pair{"unit_id", &f.unit_id}, std::pair{"jurisdiction_id", &f.jurisdiction_id}}) {
       auto id = query_id(req, name);
       if (!id) return Response::error(id.error());
@@ -216,10 +216,10 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
       }
       f.status = *s;
     }
-    auto page = ctx.devices->list(*who, f, alerts::PageRequest{pg->page, pg->page_size});
+    auto page = ctx.devices->list(*who, f, registry::PageRequest{pg->page, pg->page_size});
     if (!page) return Response::error(page.error());
     json::array items;
-    for (const auto& d : page->items) items.push_back(ingest::to_json(d, ctx.options.utc_offset_minutes));
+    for (const auto& d : page->items) items.push_back(registry::to_json(d, ctx.options.utc_offset_minutes));
     return Response::json(200, list_body(std::move(items), page->total, *pg));
   });
 
@@ -230,7 +230,7 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
         if (!who) return Response::error(who.error());
         auto body = read_json(req);
         if (!body) return Response::error(body.error());
-        auto in = ingest::parse_device_input(*body, false);
+        auto in = registry::parse_device_input(*body, false);
         if (!in) return Response::error(in.error());
         return device_response(ctx, ctx.devices->create(*who, *in), 201);
       },
@@ -253,7 +253,7 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
         if (!id) return Response::error(id.error());
         auto body = read_json(req);
         if (!body) return Response::error(body.error());
-        auto in = ingest::parse_device_input(*body, true);
+        auto in = registry::parse_device_input(*body, true);
         if (!in) return Response::error(in.error());
         return device_response(ctx, ctx.devices->update(*who, *id, *in));
       },

@@ -24,7 +24,8 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;    // decoded
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string body;
-  std::string remote;      // peer address
+  std::string remote;      // the client: the peer, or what a trusted proxy's X-Forwarded-For names
+  std::string peer;        // the address the connection came from
   std::string request_id;  // X-Request-Id or generated
   std::map<std::string, std::string, std::less<>> params;  // from the route pattern
   bool internal = false;   // made by the server itself (an export paging through a list), never from the wire

@@ -54,6 +54,47 @@ struct Server::Impl {
     }
   }
 
+  // The client behind trusted proxies: X-Forwarded-For read from the right (each proxy
+  // appends the address it was reached from), skipping addresses that are trusted proxies
+  // themselves; the first other address is the client. From an untrusted peer the header is
+  // not believed, and reading stops at a malformed entry.
+  std::string client_address(const Request& r, const std::string& peer) const {
+    if (opt.trusted_proxies.empty()) return peer;
+    auto p = net::parse_ip(peer);
+    if (!p || !net::any_contains(opt.trusted_proxies, *p)) return peer;
+    std::vector<std::string_view> hops;
+    for (const auto& [name, value] : r.headers) {
+      if (name != "x-forwarded-for") continue;
+      std::string_view v = value;
+      while (!v.empty()) {
+        size_t comma = v.find(',');
+        std::string_view hop = v.substr(0, comma);
+        while (!hop.empty() && (hop.front() == ' ' || hop.front() == '\t')) hop.remove_prefix(1);
+        while (!hop.empty() && (hop.back() == ' ' || hop.back() == '\t')) hop.remove_suffix(1);
+        hops.push_back(hop);
+        if (comma == std::string_view::npos) break;
+        v.remove_prefix(comma + 1);
+      }
+    }
+    std::string client = p->to_string();
+    for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+      auto a = net::parse_ip(*it);
+      if (!a) break;
+      client = a->to_string();
+      if (!net::any_contains(opt.trusted_proxies, *a)) break;
+    }
+    return client;
+  }
+
+  // The method as a metrics label: the methods of HTTP/1.1 and PATCH; anything a client
+  // invents is "other", so clients cannot grow the label set.
+  static std::string_view method_label(std::string_view m) {
+    for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}) {
+      if (m == known) return known;
+    }
+    return "other";
+  }
+
   static std::string peer_of(const tcp::socket& s) {
     boost::system::error_code ec;
     auto ep = s.remote_endpoint(ec);
@@ -73,7 +114,8 @@ struct Server::Impl {
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       r.headers.emplace_back(std::move(name), std::string(f.value()));
     }
-    r.remote = peer;
+    r.peer = peer;
+    r.remote = client_address(r, peer);
     auto rid = r.header("x-request-id");
     r.request_id = rid && plausible_id(*rid) ? *rid : quick_random_hex(8);
     return r;
@@ -226,10 +268,9 @@ struct Server::Impl {
       --in_flight;
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::string status = std::to_string(resp.status);
-      metrics.counter("mingchu_http_requests_total", "route=\"" + route_label + "\",method=\"" + req.method +
-                                                         "\",status=\"" + status + "\"",
-                      "HTTP requests by route, method and status")
-          .inc();
+      std::string labels = "route=\"" + route_label + "\",method=\"" + std::string(method_label(req.method)) +
+                           "\",status=\"" + status + "\"";
+      metrics.counter("mingchu_http_requests_total", labels, "HTTP requests by route, method and status").inc();
       metrics.histogram("mingchu_http_request_duration_seconds", "route=\"" + route_label + "\"",
                         "HTTP request latency by route")
           .observe(secs);

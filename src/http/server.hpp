@@ -11,8 +11,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/metrics.hpp"
+#include "core/net.hpp"
 #include "http/router.hpp"
 
 namespace mingchu::http {
@@ -24,6 +26,9 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds drain_timeout{15};
   size_t header_limit = 16 * 1024;
+  // Peers (load balancers, reverse proxies) whose X-Forwarded-For names the client. From any
+  // other peer the header is ignored: the client is the peer.
+  std::vector<net::IpNetwork> trusted_proxies;
 };
 
 class Server {

@@ -3,6 +3,8 @@
 #include <sstream>
 
 #include "auth/principal.hpp"
+#include "core/net.hpp"
+#include "crypto/sm3.hpp"
 #include "http/handler_util.hpp"
 #include "http/security_headers.hpp"
 #include "storage/database.hpp"
@@ -189,7 +191,24 @@ void add_system_routes(Router& r, ApiContext& ctx) {
     return Response::json(200, json::object{{"status", "ok"}});
   });
 
-  r.add("GET", "/metrics", [&ctx](Request&) {
+  r.add("GET", "/metrics", [&ctx](Request& req) {
+    // request label values are bounded, but the numbers still describe the deployment: served
+    // to loopback clients (a local Prometheus or agent), with the configured token, or to all
+    // when configured so
+    bool allowed = ctx.options.metrics_public;
+    if (auto a = net::parse_ip(req.remote); a && net::is_loopback(*a)) allowed = true;
+    if (!allowed && !ctx.options.metrics_token.empty()) {
+      auto given = req.header("authorization");
+      allowed = given && crypto::constant_time_equal(*given, "Bearer " + ctx.options.metrics_token);
+      if (!allowed) {
+        return Response::error(401, "unauthorized", "/metrics needs Authorization: Bearer <server.metrics_token>");
+      }
+    }
+    if (!allowed) {
+      return Response::error(403, "forbidden",
+                             "/metrics is served to loopback clients only (set server.metrics_token or "
+                             "server.metrics_public)");
+    }
     Response resp;
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
     resp.body = ctx.metrics->render();

@@ -15,14 +15,17 @@
 #include "core/time.hpp"
 #include "crypto/base64.hpp"
 #include "files/file_store.hpp"
-#include "ingest/devices.hpp"
 #include "ingest/ingest_service.hpp"
+#include "registry/devices.hpp"
 
 namespace mingchu::ingest {
 namespace {
 
 using alerts::testing::kStart;
 using alerts::testing::World;
+using registry::DeviceInput;
+using registry::DeviceService;
+using registry::parse_device_input;
 
 const std::string kPng("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde", 33);
 

@@ -22,6 +22,9 @@
 namespace mingchu::notify {
 namespace {
 
+// The receivers of these tests listen on loopback, which webhooks may reach only when allowed.
+net::AddressPolicy loopback_allowed() { return net::AddressPolicy{*net::parse_networks("127.0.0.0/8, ::1")}; }
+
 using testing::RecordedRequest;
 using testing::RecordingChannel;
 using testing::RecordingHttpServer;
@@ -257,7 +260,7 @@ class WebhookTest : public NotifyDbTest {
     NotifyDbTest::SetUp();
     cipher_ = std::make_unique<crypto::FieldCipher>(*crypto::FieldCipher::from_key(std::string(16, 'k')));
     audit_ = std::make_unique<audit::AuditLog>(clock_);
-    svc_ = std::make_unique<WebhookService>(*db_, clock_, *cipher_, *audit_);
+    svc_ = std::make_unique<WebhookService>(*db_, clock_, *cipher_, *audit_, loopback_allowed());
   }
   static Actor actor(std::string scope, bool admin = false) {
     Actor a;
@@ -309,7 +312,9 @@ TEST_P(WebhookTest, SendsSignedEventsOfItsScopeOnlyAndRetriesFailures) {
   ASSERT_TRUE(w.ok());
   auto http = make_http_client();
   std::vector<std::unique_ptr<Channel>> chans;
-  chans.push_back(std::make_unique<WebhookChannel>(*db_, clock_, *cipher_, *http, WebhookChannelOptions{}));
+  WebhookChannelOptions wo;
+  wo.policy = loopback_allowed();
+  chans.push_back(std::make_unique<WebhookChannel>(*db_, clock_, *cipher_, *http, wo));
   auto d = dispatcher(std::move(chans));
   add_event("evt_in", "alert.created", "/j_p/j_city/j_d1/j_s1/", kT0);
   add_event("evt_out", "alert.created", "/j_p/j_city/j_d2/", kT0 + 1);

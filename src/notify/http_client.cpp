@@ -106,7 +106,7 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-Result<Fd> connect_tcp(const HttpUrl& u, Clock::time_point deadline) {
+Result<Fd> connect_tcp(const HttpUrl& u, Clock::time_point deadline, const net::AddressPolicy* policy) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -118,6 +118,12 @@ Result<Fd> connect_tcp(const HttpUrl& u, Clock::time_point deadline) {
   Fd out;
   bool ok = false;
   for (addrinfo* ai = res; ai && !ok; ai = ai->ai_next) {
+    // the address actually connected to is checked, not the name: a name that resolves (or
+    // re-resolves) into the platform's own networks is refused like the address itself
+    if (auto a = net::from_sockaddr(ai->ai_addr); policy && (!a || !policy->allowed(*a))) {
+      last = "address " + (a ? a->to_string() : std::string("?")) + " is not allowed (notify.webhook_allow_networks)";
+      continue;
+    }
     Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (fd.get() < 0) {
       last = std::strerror(errno);
@@ -348,7 +354,7 @@ class SocketHttpClient final : public HttpClient {
     if (!header_safe(req.content_type)) return Error::invalid("content_type", "invalid_header", "bad content type");
     SigpipeGuard guard;
     auto deadline = Clock::now() + req.timeout;
-    auto fd = connect_tcp(*url, deadline);
+    auto fd = connect_tcp(*url, deadline, req.policy);
     if (!fd) return fd.error();
     Stream s(std::move(*fd), deadline);
     if (url->tls) {

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/net.hpp"
 #include "core/result.hpp"
 
 namespace mingchu::notify {
@@ -40,6 +41,8 @@ struct HttpPost {
   std::string body;
   std::chrono::milliseconds timeout{5000};  // the whole exchange
   bool verify_tls = true;
+  // When set, only addresses it allows are connected to (checked after name resolution).
+  const net::AddressPolicy* policy = nullptr;
 };
 
 struct HttpReply {

@@ -219,6 +219,46 @@ TEST(HttpClient, PostsAndReadsTheStatus) {
   EXPECT_EQ(got[0].header("host"), "127.0.0.1:" + std::to_string(srv.port()));
 }
 
+TEST(WebhookTarget, LoopbackNamesAndAddressesAreRefusedUnlessAllowed) {
+  net::AddressPolicy none;
+  for (const char* url : {"http://localhost:8080/hook", "http://127.0.0.1/hook", "http://127.9.9.9:9/x",
+                          "https://[::1]:8443/hook", "http://0.0.0.0:80/", "http://[::ffff:127.0.0.1]/"}) {
+    auto st = check_webhook_target(url, none);
+    ASSERT_FALSE(st.ok()) << url;
+    EXPECT_EQ(st.error().code, "forbidden_address") << url;
+    EXPECT_EQ(st.error().field, "url") << url;
+  }
+  net::AddressPolicy lo{*net::parse_networks("127.0.0.0/8, ::1")};
+  EXPECT_TRUE(check_webhook_target("http://127.0.0.1/hook", lo).ok());
+  EXPECT_TRUE(check_webhook_target("http://localhost:8080/hook", lo).ok());
+  EXPECT_TRUE(check_webhook_target("https://[::1]:8443/hook", lo).ok());
+  EXPECT_FALSE(check_webhook_target("http://0.0.0.0/", lo).ok()) << "only what is listed";
+  // a name that does not resolve now is checked again at each delivery
+  EXPECT_TRUE(check_webhook_target("http://no-such-host.invalid/hook", none).ok());
+}
+
+TEST(HttpClient, ConnectsOnlyToAddressesThePolicyAllows) {
+  testing::RecordingHttpServer srv([](const testing::RecordedRequest&) { return 204; });
+  auto client = make_http_client();
+  net::AddressPolicy none;
+  HttpPost req;
+  req.url = "http://localhost:" + std::to_string(srv.port()) + "/hook";  // the name resolves to loopback
+  req.body = "{}";
+  req.policy = &none;
+  auto r = client->post(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("not allowed"), std::string::npos) << r.error().message;
+  req.url = srv.url("/hook");
+  EXPECT_FALSE(client->post(req).ok());
+  EXPECT_EQ(srv.requests().size(), 0u) << "nothing was sent";
+  net::AddressPolicy lo{*net::parse_networks("127.0.0.0/8")};
+  req.policy = &lo;
+  auto ok = client->post(req);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->status, 204);
+  EXPECT_EQ(srv.requests().size(), 1u);
+}
+
 TEST(HttpClient, RefusedAndTimeoutsAreUnavailable) {
   auto client = make_http_client();
   unsigned short dead_port;

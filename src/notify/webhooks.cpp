@@ -1,5 +1,8 @@
 #include "notify/webhooks.hpp"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 
 #include "core/ids.hpp"
@@ -167,13 +170,42 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
 
 // ---------------------------------------------------------------- WebhookService
 
+Status check_webhook_target(std::string_view url, const net::AddressPolicy& policy) {
+  auto u = parse_http_url(url);
+  if (!u) return u.error();
+  auto refuse = [](const net::IpAddress& a) {
+    return Error::invalid("url", "forbidden_address",
+                          "url points at " + a.to_string() +
+                              ", an address inside the platform's own networks (loopback, private, link-local); an "
+                              "administrator may allow a network with notify.webhook_allow_networks");
+  };
+  if (auto literal = net::parse_ip(u->host)) {
+    if (!policy.allowed(*literal)) return refuse(*literal);
+    return ok_status();
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(u->host.c_str(), nullptr, &hints, &res) != 0) return ok_status();
+  std::optional<net::IpAddress> bad;
+  for (addrinfo* ai = res; ai && !bad; ai = ai->ai_next) {
+    auto a = net::from_sockaddr(ai->ai_addr);
+    if (a && !policy.allowed(*a)) bad = a;
+  }
+  ::freeaddrinfo(res);
+  if (bad) return refuse(*bad);
+  return ok_status();
+}
+
 WebhookService::WebhookService(storage::Database& db, const Clock& clock, const crypto::FieldCipher& cipher,
-                               const audit::AuditLog& audit)
-    : db_(db), clock_(clock), cipher_(cipher), audit_(audit) {}
+                               const audit::AuditLog& audit, net::AddressPolicy policy)
+    : db_(db), clock_(clock), cipher_(cipher), audit_(audit), policy_(std::move(policy)) {}
 
 Result<Webhook> WebhookService::create(const Actor& who, const WebhookInput& in) {
   if (who.scope_jpath.empty()) return Error::forbidden("webhooks are registered for a jurisdiction subtree");
   if (auto st = validate_webhook(in); !st) return st.error();
+  if (auto st = check_webhook_target(in.url, policy_); !st) return st.error();
   Webhook w;
   w.id = new_id("whk");
   w.url = in.url;
@@ -360,6 +392,7 @@ DeliveryOutcome WebhookChannel::deliver_one(const DeliveryJob& job) {
   req.body = job.event.payload;
   req.timeout = opt_.timeout;
   req.verify_tls = opt_.verify_tls;
+  req.policy = &opt_.policy;
   req.headers = {{"X-MingChu-Event", job.event.topic},
                  {"X-MingChu-Delivery", job.id},
                  {"Idempotency-Key", job.event.id},

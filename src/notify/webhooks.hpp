@@ -99,10 +99,16 @@ struct Actor {
   std::string source;
 };
 
+// Where a webhook may point: a URL whose host is, or resolves to, an address the policy does
+// not allow (loopback, private, link-local... unless listed in notify.webhook_allow_networks)
+// is kInvalid on "url" (code forbidden_address). A name that does not resolve now passes:
+// the channel checks the address it connects to on every delivery.
+Status check_webhook_target(std::string_view url, const net::AddressPolicy& policy);
+
 class WebhookService {
  public:
   WebhookService(storage::Database& db, const Clock& clock, const crypto::FieldCipher& cipher,
-                 const audit::AuditLog& audit);
+                 const audit::AuditLog& audit, net::AddressPolicy policy = {});
 
   Result<Webhook> create(const Actor& who, const WebhookInput& in);
   std::pair<std::vector<Webhook>, std::int64_t> list(const Actor& who, int offset, int limit);
@@ -126,12 +132,14 @@ class WebhookService {
   const Clock& clock_;
   const crypto::FieldCipher& cipher_;
   const audit::AuditLog& audit_;
+  net::AddressPolicy policy_;
 };
 
 struct WebhookChannelOptions {
   std::chrono::milliseconds timeout{5000};
   bool verify_tls = true;
   int parallelism = 4;
+  net::AddressPolicy policy;  // the addresses deliveries may connect to
 };
 
 class WebhookChannel final : public Channel {

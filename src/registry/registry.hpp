@@ -39,6 +39,7 @@
 #include "core/result.hpp"
 #include "crypto/field_cipher.hpp"
 #include "registry/model.hpp"
+#include "registry/unit_paths.hpp"
 #include "storage/database.hpp"
 
 namespace mingchu::registry {
@@ -70,8 +71,10 @@ class Registry {
   Result<Unit> create_unit(const auth::Principal& p, const UnitInput& in);
   Result<Unit> get_unit(const auth::Principal& p, std::string_view id);
   Result<Page<Unit>> list_units(const auth::Principal& p, const UnitFilter& f, PageRequest page);
+  // A move to another jurisdiction rewrites the path on every row of the unit (UnitPaths).
   Result<Unit> update_unit(const auth::Principal& p, std::string_view id, const UnitInput& in);
-  // Soft delete: the unit, its cameras and its staff get deleted_at in one transaction.
+  // Soft delete: the unit and every row of it with deleted_at (cameras, devices, staff, ...)
+  // get deleted_at, its API keys are revoked, in one transaction (UnitPaths::retire).
   Status delete_unit(const auth::Principal& p, std::string_view id);
   // For the public disclosure page (no caller): the live unit behind a QR token.
   Result<Unit> unit_by_disclosure_token(std::string_view token);
@@ -96,6 +99,8 @@ class Registry {
   int today() const;
   CertStatus cert_status(std::optional<int> expires_on, int today) const;
   const RegistryConfig& config() const { return config_; }
+  // Where modules that keep rows with a unit's path register their hooks (at assembly only).
+  UnitPaths& unit_paths() { return unit_paths_; }
 
  private:
   Result<Jurisdiction> visible_jurisdiction(storage::Connection& c, const auth::Principal& p, std::string_view id);
@@ -111,6 +116,7 @@ class Registry {
   const audit::AuditLog& audit_;
   const crypto::FieldCipher& cipher_;
   RegistryConfig config_;
+  UnitPaths unit_paths_;
 };
 
 }  // namespace mingchu::registry

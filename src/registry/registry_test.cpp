@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "alerts/writer.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "core/validate.hpp"
@@ -53,6 +54,7 @@ class RegistryTest : public ::testing::TestWithParam<std::string> {
     audit_ = std::make_unique<audit::AuditLog>(clock_);
     cipher_ = std::make_unique<crypto::FieldCipher>(must(crypto::FieldCipher::from_key("0123456789abcdef")));
     reg_ = std::make_unique<Registry>(*db_, clock_, *audit_, *cipher_, RegistryConfig{});
+    reg_->unit_paths().add_hook(alerts::rollup_path_hook(480));  // as app/platform.cpp assembles it
 
     admin_.user_id = "u_admin";
     admin_.username = "admin";

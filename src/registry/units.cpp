@@ -30,13 +30,6 @@ constexpr const char* kUpdateUnit =
     "lat = $14, licence_image_ids = $15, storefront_image_id = $16, show_alert_stats = $17, rating = $18, "
     "updated_at = $19 WHERE id = $1";
 constexpr const char* kUsccTaken = "SELECT 1 FROM units WHERE uscc = $1 AND deleted_at IS NULL AND id <> $2";
-constexpr const char* kSoftDeleteUnit = "UPDATE units SET deleted_at = $2, updated_at = $2 WHERE id = $1";
-constexpr const char* kSoftDeleteUnitCameras =
-    "UPDATE cameras SET deleted_at = $2, updated_at = $2 WHERE unit_id = $1 AND deleted_at IS NULL";
-constexpr const char* kSoftDeleteUnitStaff =
-    "UPDATE staff SET deleted_at = $2, updated_at = $2 WHERE unit_id = $1 AND deleted_at IS NULL";
-constexpr const char* kMoveUnitCameras = "UPDATE cameras SET jpath = $2 WHERE unit_id = $1";
-constexpr const char* kMoveUnitStaff = "UPDATE staff SET jpath = $2 WHERE unit_id = $1";
 
 std::string select_units() { return std::string("SELECT ") + kUnitColumns + " FROM units"; }
 
@@ -354,14 +347,7 @@ Result<Unit> Registry::update_unit(const auth::Principal& p, std::string_view id
     if (detail::is_unique_violation(e)) return uscc_taken();
     throw;
   }
-  if (moved) {
-    c->exec(kMoveUnitCameras, {u.id, u.jpath});
-    c->exec(kMoveUnitStaff, {u.id, u.jpath});
-    files::FileCatalog::move_unit_files(*c, u.id, u.jpath);
-    for (std::string_view table : storage::unit_scoped_tables()) {
-      c->exec("UPDATE " + std::string(table) + " SET jpath = $2 WHERE unit_id = $1", {u.id, u.jpath});
-    }
-  }
+  if (moved) unit_paths_.move(*c, u.id, cur->jpath, u.jpath);
   json::object extra;
   if (moved) extra["jurisdiction_id"] = u.jurisdiction_id;
   audit_.append(*c,
@@ -378,11 +364,9 @@ Status Registry::delete_unit(const auth::Principal& p, std::string_view id) {
   if (!u || !p.covers(u->jpath, u->id)) return Error::not_found("unit");
   if (!detail::manages(p)) return Error::forbidden("only regulators and platform administrators delete units");
   TimeMs now = clock_.now_ms();
-  c->exec(kSoftDeleteUnit, {u->id, now});
-  std::int64_t cameras = c->exec(kSoftDeleteUnitCameras, {u->id, now});
-  std::int64_t staff = c->exec(kSoftDeleteUnitStaff, {u->id, now});
-  audit_.append(*c, auth::audit_entry(p, "unit.delete", "unit:" + u->id,
-                                      json::serialize(json::object{{"cameras", cameras}, {"staff", staff}})));
+  json::object retired{{"cameras", 0}, {"staff", 0}};
+  for (const auto& [table, n] : unit_paths_.retire(*c, u->id, now)) retired[table] = n;
+  audit_.append(*c, auth::audit_entry(p, "unit.delete", "unit:" + u->id, json::serialize(retired)));
   tx.commit();
   return ok_status();
 }

@@ -267,10 +267,9 @@ test('rectification, rejection, approval — and every illegal transition is 409
   assert.deepEqual(d.json.rectifications[0].photo_ids, [file.json.id])
 
   const audit = await call('admin', 'GET', '/api/v1/audit?action=alert.&page_size=200')
-  if (audit.status === 200) {
-    const actions = audit.json.items.filter((e) => e.target === `alert:${id}`).map((e) => e.action)
-    for (const a of ['alert.create', 'alert.rectify', 'alert.reject', 'alert.approve']) assert.ok(actions.includes(a), `audit has ${a}: ${actions}`)
-  }
+  assert.equal(audit.status, 200, audit.text)
+  const actions = audit.json.items.filter((e) => e.target === `alert:${id}`).map((e) => e.action)
+  for (const a of ['alert.create', 'alert.rectify', 'alert.reject', 'alert.approve']) assert.ok(actions.includes(a), `audit has ${a}: ${actions}`)
 })
 
 test('dismissal as a false positive is kept as an exportable label', async () => {

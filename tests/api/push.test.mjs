@@ -78,6 +78,8 @@ sse_poll_ms = 100
 backoff_base_ms = 200
 backoff_cap_seconds = 2
 max_attempts = 30
+# the receivers of this test listen on loopback: webhooks may reach it only when allowed
+webhook_allow_networks = ["127.0.0.0/8", "::1"]
 
 [notify.sms]
 url = "${sms.url()}"

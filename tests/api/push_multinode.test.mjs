@@ -36,6 +36,8 @@ sse_poll_ms = 100
 backoff_base_ms = 200
 backoff_cap_seconds = 2
 webhook_parallel = 3
+# the receivers of this test listen on loopback: webhooks may reach it only when allowed
+webhook_allow_networks = ["127.0.0.0/8", "::1"]
 `
   a = new Server({ args: ['--db', db], config, env: { MINGCHU_NODE_ID: 'node-a' } })
   await a.start() // seeds the demo city

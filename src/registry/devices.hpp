@@ -6,7 +6,8 @@
 // Scope and roles as for cameras: platform admins and regulators whose subtree holds the unit
 // create, change and delete devices; the unit's merchant users read them. Objects outside the
 // scope are kNotFound. status (online | offline) and last_seen_at are kept by ingest and the
-// scheduler and are read-only here. Writes run in one transaction with an audit entry.
+// scheduler and are read-only here. When the unit moves or is deleted, UnitPaths moves or
+// deletes its devices with it. Writes run in one transaction with an audit entry.
 //
 // Thread safety: every method may be called from any thread at once. Holds references to the
 // database, clock and audit log, which must outlive it. Database failures throw DbError.
@@ -17,22 +18,30 @@
 #include <string_view>
 #include <vector>
 
-#include "alerts/model.hpp"
 #include "audit/audit_log.hpp"
 #include "auth/principal.hpp"
 #include "core/clock.hpp"
 #include "core/json.hpp"
 #include "core/result.hpp"
+#include "registry/model.hpp"
 #include "storage/database.hpp"
 
-namespace mingchu::ingest {
+namespace mingchu::registry {
+
+// Device kinds (物联设备类型), modelled generically: a kind names which default rules apply.
+inline constexpr std::string_view kDeviceKinds[] = {
+    "storeroom",    "refrigerator",    "freezer", "hot_holding", "vehicle", "rat_board",     "sample_cabinet",
+    "disinfection", "oil_temperature", "gas",     "water_leak",  "uv_lamp", "morning_check", "other"};
+bool valid_device_kind(std::string_view kind);
+// Metric names: [a-z][a-z0-9_]{0,31}, e.g. temperature_c, humidity_pct, displaced.
+bool valid_metric_name(std::string_view name);
 
 struct Device {
   std::string id;
   std::string unit_id;
   std::string jpath;
   std::string name;
-  std::string kind;             // alerts::kDeviceKinds
+  std::string kind;             // kDeviceKinds
   std::string thresholds_json;  // {"temperature_c": {"min": 0, "max": 8, "min_duration_minutes": 10}}
   std::string status = "offline";
   std::optional<TimeMs> last_seen_at;
@@ -63,7 +72,7 @@ class DeviceService {
 
   Result<Device> create(const auth::Principal& p, const DeviceInput& in);
   Result<Device> get(const auth::Principal& p, std::string_view id);
-  Result<alerts::Page<Device>> list(const auth::Principal& p, const DeviceFilter& f, alerts::PageRequest page);
+  Result<Page<Device>> list(const auth::Principal& p, const DeviceFilter& f, PageRequest page);
   Result<Device> update(const auth::Principal& p, std::string_view id, const DeviceInput& in);
   Status remove(const auth::Principal& p, std::string_view id);
 
@@ -73,4 +82,4 @@ class DeviceService {
   const audit::AuditLog& audit_;
 };
 
-}  // namespace mingchu::ingest
+}  // namespace mingchu::registry

@@ -1,13 +1,13 @@
-#include "ingest/devices.hpp"
+#include "registry/devices.hpp"
 
+#include <algorithm>
 #include <cmath>
 
-#include "alerts/alerts_config.hpp"
 #include "auth/auth_service.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
 
-namespace mingchu::ingest {
+namespace mingchu::registry {
 namespace {
 
 constexpr const char* kSelectDevices =
@@ -57,7 +57,7 @@ Result<std::string> parse_thresholds(const json::value& v) {
   for (const auto& kv : o) {
     std::string metric(kv.key());
     std::string field = "thresholds." + metric;
-    if (!alerts::valid_metric_name(metric)) {
+    if (!valid_metric_name(metric)) {
       return Error::invalid("thresholds", "invalid_metric_name", "metric names are 1–32 of a-z, 0-9 and _");
     }
     if (!kv.value().is_object()) return Error::invalid(field, "wrong_type", "field '" + field + "' must be an object");
@@ -79,6 +79,15 @@ Result<std::string> parse_thresholds(const json::value& v) {
 
 }  // namespace
 
+bool valid_metric_name(std::string_view name) {
+  if (name.empty() || name.size() > 32 || name[0] < 'a' || name[0] > 'z') return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'; });
+}
+bool valid_device_kind(std::string_view kind) {
+  return std::find(std::begin(kDeviceKinds), std::end(kDeviceKinds), kind) != std::end(kDeviceKinds);
+}
+
 Result<DeviceInput> parse_device_input(const json::object& body, bool patch) {
   ObjectReader rd(body);
   DeviceInput in;
@@ -95,7 +104,7 @@ Result<DeviceInput> parse_device_input(const json::object& body, bool patch) {
     }
   }
   if (in.name && in.name->empty()) return Error::invalid("name", "empty_field", "field 'name' must not be empty");
-  if (in.kind && !alerts::valid_device_kind(*in.kind)) {
+  if (in.kind && !valid_device_kind(*in.kind)) {
     return Error::invalid("kind", "invalid_kind",
                           "kind must be one of storeroom, refrigerator, freezer, hot_holding, vehicle, rat_board, "
                           "sample_cabinet, disinfection, oil_temperature, gas, water_leak, uv_lamp, morning_check, "
@@ -158,8 +167,7 @@ Result<Device> DeviceService::get(const auth::Principal& p, std::string_view id)
   return *d;
 }
 
-Result<alerts::Page<Device>> DeviceService::list(const auth::Principal& p, const DeviceFilter& f,
-                                                 alerts::PageRequest page) {
+Result<Page<Device>> DeviceService::list(const auth::Principal& p, const DeviceFilter& f, PageRequest page) {
   storage::Conn c = db_.acquire();
   std::string where = " WHERE deleted_at IS NULL";
   storage::Params ps;
@@ -181,7 +189,7 @@ Result<alerts::Page<Device>> DeviceService::list(const auth::Principal& p, const
   if (f.unit_id) where += " AND unit_id = " + bind(*f.unit_id);
   if (f.kind) where += " AND kind = " + bind(*f.kind);
   if (f.status) where += " AND status = " + bind(*f.status);
-  alerts::Page<Device> out;
+  Page<Device> out;
   out.total = c->query("SELECT COUNT(*) FROM devices" + where, ps)[0].integer(0);
   std::string tail = " ORDER BY unit_id, name, id LIMIT " + bind(static_cast<std::int64_t>(page.page_size));
   tail += " OFFSET " + bind(page.offset());
@@ -215,4 +223,4 @@ Status DeviceService::remove(const auth::Principal& p, std::string_view id) {
   });
 }
 
-}  // namespace mingchu::ingest
+}  // namespace mingchu::registry
