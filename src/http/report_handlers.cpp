@@ -278,7 +278,8 @@ void add_report_routes(Router& r, ApiContext& ctx) {
       "POST", "/api/v1/exchange/batches",
       [&ctx](Request& req) {
         return guarded([&] {
-          auto who = authenticate(ctx, req);
+          // a lower platform's batch is data coming in: the key's ingest permission, as for events
+          auto who = authenticate_ingest(ctx, req);
           if (!who) return Response::error(who.error());
           auto res = ctx.exchange->receive(*who, req.header("x-api-key").value_or(""),
                                            req.header("x-mingchu-timestamp").value_or(""),

@@ -41,7 +41,9 @@ std::vector<Table> classify(storage::Connection& c, const std::vector<UnitPathHo
     t.deleted_at = cols.count("deleted_at") > 0;
     t.updated_at = cols.count("updated_at") > 0;
     t.revoked_at = cols.count("revoked_at") > 0;
-    bool hooked = std::any_of(hooks.begin(), hooks.end(), [&](const UnitPathHook& h) { return h.table == name; });
+    // (a named copy: clang 14 cannot capture a structured binding)
+    const std::string& table = name;
+    bool hooked = std::any_of(hooks.begin(), hooks.end(), [&](const UnitPathHook& h) { return h.table == table; });
     bool not_unit = std::find(std::begin(kNotUnitPaths), std::end(kNotUnitPaths), name) != std::end(kNotUnitPaths);
     if (name == "units") {
       t.rule = Rule::kUnitRow;

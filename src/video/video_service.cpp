@@ -136,7 +136,7 @@ void VideoService::stop() {
   if (stop_.exchange(true)) return;
   wake_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
-  std::map<std::string, std::unique_ptr<Stream>> streams;
+  std::map<std::string, std::shared_ptr<Stream>> streams;
   {
     std::lock_guard lk(mu_);
     streams.swap(streams_);
@@ -178,10 +178,10 @@ std::string VideoService::stream_key(const CameraRow& cam, const std::string& qu
   return cam.id + (sd ? "|sd" : "|hd");
 }
 
-Stream* VideoService::find_stream(const std::string& camera_id, const std::string& quality) {
+std::shared_ptr<Stream> VideoService::find_stream(const std::string& camera_id, const std::string& quality) {
   std::lock_guard lk(mu_);
   auto it = streams_.find(camera_id + "|" + quality);
-  return it == streams_.end() ? nullptr : it->second.get();
+  return it == streams_.end() ? nullptr : it->second;
 }
 
 bool VideoService::records_here(const std::string& camera_id) const {
@@ -190,7 +190,7 @@ bool VideoService::records_here(const std::string& camera_id) const {
          cfg_.shard_index;
 }
 
-Result<Stream*> VideoService::ensure_stream(const CameraRow& cam, const std::string& quality, bool for_clip) {
+Result<std::shared_ptr<Stream>> VideoService::ensure_stream(const CameraRow& cam, const std::string& quality, bool for_clip) {
   if (cam.stream_url.empty()) {
     return Error::invalid("stream_url", "no_stream", "the camera has no stream URL");
   }
@@ -199,7 +199,7 @@ Result<Stream*> VideoService::ensure_stream(const CameraRow& cam, const std::str
   std::lock_guard lk(mu_);
   if (auto it = streams_.find(key); it != streams_.end()) {
     it->second->touch();
-    return it->second.get();
+    return it->second;
   }
   if (streams_.size() >= cfg_.max_streams) {
     return Error{ErrorKind::kUnavailable, "video_capacity", "this node pulls as many streams as it may", {}};
@@ -216,13 +216,12 @@ Result<Stream*> VideoService::ensure_stream(const CameraRow& cam, const std::str
   if (cam.record != "continuous" || !records_here(cam.id) || for_clip) {
     so.ring = cfg_.clip_before + cfg_.clip_after + std::chrono::seconds(15);
   }
-  auto s = std::make_unique<Stream>(so, clock_, factory_);
-  Stream* raw = s.get();
-  raw->start();
-  streams_.emplace(key, std::move(s));
+  auto s = std::make_shared<Stream>(so, clock_, factory_);
+  s->start();
+  streams_.emplace(key, s);
   streams_gauge_.set(static_cast<double>(streams_.size()));
   log::info("stream started", {{"camera", cam.id}, {"quality", so.quality}, {"url", redact_url(so.rtsp.url)}});
-  return raw;
+  return s;
 }
 
 std::string VideoService::media_url(const MediaGrant& g, const std::string& tail) const {
@@ -235,7 +234,7 @@ void VideoService::start_live(const CameraRow& cam, const std::string& quality, 
     done(s.error());
     return;
   }
-  Stream* stream = *s;
+  Stream* stream = s->get();  // waiters run before the stream is destroyed (stop() fails them)
   std::string q = stream->options().quality;
   auto deadline = std::chrono::steady_clock::now() + cfg_.open_timeout;
   // the codec is known once the source opened: wait for a keyframe in the source output first,
@@ -307,21 +306,27 @@ void VideoService::open_public_live(const std::string& unit_token, const std::st
   start_live(*cam, "sd", std::move(done));
 }
 
-Result<std::string> VideoService::live_playlist(const std::string& token) {
-  auto g = tokens_->verify(token, clock_.now_ms());
-  if (!g) return g.error();
-  if (g->kind != "live") return Error{ErrorKind::kForbidden, "invalid_media_token", "not a live token", {}};
-  Stream* s = find_stream(g->camera_id, g->quality);
+Result<std::shared_ptr<Stream>> VideoService::live_stream(const MediaGrant& g) {
+  if (g.kind != "live") return Error{ErrorKind::kForbidden, "invalid_media_token", "not a live token", {}};
+  auto s = find_stream(g.camera_id, g.quality);
   if (!s) {
     // the stream stopped (idle) while the player still holds the URL: start it again
-    auto cam = load_camera(g->camera_id);
+    auto cam = load_camera(g.camera_id);
     if (!cam) return not_found_camera();
-    auto started = ensure_stream(*cam, g->quality, false);
+    auto started = ensure_stream(*cam, g.quality, false);
     if (!started) return started.error();
     s = *started;
   }
   s->touch();
-  auto out = s->browser_output(s->transcoding());
+  return s;
+}
+
+Result<std::string> VideoService::live_playlist(const std::string& token) {
+  auto g = tokens_->verify(token, clock_.now_ms());
+  if (!g) return g.error();
+  auto s = live_stream(*g);
+  if (!s) return s.error();
+  auto out = (*s)->browser_output((*s)->transcoding());
   if (!out) return unreachable("the stream is not ready");
   auto p = out->playlist();
   if (!p) return Error{ErrorKind::kUnavailable, "not_ready", "no segment yet; retry in a second", {}};
@@ -332,7 +337,7 @@ Result<std::shared_ptr<const std::string>> VideoService::live_segment(const std:
   auto g = tokens_->verify(token, clock_.now_ms());
   if (!g) return g.error();
   if (g->kind != "live") return Error{ErrorKind::kForbidden, "invalid_media_token", "not a live token", {}};
-  Stream* s = find_stream(g->camera_id, g->quality);
+  auto s = find_stream(g->camera_id, g->quality);
   if (!s) return Error::not_found("segment");
   s->touch();
   auto out = s->browser_output(s->transcoding());
@@ -345,17 +350,9 @@ Result<std::shared_ptr<const std::string>> VideoService::live_segment(const std:
 Result<std::shared_ptr<ByteQueue>> VideoService::live_flv(const std::string& token) {
   auto g = tokens_->verify(token, clock_.now_ms());
   if (!g) return g.error();
-  if (g->kind != "live") return Error{ErrorKind::kForbidden, "invalid_media_token", "not a live token", {}};
-  Stream* s = find_stream(g->camera_id, g->quality);
-  if (!s) {
-    auto cam = load_camera(g->camera_id);
-    if (!cam) return not_found_camera();
-    auto started = ensure_stream(*cam, g->quality, false);
-    if (!started) return started.error();
-    s = *started;
-  }
-  s->touch();
-  auto out = s->browser_output(s->transcoding());
+  auto s = live_stream(*g);
+  if (!s) return s.error();
+  auto out = (*s)->browser_output((*s)->transcoding());
   if (!out) return unreachable("the stream is not ready");
   return out->subscribe_flv(cfg_.flv_queue_bytes);
 }
@@ -374,7 +371,7 @@ void VideoService::snapshot(const auth::Principal& p, const std::string& camera_
     done(s.error());
     return;
   }
-  Stream* stream = *s;
+  Stream* stream = s->get();
   stream->when_ready(
       stream->source_ptr(),
       [stream, done = std::move(done)](Status st) {
@@ -512,7 +509,7 @@ Result<std::vector<AccessUnit>> VideoService::gather(const CameraRow& cam, std::
   std::vector<AccessUnit> partial;
   CodecInfo partial_codec;
   for (const char* q : {"hd", "sd"}) {
-    if (Stream* s = find_stream(cam.id, q)) {
+    if (auto s = find_stream(cam.id, q)) {
       CodecInfo c;
       auto units = s->source_output().ring_range(from, to, &c);
       if (!units.empty() && units.front().wall_ms <= from + 1500 && units.back().wall_ms >= to - 1500) {
@@ -723,7 +720,7 @@ void VideoService::housekeeping() {
 }
 
 void VideoService::expire_and_stop_idle() {
-  std::vector<std::unique_ptr<Stream>> stopping;
+  std::vector<std::shared_ptr<Stream>> stopping;
   std::int64_t now = clock_.now_ms();
   auto idle_before = std::chrono::steady_clock::now() - cfg_.idle_stop;
   size_t viewers = 0;
@@ -763,7 +760,7 @@ void VideoService::restart_changed_streams() {
     std::lock_guard lk(mu_);
     for (const auto& [key, s] : streams_) running.emplace_back(key, s->options().rtsp);
   }
-  std::vector<std::unique_ptr<Stream>> stopping;
+  std::vector<std::shared_ptr<Stream>> stopping;
   for (const auto& [key, rtsp] : running) {
     std::string camera_id = key.substr(0, key.find('|'));
     bool sd = key.ends_with("|sd");

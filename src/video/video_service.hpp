@@ -143,8 +143,12 @@ class VideoService {
   std::optional<CameraRow> load_camera(const std::string& id);
   Result<CameraRow> camera_in_scope(const auth::Principal& p, const std::string& id);
   // The running stream for a camera and quality, started when absent.
-  Result<Stream*> ensure_stream(const CameraRow& cam, const std::string& quality, bool for_clip);
-  Stream* find_stream(const std::string& camera_id, const std::string& quality);
+  // Shared: a handler that found a stream keeps it alive while housekeeping may stop it. Only
+  // handler and housekeeping threads hold references, never a stream's own puller.
+  Result<std::shared_ptr<Stream>> ensure_stream(const CameraRow& cam, const std::string& quality, bool for_clip);
+  std::shared_ptr<Stream> find_stream(const std::string& camera_id, const std::string& quality);
+  // The stream of a live token, started again when it stopped while a player held the URL.
+  Result<std::shared_ptr<Stream>> live_stream(const MediaGrant& g);
   std::string stream_key(const CameraRow& cam, const std::string& quality) const;
   void start_live(const CameraRow& cam, const std::string& quality, LiveDone done);
   bool records_here(const std::string& camera_id) const;
@@ -173,7 +177,7 @@ class VideoService {
   std::unique_ptr<Recorder> recorder_;
 
   std::mutex mu_;  // streams_, recording_, clip_demand_
-  std::map<std::string, std::unique_ptr<Stream>> streams_;
+  std::map<std::string, std::shared_ptr<Stream>> streams_;
   struct Recording {
     std::string unit_id, jpath;
     bool to_disk = true;  // continuous; false: events (kept pulled, recent seconds in memory)

@@ -51,7 +51,7 @@ before(async () => {
   admin = await login(srv.base, ADMIN.username, ADMIN.password)
   const city = await login(srv.base, 'city_reg', 'Regulator@2026!')
   const me = await api(srv.base, city, 'GET', '/api/v1/me')
-  const k = await api(srv.base, admin, 'POST', '/api/v1/api-keys', { name: '第三方平台', scope: { jurisdiction_id: me.json.jurisdiction_id } })
+  const k = await api(srv.base, admin, 'POST', '/api/v1/api-keys', { name: '第三方平台', scope: { jurisdiction_id: me.json.jurisdiction_id }, permissions: ['read'] })
   assert.equal(k.status, 201, k.text)
   key = k.json.key
   spec = (await api(srv.base, null, 'GET', '/api/v1/openapi.json')).json

@@ -82,7 +82,7 @@ before(async () => {
   srv = await startServer({
     demo: true,
     args: ['--manual-clock'],
-    env: { MINGCHU_SMTP_HOST: '127.0.0.1', MINGCHU_SMTP_PORT: String(smtpPort), MINGCHU_REPORTS_TICK_MS: '200', MINGCHU_REPORTS_BACKOFF_MS: '50' },
+    env: { MINGCHU_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8', MINGCHU_SMTP_HOST: '127.0.0.1', MINGCHU_SMTP_PORT: String(smtpPort), MINGCHU_REPORTS_TICK_MS: '200', MINGCHU_REPORTS_BACKOFF_MS: '50' },
   })
   tok = await loginAll(srv.base)
   ids.city = (await call('city', 'GET', '/api/v1/me')).json.jurisdiction_id
