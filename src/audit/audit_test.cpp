@@ -14,7 +14,7 @@ class AuditTest : public ::testing::TestWithParam<std::string> {
     db_ = storage::open_test_database(GetParam());
     log_ = std::make_unique<AuditLog>(clock_);
     for (int i = 0; i < 10; ++i) {
-      Entry e{"u1", "alice", "regulator", "unit.update", "unit:" + std::to_string(i), "10.0.0.1", "ok", ""};
+      Entry e{"u1", "alice", "regulator", "unit.update", "unit:" + std::to_string(i), "127.0.0.9", "ok", ""};
       log_->append(*db_, e);
       clock_.advance_ms(1000);
     }

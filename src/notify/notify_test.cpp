@@ -99,7 +99,7 @@ TEST(HttpUrl, ParsesHostPortAndTarget) {
   EXPECT_EQ(u->host, "Example.com");
   EXPECT_EQ(u->port, 8443);
   EXPECT_EQ(u->target, "/a/b?c=d");
-  u = parse_http_url("http://10.0.0.1");
+  u = parse_http_url("http://127.0.0.2");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->port, 80);
   EXPECT_EQ(u->target, "/");
