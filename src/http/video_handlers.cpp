@@ -60,6 +60,25 @@ Result<TimeMs> required_time(const Request& req, std::string_view name) {
   return **t;
 }
 
+// GET /api/v1/cameras/{id}/...?from=&to=: the caller, the camera id and a required time range,
+// in this order.
+struct CameraRange {
+  auth::Principal who;
+  std::string id;
+  TimeMs from = 0, to = 0;
+};
+Result<CameraRange> camera_range(ApiContext& ctx, const Request& req) {
+  auto who = authenticate(ctx, req);
+  if (!who) return who.error();
+  auto id = path_id(req);
+  if (!id) return id.error();
+  auto from = required_time(req, "from");
+  if (!from) return from.error();
+  auto to = required_time(req, "to");
+  if (!to) return to.error();
+  return CameraRange{std::move(*who), std::move(*id), *from, *to};
+}
+
 Response file_response(const video::ClipFile& f, const std::string& download_name) {
   std::ifstream in(f.path, std::ios::binary);
   std::ostringstream ss;
@@ -141,15 +160,9 @@ void add_video_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/cameras/{id}/recordings", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
-      auto from = required_time(req, "from");
-      if (!from) return Response::error(from.error());
-      auto to = required_time(req, "to");
-      if (!to) return Response::error(to.error());
-      return respond(ctx.video->recordings(*who, *id, *from, *to, ctx.options.utc_offset_minutes));
+      auto q = camera_range(ctx, req);
+      if (!q) return Response::error(q.error());
+      return respond(ctx.video->recordings(q->who, q->id, q->from, q->to, ctx.options.utc_offset_minutes));
     });
   });
 
@@ -169,17 +182,11 @@ void add_video_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/cameras/{id}/clip.mp4", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
-      auto from = required_time(req, "from");
-      if (!from) return Response::error(from.error());
-      auto to = required_time(req, "to");
-      if (!to) return Response::error(to.error());
-      auto f = ctx.video->clip(*who, *id, *from, *to);
+      auto q = camera_range(ctx, req);
+      if (!q) return Response::error(q.error());
+      auto f = ctx.video->clip(q->who, q->id, q->from, q->to);
       if (!f) return Response::error(f.error());
-      return file_response(*f, *id + "-" + std::to_string(*from / 1000) + ".mp4");
+      return file_response(*f, q->id + "-" + std::to_string(q->from / 1000) + ".mp4");
     });
   });
 
