@@ -899,6 +899,10 @@ CREATE TABLE exchange_sources (
   items BIGINT NOT NULL
 );
 )SQL"},
+      {18, "API keys limited to resources", R"SQL(
+-- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
+ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+)SQL"},
   };
   return kAll;
 }
