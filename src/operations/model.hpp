@@ -194,6 +194,78 @@ struct MealBatchInput {
   std::optional<std::int64_t> portions;
 };
 
+// ---------------------------------------------------------------- 采购 purchasing (§6.1.1)
+
+// A line of a purchase order with the price it is bought at; previous_price is the item's
+// last price at this unit, change_pct how far this one moved from it, price_jump when that is
+// beyond the configured percentage.
+struct PurchaseLine {
+  std::string item, unit_of_measure;
+  double quantity = 0, unit_price = 0;
+  std::optional<double> previous_price, change_pct;
+  bool price_jump = false;
+};
+// requested → approved | rejected; approved → ordered.
+struct PurchaseOrder {
+  std::string id, unit_id, jpath, supplier_id, supplier_name, state, requested_by;
+  std::optional<std::string> reason, decided_by, decision_note;
+  std::optional<int> needed_on;
+  double total_amount = 0;
+  std::optional<TimeMs> decided_at, ordered_at;
+  TimeMs at = 0;
+  std::vector<PurchaseLine> lines;
+};
+struct PurchaseLineInput {
+  std::string item, unit_of_measure;
+  double quantity = 0, unit_price = 0;
+};
+struct PurchaseOrderInput {
+  std::string unit_id, supplier_id, requested_by;
+  std::optional<std::string> reason;
+  std::optional<int> needed_on;
+  std::vector<PurchaseLineInput> lines;
+};
+struct PurchaseDecisionInput {
+  bool approved = false;
+  std::string decided_by;
+  std::optional<std::string> note;
+};
+// One price paid: a line of an order that was not rejected.
+struct PricePoint {
+  std::string unit_id, order_id, supplier_id, supplier_name, item, unit_of_measure, state;
+  double unit_price = 0;
+  std::optional<double> previous_price, change_pct;
+  bool price_jump = false;
+  TimeMs at = 0;
+};
+struct PriceFilter : ListFilter {
+  std::optional<std::string> item;
+};
+
+// ---------------------------------------------------------------- 盘点 stock counts (§6.1.3)
+
+struct StockCountLine {
+  std::string item, unit_of_measure;
+  double book_quantity = 0, counted_quantity = 0, difference = 0;  // difference = counted − book
+};
+struct StockCount {
+  std::string id, unit_id, jpath, counted_by;
+  std::optional<std::string> note;
+  std::vector<StockCountLine> lines;
+  std::int64_t differences = 0;  // lines whose counted quantity is not the book's
+  TimeMs at = 0;
+};
+struct StockCountLineInput {
+  std::string item;
+  double counted_quantity = 0;
+};
+struct StockCountInput {
+  std::string unit_id, counted_by;
+  std::optional<std::string> note;
+  std::optional<TimeMs> counted_at;
+  std::vector<StockCountLineInput> lines;
+};
+
 // ---------------------------------------------------------------- warnings
 
 // One thing in the ledgers that needs attention today (临期/过期, 资质到期, 留样缺失…).
