@@ -126,7 +126,9 @@ Response ledger_list(const Request& req, std::string_view name, Load load, Fmt f
     resp.headers.emplace_back("X-Total-Count", std::to_string(r->total));
     return resp;
   }
-  return Response::json(200, list_body(std::move(items), r->total, *pg));
+  json::object body = list_body(std::move(items), r->total, *pg);
+  if (r->total >= operations::kListCountCap) body["total_capped"] = true;  // at least this many
+  return Response::json(200, std::move(body));
 }
 
 template <typename T, typename Fmt>

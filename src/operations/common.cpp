@@ -70,4 +70,29 @@ std::optional<Where> list_where(storage::Connection& c, const auth::Principal& p
   return w;
 }
 
+std::int64_t capped_count(storage::Connection& c, const Where& w, std::string_view from) {
+  storage::Rows r = c.query("SELECT COUNT(*) FROM (SELECT 1 FROM " + std::string(from) + " WHERE " + w.sql() +
+                                " LIMIT " + std::to_string(kListCountCap) + ") capped",
+                            w.params());
+  return r[0].integer(0);
+}
+
+storage::Rows newest_page(storage::Connection& c, const Where& w, std::string_view table, std::string_view select_from,
+                          PageRequest page, TimeMs anchor, std::optional<TimeMs> from) {
+  const std::int64_t need = page.offset() + page.page_size;
+  for (TimeMs span = kDayMs; span < 30 * 365 * kDayMs; span *= 4) {
+    const TimeMs lo = anchor - span;
+    if (from && lo <= *from) break;  // the window would hold the whole range anyway
+    Where win = w;
+    win.add("at >= {}", lo);
+    storage::Params ps = win.params();
+    ps.emplace_back(need);
+    storage::Rows n = c.query("SELECT COUNT(*) FROM (SELECT 1 FROM " + std::string(table) + " WHERE " + win.sql() +
+                                  " LIMIT $" + std::to_string(ps.size()) + ") w",
+                              ps);
+    if (n[0].integer(0) >= need) return win.page(c, select_from, "at DESC, id", page);
+  }
+  return w.page(c, select_from, "at DESC, id", page);
+}
+
 }  // namespace mingchu::operations::detail

@@ -201,7 +201,7 @@ Result<Page<Sample>> Operations::list_samples(const auth::Principal& p, const Li
   auto w = detail::list_where(*c, p, f, "kept_at");
   Page<Sample> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_samples");
+  out.total = detail::capped_count(*c, *w, "op_samples");
   for (const auto& r : w->page(*c, kSelectSamples, "kept_at DESC, id", page)) out.items.push_back(sample_from_row(r));
   return out;
 }
@@ -286,7 +286,7 @@ Result<Page<Delivery>> Operations::list_deliveries(const auth::Principal& p, con
   auto w = detail::list_where(*c, p, f, "dispatched_at");
   Page<Delivery> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_deliveries");
+  out.total = detail::capped_count(*c, *w, "op_deliveries");
   for (const auto& r : w->page(*c, kSelectDeliveries, "dispatched_at DESC, id", page)) {
     out.items.push_back(delivery_from_row(r));
   }
@@ -405,8 +405,9 @@ Result<Page<MealBatch>> Operations::list_meal_batches(const auth::Principal& p, 
   auto w = detail::list_where(*c, p, f, "at");
   Page<MealBatch> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_meal_batches");
-  for (const auto& r : w->page(*c, kSelectMealBatches, "at DESC, id", page)) {
+  out.total = detail::capped_count(*c, *w, "op_meal_batches");
+  for (const auto& r : detail::newest_page(*c, *w, "op_meal_batches", kSelectMealBatches, page,
+                                           detail::anchor_of(f, clock_.now_ms()), f.from)) {
     out.items.push_back(meal_batch_from_row(*c, r));
   }
   return out;
@@ -579,9 +580,9 @@ Result<Page<Warning>> Operations::list_warnings(const auth::Principal& p, const 
   }
   if (auto w = detail::list_where(*c, p, any_time, "at", "differences > 0")) {
     w->add("at >= {}", recent);
-    storage::Rows r = c->query("SELECT id, unit_id, differences, at FROM op_stock_counts WHERE " + w->sql() +
-                                   " ORDER BY at DESC LIMIT 1000",
-                               w->params());
+    storage::Rows r = c->query(
+        "SELECT id, unit_id, differences, at FROM op_stock_counts WHERE " + w->sql() + " ORDER BY at DESC LIMIT 1000",
+        w->params());
     for (const auto& row : r) {
       all.push_back(Warning{row.text(1), "stock_count_difference", row.text(0),
                             "stock count with " + std::to_string(row.integer(2)) + " item(s) not matching the book",
@@ -591,9 +592,9 @@ Result<Page<Warning>> Operations::list_warnings(const auth::Principal& p, const 
   // training certificates (exams) lapsing or lapsed (培训证书到期)
   if (auto w = detail::list_where(*c, p, any_time, "at", "ledger = 'trainings' AND kind = 'exam'")) {
     w->add("at >= {}", now - 5 * 365 * kDayMs);
-    storage::Rows r = c->query(
-        "SELECT id, unit_id, fields, at FROM op_records WHERE " + w->sql() + " ORDER BY at DESC LIMIT 5000",
-        w->params());
+    storage::Rows r =
+        c->query("SELECT id, unit_id, fields, at FROM op_records WHERE " + w->sql() + " ORDER BY at DESC LIMIT 5000",
+                 w->params());
     for (const auto& row : r) {
       auto f = parse_object(row.text(2));
       if (!f) continue;
@@ -604,10 +605,10 @@ Result<Page<Warning>> Operations::list_warnings(const auth::Principal& p, const 
       bool expired = *exp < today_n;
       auto name = f->find("staff_name");
       std::string who = name != f->end() && name->value().is_string() ? std::string(name->value().as_string()) : "";
-      all.push_back(Warning{row.text(1), expired ? "training_cert_expired" : "training_cert_expiring", row.text(0),
-                            "training certificate of " + who + (expired ? " expired on " : " expires on ") +
-                                format_date(*exp),
-                            *exp, row.integer(3)});
+      all.push_back(
+          Warning{row.text(1), expired ? "training_cert_expired" : "training_cert_expiring", row.text(0),
+                  "training certificate of " + who + (expired ? " expired on " : " expires on ") + format_date(*exp),
+                  *exp, row.integer(3)});
     }
   }
   // abnormal records of the other ledgers of the last two days (晨检不合格, 中心温度不足…)

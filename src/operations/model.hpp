@@ -21,6 +21,10 @@ namespace mingchu::operations {
 using registry::Page;
 using registry::PageRequest;
 
+// A list's total is exact up to this many rows; beyond, it is this number and the answer says
+// total_capped (counting every row of a city's year costs more than the page itself).
+inline constexpr std::int64_t kListCountCap = 10000;
+
 // Every list: the caller's scope, narrowed by unit or jurisdiction subtree and the record's
 // time (from inclusive, to exclusive).
 struct ListFilter {

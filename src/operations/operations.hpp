@@ -44,8 +44,8 @@ struct OperationsConfig {
   int qualification_expiring_days = 30;                     // a supplier's qualification expiring soon
   double sample_fridge_min_c = 0, sample_fridge_max_c = 8;  // 留样柜 / 冷藏 0–8 °C
   int utc_offset_minutes = 480;
-  int price_jump_pct = 20;       // a price more than this many percent from the item's last one warns
-  int price_warning_days = 7;    // price jumps and stock-count differences warn this many days
+  int price_jump_pct = 20;     // a price more than this many percent from the item's last one warns
+  int price_warning_days = 7;  // price jumps and stock-count differences warn this many days
   int training_cert_expiring_days = 30;
 };
 

@@ -315,6 +315,33 @@ TEST(OperationsJson, AbsurdNumbersAndDatesNameTheField) {
   EXPECT_EQ(parse(body("10", "2026-03-01", "99999999999").c_str()).error().field, "shelf_life_days");
 }
 
+TEST_P(OperationsTest, NewestFirstPagesAreTheSameWhateverWindowFindsThem) {
+  // 30 acceptances from today back to ~2 years ago at growing gaps: pages of 7 found through
+  // the time windows are exactly the newest-first order, across every page
+  std::vector<std::string> expected;
+  for (int i = 0; i < 30; ++i) {
+    auto in = accept("米" + std::to_string(i), 1, 800, 2000);
+    in.accepted_at = clock_.now_ms() - static_cast<TimeMs>(i * i) * kDayMs - i * kMinuteMs;
+    expected.push_back(must(ops_->create_acceptance(shop_a_, in)).id);
+  }
+  for (const auto* who : {&shop_a_, &reg_a_}) {
+    std::vector<std::string> got;
+    for (int page = 1; page <= 5; ++page) {
+      auto pg = must(ops_->list_acceptances(*who, {}, {page, 7}));
+      EXPECT_EQ(pg.total, 30);
+      for (const auto& a : pg.items) got.push_back(a.id);
+    }
+    EXPECT_EQ(got, expected);
+  }
+  ListFilter f;
+  f.from = clock_.now_ms() - 100 * kDayMs;  // i*i < 100: the first ten
+  f.to = clock_.now_ms() - 10 * kDayMs;     // i*i >= 10: from the fourth
+  auto pg = must(ops_->list_acceptances(reg_a_, f, {1, 20}));
+  ASSERT_EQ(pg.items.size(), 6u);
+  EXPECT_EQ(pg.items.front().id, expected[4]);
+  EXPECT_EQ(pg.items.back().id, expected[9]);
+}
+
 TEST_P(OperationsTest, PurchasePricesJumpAndStockCountsDiffer) {
   PurchaseOrderInput in;
   in.unit_id = unit_a_;

@@ -167,8 +167,9 @@ Result<Page<PurchaseOrder>> Operations::list_purchase_orders(const auth::Princip
   auto w = detail::list_where(*c, p, f, "at");
   Page<PurchaseOrder> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_purchase_orders");
-  for (const auto& idr : w->page(*c, "SELECT id FROM op_purchase_orders", "at DESC, id", page)) {
+  out.total = detail::capped_count(*c, *w, "op_purchase_orders");
+  for (const auto& idr : detail::newest_page(*c, *w, "op_purchase_orders", "SELECT id FROM op_purchase_orders", page,
+                                             detail::anchor_of(f, clock_.now_ms()), f.from)) {
     storage::Rows r = c->query(std::string(kSelectOrders) + " WHERE o.id = $1", {idr.text(0)});
     if (!r.empty()) out.items.push_back(order_from_row(*c, r[0]));
   }
@@ -180,18 +181,19 @@ Result<PurchaseOrder> Operations::decide_purchase_order(const auth::Principal& p
   if (!plausible_id(id)) return Error::not_found("purchase order");
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  storage::Rows r = c->query("SELECT unit_id, jpath, state FROM op_purchase_orders WHERE id = $1" +
-                                 registry::detail::for_update(*c),
-                             {std::string(id)});
+  storage::Rows r =
+      c->query("SELECT unit_id, jpath, state FROM op_purchase_orders WHERE id = $1" + registry::detail::for_update(*c),
+               {std::string(id)});
   if (r.empty() || !p.covers(r[0].text(1), r[0].text(0))) return Error::not_found("purchase order");
   if (!detail::keeps_ledgers(p)) return detail::read_only();
   if (r[0].text(2) != "requested") {
-    return Error::conflict("illegal_transition", "only a requested order is approved or rejected; this one is " +
-                                                     r[0].text(2));
+    return Error::conflict("illegal_transition",
+                           "only a requested order is approved or rejected; this one is " + r[0].text(2));
   }
   const std::string state = in.approved ? "approved" : "rejected";
-  c->exec("UPDATE op_purchase_orders SET state = $2, decided_by = $3, decision_note = $4, decided_at = $5 WHERE id = $1",
-          {std::string(id), state, in.decided_by, nullable(in.note), clock_.now_ms()});
+  c->exec(
+      "UPDATE op_purchase_orders SET state = $2, decided_by = $3, decision_note = $4, decided_at = $5 WHERE id = $1",
+      {std::string(id), state, in.decided_by, nullable(in.note), clock_.now_ms()});
   audit_.append(*c, auth::audit_entry(p, "purchase_order." + std::string(in.approved ? "approve" : "reject"),
                                       "purchase_order:" + std::string(id), "{}"));
   tx.commit();
@@ -202,9 +204,9 @@ Result<PurchaseOrder> Operations::place_purchase_order(const auth::Principal& p,
   if (!plausible_id(id)) return Error::not_found("purchase order");
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  storage::Rows r = c->query("SELECT unit_id, jpath, state FROM op_purchase_orders WHERE id = $1" +
-                                 registry::detail::for_update(*c),
-                             {std::string(id)});
+  storage::Rows r =
+      c->query("SELECT unit_id, jpath, state FROM op_purchase_orders WHERE id = $1" + registry::detail::for_update(*c),
+               {std::string(id)});
   if (r.empty() || !p.covers(r[0].text(1), r[0].text(0))) return Error::not_found("purchase order");
   if (!detail::keeps_ledgers(p)) return detail::read_only();
   if (r[0].text(2) != "approved") {
@@ -230,7 +232,7 @@ Result<Page<PricePoint>> Operations::list_prices(const auth::Principal& p, const
       "previous_price, l.change_pct AS change_pct, l.price_jump AS price_jump, o.state AS state, o.supplier_id AS "
       "supplier_id, s.name AS supplier_name FROM op_purchase_lines l JOIN op_purchase_orders o ON o.id = l.order_id "
       "JOIN op_suppliers s ON s.id = o.supplier_id) x";
-  out.total = w->count(*c, from);
+  out.total = detail::capped_count(*c, *w, from);
   storage::Rows rows = w->page(*c,
                                "SELECT unit_id, order_id, supplier_id, supplier_name, item, uom, state, unit_price, "
                                "previous_price, change_pct, price_jump, at FROM " +
@@ -307,9 +309,9 @@ Result<StockCount> Operations::create_stock_count(const auth::Principal& p, cons
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
       {s.id, s.unit_id, s.jpath, s.counted_by, nullable(s.note), json::serialize(lines), s.differences, s.at,
        p.user_id});
-  audit_.append(*c, auth::audit_entry(p, "stock_count.create", "stock_count:" + s.id,
-                                      json::serialize(json::object{{"unit_id", s.unit_id},
-                                                                   {"differences", s.differences}})));
+  audit_.append(
+      *c, auth::audit_entry(p, "stock_count.create", "stock_count:" + s.id,
+                            json::serialize(json::object{{"unit_id", s.unit_id}, {"differences", s.differences}})));
   tx.commit();
   return s;
 }
@@ -328,8 +330,10 @@ Result<Page<StockCount>> Operations::list_stock_counts(const auth::Principal& p,
   auto w = detail::list_where(*c, p, f, "at");
   Page<StockCount> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_stock_counts");
-  for (const auto& r : w->page(*c, kSelectCounts, "at DESC, id", page)) out.items.push_back(count_from_row(r));
+  out.total = detail::capped_count(*c, *w, "op_stock_counts");
+  for (const auto& r : detail::newest_page(*c, *w, "op_stock_counts", kSelectCounts, page,
+                                           detail::anchor_of(f, clock_.now_ms()), f.from))
+    out.items.push_back(count_from_row(r));
   return out;
 }
 

@@ -168,7 +168,8 @@ Result<json::object> SensorHistory::latest(const auth::Principal& p, std::string
   if (!last.empty() && !last[0].is_null(0)) {
     TimeMs t = last[0].integer(0);
     at = format_rfc3339(t, config_.utc_offset_minutes);
-    for (const auto& r : c->query("SELECT metric, value FROM readings WHERE device_id = $1 AND at = $2", {dev->id, t})) {
+    for (const auto& r :
+         c->query("SELECT metric, value FROM readings WHERE device_id = $1 AND at = $2", {dev->id, t})) {
       metrics[r.text(0)] = r.real(1);
     }
   }

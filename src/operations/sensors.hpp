@@ -31,9 +31,9 @@
 namespace mingchu::operations {
 
 struct SensorConfig {
-  int raw_days = 30;                     // operations.sensor_raw_days: raw readings kept this long
-  int rollup_days = 730;                 // operations.sensor_rollup_days: hourly rollups kept this long
-  int compact_interval_seconds = 600;    // operations.sensor_compact_interval_seconds (0: never by itself)
+  int raw_days = 30;                   // operations.sensor_raw_days: raw readings kept this long
+  int rollup_days = 730;               // operations.sensor_rollup_days: hourly rollups kept this long
+  int compact_interval_seconds = 600;  // operations.sensor_compact_interval_seconds (0: never by itself)
   int utc_offset_minutes = 480;
   std::string node_id = "node";
 };
