@@ -643,6 +643,67 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
     });
   });
 
+  // ---------------------------------------------------------------- dishes and menus
+  r.add("GET", "/api/v1/dishes", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(f, list_filter(req));
+      return ledger_list<operations::Dish>(
+          req, "dishes", [&](PageRequest pg) { return ops.list_dishes(*who, *f, pg); }, fmt);
+    });
+  });
+  r.add(
+      "POST", "/api/v1/dishes",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_dish(*body));
+          return one(ops.create_dish(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
+  r.add("GET", "/api/v1/dishes/{id}", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      return one(ops.get_dish(*who, *id), 200, fmt);
+    });
+  });
+  r.add("GET", "/api/v1/menus", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(base, list_filter(req));
+      operations::MenuFilter f;
+      static_cast<ListFilter&>(f) = *base;
+      if (auto d = req.query_param("day"); d && !d->empty()) {
+        auto day = parse_date(*d);
+        if (!day) return Response::error(Error::invalid("day", "invalid_date", "day must be a date YYYY-MM-DD"));
+        f.day = *day;
+      }
+      return ledger_list<operations::Menu>(
+          req, "menus", [&](PageRequest pg) { return ops.list_menus(*who, f, pg); }, fmt);
+    });
+  });
+  r.add(
+      "POST", "/api/v1/menus",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_menu(*body));
+          return one(ops.create_menu(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
+  r.add("GET", "/api/v1/menus/{id}", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      return one(ops.get_menu(*who, *id), 200, fmt);
+    });
+  });
+
   // ---------------------------------------------------------------- sensor history
   operations::SensorHistory& sensors = *ctx.sensors;
   r.add("GET", "/api/v1/devices/{id}/history", [&ctx, &sensors](Request& req) {
@@ -747,6 +808,12 @@ std::optional<std::string> operations_route_summary(const std::string& method, c
       {"GET", "/api/v1/stock-counts", "Stock counts (盘点) with book, counted and difference per item"},
       {"POST", "/api/v1/stock-counts", "Record a stock count against the book stock"},
       {"GET", "/api/v1/stock-counts/{id}", "A stock count in scope"},
+      {"GET", "/api/v1/dishes", "Dishes with ingredients, nutrition per portion and allergens"},
+      {"POST", "/api/v1/dishes", "Record a dish (nutrition per portion entered by the unit)"},
+      {"GET", "/api/v1/dishes/{id}", "A dish in scope"},
+      {"GET", "/api/v1/menus", "Daily menus per client unit with nutrition and allergens summed; day filter"},
+      {"POST", "/api/v1/menus", "Record a day's meal of dishes for a client unit"},
+      {"GET", "/api/v1/menus/{id}", "A menu in scope"},
       {"GET", "/api/v1/devices/{id}/history",
        "A device's readings of one metric downsampled to min/max/avg buckets, thresholds and alarms"},
       {"GET", "/api/v1/devices/{id}/latest", "A device's newest reading of each metric"},

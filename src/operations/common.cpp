@@ -57,14 +57,45 @@ Status check_device(storage::Connection& c, const std::string& field, const std:
 std::optional<Where> list_where(storage::Connection& c, const auth::Principal& p, const ListFilter& f,
                                 std::string_view time_col, std::string first) {
   Where w(std::move(first));
-  w.scope(p, "jpath", "unit_id");
-  if (f.unit_id) w.add("unit_id = {}", *f.unit_id);
+  std::optional<std::string> filter_path;
   if (f.jurisdiction_id) {
     storage::Rows r = c.query("SELECT path FROM jurisdictions WHERE id = $1", {*f.jurisdiction_id});
     if (r.empty()) return std::nullopt;
-    // the scope above already keeps the caller inside their own subtree
-    w.subtree("jpath", r[0].text(0));
+    filter_path = r[0].text(0);
   }
+  const bool by_units = p.role == auth::Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty());
+  bool scoped = false;
+  if (!by_units && !p.jpath.empty() && !f.unit_id) {
+    // A subtree as the jpaths of the units in it (deleted ones too: their rows keep the path):
+    // "jpath IN (…) AND at >= …" seeks each path's stretch of the (jpath, at) indexes, where
+    // the range over the paths would read every path's whole history to filter by time.
+    std::string path = p.jpath;
+    if (filter_path) {
+      if (filter_path->starts_with(p.jpath)) {
+        path = *filter_path;
+      } else if (!p.jpath.starts_with(*filter_path)) {
+        w.add_raw("1 = 0");  // a node outside the caller's subtree
+        scoped = true;
+      }
+    }
+    if (!scoped) {
+      storage::Rows paths =
+          c.query("SELECT DISTINCT jpath FROM units WHERE jpath >= $1 AND jpath < $2 LIMIT 1001",
+                  {path, auth::path_upper(path)});
+      if (paths.size() <= 1000) {
+        std::vector<std::string> in;
+        for (const auto& r : paths) in.push_back(r.text(0));
+        w.add_in("jpath", in);  // an empty subtree matches nothing
+        scoped = true;
+      }
+    }
+  }
+  if (!scoped) {
+    w.scope(p, "jpath", "unit_id");
+    // the scope above keeps the caller inside their own subtree
+    if (filter_path) w.subtree("jpath", *filter_path);
+  }
+  if (f.unit_id) w.add("unit_id = {}", *f.unit_id);
   if (f.from) w.add(std::string(time_col) + " >= {}", *f.from);
   if (f.to) w.add(std::string(time_col) + " < {}", *f.to);
   return w;

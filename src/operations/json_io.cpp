@@ -1,5 +1,6 @@
 #include "operations/json_io.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/ids.hpp"
@@ -151,6 +152,7 @@ class Reader {
     }
   }
   const std::string& inner_error_field() const { return error_field_; }
+  void allow(std::string_view key) { r_.allow(key); }
   bool ok() const { return r_.ok(); }
   Status finish() { return r_.finish(); }
 
@@ -603,6 +605,116 @@ json::object to_json(const StockCount& s, int off) {
                       {"differences", s.differences},
                       {"at", format_rfc3339(s.at, off)},
                       {"lines", std::move(lines)}};
+}
+
+Result<DishInput> parse_dish(const json::object& body) {
+  Reader r(body);
+  DishInput in;
+  in.unit_id = r.id("unit_id");
+  in.name = r.text("name", 64);
+  r.objects("ingredients", kMaxInputs, [&](Reader& i) {
+    DishIngredient d;
+    d.item = i.text("item", 64);
+    d.grams = i.positive("grams", 10000);
+    in.ingredients.push_back(std::move(d));
+  });
+  r.allow("nutrition");
+  r.allow("allergens");
+  if (r.ok()) {
+    const json::value* nv = body.if_contains("nutrition");
+    if (!nv || !nv->is_object()) {
+      r.fail("nutrition", nv ? "wrong_type" : "missing_field", "field 'nutrition' must be an object per portion");
+    } else {
+      Reader n(nv->as_object(), "nutrition");
+      in.nutrition.energy_kcal = n.nonnegative("energy_kcal", 5000);
+      in.nutrition.protein_g = n.nonnegative("protein_g", 500);
+      in.nutrition.fat_g = n.nonnegative("fat_g", 500);
+      in.nutrition.carbohydrate_g = n.nonnegative("carbohydrate_g", 1000);
+      in.nutrition.sodium_mg = n.nonnegative("sodium_mg", 20000);
+      if (auto st = n.finish(); !st) return st.error();
+    }
+  }
+  const json::array* al = body.contains("allergens") ? body.at("allergens").if_array() : nullptr;
+  if (r.ok() && body.contains("allergens") && !al)
+    r.fail("allergens", "wrong_type", "field 'allergens' must be a list");
+  if (r.ok() && al) {
+    for (size_t i = 0; i < al->size() && r.ok(); ++i) {
+      std::string field = "allergens[" + std::to_string(i) + "]";
+      bool known = false;
+      if ((*al)[i].is_string()) {
+        for (const char* a : kAllergens) known = known || (*al)[i].as_string() == a;
+      }
+      if (!known) {
+        r.fail(field, "invalid_value",
+               "allergens are gluten, crustacean, fish, egg, peanut, soy, milk, tree_nut (GB 7718)");
+      } else if (std::find(in.allergens.begin(), in.allergens.end(), (*al)[i].as_string()) == in.allergens.end()) {
+        in.allergens.emplace_back((*al)[i].as_string());
+      }
+    }
+  }
+  return done(r, std::move(in));
+}
+
+Result<MenuInput> parse_menu(const json::object& body) {
+  Reader r(body);
+  MenuInput in;
+  in.unit_id = r.id("unit_id");
+  in.client_name = r.text("client_name", 100);
+  in.day = r.date("day");
+  in.meal = r.text("meal", 16);
+  if (r.ok() && in.meal != "breakfast" && in.meal != "lunch" && in.meal != "dinner" && in.meal != "snack") {
+    r.fail("meal", "invalid_value", "meal is breakfast, lunch, dinner or snack");
+  }
+  in.dish_ids = r.ids("dish_ids", 30, true);
+  return done(r, std::move(in));
+}
+
+namespace {
+json::array strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+double r1(double v) { return std::round(v * 10.0) / 10.0; }
+}  // namespace
+
+json::object to_json(const Nutrition& n) {
+  return json::object{{"energy_kcal", r1(n.energy_kcal)},
+                      {"protein_g", r1(n.protein_g)},
+                      {"fat_g", r1(n.fat_g)},
+                      {"carbohydrate_g", r1(n.carbohydrate_g)},
+                      {"sodium_mg", r1(n.sodium_mg)}};
+}
+
+json::object to_json(const Dish& d, int off) {
+  json::array ing;
+  for (const auto& i : d.ingredients) ing.push_back(json::object{{"item", i.item}, {"grams", i.grams}});
+  return json::object{{"id", d.id},
+                      {"unit_id", d.unit_id},
+                      {"name", d.name},
+                      {"ingredients", std::move(ing)},
+                      {"nutrition", to_json(d.nutrition)},
+                      {"allergens", strings(d.allergens)},
+                      {"at", format_rfc3339(d.at, off)}};
+}
+
+json::object to_json(const Menu& m, int off) {
+  json::array dishes;
+  for (const auto& d : m.dishes) {
+    json::object o = to_json(d, off);
+    o.erase("unit_id");
+    o.erase("at");
+    dishes.push_back(std::move(o));
+  }
+  return json::object{{"id", m.id},
+                      {"unit_id", m.unit_id},
+                      {"client_name", m.client_name},
+                      {"day", format_date(m.day)},
+                      {"meal", m.meal},
+                      {"nutrition", to_json(m.nutrition)},
+                      {"allergens", strings(m.allergens)},
+                      {"dishes", std::move(dishes)},
+                      {"at", format_rfc3339(m.at, off)}};
 }
 
 }  // namespace mingchu::operations

@@ -270,6 +270,51 @@ struct StockCountInput {
   std::vector<StockCountLineInput> lines;
 };
 
+// ---------------------------------------------------------------- 菜品与食谱 dishes and menus (§6.2.1)
+
+// Nutrition per portion as the unit enters it (no food-composition table ships with MingChu:
+// none under a licence that allows it is packaged in Debian or npm).
+struct Nutrition {
+  double energy_kcal = 0, protein_g = 0, fat_g = 0, carbohydrate_g = 0, sodium_mg = 0;
+};
+struct DishIngredient {
+  std::string item;
+  double grams = 0;
+};
+// GB 7718-2011 4.4.3.2: the allergen groups a label names.
+inline constexpr const char* kAllergens[] = {"gluten", "crustacean", "fish", "egg",
+                                             "peanut", "soy",        "milk", "tree_nut"};
+struct Dish {
+  std::string id, unit_id, jpath, name;
+  std::vector<DishIngredient> ingredients;
+  Nutrition nutrition;
+  std::vector<std::string> allergens;
+  TimeMs at = 0;
+};
+struct DishInput {
+  std::string unit_id, name;
+  std::vector<DishIngredient> ingredients;
+  Nutrition nutrition;
+  std::vector<std::string> allergens;
+};
+// A meal of a day for a client unit; nutrition and allergens are its dishes' summed up.
+struct Menu {
+  std::string id, unit_id, jpath, client_name, meal;  // breakfast|lunch|dinner|snack
+  int day = 0;
+  std::vector<Dish> dishes;
+  Nutrition nutrition;
+  std::vector<std::string> allergens;
+  TimeMs at = 0;
+};
+struct MenuInput {
+  std::string unit_id, client_name, meal;
+  int day = 0;
+  std::vector<std::string> dish_ids;
+};
+struct MenuFilter : ListFilter {
+  std::optional<int> day;
+};
+
 // ---------------------------------------------------------------- warnings
 
 // One thing in the ledgers that needs attention today (临期/过期, 资质到期, 留样缺失…).

@@ -115,6 +115,16 @@ class Operations {
   Result<StockCount> get_stock_count(const auth::Principal& p, std::string_view id);
   Result<Page<StockCount>> list_stock_counts(const auth::Principal& p, const ListFilter& f, PageRequest page);
 
+  // ---- dishes and menus (§6.2.1): nutrition per portion entered with the dish; a menu sums
+  // its dishes' nutrition and allergens. A menu's dishes are the unit's own (kInvalid
+  // "dish_ids[i]" otherwise).
+  Result<Dish> create_dish(const auth::Principal& p, const DishInput& in);
+  Result<Dish> get_dish(const auth::Principal& p, std::string_view id);
+  Result<Page<Dish>> list_dishes(const auth::Principal& p, const ListFilter& f, PageRequest page);
+  Result<Menu> create_menu(const auth::Principal& p, const MenuInput& in);
+  Result<Menu> get_menu(const auth::Principal& p, std::string_view id);
+  Result<Page<Menu>> list_menus(const auth::Principal& p, const MenuFilter& f, PageRequest page);
+
   // ---- what needs attention today: stock expired or expiring, suppliers' qualifications,
   // samples kept out of range, samples of meal batches missing.
   Result<Page<Warning>> list_warnings(const auth::Principal& p, const ListFilter& f, PageRequest page);

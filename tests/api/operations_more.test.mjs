@@ -299,3 +299,44 @@ test('sensor history: downsampled buckets with thresholds and alarms, scope, bad
   assert.ok(Math.abs(a.total - b.total) < 0.05 /* avg is rounded to 3 decimals */, `sum of values kept: ${a.total} vs ${b.total}`)
   await assertAlive('sensor history')
 })
+
+test('dishes and menus: nutrition per portion entered, summed per menu with allergens, scope, bad input', async () => {
+  const dish = (over = {}) => ({
+    unit_id: ids.unitA, name: '番茄炒蛋', ingredients: [{ item: '番茄', grams: 120 }, { item: '鸡蛋', grams: 60 }],
+    nutrition: { energy_kcal: 180.5, protein_g: 9, fat_g: 12, carbohydrate_g: 8, sodium_mg: 420 }, allergens: ['egg'], ...over,
+  })
+  const d1 = await call('shopa', 'POST', '/api/v1/dishes', dish())
+  assert.equal(d1.status, 201, d1.text)
+  const d2 = await call('shopa', 'POST', '/api/v1/dishes', dish({
+    name: '清蒸鲈鱼', ingredients: [{ item: '鲈鱼', grams: 150 }],
+    nutrition: { energy_kcal: 160, protein_g: 28, fat_g: 4.5, carbohydrate_g: 0, sodium_mg: 380 }, allergens: ['fish', 'soy', 'fish'],
+  }))
+  assert.deepEqual(d2.json.allergens, ['fish', 'soy'], 'each allergen once')
+  const m = await call('shopa', 'POST', '/api/v1/menus', { unit_id: ids.unitA, client_name: '崇川实验小学', day: day(1), meal: 'lunch', dish_ids: [d1.json.id, d2.json.id] })
+  assert.equal(m.status, 201, m.text)
+  assert.deepEqual(m.json.nutrition, { energy_kcal: 340.5, protein_g: 37, fat_g: 16.5, carbohydrate_g: 8, sodium_mg: 800 })
+  assert.deepEqual(m.json.allergens, ['egg', 'fish', 'soy'])
+  assert.deepEqual(m.json.dishes.map((d) => d.name), ['番茄炒蛋', '清蒸鲈鱼'])
+  const byDay = await call('rega', 'GET', `/api/v1/menus?day=${day(1)}`)
+  assert.equal(byDay.status, 200)
+  assert.deepEqual(byDay.json.items.map((x) => x.id), [m.json.id])
+  assert.equal((await call('rega', 'GET', `/api/v1/menus?day=${day(2)}`)).json.total, 0)
+  assert.match((await call('rega', 'GET', '/api/v1/dishes?format=csv')).text, /番茄炒蛋/)
+
+  expectError(await call('shopb', 'GET', `/api/v1/menus/${m.json.id}`), 404, null, "another unit's menu")
+  expectError(await call('regb', 'GET', `/api/v1/dishes/${d1.json.id}`), 404, null, 'outside the district')
+  expectError(await call('rega', 'POST', '/api/v1/dishes', dish()), 403, null, 'regulators read only')
+  const dB = await call('shopb', 'POST', '/api/v1/dishes', dish({ unit_id: ids.unitB }))
+  expectError(await call('shopa', 'POST', '/api/v1/menus', { unit_id: ids.unitA, client_name: 'x', day: day(1), meal: 'lunch', dish_ids: [d1.json.id, dB.json.id] }),
+    422, 'dish_ids[1]', "another unit's dish")
+  expectError(await call('shopa', 'POST', '/api/v1/menus', { unit_id: ids.unitA, client_name: 'x', day: day(1), meal: 'supper', dish_ids: [d1.json.id] }), 422, 'meal', 'unknown meal')
+  expectError(await call('shopa', 'POST', '/api/v1/menus', { unit_id: ids.unitA, client_name: 'x', day: '2099-01-01', meal: 'lunch', dish_ids: [d1.json.id] }), 422, 'day', 'far future')
+  expectError(await call('shopa', 'POST', '/api/v1/menus', { unit_id: ids.unitA, client_name: 'x', day: day(1), meal: 'lunch', dish_ids: [] }), 422, 'dish_ids', 'no dishes')
+  expectError(await call('shopa', 'POST', '/api/v1/dishes', dish({ nutrition: { energy_kcal: -5, protein_g: 1, fat_g: 1, carbohydrate_g: 1, sodium_mg: 1 } })), 422, 'nutrition.energy_kcal', 'negative energy')
+  expectError(await call('shopa', 'POST', '/api/v1/dishes', dish({ nutrition: { energy_kcal: 1e9, protein_g: 1, fat_g: 1, carbohydrate_g: 1, sodium_mg: 1 } })), 422, 'nutrition.energy_kcal', 'absurd energy')
+  expectError(await call('shopa', 'POST', '/api/v1/dishes', dish({ nutrition: { energy_kcal: 1, protein_g: 1, fat_g: 1, carbohydrate_g: 1, sodium_mg: 1, sugar: 2 } })), 422, 'nutrition.sugar', 'unknown nutrient')
+  expectError(await call('shopa', 'POST', '/api/v1/dishes', dish({ allergens: ['<script>'] })), 422, 'allergens[0]', 'hostile allergen')
+  expectError(await call('shopa', 'POST', '/api/v1/dishes', dish({ ingredients: [{ item: '米', grams: 0 }] })), 422, 'ingredients[0].grams', 'zero grams')
+  expectError(await call('shopa', 'GET', '/api/v1/menus?day=2026-13-40'), 422, 'day', 'impossible day')
+  await assertAlive('menus')
+})
