@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(data);
   if (url.empty()) url = "sqlite:" + data + "/operations.db";
-  auto db = storage::open_database(url, 2);
+  auto db = storage::open_database(url, 4);  // the loader, the timed calls and the sensor section
   storage::migrate(*db);
   ManualClock clock(true);
   const TimeMs now = 1'795'305'600'000;  // 2026-11-22T08:00+08:00
