@@ -12,7 +12,7 @@
 //     of minute readings (525 600), all raw and again after compaction (30 days raw + hourly
 //     rollups), beside the bare SQL GROUP BY over the raw year.
 //
-//   bench_operations --data DIR | --db URL  [--units 2000] [--days 365] [--runs 200]
+//   bench_operations --data DIR | --db URL  [--units 2000] [--days 365] [--runs 200] [--sensors 0|1]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   std::string data = "./bench-operations", url;
   long long n_units = 2000, days = 365;
   int runs = 200;
+  bool sensors = true;  // --sensors 0: the ledgers only (the year of readings is compacted after a first run)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--data") data = argv[i + 1];
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
     if (k == "--units") n_units = std::stoll(argv[i + 1]);
     if (k == "--days") days = std::stoll(argv[i + 1]);
     if (k == "--runs") runs = std::stoi(argv[i + 1]);
+    if (k == "--sensors") sensors = std::stoi(argv[i + 1]) != 0;
   }
   std::filesystem::create_directories(data);
   if (url.empty()) url = "sqlite:" + data + "/operations.db";
@@ -250,7 +252,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- sensor history: a year of minute readings of one fridge
-  {
+  if (sensors) {
     const std::string dev_id = "dev_bench_fridge";
     const std::string unit_id = uid("unit", 7);
     const TimeMs year = 365 * kDayMs;

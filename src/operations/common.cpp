@@ -114,7 +114,15 @@ storage::Rows newest_page(storage::Connection& c, const Where& w, std::string_vi
   for (TimeMs span = kDayMs; span < 30 * 365 * kDayMs; span *= 4) {
     const TimeMs lo = anchor - span;
     if (from && lo <= *from) break;  // the window would hold the whole range anyway
-    Where win = w;
+    // The filter's own "at >= from" (list_where) is looser than the window's and would be the
+    // bound an engine seeks the index with (SQLite takes the first of two): written "+at" here,
+    // an expression no index serves, it still filters while the window's bound seeks.
+    std::string sql = w.sql();
+    for (size_t pos = sql.find("(at >= $"); pos != std::string::npos; pos = sql.find("(at >= $", pos + 2)) {
+      sql.replace(pos, 3, "(+at");
+    }
+    Where win(sql);
+    for (const auto& v : w.params()) win.bind(v);
     win.add("at >= {}", lo);
     storage::Params ps = win.params();
     ps.emplace_back(need);
