@@ -643,6 +643,42 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
     });
   });
 
+  // ---------------------------------------------------------------- delivery tracks
+  r.add(
+      "PUT", "/api/v1/delivery-trips/{id}/route",
+      [&ctx, &ops](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_route(*body));
+          MC_TRY(out, ops.set_route(*who, *id, *in));
+          return Response::json(200, std::move(*out));
+        });
+      },
+      kJsonBodyLimit);
+  r.add(
+      "POST", "/api/v1/delivery-trips/{id}/track",
+      [&ctx, &ops](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_track(*body));
+          MC_TRY(out, ops.add_track(*who, *id, *in));
+          return Response::json(201, std::move(*out));
+        });
+      },
+      kJsonBodyLimit);
+  r.add("GET", "/api/v1/delivery-trips/{id}/track", [&ctx, &ops](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      MC_TRY(out, ops.get_track(*who, *id));
+      return Response::json(200, std::move(*out));
+    });
+  });
+
   // ---------------------------------------------------------------- dishes and menus
   r.add("GET", "/api/v1/dishes", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
@@ -808,6 +844,11 @@ std::optional<std::string> operations_route_summary(const std::string& method, c
       {"GET", "/api/v1/stock-counts", "Stock counts (盘点) with book, counted and difference per item"},
       {"POST", "/api/v1/stock-counts", "Record a stock count against the book stock"},
       {"GET", "/api/v1/stock-counts/{id}", "A stock count in scope"},
+      {"PUT", "/api/v1/delivery-trips/{id}/route", "Set a trip's route corridor (geofence) and food temperature range"},
+      {"POST", "/api/v1/delivery-trips/{id}/track",
+       "Add vehicle positions and temperatures, judged off-route or out of range"},
+      {"GET", "/api/v1/delivery-trips/{id}/track",
+       "A trip's route and track with its off-route and out-of-range points"},
       {"GET", "/api/v1/dishes", "Dishes with ingredients, nutrition per portion and allergens"},
       {"POST", "/api/v1/dishes", "Record a dish (nutrition per portion entered by the unit)"},
       {"GET", "/api/v1/dishes/{id}", "A dish in scope"},

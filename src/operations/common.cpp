@@ -79,9 +79,8 @@ std::optional<Where> list_where(storage::Connection& c, const auth::Principal& p
       }
     }
     if (!scoped) {
-      storage::Rows paths =
-          c.query("SELECT DISTINCT jpath FROM units WHERE jpath >= $1 AND jpath < $2 LIMIT 1001",
-                  {path, auth::path_upper(path)});
+      storage::Rows paths = c.query("SELECT DISTINCT jpath FROM units WHERE jpath >= $1 AND jpath < $2 LIMIT 1001",
+                                    {path, auth::path_upper(path)});
       if (paths.size() <= 1000) {
         std::vector<std::string> in;
         for (const auto& r : paths) in.push_back(r.text(0));

@@ -56,6 +56,20 @@ class Reader {
     if (q <= 0) fail(key, "out_of_range", "field '" + std::string(key) + "' is below 0.001");
     return q;
   }
+  // A required number within [lo, hi].
+  double number(std::string_view key, double lo, double hi) {
+    require(key);
+    auto v = opt_number(key, lo, hi);
+    return v.value_or(0);
+  }
+  std::optional<double> opt_number(std::string_view key, double lo, double hi) {
+    auto v = r_.opt_number(key, -1e300, 1e300);
+    if (v && !(*v >= lo && *v <= hi)) {
+      fail(key, "out_of_range", "field '" + std::string(key) + "' must be between " + fmt(lo) + " and " + fmt(hi));
+      return std::nullopt;
+    }
+    return v;
+  }
   // A number ≥ 0 up to max, rounded to three decimals.
   double nonnegative(std::string_view key, double max) {
     require(key);
@@ -715,6 +729,40 @@ json::object to_json(const Menu& m, int off) {
                       {"allergens", strings(m.allergens)},
                       {"dishes", std::move(dishes)},
                       {"at", format_rfc3339(m.at, off)}};
+}
+
+Result<RouteInput> parse_route(const json::object& body) {
+  Reader r(body);
+  RouteInput in;
+  r.objects("points", 200, [&](Reader& pt) {
+    double lat = pt.number("lat", -90, 90);
+    double lng = pt.number("lng", -180, 180);
+    in.points.emplace_back(lat, lng);
+  });
+  if (r.ok() && in.points.size() < 2) r.fail("points", "too_few_items", "a route has at least 2 points");
+  in.corridor_m = r.number("corridor_m", 20, 5000);
+  in.temp_min_c = r.temperature("temp_min_c", kMaxFoodTempC);
+  in.temp_max_c = r.temperature("temp_max_c", kMaxFoodTempC);
+  if (r.ok() && in.temp_min_c && in.temp_max_c && *in.temp_min_c > *in.temp_max_c) {
+    r.fail("temp_max_c", "invalid_range", "field 'temp_max_c' is below 'temp_min_c'");
+  }
+  return done(r, std::move(in));
+}
+
+Result<std::vector<TrackPoint>> parse_track(const json::object& body) {
+  Reader r(body);
+  std::vector<TrackPoint> out;
+  r.objects("points", 500, [&](Reader& pt) {
+    TrackPoint t;
+    t.at = pt.time("at");
+    t.lat = pt.number("lat", -90, 90);
+    t.lng = pt.number("lng", -180, 180);
+    t.temperature_c = pt.temperature("temperature_c", kMaxFoodTempC);
+    auto h = pt.opt_number("humidity_pct", 0, 100);
+    t.humidity_pct = h;
+    out.push_back(t);
+  });
+  return done(r, std::move(out));
 }
 
 }  // namespace mingchu::operations

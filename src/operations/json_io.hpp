@@ -23,6 +23,8 @@ Result<PurchaseDecisionInput> parse_purchase_decision(const json::object& body);
 Result<StockCountInput> parse_stock_count(const json::object& body);
 
 Result<DishInput> parse_dish(const json::object& body);
+Result<RouteInput> parse_route(const json::object& body);
+Result<std::vector<TrackPoint>> parse_track(const json::object& body);
 Result<MenuInput> parse_menu(const json::object& body);
 
 std::string_view expiry_name(ExpiryStatus s);

@@ -589,6 +589,26 @@ Result<Page<Warning>> Operations::list_warnings(const auth::Principal& p, const 
                             std::nullopt, row.integer(3)});
     }
   }
+  // delivery trips that left their route or let the food's temperature out of range (配送异常)
+  if (auto w = detail::list_where(*c, p, any_time, "at", "(off_route = 1 OR out_of_range = 1)")) {
+    w->add("at >= {}", now - 2 * kDayMs);
+    storage::Rows r = c->query(
+        "SELECT delivery_id, unit_id, SUM(off_route), SUM(out_of_range), MAX(at) FROM op_delivery_points WHERE " +
+            w->sql() + " GROUP BY delivery_id, unit_id ORDER BY MAX(at) DESC LIMIT 1000",
+        w->params());
+    for (const auto& row : r) {
+      if (row.integer(2) > 0) {
+        all.push_back(Warning{row.text(1), "delivery_off_route", row.text(0),
+                              std::to_string(row.integer(2)) + " position(s) off the route", std::nullopt,
+                              row.integer(4)});
+      }
+      if (row.integer(3) > 0) {
+        all.push_back(Warning{row.text(1), "delivery_temperature", row.text(0),
+                              std::to_string(row.integer(3)) + " temperature reading(s) out of range", std::nullopt,
+                              row.integer(4)});
+      }
+    }
+  }
   // training certificates (exams) lapsing or lapsed (培训证书到期)
   if (auto w = detail::list_where(*c, p, any_time, "at", "ledger = 'trainings' AND kind = 'exam'")) {
     w->add("at >= {}", now - 5 * 365 * kDayMs);

@@ -315,6 +315,22 @@ struct MenuFilter : ListFilter {
   std::optional<int> day;
 };
 
+// ---------------------------------------------------------------- 配送轨迹 delivery tracks (§6.3)
+
+// A trip's geofence: the planned route as a polyline, how far from it the vehicle may be, and
+// the temperature the food must keep on the way.
+struct RouteInput {
+  std::vector<std::pair<double, double>> points;  // (lat, lng)
+  double corridor_m = 500;
+  std::optional<double> temp_min_c, temp_max_c;
+};
+struct TrackPoint {
+  TimeMs at = 0;
+  double lat = 0, lng = 0;
+  std::optional<double> temperature_c, humidity_pct;
+  bool off_route = false, out_of_range = false;
+};
+
 // ---------------------------------------------------------------- warnings
 
 // One thing in the ledgers that needs attention today (临期/过期, 资质到期, 留样缺失…).

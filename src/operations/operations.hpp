@@ -125,6 +125,14 @@ class Operations {
   Result<Menu> get_menu(const auth::Principal& p, std::string_view id);
   Result<Page<Menu>> list_menus(const auth::Principal& p, const MenuFilter& f, PageRequest page);
 
+  // ---- delivery tracks (§6.3): a dispatched trip's route corridor and food temperature
+  // range; positions and temperatures from the vehicle, each judged off the route (farther
+  // than the corridor from the polyline) or out of range. kConflict "already_delivered" once
+  // handed over; a point before the dispatch (less an hour) or in the future is kInvalid.
+  Result<json::object> set_route(const auth::Principal& p, std::string_view trip_id, const RouteInput& in);
+  Result<json::object> add_track(const auth::Principal& p, std::string_view trip_id, const std::vector<TrackPoint>& in);
+  Result<json::object> get_track(const auth::Principal& p, std::string_view trip_id);
+
   // ---- what needs attention today: stock expired or expiring, suppliers' qualifications,
   // samples kept out of range, samples of meal batches missing.
   Result<Page<Warning>> list_warnings(const auth::Principal& p, const ListFilter& f, PageRequest page);

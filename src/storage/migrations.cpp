@@ -1008,6 +1008,8 @@ CREATE TABLE op_delivery_points (
   out_of_range BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (delivery_id, at)
 );
+-- the trip's geofence: {points: [[lat, lng]…], corridor_m, temp_min_c?, temp_max_c?}
+ALTER TABLE op_deliveries ADD COLUMN route TEXT;
 )SQL"},
   };
   return kAll;

@@ -340,3 +340,51 @@ test('dishes and menus: nutrition per portion entered, summed per menu with alle
   expectError(await call('shopa', 'GET', '/api/v1/menus?day=2026-13-40'), 422, 'day', 'impossible day')
   await assertAlive('menus')
 })
+
+test('delivery tracks: a synthetic track against the route corridor and temperature range, warnings, scope, bad input', async () => {
+  const trip = await call('shopa', 'POST', '/api/v1/delivery-trips', {
+    unit_id: ids.unitA, client_name: '崇川实验小学', destination: '学堂路1号', vehicle_plate: '苏F8A123', driver: '张师傅',
+    containers: 2, portions: 80, dispatched_at: new Date(Date.now() + clockOffsetMs - 3600e3).toISOString(),
+  })
+  assert.equal(trip.status, 201, trip.text)
+  const id = trip.json.id
+  // a straight route east along latitude 32.0 (~9.4 km), corridor 300 m, hot food 60–100 °C
+  const route = { points: [{ lat: 32.0, lng: 120.85 }, { lat: 32.0, lng: 120.95 }], corridor_m: 300, temp_min_c: 60, temp_max_c: 100 }
+  const set = await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/route`, route)
+  assert.equal(set.status, 200, set.text)
+  const t0 = Date.now() + clockOffsetMs - 50 * 60e3
+  const pts = []
+  for (let i = 0; i < 10; i++) {
+    // 0.001° of latitude ≈ 111 m: points 5 and 6 drift 0.005° (≈ 550 m) north; point 8 cools to 52 °C
+    const lat = i === 5 || i === 6 ? 32.005 : 32.0 + (i % 2) * 0.001
+    pts.push({ at: new Date(t0 + i * 60e3).toISOString(), lat, lng: 120.86 + i * 0.008, temperature_c: i === 8 ? 52 : 68, humidity_pct: 55 })
+  }
+  const add = await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: pts })
+  assert.equal(add.status, 201, add.text)
+  assert.deepEqual({ added: add.json.added, off: add.json.off_route, oor: add.json.out_of_range }, { added: 10, off: 2, oor: 1 })
+  const tr = await call('rega', 'GET', `/api/v1/delivery-trips/${id}/track`)
+  assert.equal(tr.status, 200)
+  assert.deepEqual(tr.json.points.map((p) => p.off_route), [false, false, false, false, false, true, true, false, false, false])
+  assert.equal(tr.json.points[8].out_of_range, true)
+  assert.equal(tr.json.route.corridor_m, 300)
+  const warn = await call('rega', 'GET', '/api/v1/operations/warnings')
+  const kinds = warn.json.items.filter((w) => w.subject_id === id).map((w) => w.kind).sort()
+  assert.deepEqual(kinds, ['delivery_off_route', 'delivery_temperature'])
+
+  expectError(await call('shopb', 'GET', `/api/v1/delivery-trips/${id}/track`), 404, null, "another unit's trip")
+  expectError(await call('regb', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: pts.slice(0, 1) }), 404, null, 'outside the district')
+  expectError(await call('rega', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: pts.slice(0, 1) }), 403, null, 'regulators read only')
+  expectError(await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: [{ ...pts[0], lat: 200 }] }), 422, 'points[0].lat', 'latitude out of range')
+  expectError(await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: [{ ...pts[0], temperature_c: 900 }] }), 422, 'points[0].temperature_c', 'absurd temperature')
+  expectError(await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: [{ ...pts[0], at: '2099-01-01T00:00:00Z' }] }), 422, 'points[0].at', 'far future')
+  expectError(await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: [{ ...pts[0], at: '2020-01-01T00:00:00Z' }] }), 422, 'points[0].at', 'before dispatch')
+  expectError(await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: Array(501).fill(pts[0]) }), 422, 'points', 'too many points')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/route`, { ...route, points: [route.points[0]] }), 422, 'points', 'one-point route')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/route`, { ...route, corridor_m: 1e9 }), 422, 'corridor_m', 'absurd corridor')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/route`, { ...route, temp_min_c: 90, temp_max_c: 60 }), 422, 'temp_max_c', 'reversed range')
+  // handed over: the track is closed
+  const ho = await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/handover`, { received_by: '刘老师', place: '食堂', portions: 80 })
+  assert.equal(ho.status, 200, ho.text)
+  expectError(await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/track`, { points: pts.slice(0, 1) }), 409, null, 'after the hand-over')
+  await assertAlive('tracks')
+})

@@ -730,7 +730,7 @@ export default {
     from: '开始日期',
     to: '结束日期',
     readOnly: '台账由单位填报，此处只读查看。',
-    names: { 'operations_warnings': '台账预警', 'suppliers': '供应商', 'acceptances': '验收台账', 'return-notes': '退货单', 'stock': '库存', 'stock_outs': '出库台账', 'samples': '留样台账', 'delivery-trips': '配送台账', 'meal-batches': '餐次批次', 'process-records': '加工过程', 'after-meal-records': '餐后管理', 'morning-checks': '晨检', 'trainings': '培训考核', 'equipment-records': '设备台账', 'lab-tests': '检验检测', 'self-inspections': '自查', 'purchase-orders': '采购订单', 'price-history': '价格记录', 'stock-counts': '盘点' },
+    names: { 'operations_warnings': '台账预警', 'suppliers': '供应商', 'acceptances': '验收台账', 'return-notes': '退货单', 'stock': '库存', 'stock_outs': '出库台账', 'samples': '留样台账', 'delivery-trips': '配送台账', 'meal-batches': '餐次批次', 'process-records': '加工过程', 'after-meal-records': '餐后管理', 'morning-checks': '晨检', 'trainings': '培训考核', 'equipment-records': '设备台账', 'lab-tests': '检验检测', 'self-inspections': '自查', 'purchase-orders': '采购订单', 'price-history': '价格记录', 'stock-counts': '盘点', 'dishes': '菜品', 'menus': '食谱' },
     col: { 'client_name': '就餐单位', 'destination': '目的地', 'vehicle_plate': '车牌', 'driver': '司机', 'containers': '箱数', 'portions': '份数', 'state': '状态', 'dispatched_at': '发车时间', 'arrived_at': '到达时间', 'handover': '交付', 'keeper': '留样人', 'weight_g': '留样量(g)', 'kept_at': '留样时间', 'dispose_after': '保存至', 'department': '领料部门', 'receiver': '领料人', 'handler': '经手人', 'staff_name': '姓名', 'temperature_c': '温度(°C)', 'produced_on': '生产日期', 'sensory_ok': '感官合格', 'accepted_at': '验收时间', 'stocked_at': '入库时间', 'taken_at': '出库时间', 'reason': '原因', 'uscc': '统一社会信用代码', 'qualification_expires_on': '资质有效期', 'unit': '单位', 'item': '原料', 'quantity': '数量', 'remaining': '剩余', 'unit_of_measure': '单位', 'batch_no': '批号', 'expires_on': '保质期至', 'expiry_status': '效期', 'supplier_name': '供应商', 'kind': '类型', 'message': '内容', 'at': '时间', 'abnormal': '异常', 'dish': '菜品', 'trace_code': '溯源码', 'name': '名称', 'qualification_status': '资质' },
   },
   reports: {
@@ -805,6 +805,6 @@ export default {
     all: '查看全部',
     none: '暂无台账预警',
     abnormal: '{k} 记录异常',
-    kinds: { stock_expired: '库存过期', stock_expiring: '库存临期', qualification_expired: '资质过期', qualification_expiring: '资质将到期', sample_storage: '留样存储异常', sample_missing: '留样缺失', price_jump: '价格异常', stock_count_difference: '盘点差异', training_cert_expired: '培训证书过期', training_cert_expiring: '培训证书将到期' },
+    kinds: { stock_expired: '库存过期', stock_expiring: '库存临期', qualification_expired: '资质过期', qualification_expiring: '资质将到期', sample_storage: '留样存储异常', sample_missing: '留样缺失', price_jump: '价格异常', stock_count_difference: '盘点差异', training_cert_expired: '培训证书过期', training_cert_expiring: '培训证书将到期', delivery_off_route: '配送偏离路线', delivery_temperature: '配送温度异常' },
   },
 } as const
