@@ -1011,6 +1011,10 @@ CREATE TABLE op_delivery_points (
 -- the trip's geofence: {points: [[lat, lng]…], corridor_m, temp_min_c?, temp_max_c?}
 ALTER TABLE op_deliveries ADD COLUMN route TEXT;
 )SQL"},
+      {18, "API keys limited to resources", R"SQL(
+-- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
+ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+)SQL"},
   };
   return kAll;
 }
