@@ -43,8 +43,9 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
     if (auto v = n.value<bool>()) out = *v;
     else if (st) st = bad(key, "must be true or false");
   };
-  static const std::set<std::string> kTop = {"server", "storage", "log", "auth", "registry", "mqtt", "amqp", "alerts",
-                                             "notify", "map", "video", "reports", "exchange", "api", "operations"};
+  static const std::set<std::string> kTop = {"server", "storage", "log",      "auth",   "registry",
+                                             "mqtt",   "amqp",    "alerts",   "notify", "map",
+                                             "video",  "reports", "exchange", "api",    "operations"};
   for (const auto& [k, v] : t) {
     if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
   }
