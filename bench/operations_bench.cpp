@@ -8,7 +8,11 @@
 //     (2 000 units), over 30 days and the whole year, beside the bare SQL (COUNT + page).
 // The loaded data is kept and reused by a second run on the same --data/--db.
 //
-//   bench_operations --data DIR | --db URL  [--units 2000] [--days 365] [--runs 200]
+//   - a device's history chart (SensorHistory::history, 365 days in 300 buckets) over a year
+//     of minute readings (525 600), all raw and again after compaction (30 days raw + hourly
+//     rollups), beside the bare SQL GROUP BY over the raw year.
+//
+//   bench_operations --data DIR | --db URL  [--units 2000] [--days 365] [--runs 200] [--sensors 0|1]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +27,8 @@
 #include "core/clock.hpp"
 #include "core/time.hpp"
 #include "operations/operations.hpp"
+#include "operations/sensors.hpp"
+#include "registry/devices.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
 
@@ -63,6 +69,7 @@ int main(int argc, char** argv) {
   std::string data = "./bench-operations", url;
   long long n_units = 2000, days = 365;
   int runs = 200;
+  bool sensors = true;  // --sensors 0: the ledgers only (the year of readings is compacted after a first run)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--data") data = argv[i + 1];
@@ -70,10 +77,11 @@ int main(int argc, char** argv) {
     if (k == "--units") n_units = std::stoll(argv[i + 1]);
     if (k == "--days") days = std::stoll(argv[i + 1]);
     if (k == "--runs") runs = std::stoi(argv[i + 1]);
+    if (k == "--sensors") sensors = std::stoi(argv[i + 1]) != 0;
   }
   std::filesystem::create_directories(data);
   if (url.empty()) url = "sqlite:" + data + "/operations.db";
-  auto db = storage::open_database(url, 2);
+  auto db = storage::open_database(url, 4);  // the loader, the timed calls and the sensor section
   storage::migrate(*db);
   ManualClock clock(true);
   const TimeMs now = 1'795'305'600'000;  // 2026-11-22T08:00+08:00
@@ -241,6 +249,65 @@ int main(int argc, char** argv) {
       std::string name = std::string("acceptances ") + std::to_string(span) + " d, " + w.name;
       row(name.c_str(), s, b);
     }
+  }
+
+  // ---- sensor history: a year of minute readings of one fridge
+  if (sensors) {
+    const std::string dev_id = "dev_bench_fridge";
+    const std::string unit_id = uid("unit", 7);
+    const TimeMs year = 365 * kDayMs;
+    auto cc = db->acquire();
+    if (cc->query("SELECT 1 FROM devices WHERE id = $1", {dev_id}).empty()) {
+      auto t0 = std::chrono::steady_clock::now();
+      storage::Transaction tx(*cc);
+      std::string jpath = cc->query("SELECT jpath FROM units WHERE id = $1", {unit_id})[0].text(0);
+      cc->exec(
+          "INSERT INTO devices (id, unit_id, jpath, name, kind, thresholds, status, created_at, updated_at) VALUES "
+          "($1, $2, $3, 'fridge', 'refrigerator', '{\"temperature_c\":{\"min\":0,\"max\":8}}', 'online', 0, 0)",
+          {dev_id, unit_id, jpath});
+      std::mt19937 r2(7);
+      for (TimeMs t = now - year; t < now; t += kMinuteMs) {
+        cc->exec("INSERT INTO readings (device_id, at, metric, value) VALUES ($1, $2, 'temperature_c', $3)",
+                 {dev_id, t, 2.0 + static_cast<double>(r2() % 500) / 100.0});
+      }
+      tx.commit();
+      std::printf("\nloaded a year of minute readings (525 600) in %.1f s\n", ms_since(t0) / 1000);
+    }
+    registry::DeviceService devices(*db, clock, audit);
+    auth::Principal admin;
+    admin.role = auth::Role::kPlatformAdmin;
+    admin.user_id = "a";
+    admin.jpath = "/";
+    operations::SensorConfig sc;
+    sc.raw_days = 30;
+    operations::SensorHistory hist(*db, clock, devices, nullptr, sc);
+    operations::HistoryQuery q;
+    q.from = now - year;
+    q.to = now;
+    q.buckets = 300;
+    const int sensor_runs = std::max(10, runs / 10);
+    TimeMs bucket = (year + 299) / 300;  // as SensorHistory rounds it: whole minutes
+    bucket = (bucket + kMinuteMs - 1) / kMinuteMs * kMinuteMs;
+    Timing bare = time_it(sensor_runs, [&](int) {
+      auto k = db->acquire();
+      k->query(
+          "SELECT (at - $3) / $5, MIN(value), MAX(value), AVG(value), COUNT(*) FROM readings WHERE device_id = $1 AND "
+          "metric = $2 AND at >= $3 AND at < $4 GROUP BY 1",
+          {dev_id, std::string("temperature_c"), now - year, now, bucket});
+    });
+    std::int64_t raw_rows = cc->query("SELECT COUNT(*) FROM readings WHERE device_id = $1", {dev_id})[0].integer(0);
+    Timing before = time_it(sensor_runs, [&](int) { (void)hist.history(admin, dev_id, q); });
+    char name[64];
+    std::snprintf(name, sizeof name, "sensor year, %lld raw rows", static_cast<long long>(raw_rows));
+    row(name, before, bare);
+    auto t0 = std::chrono::steady_clock::now();
+    operations::CompactStats st = hist.compact();
+    std::printf("compaction: %lld readings folded into hourly rollups in %.1f s\n",
+                static_cast<long long>(st.readings_folded), ms_since(t0) / 1000);
+    Timing after = time_it(sensor_runs, [&](int) { (void)hist.history(admin, dev_id, q); });
+    raw_rows = cc->query("SELECT COUNT(*) FROM readings WHERE device_id = $1", {dev_id})[0].integer(0);
+    std::snprintf(name, sizeof name, "sensor year, %lld raw + rollups", static_cast<long long>(raw_rows));
+    row(name, after, bare);
   }
   return 0;
 }

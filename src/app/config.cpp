@@ -43,8 +43,9 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
     if (auto v = n.value<bool>()) out = *v;
     else if (st) st = bad(key, "must be true or false");
   };
-  static const std::set<std::string> kTop = {"server", "storage", "log", "auth", "registry", "mqtt", "amqp", "alerts",
-                                             "notify", "map", "video", "reports", "exchange", "api"};
+  static const std::set<std::string> kTop = {"server", "storage", "log",      "auth",   "registry",
+                                             "mqtt",   "amqp",    "alerts",   "notify", "map",
+                                             "video",  "reports", "exchange", "api",    "operations"};
   for (const auto& [k, v] : t) {
     if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
   }
@@ -76,6 +77,11 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   num(t["auth"]["session_max_hours"], "auth.session_max_hours", cfg.auth.session_max_hours, 1, 24 * 30);
   num(t["auth"]["max_sessions_per_user"], "auth.max_sessions_per_user", cfg.auth.max_sessions_per_user, 1, 100);
   num(t["registry"]["cert_expiring_days"], "registry.cert_expiring_days", cfg.cert_expiring_days, 1, 365);
+  num(t["operations"]["sensor_raw_days"], "operations.sensor_raw_days", cfg.sensor_raw_days, 1, 3650);
+  num(t["operations"]["sensor_rollup_days"], "operations.sensor_rollup_days", cfg.sensor_rollup_days, 1, 36500);
+  num(t["operations"]["sensor_compact_interval_seconds"], "operations.sensor_compact_interval_seconds",
+      cfg.sensor_compact_interval_seconds, 0, 86400);
+  num(t["operations"]["price_jump_pct"], "operations.price_jump_pct", cfg.price_jump_pct, 1, 1000);
   if (const toml::table* at = t["alerts"].as_table()) {
     static const std::set<std::string> kAlertKeys = {"config_file", "scheduler", "scheduler_tick_ms",
                                                      "ingest_max_wait_us", "ingest_max_batch"};

@@ -126,6 +126,11 @@ struct Config {
   std::string trusted_proxies;         // server.trusted_proxies: peers whose X-Forwarded-For is believed
   std::string metrics_token;           // server.metrics_token: /metrics also to "Authorization: Bearer <it>"
   bool metrics_public = false;         // server.metrics_public: /metrics to anyone (default: loopback or token)
+  // [operations] (src/operations): sensor history retention, purchasing
+  int sensor_raw_days = 30;                   // operations.sensor_raw_days: raw readings kept, then hourly rollups
+  int sensor_rollup_days = 730;               // operations.sensor_rollup_days: hourly rollups kept
+  int sensor_compact_interval_seconds = 600;  // operations.sensor_compact_interval_seconds (0: only on demand)
+  int price_jump_pct = 20;                    // operations.price_jump_pct: a price moving more than this warns
 
   std::string effective_db_url() const { return db_url.empty() ? "sqlite:" + data_dir + "/mingchu.db" : db_url; }
 };

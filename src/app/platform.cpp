@@ -63,6 +63,7 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   alerts_ = std::make_unique<alerts::AlertService>(*db_, *clock_, *audit_, std::move(ac));
   operations::OperationsConfig oc;
   oc.utc_offset_minutes = cfg_.utc_offset_minutes;
+  oc.price_jump_pct = cfg_.price_jump_pct;
   operations::LedgerConfig lc;
   lc.utc_offset_minutes = cfg_.utc_offset_minutes;
   ledgers_ = std::make_unique<operations::Ledgers>(*db_, *clock_, *audit_, &alerts_->config(), lc);
@@ -73,6 +74,13 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   ic.max_batch = static_cast<size_t>(cfg_.ingest_max_batch);
   ingest_ = std::make_unique<ingest::IngestService>(*db_, *clock_, *audit_, *alerts_, *store_, metrics_, ic);
   devices_ = std::make_unique<registry::DeviceService>(*db_, *clock_, *audit_);
+  operations::SensorConfig sensor_cfg;
+  sensor_cfg.raw_days = cfg_.sensor_raw_days;
+  sensor_cfg.rollup_days = cfg_.sensor_rollup_days;
+  sensor_cfg.compact_interval_seconds = cfg_.sensor_compact_interval_seconds;
+  sensor_cfg.utc_offset_minutes = cfg_.utc_offset_minutes;
+  sensor_cfg.node_id = cfg_.push.node_id.empty() ? "node" : cfg_.push.node_id;
+  sensors_ = std::make_unique<operations::SensorHistory>(*db_, *clock_, *devices_, &alerts_->config(), sensor_cfg);
   stats_ = std::make_unique<stats::StatsService>(*db_, *clock_, alerts_->config());
   alerts::SchedulerConfig sc;
   sc.tick = std::chrono::milliseconds(cfg_.scheduler_tick_ms);
@@ -307,6 +315,7 @@ int Platform::serve() {
   ctx.stats = stats_.get();
   ctx.webhooks = webhooks_.get();
   ctx.operations = operations_.get();
+  ctx.sensors = sensors_.get();
   ctx.ledgers = ledgers_.get();
   ctx.reports = reports_.get();
   ctx.exports = exports_.get();
@@ -363,6 +372,7 @@ int Platform::serve() {
   if (cfg_.scheduler) scheduler_->start();
   if (cfg_.reports.scheduler) schedules_->start();
   if (upstream_sync_) upstream_sync_->start();
+  sensors_->start();
   ingest_->set_delivery([&server](std::function<void()> task) { server.post(std::move(task)); });
   server.run();
   exports_->wait_idle(std::chrono::seconds(10));  // their producers use ctx and the services
@@ -372,6 +382,7 @@ int Platform::serve() {
   if (video_) video_->stop();  // closes the recordings' open files, indexed before the database closes
   stop_mqtt();  // acknowledges what is committed; the broker keeps the rest for the next start
   scheduler_->stop();
+  sensors_->stop();
   ingest_->stop();  // commits what is queued before the database closes
   stop_push();
   log::info("stopped; closing the database");

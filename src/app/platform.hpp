@@ -19,6 +19,7 @@
 #include "ingest/ingest_service.hpp"
 #include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
+#include "operations/sensors.hpp"
 #include "disclosure/disclosure.hpp"
 #include "registry/devices.hpp"
 #include "registry/registry.hpp"
@@ -112,6 +113,7 @@ class Platform {
   // group-catering ledgers (src/operations)
   std::unique_ptr<operations::Ledgers> ledgers_;
   std::unique_ptr<operations::Operations> operations_;
+  std::unique_ptr<operations::SensorHistory> sensors_;
   net::AddressPolicy webhook_policy() const;
   // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
   std::unique_ptr<video::VideoService> video_;

@@ -46,6 +46,7 @@ class EventHub;
 namespace mingchu::operations {
 class Operations;
 class Ledgers;
+class SensorHistory;
 }
 namespace mingchu::video {
 class VideoService;
@@ -95,6 +96,7 @@ struct ApiContext {
   stats::StatsService* stats = nullptr;         // dashboard aggregations
   operations::Operations* operations = nullptr;  // group-catering ledgers and traceability
   operations::Ledgers* ledgers = nullptr;        // process, after-meal, people, equipment, self-inspection
+  operations::SensorHistory* sensors = nullptr;   // sensor history charts and retention
   video::VideoService* video = nullptr;         // live, recordings, clips (nullptr: video off)
   reports::ReportService* reports = nullptr;    // PDFs and document templates
   reports::ExportService* exports = nullptr;    // streamed CSV/XLSX exports

@@ -11,6 +11,7 @@
 #include "operations/json_io.hpp"
 #include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
+#include "operations/sensors.hpp"
 
 namespace mingchu::http {
 namespace {
@@ -125,7 +126,9 @@ Response ledger_list(const Request& req, std::string_view name, Load load, Fmt f
     resp.headers.emplace_back("X-Total-Count", std::to_string(r->total));
     return resp;
   }
-  return Response::json(200, list_body(std::move(items), r->total, *pg));
+  json::object body = list_body(std::move(items), r->total, *pg);
+  if (r->total >= operations::kListCountCap) body["total_capped"] = true;  // at least this many
+  return Response::json(200, std::move(body));
 }
 
 template <typename T, typename Fmt>
@@ -548,6 +551,245 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
     });
   });
 
+  // ---------------------------------------------------------------- purchasing, price history, stock counts
+  r.add("GET", "/api/v1/purchase-orders", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(f, list_filter(req));
+      return ledger_list<operations::PurchaseOrder>(
+          req, "purchase-orders", [&](PageRequest pg) { return ops.list_purchase_orders(*who, *f, pg); }, fmt);
+    });
+  });
+  r.add(
+      "POST", "/api/v1/purchase-orders",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_purchase_order(*body));
+          return one(ops.create_purchase_order(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
+  r.add("GET", "/api/v1/purchase-orders/{id}", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      return one(ops.get_purchase_order(*who, *id), 200, fmt);
+    });
+  });
+  r.add(
+      "POST", "/api/v1/purchase-orders/{id}/decision",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_purchase_decision(*body));
+          return one(ops.decide_purchase_order(*who, *id, *in), 200, fmt);
+        });
+      },
+      4096);
+  r.add(
+      "POST", "/api/v1/purchase-orders/{id}/order",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          return one(ops.place_purchase_order(*who, *id), 200, fmt);
+        });
+      },
+      1024);
+  r.add("GET", "/api/v1/price-history", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(base, list_filter(req));
+      operations::PriceFilter f;
+      static_cast<ListFilter&>(f) = *base;
+      if (auto item = req.query_param("item"); item && !item->empty()) {
+        if (utf8_length(*item) > 64 || has_control_chars(*item, false)) {
+          return Response::error(Error::invalid("item", "invalid_query", "item must be at most 64 characters"));
+        }
+        f.item = *item;
+      }
+      return ledger_list<operations::PricePoint>(
+          req, "price-history", [&](PageRequest pg) { return ops.list_prices(*who, f, pg); }, fmt);
+    });
+  });
+  r.add("GET", "/api/v1/stock-counts", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(f, list_filter(req));
+      return ledger_list<operations::StockCount>(
+          req, "stock-counts", [&](PageRequest pg) { return ops.list_stock_counts(*who, *f, pg); }, fmt);
+    });
+  });
+  r.add(
+      "POST", "/api/v1/stock-counts",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_stock_count(*body));
+          return one(ops.create_stock_count(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
+  r.add("GET", "/api/v1/stock-counts/{id}", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      return one(ops.get_stock_count(*who, *id), 200, fmt);
+    });
+  });
+
+  // ---------------------------------------------------------------- delivery tracks
+  r.add(
+      "PUT", "/api/v1/delivery-trips/{id}/route",
+      [&ctx, &ops](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_route(*body));
+          MC_TRY(out, ops.set_route(*who, *id, *in));
+          return Response::json(200, std::move(*out));
+        });
+      },
+      kJsonBodyLimit);
+  r.add(
+      "POST", "/api/v1/delivery-trips/{id}/track",
+      [&ctx, &ops](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_track(*body));
+          MC_TRY(out, ops.add_track(*who, *id, *in));
+          return Response::json(201, std::move(*out));
+        });
+      },
+      kJsonBodyLimit);
+  r.add("GET", "/api/v1/delivery-trips/{id}/track", [&ctx, &ops](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      MC_TRY(out, ops.get_track(*who, *id));
+      return Response::json(200, std::move(*out));
+    });
+  });
+
+  // ---------------------------------------------------------------- dishes and menus
+  r.add("GET", "/api/v1/dishes", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(f, list_filter(req));
+      return ledger_list<operations::Dish>(
+          req, "dishes", [&](PageRequest pg) { return ops.list_dishes(*who, *f, pg); }, fmt);
+    });
+  });
+  r.add(
+      "POST", "/api/v1/dishes",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_dish(*body));
+          return one(ops.create_dish(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
+  r.add("GET", "/api/v1/dishes/{id}", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      return one(ops.get_dish(*who, *id), 200, fmt);
+    });
+  });
+  r.add("GET", "/api/v1/menus", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(base, list_filter(req));
+      operations::MenuFilter f;
+      static_cast<ListFilter&>(f) = *base;
+      if (auto d = req.query_param("day"); d && !d->empty()) {
+        auto day = parse_date(*d);
+        if (!day) return Response::error(Error::invalid("day", "invalid_date", "day must be a date YYYY-MM-DD"));
+        f.day = *day;
+      }
+      return ledger_list<operations::Menu>(
+          req, "menus", [&](PageRequest pg) { return ops.list_menus(*who, f, pg); }, fmt);
+    });
+  });
+  r.add(
+      "POST", "/api/v1/menus",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_menu(*body));
+          return one(ops.create_menu(*who, *in), 201, fmt);
+        });
+      },
+      kJsonBodyLimit);
+  r.add("GET", "/api/v1/menus/{id}", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      return one(ops.get_menu(*who, *id), 200, fmt);
+    });
+  });
+
+  // ---------------------------------------------------------------- sensor history
+  operations::SensorHistory& sensors = *ctx.sensors;
+  r.add("GET", "/api/v1/devices/{id}/history", [&ctx, &sensors](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      operations::HistoryQuery q;
+      if (auto m = req.query_param("metric"); m && !m->empty()) {
+        if (m->size() > 32) return Response::error(Error::invalid("metric", "invalid_metric_name", "metric too long"));
+        q.metric = *m;
+      }
+      MC_TRY(from, query_time(req, "from"));
+      MC_TRY(to, query_time(req, "to"));
+      q.from = *from;
+      q.to = *to;
+      if (auto b = req.query_param("buckets"); b && !b->empty()) {
+        if (b->size() > 5 || b->find_first_not_of("0123456789") != std::string::npos) {
+          return Response::error(Error::invalid("buckets", "out_of_range", "buckets must be between 10 and 2000"));
+        }
+        q.buckets = std::stoi(*b);
+      }
+      auto h = sensors.history(*who, *id, q);
+      if (!h) return Response::error(h.error());
+      return Response::json(200, std::move(*h));
+    });
+  });
+  r.add("GET", "/api/v1/devices/{id}/latest", [&ctx, &sensors](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
+      auto l = sensors.latest(*who, *id);
+      if (!l) return Response::error(l.error());
+      return Response::json(200, std::move(*l));
+    });
+  });
+  r.add(
+      "POST", "/api/v1/admin/sensor-compaction",
+      [&ctx, &sensors](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          if (!who->is_admin()) return Response::error(Error::forbidden("platform administrators only"));
+          operations::CompactStats st = sensors.compact();
+          return Response::json(200, json::object{{"ran", st.ran},
+                                                  {"devices", st.devices},
+                                                  {"readings_folded", st.readings_folded},
+                                                  {"rollups_dropped", st.rollups_dropped}});
+        });
+      },
+      1024);
+
   // ---------------------------------------------------------------- public traceability
   r.add("GET", "/public/trace/{code}", [&ops](Request& req) {
     return guarded([&]() -> Response {
@@ -593,6 +835,30 @@ std::optional<std::string> operations_route_summary(const std::string& method, c
        "Record a meal batch from stock-outs, sample and delivery; returns its trace code"},
       {"GET", "/api/v1/meal-batches/{id}", "A meal batch in scope"},
       {"GET", "/api/v1/operations/warnings", "What the ledgers need today: expiry, qualifications, samples"},
+      {"GET", "/api/v1/purchase-orders", "Purchase orders (采购) with their lines and price changes"},
+      {"POST", "/api/v1/purchase-orders", "Request a purchase; each line records the item's previous price"},
+      {"GET", "/api/v1/purchase-orders/{id}", "A purchase order in scope"},
+      {"POST", "/api/v1/purchase-orders/{id}/decision", "Approve or reject a requested purchase; 409 otherwise"},
+      {"POST", "/api/v1/purchase-orders/{id}/order", "Place an approved purchase order; 409 otherwise"},
+      {"GET", "/api/v1/price-history", "Prices paid per item, with the change from the previous price; item filter"},
+      {"GET", "/api/v1/stock-counts", "Stock counts (盘点) with book, counted and difference per item"},
+      {"POST", "/api/v1/stock-counts", "Record a stock count against the book stock"},
+      {"GET", "/api/v1/stock-counts/{id}", "A stock count in scope"},
+      {"PUT", "/api/v1/delivery-trips/{id}/route", "Set a trip's route corridor (geofence) and food temperature range"},
+      {"POST", "/api/v1/delivery-trips/{id}/track",
+       "Add vehicle positions and temperatures, judged off-route or out of range"},
+      {"GET", "/api/v1/delivery-trips/{id}/track",
+       "A trip's route and track with its off-route and out-of-range points"},
+      {"GET", "/api/v1/dishes", "Dishes with ingredients, nutrition per portion and allergens"},
+      {"POST", "/api/v1/dishes", "Record a dish (nutrition per portion entered by the unit)"},
+      {"GET", "/api/v1/dishes/{id}", "A dish in scope"},
+      {"GET", "/api/v1/menus", "Daily menus per client unit with nutrition and allergens summed; day filter"},
+      {"POST", "/api/v1/menus", "Record a day's meal of dishes for a client unit"},
+      {"GET", "/api/v1/menus/{id}", "A menu in scope"},
+      {"GET", "/api/v1/devices/{id}/history",
+       "A device's readings of one metric downsampled to min/max/avg buckets, thresholds and alarms"},
+      {"GET", "/api/v1/devices/{id}/latest", "A device's newest reading of each metric"},
+      {"POST", "/api/v1/admin/sensor-compaction", "Fold old raw readings into hourly rollups now (admin)"},
       {"GET", "/public/trace/{code}", "The public traceability page of a meal batch (HTML, or JSON with Accept)"},
   };
   for (const auto& [m, p, s] : kDocs) {

@@ -57,17 +57,80 @@ Status check_device(storage::Connection& c, const std::string& field, const std:
 std::optional<Where> list_where(storage::Connection& c, const auth::Principal& p, const ListFilter& f,
                                 std::string_view time_col, std::string first) {
   Where w(std::move(first));
-  w.scope(p, "jpath", "unit_id");
-  if (f.unit_id) w.add("unit_id = {}", *f.unit_id);
+  std::optional<std::string> filter_path;
   if (f.jurisdiction_id) {
     storage::Rows r = c.query("SELECT path FROM jurisdictions WHERE id = $1", {*f.jurisdiction_id});
     if (r.empty()) return std::nullopt;
-    // the scope above already keeps the caller inside their own subtree
-    w.subtree("jpath", r[0].text(0));
+    filter_path = r[0].text(0);
   }
+  const bool by_units = p.role == auth::Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty());
+  bool scoped = false;
+  if (!by_units && !p.jpath.empty() && !f.unit_id) {
+    // A subtree as the jpaths of the units in it (deleted ones too: their rows keep the path):
+    // "jpath IN (…) AND at >= …" seeks each path's stretch of the (jpath, at) indexes, where
+    // the range over the paths would read every path's whole history to filter by time.
+    std::string path = p.jpath;
+    if (filter_path) {
+      if (filter_path->starts_with(p.jpath)) {
+        path = *filter_path;
+      } else if (!p.jpath.starts_with(*filter_path)) {
+        w.add_raw("1 = 0");  // a node outside the caller's subtree
+        scoped = true;
+      }
+    }
+    if (!scoped) {
+      storage::Rows paths = c.query("SELECT DISTINCT jpath FROM units WHERE jpath >= $1 AND jpath < $2 LIMIT 1001",
+                                    {path, auth::path_upper(path)});
+      if (paths.size() <= 1000) {
+        std::vector<std::string> in;
+        for (const auto& r : paths) in.push_back(r.text(0));
+        w.add_in("jpath", in);  // an empty subtree matches nothing
+        scoped = true;
+      }
+    }
+  }
+  if (!scoped) {
+    w.scope(p, "jpath", "unit_id");
+    // the scope above keeps the caller inside their own subtree
+    if (filter_path) w.subtree("jpath", *filter_path);
+  }
+  if (f.unit_id) w.add("unit_id = {}", *f.unit_id);
   if (f.from) w.add(std::string(time_col) + " >= {}", *f.from);
   if (f.to) w.add(std::string(time_col) + " < {}", *f.to);
   return w;
+}
+
+std::int64_t capped_count(storage::Connection& c, const Where& w, std::string_view from) {
+  storage::Rows r = c.query("SELECT COUNT(*) FROM (SELECT 1 FROM " + std::string(from) + " WHERE " + w.sql() +
+                                " LIMIT " + std::to_string(kListCountCap) + ") capped",
+                            w.params());
+  return r[0].integer(0);
+}
+
+storage::Rows newest_page(storage::Connection& c, const Where& w, std::string_view table, std::string_view select_from,
+                          PageRequest page, TimeMs anchor, std::optional<TimeMs> from) {
+  const std::int64_t need = page.offset() + page.page_size;
+  for (TimeMs span = kDayMs; span < 30 * 365 * kDayMs; span *= 4) {
+    const TimeMs lo = anchor - span;
+    if (from && lo <= *from) break;  // the window would hold the whole range anyway
+    // The filter's own "at >= from" (list_where) is looser than the window's and would be the
+    // bound an engine seeks the index with (SQLite takes the first of two): written "+at" here,
+    // an expression no index serves, it still filters while the window's bound seeks.
+    std::string sql = w.sql();
+    for (size_t pos = sql.find("(at >= $"); pos != std::string::npos; pos = sql.find("(at >= $", pos + 2)) {
+      sql.replace(pos, 3, "(+at");
+    }
+    Where win(sql);
+    for (const auto& v : w.params()) win.bind(v);
+    win.add("at >= {}", lo);
+    storage::Params ps = win.params();
+    ps.emplace_back(need);
+    storage::Rows n = c.query("SELECT COUNT(*) FROM (SELECT 1 FROM " + std::string(table) + " WHERE " + win.sql() +
+                                  " LIMIT $" + std::to_string(ps.size()) + ") w",
+                              ps);
+    if (n[0].integer(0) >= need) return win.page(c, select_from, "at DESC, id", page);
+  }
+  return w.page(c, select_from, "at DESC, id", page);
 }
 
 }  // namespace mingchu::operations::detail

@@ -57,6 +57,19 @@ Status check_device(storage::Connection& c, const std::string& field, const std:
 std::optional<Where> list_where(storage::Connection& c, const auth::Principal& p, const ListFilter& f,
                                 std::string_view time_col, std::string first = "1 = 1");
 
+// Where newest-first pages start looking: the end of the filter's range, else now.
+inline TimeMs anchor_of(const ListFilter& f, TimeMs now) { return f.to && *f.to < now ? *f.to : now; }
+
+// COUNT of the rows, exact up to kListCountCap (and kListCountCap beyond).
+std::int64_t capped_count(storage::Connection& c, const Where& w, std::string_view from);
+
+// The page of rows newest first ("at DESC, id") from select_from over table: first looks in a
+// short window of time before `anchor` (a day, then 4×, 16×… longer) for enough rows for the
+// page, so a city's list sorts a day's rows instead of a year's; falls back to the whole range.
+// The table has an index on (…, at) for the scope columns.
+storage::Rows newest_page(storage::Connection& c, const Where& w, std::string_view table, std::string_view select_from,
+                          PageRequest page, TimeMs anchor, std::optional<TimeMs> from);
+
 inline double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
 }  // namespace mingchu::operations::detail

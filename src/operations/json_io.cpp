@@ -1,5 +1,6 @@
 #include "operations/json_io.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/ids.hpp"
@@ -24,7 +25,7 @@ constexpr size_t kMaxInputs = 50;
 // An ObjectReader with the shapes operations needs.
 class Reader {
  public:
-  explicit Reader(const json::object& obj) : r_(obj) {}
+  explicit Reader(const json::object& obj, std::string prefix = "") : r_(obj, std::move(prefix)) {}
 
   std::string text(std::string_view key, size_t max_chars = 64) { return r_.req_string(key, max_chars); }
   std::optional<std::string> opt_text(std::string_view key, size_t max_chars = 64) {
@@ -54,6 +55,31 @@ class Reader {
     double q = std::round(*v * 1000.0) / 1000.0;
     if (q <= 0) fail(key, "out_of_range", "field '" + std::string(key) + "' is below 0.001");
     return q;
+  }
+  // A required number within [lo, hi].
+  double number(std::string_view key, double lo, double hi) {
+    require(key);
+    auto v = opt_number(key, lo, hi);
+    return v.value_or(0);
+  }
+  std::optional<double> opt_number(std::string_view key, double lo, double hi) {
+    auto v = r_.opt_number(key, -1e300, 1e300);
+    if (v && !(*v >= lo && *v <= hi)) {
+      fail(key, "out_of_range", "field '" + std::string(key) + "' must be between " + fmt(lo) + " and " + fmt(hi));
+      return std::nullopt;
+    }
+    return v;
+  }
+  // A number ≥ 0 up to max, rounded to three decimals.
+  double nonnegative(std::string_view key, double max) {
+    require(key);
+    auto v = r_.opt_number(key, -1e300, 1e300);
+    if (!v) return 0;
+    if (!(*v >= 0) || *v > max) {
+      fail(key, "out_of_range", "field '" + std::string(key) + "' must be 0 or more and at most " + fmt(max));
+      return 0;
+    }
+    return std::round(*v * 1000.0) / 1000.0;
   }
   std::optional<double> temperature(std::string_view key, double max_c) {
     auto v = r_.opt_number(key, -1e300, 1e300);
@@ -117,6 +143,30 @@ class Reader {
   void fail(std::string_view key, std::string code, std::string message) {
     r_.fail(key, std::move(code), std::move(message));
   }
+  // An array of objects, each read by `each(Reader&)`; fields named key[i].field.
+  template <typename F>
+  void objects(std::string_view key, size_t max_items, F each) {
+    require(key);
+    const json::array* a = r_.opt_array(key, max_items);
+    if (!a) return;
+    if (a->empty()) fail(key, "empty_field", "field '" + std::string(key) + "' must not be empty");
+    for (size_t i = 0; i < a->size() && r_.ok(); ++i) {
+      std::string field = std::string(key) + "[" + std::to_string(i) + "]";
+      if (!(*a)[i].is_object()) {
+        fail(field, "wrong_type", "field '" + field + "' must be an object");
+        return;
+      }
+      Reader inner((*a)[i].as_object(), r_.path(field));
+      each(inner);
+      if (auto st = inner.finish(); !st) {
+        r_.fail(field, st.error().code, st.error().message);
+        error_field_ = st.error().field;
+        return;
+      }
+    }
+  }
+  const std::string& inner_error_field() const { return error_field_; }
+  void allow(std::string_view key) { r_.allow(key); }
   bool ok() const { return r_.ok(); }
   Status finish() { return r_.finish(); }
 
@@ -131,11 +181,16 @@ class Reader {
     return s;
   }
   ObjectReader r_;
+  std::string error_field_;
 };
 
 template <typename T>
 Result<T> done(Reader& r, T value) {
-  if (auto st = r.finish(); !st) return st.error();
+  if (auto st = r.finish(); !st) {
+    Error e = st.error();
+    if (!r.inner_error_field().empty()) e.field = r.inner_error_field();  // lines[2].unit_price
+    return e;
+  }
   return value;
 }
 
@@ -444,6 +499,50 @@ json::object to_json(const MealBatch& m, int off) {
                       {"created_at", format_rfc3339(m.at, off)}};
 }
 
+Result<PurchaseOrderInput> parse_purchase_order(const json::object& body) {
+  Reader r(body);
+  PurchaseOrderInput in;
+  in.unit_id = r.id("unit_id");
+  in.supplier_id = r.id("supplier_id");
+  in.requested_by = r.text("requested_by", 32);
+  in.reason = r.opt_text("reason", 200);
+  if (body.contains("needed_on") && !body.at("needed_on").is_null()) in.needed_on = r.date("needed_on");
+  r.objects("lines", kMaxInputs, [&](Reader& l) {
+    PurchaseLineInput line;
+    line.item = l.text("item", 64);
+    line.quantity = l.positive("quantity", kMaxQuantity);
+    line.unit_of_measure = l.text("unit_of_measure", 16);
+    line.unit_price = l.positive("unit_price", 1000000);
+    in.lines.push_back(std::move(line));
+  });
+  return done(r, std::move(in));
+}
+
+Result<PurchaseDecisionInput> parse_purchase_decision(const json::object& body) {
+  Reader r(body);
+  PurchaseDecisionInput in;
+  in.approved = r.boolean("approved");
+  in.decided_by = r.text("decided_by", 32);
+  in.note = r.opt_text("note", 500);
+  return done(r, std::move(in));
+}
+
+Result<StockCountInput> parse_stock_count(const json::object& body) {
+  Reader r(body);
+  StockCountInput in;
+  in.unit_id = r.id("unit_id");
+  in.counted_by = r.text("counted_by", 32);
+  in.note = r.opt_text("note", 500);
+  in.counted_at = r.opt_time("counted_at");
+  r.objects("lines", 200, [&](Reader& l) {
+    StockCountLineInput line;
+    line.item = l.text("item", 64);
+    line.counted_quantity = l.nonnegative("counted_quantity", kMaxQuantity * 100);  // 0: nothing on the shelf
+    in.lines.push_back(std::move(line));
+  });
+  return done(r, std::move(in));
+}
+
 json::object to_json(const Warning& w, int off) {
   return json::object{{"unit_id", w.unit_id},
                       {"kind", w.kind},
@@ -451,6 +550,219 @@ json::object to_json(const Warning& w, int off) {
                       {"message", w.message},
                       {"due_on", w.due_on ? json::value(format_date(*w.due_on)) : json::value(nullptr)},
                       {"at", format_rfc3339(w.at, off)}};
+}
+
+namespace {
+json::value opt_real(const std::optional<double>& d) {
+  if (!d) return nullptr;
+  return json::value(*d);
+}
+}  // namespace
+
+json::object to_json(const PurchaseOrder& o, int off) {
+  json::array lines;
+  for (const auto& l : o.lines) {
+    lines.push_back(json::object{{"item", l.item},
+                                 {"quantity", l.quantity},
+                                 {"unit_of_measure", l.unit_of_measure},
+                                 {"unit_price", l.unit_price},
+                                 {"amount", std::round(l.quantity * l.unit_price * 100.0) / 100.0},
+                                 {"previous_price", opt_real(l.previous_price)},
+                                 {"change_pct", opt_real(l.change_pct)},
+                                 {"price_jump", l.price_jump}});
+  }
+  return json::object{{"id", o.id},
+                      {"unit_id", o.unit_id},
+                      {"supplier_id", o.supplier_id},
+                      {"supplier_name", o.supplier_name},
+                      {"state", o.state},
+                      {"requested_by", o.requested_by},
+                      {"reason", opt(o.reason)},
+                      {"needed_on", o.needed_on ? json::value(format_date(*o.needed_on)) : json::value(nullptr)},
+                      {"total_amount", o.total_amount},
+                      {"decided_by", opt(o.decided_by)},
+                      {"decision_note", opt(o.decision_note)},
+                      {"decided_at", opt_time(o.decided_at, off)},
+                      {"ordered_at", opt_time(o.ordered_at, off)},
+                      {"at", format_rfc3339(o.at, off)},
+                      {"lines", std::move(lines)}};
+}
+
+json::object to_json(const PricePoint& p, int off) {
+  return json::object{{"unit_id", p.unit_id},
+                      {"item", p.item},
+                      {"unit_price", p.unit_price},
+                      {"unit_of_measure", p.unit_of_measure},
+                      {"previous_price", opt_real(p.previous_price)},
+                      {"change_pct", opt_real(p.change_pct)},
+                      {"price_jump", p.price_jump},
+                      {"supplier_id", p.supplier_id},
+                      {"supplier_name", p.supplier_name},
+                      {"order_id", p.order_id},
+                      {"state", p.state},
+                      {"at", format_rfc3339(p.at, off)}};
+}
+
+json::object to_json(const StockCount& s, int off) {
+  json::array lines;
+  for (const auto& l : s.lines) {
+    lines.push_back(json::object{{"item", l.item},
+                                 {"unit_of_measure", l.unit_of_measure},
+                                 {"book_quantity", l.book_quantity},
+                                 {"counted_quantity", l.counted_quantity},
+                                 {"difference", l.difference}});
+  }
+  return json::object{{"id", s.id},
+                      {"unit_id", s.unit_id},
+                      {"counted_by", s.counted_by},
+                      {"note", opt(s.note)},
+                      {"differences", s.differences},
+                      {"at", format_rfc3339(s.at, off)},
+                      {"lines", std::move(lines)}};
+}
+
+Result<DishInput> parse_dish(const json::object& body) {
+  Reader r(body);
+  DishInput in;
+  in.unit_id = r.id("unit_id");
+  in.name = r.text("name", 64);
+  r.objects("ingredients", kMaxInputs, [&](Reader& i) {
+    DishIngredient d;
+    d.item = i.text("item", 64);
+    d.grams = i.positive("grams", 10000);
+    in.ingredients.push_back(std::move(d));
+  });
+  r.allow("nutrition");
+  r.allow("allergens");
+  if (r.ok()) {
+    const json::value* nv = body.if_contains("nutrition");
+    if (!nv || !nv->is_object()) {
+      r.fail("nutrition", nv ? "wrong_type" : "missing_field", "field 'nutrition' must be an object per portion");
+    } else {
+      Reader n(nv->as_object(), "nutrition");
+      in.nutrition.energy_kcal = n.nonnegative("energy_kcal", 5000);
+      in.nutrition.protein_g = n.nonnegative("protein_g", 500);
+      in.nutrition.fat_g = n.nonnegative("fat_g", 500);
+      in.nutrition.carbohydrate_g = n.nonnegative("carbohydrate_g", 1000);
+      in.nutrition.sodium_mg = n.nonnegative("sodium_mg", 20000);
+      if (auto st = n.finish(); !st) return st.error();
+    }
+  }
+  const json::array* al = body.contains("allergens") ? body.at("allergens").if_array() : nullptr;
+  if (r.ok() && body.contains("allergens") && !al)
+    r.fail("allergens", "wrong_type", "field 'allergens' must be a list");
+  if (r.ok() && al) {
+    for (size_t i = 0; i < al->size() && r.ok(); ++i) {
+      std::string field = "allergens[" + std::to_string(i) + "]";
+      bool known = false;
+      if ((*al)[i].is_string()) {
+        for (const char* a : kAllergens) known = known || (*al)[i].as_string() == a;
+      }
+      if (!known) {
+        r.fail(field, "invalid_value",
+               "allergens are gluten, crustacean, fish, egg, peanut, soy, milk, tree_nut (GB 7718)");
+      } else if (std::find(in.allergens.begin(), in.allergens.end(), (*al)[i].as_string()) == in.allergens.end()) {
+        in.allergens.emplace_back((*al)[i].as_string());
+      }
+    }
+  }
+  return done(r, std::move(in));
+}
+
+Result<MenuInput> parse_menu(const json::object& body) {
+  Reader r(body);
+  MenuInput in;
+  in.unit_id = r.id("unit_id");
+  in.client_name = r.text("client_name", 100);
+  in.day = r.date("day");
+  in.meal = r.text("meal", 16);
+  if (r.ok() && in.meal != "breakfast" && in.meal != "lunch" && in.meal != "dinner" && in.meal != "snack") {
+    r.fail("meal", "invalid_value", "meal is breakfast, lunch, dinner or snack");
+  }
+  in.dish_ids = r.ids("dish_ids", 30, true);
+  return done(r, std::move(in));
+}
+
+namespace {
+json::array strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+double r1(double v) { return std::round(v * 10.0) / 10.0; }
+}  // namespace
+
+json::object to_json(const Nutrition& n) {
+  return json::object{{"energy_kcal", r1(n.energy_kcal)},
+                      {"protein_g", r1(n.protein_g)},
+                      {"fat_g", r1(n.fat_g)},
+                      {"carbohydrate_g", r1(n.carbohydrate_g)},
+                      {"sodium_mg", r1(n.sodium_mg)}};
+}
+
+json::object to_json(const Dish& d, int off) {
+  json::array ing;
+  for (const auto& i : d.ingredients) ing.push_back(json::object{{"item", i.item}, {"grams", i.grams}});
+  return json::object{{"id", d.id},
+                      {"unit_id", d.unit_id},
+                      {"name", d.name},
+                      {"ingredients", std::move(ing)},
+                      {"nutrition", to_json(d.nutrition)},
+                      {"allergens", strings(d.allergens)},
+                      {"at", format_rfc3339(d.at, off)}};
+}
+
+json::object to_json(const Menu& m, int off) {
+  json::array dishes;
+  for (const auto& d : m.dishes) {
+    json::object o = to_json(d, off);
+    o.erase("unit_id");
+    o.erase("at");
+    dishes.push_back(std::move(o));
+  }
+  return json::object{{"id", m.id},
+                      {"unit_id", m.unit_id},
+                      {"client_name", m.client_name},
+                      {"day", format_date(m.day)},
+                      {"meal", m.meal},
+                      {"nutrition", to_json(m.nutrition)},
+                      {"allergens", strings(m.allergens)},
+                      {"dishes", std::move(dishes)},
+                      {"at", format_rfc3339(m.at, off)}};
+}
+
+Result<RouteInput> parse_route(const json::object& body) {
+  Reader r(body);
+  RouteInput in;
+  r.objects("points", 200, [&](Reader& pt) {
+    double lat = pt.number("lat", -90, 90);
+    double lng = pt.number("lng", -180, 180);
+    in.points.emplace_back(lat, lng);
+  });
+  if (r.ok() && in.points.size() < 2) r.fail("points", "too_few_items", "a route has at least 2 points");
+  in.corridor_m = r.number("corridor_m", 20, 5000);
+  in.temp_min_c = r.temperature("temp_min_c", kMaxFoodTempC);
+  in.temp_max_c = r.temperature("temp_max_c", kMaxFoodTempC);
+  if (r.ok() && in.temp_min_c && in.temp_max_c && *in.temp_min_c > *in.temp_max_c) {
+    r.fail("temp_max_c", "invalid_range", "field 'temp_max_c' is below 'temp_min_c'");
+  }
+  return done(r, std::move(in));
+}
+
+Result<std::vector<TrackPoint>> parse_track(const json::object& body) {
+  Reader r(body);
+  std::vector<TrackPoint> out;
+  r.objects("points", 500, [&](Reader& pt) {
+    TrackPoint t;
+    t.at = pt.time("at");
+    t.lat = pt.number("lat", -90, 90);
+    t.lng = pt.number("lng", -180, 180);
+    t.temperature_c = pt.temperature("temperature_c", kMaxFoodTempC);
+    auto h = pt.opt_number("humidity_pct", 0, 100);
+    t.humidity_pct = h;
+    out.push_back(t);
+  });
+  return done(r, std::move(out));
 }
 
 }  // namespace mingchu::operations

@@ -18,6 +18,15 @@ Result<DeliveryInput> parse_delivery(const json::object& body);
 Result<HandoverInput> parse_handover(const json::object& body);
 Result<MealBatchInput> parse_meal_batch(const json::object& body);
 
+Result<PurchaseOrderInput> parse_purchase_order(const json::object& body);
+Result<PurchaseDecisionInput> parse_purchase_decision(const json::object& body);
+Result<StockCountInput> parse_stock_count(const json::object& body);
+
+Result<DishInput> parse_dish(const json::object& body);
+Result<RouteInput> parse_route(const json::object& body);
+Result<std::vector<TrackPoint>> parse_track(const json::object& body);
+Result<MenuInput> parse_menu(const json::object& body);
+
 std::string_view expiry_name(ExpiryStatus s);
 
 // today: the local day for the qualification status of a supplier.
@@ -30,5 +39,11 @@ json::object to_json(const Sample& s, int utc_offset_minutes);
 json::object to_json(const Delivery& d, int utc_offset_minutes);
 json::object to_json(const MealBatch& m, int utc_offset_minutes);
 json::object to_json(const Warning& w, int utc_offset_minutes);
+json::object to_json(const PurchaseOrder& o, int utc_offset_minutes);
+json::object to_json(const PricePoint& p, int utc_offset_minutes);
+json::object to_json(const StockCount& s, int utc_offset_minutes);
+json::object to_json(const Nutrition& n);
+json::object to_json(const Dish& d, int utc_offset_minutes);
+json::object to_json(const Menu& m, int utc_offset_minutes);
 
 }  // namespace mingchu::operations

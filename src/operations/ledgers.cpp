@@ -502,8 +502,10 @@ Result<Page<LedgerRecord>> Ledgers::list(const auth::Principal& p, std::string_v
   w->add("ledger = {}", std::string(ledger));
   if (f.kind) w->add("kind = {}", *f.kind);
   if (f.abnormal) w->add("abnormal = {}", std::int64_t{*f.abnormal});
-  out.total = w->count(*c, "op_records");
-  for (const auto& r : w->page(*c, kSelect, "at DESC, id", page)) out.items.push_back(from_row(r));
+  out.total = detail::capped_count(*c, *w, "op_records");
+  for (const auto& r :
+       detail::newest_page(*c, *w, "op_records", kSelect, page, detail::anchor_of(f, clock_.now_ms()), f.from))
+    out.items.push_back(from_row(r));
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Samples (留样, §6.2.3), delivery trips and hand-over (配送/交付, §6.3), meal batches with
 // their trace codes (§5.2.2), the public traceability chain and today's warnings.
+#include <cstdio>
 #include <set>
 
 #include "core/ids.hpp"
@@ -200,7 +201,7 @@ Result<Page<Sample>> Operations::list_samples(const auth::Principal& p, const Li
   auto w = detail::list_where(*c, p, f, "kept_at");
   Page<Sample> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_samples");
+  out.total = detail::capped_count(*c, *w, "op_samples");
   for (const auto& r : w->page(*c, kSelectSamples, "kept_at DESC, id", page)) out.items.push_back(sample_from_row(r));
   return out;
 }
@@ -285,7 +286,7 @@ Result<Page<Delivery>> Operations::list_deliveries(const auth::Principal& p, con
   auto w = detail::list_where(*c, p, f, "dispatched_at");
   Page<Delivery> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_deliveries");
+  out.total = detail::capped_count(*c, *w, "op_deliveries");
   for (const auto& r : w->page(*c, kSelectDeliveries, "dispatched_at DESC, id", page)) {
     out.items.push_back(delivery_from_row(r));
   }
@@ -404,8 +405,9 @@ Result<Page<MealBatch>> Operations::list_meal_batches(const auth::Principal& p, 
   auto w = detail::list_where(*c, p, f, "at");
   Page<MealBatch> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_meal_batches");
-  for (const auto& r : w->page(*c, kSelectMealBatches, "at DESC, id", page)) {
+  out.total = detail::capped_count(*c, *w, "op_meal_batches");
+  for (const auto& r : detail::newest_page(*c, *w, "op_meal_batches", kSelectMealBatches, page,
+                                           detail::anchor_of(f, clock_.now_ms()), f.from)) {
     out.items.push_back(meal_batch_from_row(*c, r));
   }
   return out;
@@ -558,6 +560,75 @@ Result<Page<Warning>> Operations::list_warnings(const auth::Principal& p, const 
     for (const auto& row : r) {
       all.push_back(Warning{row.text(1), "sample_missing", row.text(0), "no sample kept of " + row.text(2),
                             std::nullopt, row.integer(3)});
+    }
+  }
+  // prices that jumped (价格异常) and stock counts that did not match the book (盘点差异)
+  const TimeMs recent = now - static_cast<TimeMs>(config_.price_warning_days) * kDayMs;
+  if (auto w = detail::list_where(*c, p, any_time, "at", "price_jump = 1")) {
+    w->add("at >= {}", recent);
+    storage::Rows r = c->query(
+        "SELECT order_id, unit_id, item, unit_price, previous_price, change_pct, at FROM op_purchase_lines WHERE " +
+            w->sql() +
+            " AND NOT EXISTS (SELECT 1 FROM op_purchase_orders o WHERE o.id = op_purchase_lines.order_id AND "
+            "o.state = 'rejected') ORDER BY at DESC LIMIT 1000",
+        w->params());
+    for (const auto& row : r) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, " price %.2f → %.2f (%+.1f%%)", row.real(4), row.real(3), row.real(5));
+      all.push_back(Warning{row.text(1), "price_jump", row.text(0), row.text(2) + buf, std::nullopt, row.integer(6)});
+    }
+  }
+  if (auto w = detail::list_where(*c, p, any_time, "at", "differences > 0")) {
+    w->add("at >= {}", recent);
+    storage::Rows r = c->query(
+        "SELECT id, unit_id, differences, at FROM op_stock_counts WHERE " + w->sql() + " ORDER BY at DESC LIMIT 1000",
+        w->params());
+    for (const auto& row : r) {
+      all.push_back(Warning{row.text(1), "stock_count_difference", row.text(0),
+                            "stock count with " + std::to_string(row.integer(2)) + " item(s) not matching the book",
+                            std::nullopt, row.integer(3)});
+    }
+  }
+  // delivery trips that left their route or let the food's temperature out of range (配送异常)
+  if (auto w = detail::list_where(*c, p, any_time, "at", "(off_route = 1 OR out_of_range = 1)")) {
+    w->add("at >= {}", now - 2 * kDayMs);
+    storage::Rows r = c->query(
+        "SELECT delivery_id, unit_id, SUM(off_route), SUM(out_of_range), MAX(at) FROM op_delivery_points WHERE " +
+            w->sql() + " GROUP BY delivery_id, unit_id ORDER BY MAX(at) DESC LIMIT 1000",
+        w->params());
+    for (const auto& row : r) {
+      if (row.integer(2) > 0) {
+        all.push_back(Warning{row.text(1), "delivery_off_route", row.text(0),
+                              std::to_string(row.integer(2)) + " position(s) off the route", std::nullopt,
+                              row.integer(4)});
+      }
+      if (row.integer(3) > 0) {
+        all.push_back(Warning{row.text(1), "delivery_temperature", row.text(0),
+                              std::to_string(row.integer(3)) + " temperature reading(s) out of range", std::nullopt,
+                              row.integer(4)});
+      }
+    }
+  }
+  // training certificates (exams) lapsing or lapsed (培训证书到期)
+  if (auto w = detail::list_where(*c, p, any_time, "at", "ledger = 'trainings' AND kind = 'exam'")) {
+    w->add("at >= {}", now - 5 * 365 * kDayMs);
+    storage::Rows r =
+        c->query("SELECT id, unit_id, fields, at FROM op_records WHERE " + w->sql() + " ORDER BY at DESC LIMIT 5000",
+                 w->params());
+    for (const auto& row : r) {
+      auto f = parse_object(row.text(2));
+      if (!f) continue;
+      auto it = f->find("certificate_expires_on");
+      if (it == f->end() || !it->value().is_string()) continue;
+      auto exp = parse_date(it->value().as_string());
+      if (!exp || *exp > today_n + config_.training_cert_expiring_days) continue;
+      bool expired = *exp < today_n;
+      auto name = f->find("staff_name");
+      std::string who = name != f->end() && name->value().is_string() ? std::string(name->value().as_string()) : "";
+      all.push_back(
+          Warning{row.text(1), expired ? "training_cert_expired" : "training_cert_expiring", row.text(0),
+                  "training certificate of " + who + (expired ? " expired on " : " expires on ") + format_date(*exp),
+                  *exp, row.integer(3)});
     }
   }
   // abnormal records of the other ledgers of the last two days (晨检不合格, 中心温度不足…)

@@ -21,6 +21,10 @@ namespace mingchu::operations {
 using registry::Page;
 using registry::PageRequest;
 
+// A list's total is exact up to this many rows; beyond, it is this number and the answer says
+// total_capped (counting every row of a city's year costs more than the page itself).
+inline constexpr std::int64_t kListCountCap = 10000;
+
 // Every list: the caller's scope, narrowed by unit or jurisdiction subtree and the record's
 // time (from inclusive, to exclusive).
 struct ListFilter {
@@ -192,6 +196,139 @@ struct MealBatchInput {
   std::vector<std::string> stock_out_ids;
   std::optional<std::string> sample_id, delivery_id;
   std::optional<std::int64_t> portions;
+};
+
+// ---------------------------------------------------------------- 采购 purchasing (§6.1.1)
+
+// A line of a purchase order with the price it is bought at; previous_price is the item's
+// last price at this unit, change_pct how far this one moved from it, price_jump when that is
+// beyond the configured percentage.
+struct PurchaseLine {
+  std::string item, unit_of_measure;
+  double quantity = 0, unit_price = 0;
+  std::optional<double> previous_price, change_pct;
+  bool price_jump = false;
+};
+// requested → approved | rejected; approved → ordered.
+struct PurchaseOrder {
+  std::string id, unit_id, jpath, supplier_id, supplier_name, state, requested_by;
+  std::optional<std::string> reason, decided_by, decision_note;
+  std::optional<int> needed_on;
+  double total_amount = 0;
+  std::optional<TimeMs> decided_at, ordered_at;
+  TimeMs at = 0;
+  std::vector<PurchaseLine> lines;
+};
+struct PurchaseLineInput {
+  std::string item, unit_of_measure;
+  double quantity = 0, unit_price = 0;
+};
+struct PurchaseOrderInput {
+  std::string unit_id, supplier_id, requested_by;
+  std::optional<std::string> reason;
+  std::optional<int> needed_on;
+  std::vector<PurchaseLineInput> lines;
+};
+struct PurchaseDecisionInput {
+  bool approved = false;
+  std::string decided_by;
+  std::optional<std::string> note;
+};
+// One price paid: a line of an order that was not rejected.
+struct PricePoint {
+  std::string unit_id, order_id, supplier_id, supplier_name, item, unit_of_measure, state;
+  double unit_price = 0;
+  std::optional<double> previous_price, change_pct;
+  bool price_jump = false;
+  TimeMs at = 0;
+};
+struct PriceFilter : ListFilter {
+  std::optional<std::string> item;
+};
+
+// ---------------------------------------------------------------- 盘点 stock counts (§6.1.3)
+
+struct StockCountLine {
+  std::string item, unit_of_measure;
+  double book_quantity = 0, counted_quantity = 0, difference = 0;  // difference = counted − book
+};
+struct StockCount {
+  std::string id, unit_id, jpath, counted_by;
+  std::optional<std::string> note;
+  std::vector<StockCountLine> lines;
+  std::int64_t differences = 0;  // lines whose counted quantity is not the book's
+  TimeMs at = 0;
+};
+struct StockCountLineInput {
+  std::string item;
+  double counted_quantity = 0;
+};
+struct StockCountInput {
+  std::string unit_id, counted_by;
+  std::optional<std::string> note;
+  std::optional<TimeMs> counted_at;
+  std::vector<StockCountLineInput> lines;
+};
+
+// ---------------------------------------------------------------- 菜品与食谱 dishes and menus (§6.2.1)
+
+// Nutrition per portion as the unit enters it (no food-composition table ships with MingChu:
+// none under a licence that allows it is packaged in Debian or npm).
+struct Nutrition {
+  double energy_kcal = 0, protein_g = 0, fat_g = 0, carbohydrate_g = 0, sodium_mg = 0;
+};
+struct DishIngredient {
+  std::string item;
+  double grams = 0;
+};
+// GB 7718-2011 4.4.3.2: the allergen groups a label names.
+inline constexpr const char* kAllergens[] = {"gluten", "crustacean", "fish", "egg",
+                                             "peanut", "soy",        "milk", "tree_nut"};
+struct Dish {
+  std::string id, unit_id, jpath, name;
+  std::vector<DishIngredient> ingredients;
+  Nutrition nutrition;
+  std::vector<std::string> allergens;
+  TimeMs at = 0;
+};
+struct DishInput {
+  std::string unit_id, name;
+  std::vector<DishIngredient> ingredients;
+  Nutrition nutrition;
+  std::vector<std::string> allergens;
+};
+// A meal of a day for a client unit; nutrition and allergens are its dishes' summed up.
+struct Menu {
+  std::string id, unit_id, jpath, client_name, meal;  // breakfast|lunch|dinner|snack
+  int day = 0;
+  std::vector<Dish> dishes;
+  Nutrition nutrition;
+  std::vector<std::string> allergens;
+  TimeMs at = 0;
+};
+struct MenuInput {
+  std::string unit_id, client_name, meal;
+  int day = 0;
+  std::vector<std::string> dish_ids;
+};
+struct MenuFilter : ListFilter {
+  std::optional<int> day;
+};
+
+// ---------------------------------------------------------------- 配送轨迹 delivery tracks (§6.3)
+
+// A trip's geofence: the planned route as a polyline, how far from it the vehicle may be, and
+// the temperature the food must keep on the way.
+struct RouteInput {
+  std::vector<std::pair<double, double>> points;  // (lat, lng)
+  double corridor_m = 500;
+  std::optional<double> temp_min_c, temp_max_c;
+};
+struct TrackPoint {
+  TimeMs at = 0;
+  double lat = 0, lng = 0;
+  std::optional<double> temperature_c, humidity_pct;
+  bool off_route = false, out_of_range = false;
 };
 
 // ---------------------------------------------------------------- warnings

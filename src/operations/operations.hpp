@@ -44,6 +44,9 @@ struct OperationsConfig {
   int qualification_expiring_days = 30;                     // a supplier's qualification expiring soon
   double sample_fridge_min_c = 0, sample_fridge_max_c = 8;  // 留样柜 / 冷藏 0–8 °C
   int utc_offset_minutes = 480;
+  int price_jump_pct = 20;     // a price more than this many percent from the item's last one warns
+  int price_warning_days = 7;  // price jumps and stock-count differences warn this many days
+  int training_cert_expiring_days = 30;
 };
 
 class Ledgers;
@@ -93,6 +96,42 @@ class Operations {
   // and certificates → sample → delivery, with people's names masked. kNotFound for an
   // unknown code or a deleted unit.
   Result<json::object> public_trace(std::string_view trace_code);
+
+  // ---- purchasing (§6.1.1): request → approved | rejected; approved → ordered. A decision
+  // on anything but a request, or ordering anything but an approved order, is kConflict
+  // "illegal_transition". Each line records the item's previous price and whether it jumped.
+  Result<PurchaseOrder> create_purchase_order(const auth::Principal& p, const PurchaseOrderInput& in);
+  Result<PurchaseOrder> get_purchase_order(const auth::Principal& p, std::string_view id);
+  Result<Page<PurchaseOrder>> list_purchase_orders(const auth::Principal& p, const ListFilter& f, PageRequest page);
+  Result<PurchaseOrder> decide_purchase_order(const auth::Principal& p, std::string_view id,
+                                              const PurchaseDecisionInput& in);
+  Result<PurchaseOrder> place_purchase_order(const auth::Principal& p, std::string_view id);
+  // The prices paid (lines of orders not rejected), newest first.
+  Result<Page<PricePoint>> list_prices(const auth::Principal& p, const PriceFilter& f, PageRequest page);
+
+  // ---- stock counts (盘点): each line's book quantity (what stock says remains) beside the
+  // counted one, and the difference. Recorded only; the stock itself is not adjusted.
+  Result<StockCount> create_stock_count(const auth::Principal& p, const StockCountInput& in);
+  Result<StockCount> get_stock_count(const auth::Principal& p, std::string_view id);
+  Result<Page<StockCount>> list_stock_counts(const auth::Principal& p, const ListFilter& f, PageRequest page);
+
+  // ---- dishes and menus (§6.2.1): nutrition per portion entered with the dish; a menu sums
+  // its dishes' nutrition and allergens. A menu's dishes are the unit's own (kInvalid
+  // "dish_ids[i]" otherwise).
+  Result<Dish> create_dish(const auth::Principal& p, const DishInput& in);
+  Result<Dish> get_dish(const auth::Principal& p, std::string_view id);
+  Result<Page<Dish>> list_dishes(const auth::Principal& p, const ListFilter& f, PageRequest page);
+  Result<Menu> create_menu(const auth::Principal& p, const MenuInput& in);
+  Result<Menu> get_menu(const auth::Principal& p, std::string_view id);
+  Result<Page<Menu>> list_menus(const auth::Principal& p, const MenuFilter& f, PageRequest page);
+
+  // ---- delivery tracks (§6.3): a dispatched trip's route corridor and food temperature
+  // range; positions and temperatures from the vehicle, each judged off the route (farther
+  // than the corridor from the polyline) or out of range. kConflict "already_delivered" once
+  // handed over; a point before the dispatch (less an hour) or in the future is kInvalid.
+  Result<json::object> set_route(const auth::Principal& p, std::string_view trip_id, const RouteInput& in);
+  Result<json::object> add_track(const auth::Principal& p, std::string_view trip_id, const std::vector<TrackPoint>& in);
+  Result<json::object> get_track(const auth::Principal& p, std::string_view trip_id);
 
   // ---- what needs attention today: stock expired or expiring, suppliers' qualifications,
   // samples kept out of range, samples of meal batches missing.

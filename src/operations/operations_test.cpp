@@ -9,6 +9,8 @@
 #include "core/validate.hpp"
 #include "operations/json_io.hpp"
 #include "operations/ledgers.hpp"
+#include "operations/sensors.hpp"
+#include "registry/devices.hpp"
 #include "registry/registry.hpp"
 #include "storage/testing.hpp"
 
@@ -311,6 +313,131 @@ TEST(OperationsJson, AbsurdNumbersAndDatesNameTheField) {
   EXPECT_EQ(parse(body("10", "3026-03-01", "30").c_str()).error().field, "produced_on");
   EXPECT_EQ(parse(body("10", "2026-03-01", "0").c_str()).error().field, "shelf_life_days");
   EXPECT_EQ(parse(body("10", "2026-03-01", "99999999999").c_str()).error().field, "shelf_life_days");
+}
+
+TEST_P(OperationsTest, NewestFirstPagesAreTheSameWhateverWindowFindsThem) {
+  // 30 acceptances from today back to ~2 years ago at growing gaps: pages of 7 found through
+  // the time windows are exactly the newest-first order, across every page
+  std::vector<std::string> expected;
+  for (int i = 0; i < 30; ++i) {
+    auto in = accept("米" + std::to_string(i), 1, 800, 2000);
+    in.accepted_at = clock_.now_ms() - static_cast<TimeMs>(i * i) * kDayMs - i * kMinuteMs;
+    expected.push_back(must(ops_->create_acceptance(shop_a_, in)).id);
+  }
+  for (const auto* who : {&shop_a_, &reg_a_}) {
+    std::vector<std::string> got;
+    for (int page = 1; page <= 5; ++page) {
+      auto pg = must(ops_->list_acceptances(*who, {}, {page, 7}));
+      EXPECT_EQ(pg.total, 30);
+      for (const auto& a : pg.items) got.push_back(a.id);
+    }
+    EXPECT_EQ(got, expected);
+  }
+  ListFilter f;
+  f.from = clock_.now_ms() - 100 * kDayMs;  // i*i < 100: the first ten
+  f.to = clock_.now_ms() - 10 * kDayMs;     // i*i >= 10: from the fourth
+  auto pg = must(ops_->list_acceptances(reg_a_, f, {1, 20}));
+  ASSERT_EQ(pg.items.size(), 6u);
+  EXPECT_EQ(pg.items.front().id, expected[4]);
+  EXPECT_EQ(pg.items.back().id, expected[9]);
+}
+
+TEST_P(OperationsTest, PurchasePricesJumpAndStockCountsDiffer) {
+  PurchaseOrderInput in;
+  in.unit_id = unit_a_;
+  in.supplier_id = supplier_;
+  in.requested_by = "王";
+  in.lines = {{"大米", "kg", 10, 5.0}};
+  auto first = must(ops_->create_purchase_order(shop_a_, in));
+  EXPECT_FALSE(first.lines[0].previous_price);
+  in.lines = {{"大米", "kg", 10, 6.5}};  // +30 %
+  auto second = must(ops_->create_purchase_order(shop_a_, in));
+  ASSERT_TRUE(second.lines[0].previous_price);
+  EXPECT_DOUBLE_EQ(*second.lines[0].change_pct, 30);
+  EXPECT_TRUE(second.lines[0].price_jump);
+  EXPECT_EQ(ops_->place_purchase_order(shop_a_, second.id).error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(ops_->decide_purchase_order(shop_b_, second.id, {true, "x", {}}).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(must(ops_->decide_purchase_order(shop_a_, second.id, {true, "x", {}})).state, "approved");
+  EXPECT_EQ(must(ops_->place_purchase_order(shop_a_, second.id)).state, "ordered");
+  PriceFilter pf;
+  pf.item = "大米";
+  EXPECT_EQ(must(ops_->list_prices(reg_a_, pf, {1, 20})).total, 2);
+  EXPECT_EQ(must(ops_->list_prices(shop_b_, pf, {1, 20})).total, 0);
+
+  stocked("面粉", 10, 1, 90);
+  StockCountInput sc;
+  sc.unit_id = unit_a_;
+  sc.counted_by = "赵";
+  sc.lines = {{"面粉", 9.5}, {"盐", 0}};
+  auto count = must(ops_->create_stock_count(shop_a_, sc));
+  EXPECT_EQ(count.differences, 1);
+  EXPECT_DOUBLE_EQ(count.lines[0].book_quantity, 10);
+  EXPECT_DOUBLE_EQ(count.lines[0].difference, -0.5);
+  EXPECT_EQ(must(ops_->get_stock_count(reg_a_, count.id)).lines.size(), 2u);
+  EXPECT_EQ(ops_->get_stock_count(shop_b_, count.id).error().kind, ErrorKind::kNotFound);
+}
+
+TEST_P(OperationsTest, SensorHistoryDownsamplesAndSurvivesCompaction) {
+  registry::DeviceService devices(*db_, clock_, *audit_);
+  registry::DeviceInput di;
+  di.unit_id = unit_a_;
+  di.name = "冷藏柜";
+  di.kind = "refrigerator";
+  di.thresholds_json = R"({"temperature_c":{"min":0,"max":8}})";
+  auto dev = must(devices.create(admin_, di));
+  const TimeMs t0 = clock_.now_ms() / kHourMs * kHourMs - 2 * kHourMs;
+  {
+    storage::Conn c = db_->acquire();
+    storage::Transaction tx(*c);
+    for (int i = 0; i < 120; ++i) {  // two hours of minute readings: 0..59, 0..59
+      c->exec("INSERT INTO readings (device_id, at, metric, value) VALUES ($1, $2, 'temperature_c', $3)",
+              {dev.id, t0 + i * kMinuteMs, static_cast<double>(i % 60)});
+    }
+    tx.commit();
+  }
+  SensorConfig cfg;
+  cfg.raw_days = 1;
+  SensorHistory h(*db_, clock_, devices, nullptr, cfg);
+  HistoryQuery q;
+  q.from = t0;
+  q.to = t0 + 2 * kHourMs;
+  q.buckets = 12;
+  auto check = [&](const json::object& r) {
+    const auto& pts = r.at("points").as_array();
+    ASSERT_EQ(pts.size(), 12u);
+    EXPECT_EQ(r.at("bucket_seconds").as_int64(), 600);
+    EXPECT_DOUBLE_EQ(pts[0].as_object().at("min").to_number<double>(), 0);
+    EXPECT_DOUBLE_EQ(pts[0].as_object().at("max").to_number<double>(), 9);
+    EXPECT_DOUBLE_EQ(pts[0].as_object().at("avg").to_number<double>(), 4.5);
+    EXPECT_EQ(pts[5].as_object().at("n").as_int64(), 10);
+    EXPECT_DOUBLE_EQ(r.at("thresholds").as_object().at("max").to_number<double>(), 8);
+  };
+  check(must(h.history(shop_a_, dev.id, q)));
+  EXPECT_EQ(h.history(shop_b_, dev.id, q).error().kind, ErrorKind::kNotFound);
+  q.buckets = 1;
+  EXPECT_EQ(h.history(shop_a_, dev.id, q).error().field, "buckets");
+  q.buckets = 12;
+
+  clock_.advance_ms(2 * kDayMs);
+  auto st = h.compact();
+  EXPECT_TRUE(st.ran);
+  EXPECT_EQ(st.readings_folded, 120);
+  EXPECT_EQ(h.compact().readings_folded, 0);
+  {
+    storage::Conn c = db_->acquire();
+    EXPECT_EQ(c->query("SELECT COUNT(*) FROM readings WHERE device_id = $1", {dev.id})[0].integer(0), 0);
+    EXPECT_EQ(c->query("SELECT COUNT(*) FROM reading_rollups WHERE device_id = $1", {dev.id})[0].integer(0), 2);
+  }
+  // hourly rollups answer hour buckets exactly
+  q.buckets = 2;
+  q.buckets = 10;
+  q.to = t0 + 2 * kHourMs;
+  auto after = must(h.history(shop_a_, dev.id, q));
+  const auto& pts = after.at("points").as_array();
+  ASSERT_EQ(pts.size(), 2u);  // one per hour (the rollups' resolution)
+  EXPECT_DOUBLE_EQ(pts[0].as_object().at("avg").to_number<double>(), 29.5);
+  EXPECT_DOUBLE_EQ(pts[1].as_object().at("max").to_number<double>(), 59);
+  EXPECT_EQ(pts[1].as_object().at("n").as_int64(), 60);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::ValuesIn(storage::test_engines()));

@@ -159,8 +159,10 @@ Result<Page<Supplier>> Operations::list_suppliers(const auth::Principal& p, cons
   auto w = detail::list_where(*c, p, f, "at");
   Page<Supplier> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_suppliers");
-  for (const auto& r : w->page(*c, kSelectSuppliers, "at DESC, id", page)) out.items.push_back(supplier_from_row(r));
+  out.total = detail::capped_count(*c, *w, "op_suppliers");
+  for (const auto& r : detail::newest_page(*c, *w, "op_suppliers", kSelectSuppliers, page,
+                                           detail::anchor_of(f, clock_.now_ms()), f.from))
+    out.items.push_back(supplier_from_row(r));
   return out;
 }
 
@@ -243,9 +245,10 @@ Result<Page<Acceptance>> Operations::list_acceptances(const auth::Principal& p, 
   auto w = detail::list_where(*c, p, f, "at");
   Page<Acceptance> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_acceptances");
+  out.total = detail::capped_count(*c, *w, "op_acceptances");
   // page the ids on the table's own indexes, then load each row with its joins
-  storage::Rows ids = w->page(*c, "SELECT id FROM op_acceptances", "at DESC, id", page);
+  storage::Rows ids = detail::newest_page(*c, *w, "op_acceptances", "SELECT id FROM op_acceptances", page,
+                                          detail::anchor_of(f, clock_.now_ms()), f.from);
   for (const auto& idr : ids) {
     storage::Rows r = c->query(std::string(kSelectAcceptances) + " WHERE a.id = $1", {idr.text(0)});
     if (!r.empty()) out.items.push_back(acceptance_from_row(r[0]));
@@ -259,8 +262,9 @@ Result<Page<ReturnNote>> Operations::list_return_notes(const auth::Principal& p,
   auto w = detail::list_where(*c, p, f, "at");
   Page<ReturnNote> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_return_notes");
-  storage::Rows ids = w->page(*c, "SELECT id FROM op_return_notes", "at DESC, id", page);
+  out.total = detail::capped_count(*c, *w, "op_return_notes");
+  storage::Rows ids = detail::newest_page(*c, *w, "op_return_notes", "SELECT id FROM op_return_notes", page,
+                                          detail::anchor_of(f, clock_.now_ms()), f.from);
   for (const auto& idr : ids) {
     storage::Rows r = c->query(std::string(kSelectReturnNotes) + " WHERE rn.id = $1", {idr.text(0)});
     if (!r.empty()) out.items.push_back(return_note_from_row(r[0]));

@@ -229,7 +229,7 @@ Result<Page<StockBatch>> Operations::list_stock(const auth::Principal& p, const 
   if (!f.include_empty) w->add_raw("remaining > 0");
   if (f.item) w->add("item = {}", *f.item);
   if (f.expiring_within_days) w->add("expires_on <= {}", std::int64_t{today_n + *f.expiring_within_days});
-  out.total = w->count(*c, "op_stock_batches");
+  out.total = detail::capped_count(*c, *w, "op_stock_batches");
   storage::Rows ids = w->page(*c, "SELECT id FROM op_stock_batches", "expires_on, at, id", page);
   for (const auto& idr : ids) {
     storage::Rows r = c->query(std::string(kSelectBatches) + " WHERE b.id = $1", {idr.text(0)});
@@ -246,8 +246,9 @@ Result<Page<StockOut>> Operations::list_stock_outs(const auth::Principal& p, con
   auto w = detail::list_where(*c, p, f, "at");
   Page<StockOut> out;
   if (!w) return out;
-  out.total = w->count(*c, "op_stock_outs");
-  for (const auto& r : w->page(*c, kSelectStockOuts, "at DESC, id", page)) {
+  out.total = detail::capped_count(*c, *w, "op_stock_outs");
+  for (const auto& r : detail::newest_page(*c, *w, "op_stock_outs", kSelectStockOuts, page,
+                                           detail::anchor_of(f, clock_.now_ms()), f.from)) {
     StockOut o = stock_out_from_row(r);
     load_lines(*c, o);
     out.items.push_back(std::move(o));

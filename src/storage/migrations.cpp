@@ -899,6 +899,118 @@ CREATE TABLE exchange_sources (
   items BIGINT NOT NULL
 );
 )SQL"},
+      {17, "operations: sensor history, purchasing, stock counts, menus, delivery tracks", R"SQL(
+-- Sensor history kept as hourly min/max/sum/count once raw readings pass operations.sensor_raw_days
+-- (src/operations/sensors.cpp); rollups older than operations.sensor_rollup_days are dropped.
+CREATE TABLE reading_rollups (
+  device_id TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  bucket BIGINT NOT NULL,
+  n BIGINT NOT NULL,
+  min_value {{REAL}} NOT NULL,
+  max_value {{REAL}} NOT NULL,
+  sum_value {{REAL}} NOT NULL,
+  PRIMARY KEY (device_id, metric, bucket)
+);
+
+-- 采购: request → approval → order (§6.1.1); each line keeps the price it was bought at and how
+-- far that moved from the item's previous price.
+CREATE TABLE op_purchase_orders (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  supplier_id TEXT NOT NULL REFERENCES op_suppliers(id),
+  state TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  reason TEXT,
+  needed_on BIGINT,
+  total_amount {{REAL}} NOT NULL,
+  decided_by TEXT,
+  decision_note TEXT,
+  decided_at BIGINT,
+  ordered_at BIGINT,
+  at BIGINT NOT NULL,
+  created_by TEXT NOT NULL
+);
+CREATE INDEX op_purchase_orders_scope ON op_purchase_orders(jpath, at);
+CREATE INDEX op_purchase_orders_unit ON op_purchase_orders(unit_id, at);
+CREATE TABLE op_purchase_lines (
+  order_id TEXT NOT NULL REFERENCES op_purchase_orders(id),
+  line_no BIGINT NOT NULL,
+  unit_id TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  item TEXT NOT NULL,
+  quantity {{REAL}} NOT NULL,
+  unit_of_measure TEXT NOT NULL,
+  unit_price {{REAL}} NOT NULL,
+  previous_price {{REAL}},
+  change_pct {{REAL}},
+  price_jump BIGINT NOT NULL DEFAULT 0,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (order_id, line_no)
+);
+CREATE INDEX op_purchase_lines_item ON op_purchase_lines(unit_id, item, at);
+CREATE INDEX op_purchase_lines_scope ON op_purchase_lines(jpath, at);
+
+-- 盘点: what was counted against the book stock; lines as JSON.
+CREATE TABLE op_stock_counts (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  counted_by TEXT NOT NULL,
+  note TEXT,
+  lines TEXT NOT NULL,
+  differences BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  created_by TEXT NOT NULL
+);
+CREATE INDEX op_stock_counts_scope ON op_stock_counts(jpath, at);
+CREATE INDEX op_stock_counts_unit ON op_stock_counts(unit_id, at);
+
+-- 菜品 and 食谱: dishes with ingredients, nutrition per portion entered by the unit, allergens;
+-- a menu is a day's meal of dishes for a client unit.
+CREATE TABLE op_dishes (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  name TEXT NOT NULL,
+  ingredients TEXT NOT NULL,
+  nutrition TEXT NOT NULL,
+  allergens TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX op_dishes_scope ON op_dishes(jpath, at);
+CREATE INDEX op_dishes_unit ON op_dishes(unit_id, at);
+CREATE TABLE op_menus (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  client_name TEXT NOT NULL,
+  day BIGINT NOT NULL,
+  meal TEXT NOT NULL,
+  dishes TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX op_menus_scope ON op_menus(jpath, at);
+CREATE INDEX op_menus_unit ON op_menus(unit_id, day);
+
+-- 配送轨迹: a trip's vehicle positions and temperatures, checked against its geofence.
+CREATE TABLE op_delivery_points (
+  delivery_id TEXT NOT NULL REFERENCES op_deliveries(id),
+  unit_id TEXT NOT NULL,
+  jpath TEXT{{C}} NOT NULL,
+  at BIGINT NOT NULL,
+  lat {{REAL}} NOT NULL,
+  lng {{REAL}} NOT NULL,
+  temperature_c {{REAL}},
+  humidity_pct {{REAL}},
+  off_route BIGINT NOT NULL DEFAULT 0,
+  out_of_range BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (delivery_id, at)
+);
+-- the trip's geofence: {points: [[lat, lng]…], corridor_m, temp_min_c?, temp_max_c?}
+ALTER TABLE op_deliveries ADD COLUMN route TEXT;
+)SQL"},
       {18, "API keys limited to resources", R"SQL(
 -- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
 ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
@@ -917,7 +1029,8 @@ const std::vector<std::string_view>& unit_scoped_tables() {
   static const std::vector<std::string_view> kTables = {
       "op_suppliers",   "op_acceptances",       "op_return_notes", "op_stock_batches",     "op_stock_outs",
       "op_stock_out_lines", "op_samples",       "op_deliveries",   "op_meal_batches",      "op_meal_batch_inputs",
-      "op_records"};
+      "op_records",     "op_purchase_orders",   "op_purchase_lines", "op_stock_counts",      "op_dishes",
+      "op_menus",       "op_delivery_points"};
   return kTables;
 }
 

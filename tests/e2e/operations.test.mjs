@@ -224,6 +224,86 @@ test('a delivery from stock-in to hand-over signed in the kitchen app, then its 
     await cctx.close()
   })
 
+test('sensors page: a device history chart with thresholds and alarms, rules edited; operations warnings on the dashboard and in the kitchen app',
+  { timeout: 120000 }, async () => {
+    const login = async (u, pw) => (await api('POST', '/api/v1/auth/login', { body: { username: u, password: pw } })).token
+    const merchant = await login(...MERCHANT)
+    const reg = await login('district_reg', 'Regulator@2026!')
+    const unitId = (await api('GET', '/api/v1/me', { token: merchant })).unit_ids[0]
+    const dev = await api('POST', '/api/v1/devices', {
+      token: reg,
+      body: { unit_id: unitId, name: '冷藏柜E2E', kind: 'refrigerator', thresholds: { temperature_c: { min: 0, max: 8, min_duration_minutes: 1 } } },
+    })
+    // three hours of minute readings, 20 minutes of them too warm (an alarm)
+    const t0 = Math.floor(Date.now() / 60000) * 60000 - 180 * 60000
+    for (let i = 0; i < 180; i++) {
+      const v = i >= 100 && i < 120 ? 12 : 3 + (i % 3)
+      await api('POST', '/api/v1/ingest/readings', { token: reg, body: { device_id: dev.id, at: new Date(t0 + i * 60000).toISOString(), metrics: { temperature_c: v } } })
+    }
+    // a price that jumps (20 % by default)
+    const sup = (await api('GET', `/api/v1/suppliers?unit_id=${unitId}`, { token: merchant })).items[0]
+    for (const price of [10, 15]) {
+      await api('POST', '/api/v1/purchase-orders', {
+        token: merchant,
+        body: { unit_id: unitId, supplier_id: sup.id, requested_by: '采购员', lines: [{ item: '鸡蛋', quantity: 30, unit_of_measure: 'kg', unit_price: price }] },
+      })
+    }
+
+    const cctx = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'zh-CN' })
+    const c = await cctx.newPage()
+    c.on('pageerror', (e) => console.log(`[pageerror] ${c.url()}: ${e.message}`))
+    await c.goto(base + '/#/login')
+    await c.waitForSelector('[data-test=login-card]', { timeout: T })
+    await c.fill(field('login-username'), 'district_reg')
+    await c.fill(field('login-password'), 'Regulator@2026!')
+    await c.click('[data-test=login-submit]')
+    await c.waitForSelector('[data-test=app-title]', { timeout: T })
+    await c.waitForSelector('[data-test=ops-warn-kind-price_jump]', { timeout: T })
+    assert.match(await c.locator('[data-test=ops-warn-kind-price_jump]').innerText(), /价格异常/)
+
+    await c.click('[data-test=menu-sensors]')
+    const row = c.locator('[data-test=sensor-table] .el-table__row', { hasText: '冷藏柜E2E' })
+    await row.waitFor({ timeout: T })
+    assert.match(await row.innerText(), /temperature_c: 0 ~ 8/)
+    await row.click()
+    await c.waitForFunction(() => {
+      const el = document.querySelector('[data-test=sensor-chart]')
+      return el && el.closest('[data-test=sensor-chart-card]').textContent.includes('冷藏柜E2E') && Number(el.dataset.points) > 0
+    }, null, { timeout: T })
+    const chart = c.locator('[data-test=sensor-chart]')
+    assert.ok(Number(await chart.getAttribute('data-alarms')) >= 1, 'the out-of-range spell is marked')
+    assert.equal(Number(await chart.getAttribute('data-bucket')), 300, '24 h in at most 300 buckets: 5 minutes')
+    assert.ok(Number(await chart.getAttribute('data-points')) >= 36, 'three hours of 5-minute buckets')
+    assert.ok(await chart.locator('canvas').count() >= 1, 'drawn by ECharts')
+    await shot(c, 'ops-console-sensors')
+
+    // the rule edited in the console reaches the device
+    await row.locator('[data-test=edit-thresholds]').click()
+    const max = c.locator('[data-test=rule-max] input')
+    await max.fill('10')
+    await max.blur()
+    await c.click('[data-test=save-thresholds]')
+    await c.locator('[data-test=sensor-table] .el-table__row', { hasText: 'temperature_c: 0 ~ 10' }).waitFor({ timeout: T })
+    assert.equal((await api('GET', `/api/v1/devices/${dev.id}`, { token: reg })).thresholds.temperature_c.max, 10)
+    await cctx.close()
+
+    const ctx = await browser.newContext({ viewport: PHONE, locale: 'zh-CN' })
+    const m = await ctx.newPage()
+    await m.goto(base + '/m/#/login')
+    await m.waitForSelector('[data-test=m-login]', { timeout: T })
+    await m.fill(field('m-username'), MERCHANT[0])
+    await m.fill(field('m-password'), MERCHANT[1])
+    await m.click('[data-test=m-login-submit]')
+    await m.waitForSelector('[data-test=m-tabbar]', { timeout: T })
+    await m.click('[data-test=tab-ops]')
+    const warn = m.locator('[data-test=m-ops-warnings]')
+    await warn.waitFor({ timeout: T })
+    await warn.click()
+    await m.getByText('价格异常').first().waitFor({ timeout: T })
+    await shot(m, 'ops-m-warnings')
+    await ctx.close()
+  })
+
 /** first17 + its GB 32100 check character. */
 function usccWithCheck(first17) {
   const A = '0123456789ABCDEFGHJKLMNPQRTUWXY'

@@ -25,6 +25,7 @@ export const router = createRouter({
         { path: 'video', name: 'video', component: () => import('./views/VideoWall.vue'), meta: { title: 'video.wall.title' } },
         { path: 'cameras/:id/playback', name: 'camera-playback', component: () => import('./views/VideoPlayback.vue'), meta: { title: 'video.playback.title', menu: '/video' } },
         { path: 'ledgers', name: 'ledgers', component: () => import('./views/Ledgers.vue'), meta: { title: 'menu.ledgers' } },
+        { path: 'sensors', name: 'sensors', component: () => import('./views/Sensors.vue'), meta: { title: 'menu.sensors' } },
         { path: 'reports', name: 'reports', component: () => import('./views/Reports.vue'), meta: { title: 'menu.reports' } },
         { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: 'common.notFoundTitle' } },
       ],
