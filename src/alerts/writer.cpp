@@ -7,9 +7,11 @@
 #include "alerts/internal.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::alerts {
 
+using storage::insert_rows;
 using storage::Params;
 using storage::Value;
 
@@ -24,7 +26,7 @@ constexpr const char* kSelectDevice =
 constexpr const char* kSelectMerchants =
     "SELECT uu.user_id FROM user_units uu JOIN users u ON u.id = uu.user_id "
     "WHERE uu.unit_id = $1 AND u.disabled = 0 AND u.role = 'merchant' ORDER BY uu.user_id";
-// + " IN ($1, ...)" over the unit's path and its ancestors' paths
+// + "($1, ...)" over the unit's path and its ancestors' paths
 constexpr const char* kSelectRegulators =
     "SELECT u.id FROM users u JOIN jurisdictions j ON j.id = u.jurisdiction_id "
     "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN ";
@@ -273,14 +275,8 @@ const Recipients& AlertWriter::recipients(const UnitRef& u) {
   for (const auto& row : c_.query(kSelectMerchants, {u.id})) r.merchants.push_back(row.text(0));
   std::vector<std::string> prefixes = detail::path_prefixes(u.jpath);
   if (!prefixes.empty()) {
-    std::string sql = kSelectRegulators;
     Params ps;
-    sql += "(";
-    for (size_t i = 0; i < prefixes.size(); ++i) {
-      ps.emplace_back(prefixes[i]);
-      sql += (i ? ", $" : "$") + std::to_string(i + 1);
-    }
-    sql += ") ORDER BY u.id";
+    std::string sql = kSelectRegulators + storage::in_list(ps, prefixes) + " ORDER BY u.id";
     for (const auto& row : c_.query(sql, ps)) r.regulators.push_back(row.text(0));
   }
   return look_.recipients.emplace(u.id, std::move(r)).first->second;
@@ -357,7 +353,7 @@ AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const
 
 void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std::vector<std::string>& device_ids,
                            const std::vector<std::string>& unit_ids, std::optional<TimeMs> earliest_event) {
-  // "SELECT ... WHERE col IN (...)" over ids not cached yet, 500 at a time
+  // "SELECT ... WHERE col IN (...)" over ids not cached yet, kMaxInList at a time
   auto each_chunk = [&](const std::vector<std::string>& ids, auto&& cached, const std::string& head,
                         const std::string& tail, auto&& on_row) {
     std::vector<std::string> todo;
@@ -365,27 +361,23 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
     for (const auto& id : ids) {
       if (!cached(id) && seen.insert(id).second) todo.push_back(id);
     }
-    for (size_t i = 0; i < todo.size(); i += 500) {
-      std::string sql = head;
+    storage::for_each_chunk(todo, [&](const std::vector<std::string>& chunk) {
       Params ps;
-      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) {
-        ps.emplace_back(todo[k]);
-        sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
-      }
-      for (const auto& r : c_.query(sql + ")" + tail, ps)) on_row(r);
-    }
+      std::string sql = head + storage::in_list(ps, chunk) + tail;
+      for (const auto& r : c_.query(sql, ps)) on_row(r);
+    });
     return todo;
   };
   auto cams = each_chunk(
       camera_ids, [&](const std::string& id) { return look_.cameras.contains(id); },
-      "SELECT id, unit_id, name, status FROM cameras WHERE deleted_at IS NULL AND id IN (", "",
+      "SELECT id, unit_id, name, status FROM cameras WHERE deleted_at IS NULL AND id IN ", "",
       [&](const storage::Row& r) {
         look_.cameras[r.text(0)] = CameraRef{r.text(0), r.text(1), r.text(2), r.text(3)};
       });
   for (const auto& id : cams) look_.cameras.try_emplace(id, std::nullopt);
   auto devs = each_chunk(
       device_ids, [&](const std::string& id) { return look_.devices.contains(id); },
-      "SELECT id, unit_id, name, kind, thresholds, status FROM devices WHERE deleted_at IS NULL AND id IN (", "",
+      "SELECT id, unit_id, name, kind, thresholds, status FROM devices WHERE deleted_at IS NULL AND id IN ", "",
       [&](const storage::Row& r) {
         look_.devices[r.text(0)] = DeviceRef{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5)};
       });
@@ -400,7 +392,7 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
   }
   auto us = each_chunk(
       units, [&](const std::string& id) { return look_.units.contains(id); },
-      "SELECT id, jpath, name, jurisdiction_id FROM units WHERE deleted_at IS NULL AND id IN (", "",
+      "SELECT id, jpath, name, jurisdiction_id FROM units WHERE deleted_at IS NULL AND id IN ", "",
       [&](const storage::Row& r) {
         look_.units[r.text(0)] = UnitRef{r.text(0), r.text(1), r.text(2), r.text(3)};
       });
@@ -426,14 +418,14 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
     each_chunk(
         ids, [](const std::string&) { return false; },
         "SELECT uu.unit_id, uu.user_id FROM user_units uu JOIN users u ON u.id = uu.user_id "
-        "WHERE u.disabled = 0 AND u.role = 'merchant' AND uu.unit_id IN (",
+        "WHERE u.disabled = 0 AND u.role = 'merchant' AND uu.unit_id IN ",
         " ORDER BY uu.unit_id, uu.user_id",
         [&](const storage::Row& r) { found[r.text(0)].merchants.push_back(r.text(1)); });
     std::map<std::string, std::vector<std::string>> regulators_at;  // node path → regulator ids
     each_chunk(
         std::vector<std::string>(prefixes.begin(), prefixes.end()), [](const std::string&) { return false; },
         "SELECT j.path, u.id FROM users u JOIN jurisdictions j ON j.id = u.jurisdiction_id "
-        "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN (",
+        "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN ",
         "", [&](const storage::Row& r) { regulators_at[r.text(0)].push_back(r.text(1)); });
     for (const UnitRef* u : live) {
       Recipients& rc = found[u->id];
@@ -455,17 +447,14 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
       auto pre = prefetched_.find(id);
       if (pre == prefetched_.end() || pre->second > *earliest_event) todo.push_back(id);
     }
-    for (size_t i = 0; i < todo.size(); i += 500) {
-      std::string sql = std::string(kOpenColumns) +
-                        " FROM alerts WHERE state IN ('open', 'submitted') AND last_seen_at >= $1 AND unit_id IN (";
+    storage::for_each_chunk(todo, [&](const std::vector<std::string>& chunk) {
       Params ps{since};
-      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) {
-        ps.emplace_back(todo[k]);
-        sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
-      }
-      for (const auto& r : c_.query(sql + ")" + detail::for_update(c_), ps)) remember_open(r);
-      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) prefetched_[todo[k]] = *earliest_event;
-    }
+      std::string sql = std::string(kOpenColumns) +
+                        " FROM alerts WHERE state IN ('open', 'submitted') AND last_seen_at >= $1 AND unit_id IN " +
+                        storage::in_list(ps, chunk) + detail::for_update(c_);
+      for (const auto& r : c_.query(sql, ps)) remember_open(r);
+      for (const auto& id : chunk) prefetched_[id] = *earliest_event;
+    });
   }
 }
 
@@ -805,42 +794,6 @@ void AlertWriter::flush() {
   // the lookups already (mark_online); no other connection can write while it holds the
   // write lock, so every change counted so far is its own.
   if (cache_) cache_->impl_->registry = registry_generation();
-}
-
-void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
-                 const std::vector<Params>& rows, const std::string& suffix) {
-  if (rows.empty()) return;
-  if (c.dialect() == storage::Dialect::kSqlite) {
-    // no round trips to save: one cached single-row statement, stepped once per row, costs
-    // less than building and binding a multi-row text
-    std::string sql = "INSERT INTO " + table + " (";
-    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", " : "") + cols[k];
-    sql += ") VALUES (";
-    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", $" : "$") + std::to_string(k + 1);
-    sql += ")" + suffix;
-    for (const Params& row : rows) c.exec(sql, row);
-    return;
-  }
-  size_t i = 0;
-  while (i < rows.size()) {
-    size_t n = 64;
-    while (n > rows.size() - i) n /= 2;
-    std::string sql = "INSERT INTO " + table + " (";
-    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", " : "") + cols[k];
-    sql += ") VALUES ";
-    Params ps;
-    ps.reserve(n * cols.size());
-    for (size_t r = 0; r < n; ++r) {
-      sql += r ? ", (" : "(";
-      for (size_t k = 0; k < cols.size(); ++k) {
-        ps.push_back(rows[i + r].at(k));
-        sql += (k ? ", $" : "$") + std::to_string(ps.size());
-      }
-      sql += ")";
-    }
-    c.exec(sql + suffix, ps);
-    i += n;
-  }
 }
 
 std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg) {

@@ -39,6 +39,7 @@
 #include "core/json.hpp"
 #include "registry/unit_paths.hpp"
 #include "storage/database.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::alerts {
 
@@ -224,12 +225,8 @@ json::object actor_to_json(const Actor& a);
 // after it was raised, then red_card_days; nullopt when no card is due any more.
 std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg);
 
-// Multi-row INSERT of rows (each of cols.size() values) in chunks of at most 64 rows, sized
-// in powers of two so the prepared-statement caches see few distinct texts.
-// suffix follows each statement, e.g. " ON CONFLICT (k) DO UPDATE SET ..." for upserts (the
-// rows must then have distinct keys).
-void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
-                 const std::vector<storage::Params>& rows, const std::string& suffix = "");
+// Kept for callers written before storage::insert_rows existed (see storage/sql.hpp).
+using storage::insert_rows;
 
 // The registry's hook for alert_daily (one row per jurisdiction level, not per unit): when a
 // unit moves, its alerts' counts leave the levels of old_path that new_path does not share and

@@ -16,6 +16,7 @@
 #include "files/file_catalog.hpp"
 #include "files/file_store.hpp"
 #include "files/sniff.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::ingest {
 
@@ -26,9 +27,9 @@ namespace {
 
 constexpr const char* kSelectReceipt =
     "SELECT alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id = $2";
-// + "$2, $3, ...)": the receipts of several event ids of one source
+// + " IN ($2, $3, ...)": the receipts of several event ids of one source
 constexpr const char* kSelectReceipts =
-    "SELECT event_id, alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id IN (";
+    "SELECT event_id, alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id";
 constexpr const char* kInsertFile =
     "INSERT INTO files (id, sha256, sm3, size, content_type, filename, uploader_id, unit_id, jpath, created_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -433,17 +434,13 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
         if (item->kind == Item::Kind::kAlert) ids_by_source[item->src().key].push_back(item->event.event_id);
       }
       for (const auto& [source, ids] : ids_by_source) {
-        for (size_t i = 0; i < ids.size(); i += 500) {
-          std::string sql = kSelectReceipts;
+        storage::for_each_chunk(ids, [&](const std::vector<std::string>& chunk) {
           Params ps{source};
-          for (size_t k = i; k < std::min(ids.size(), i + 500); ++k) {
-            ps.emplace_back(ids[k]);
-            sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
-          }
-          for (const auto& r : c->query(sql + ")", ps)) {
+          std::string sql = std::string(kSelectReceipts) + " IN " + storage::in_list(ps, chunk);
+          for (const auto& r : c->query(sql, ps)) {
             prior[source + '\x1f' + r.text(0)] = {r.text(1), r.boolean(2)};
           }
-        }
+        });
       }
     }
 
@@ -579,8 +576,8 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
     }
     auto decided = std::chrono::steady_clock::now();
     w.flush();
-    alerts::insert_rows(*c, "ingest_receipts", kReceiptCols, receipts);
-    alerts::insert_rows(*c, "readings", kReadingCols, readings);
+    storage::insert_rows(*c, "ingest_receipts", kReceiptCols, receipts);
+    storage::insert_rows(*c, "readings", kReadingCols, readings);
     auto written = std::chrono::steady_clock::now();
     tx.commit();
     committed = true;

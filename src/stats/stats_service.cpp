@@ -5,6 +5,7 @@
 
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::stats {
 
@@ -200,14 +201,12 @@ Result<Overview> StatsService::compute(const auth::Principal& p, const OverviewQ
   });
   if (units.size() > kTopUnits) units.resize(kTopUnits);
   if (!units.empty()) {
-    std::string sql = "SELECT id, name FROM units WHERE id IN (";
+    std::vector<std::string> ids;
+    for (const auto& u : units) ids.push_back(u.first);
     Params ps;
-    for (size_t i = 0; i < units.size(); ++i) {
-      ps.emplace_back(units[i].first);
-      sql += (i ? ", $" : "$") + std::to_string(i + 1);
-    }
+    std::string sql = "SELECT id, name FROM units WHERE id IN " + storage::in_list(ps, ids);
     std::unordered_map<std::string, std::string> names;
-    for (const auto& r : c->query(sql + ")", ps)) names[r.text(0)] = r.text(1);
+    for (const auto& r : c->query(sql, ps)) names[r.text(0)] = r.text(1);
     for (const auto& [u, n] : units) o.top_units.push_back(TopUnit{u, names[u], n});
   }
   o.alerts_per_unit = o.units > 0 ? static_cast<double>(o.alerts_total) / static_cast<double>(o.units) : 0;
