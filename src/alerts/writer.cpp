@@ -7,6 +7,7 @@
 #include "alerts/internal.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "notify/outbox.hpp"
 #include "storage/sql.hpp"
 
 namespace mingchu::alerts {
@@ -51,8 +52,6 @@ constexpr const char* kSaveTransition =
 constexpr const char* kSnapshotCount = "SELECT snapshot_count FROM alerts WHERE id = $1";
 constexpr const char* kBumpSnapshots = "UPDATE alerts SET snapshot_count = snapshot_count + 1 WHERE id = $1";
 constexpr std::int64_t kSpanDays = 16;  // alert_unit_span: span = day / 16
-constexpr const char* kLockAuditHead = "SELECT seq, hash FROM audit_head WHERE id = 1";
-constexpr const char* kMoveAuditHead = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
 constexpr std::int64_t kIngestLockKey = 7231003;
 
 const std::vector<std::string> kAlertInsertCols = {
@@ -65,9 +64,6 @@ const std::vector<std::string> kEventCols = {"id",       "alert_id",   "seq",   
 const std::vector<std::string> kSnapshotCols = {"alert_id", "file_id", "at"};
 const std::vector<std::string> kNotificationCols = {"id",    "user_id", "alert_id",  "topic",
                                                     "title", "body",    "created_at"};
-const std::vector<std::string> kOutboxCols = {"id", "topic", "unit_id", "jpath", "payload", "sms", "created_at"};
-const std::vector<std::string> kAuditCols = {"seq",    "at",     "actor_id", "actor",  "role",      "action",
-                                             "target", "source", "result",   "detail", "prev_hash", "hash"};
 
 Value opt(const std::optional<std::string>& s) {
   if (!s) return nullptr;
@@ -91,16 +87,6 @@ std::int64_t next_seq(TimeMs now) {
     std::int64_t next = std::max(cur + 1, floor);
     if (counter.compare_exchange_weak(cur, next)) return next;
   }
-}
-
-// An id whose text order is its creation order: prefix, 11 hex digits of the time, 8 random.
-// Rows of the append-heavy tables then land at the right edge of their B-trees, so a batch
-// dirties a few pages instead of one page per row (the commit writes and fsyncs them all).
-// The random part need not be secret (ids are not credentials): quick_random_hex.
-std::string ordered_id(std::string_view prefix, TimeMs now) {
-  char t[16];
-  std::snprintf(t, sizeof t, "_%011llx", static_cast<unsigned long long>(now) & 0xfffffffffffULL);
-  return std::string(prefix) + t + quick_random_hex(4);
 }
 
 std::string class_label(int risk_class) {
@@ -185,7 +171,8 @@ size_t WriterCache::open_keys() const { return impl_->look.open.size(); }
 struct AlertWriter::Buffers {
   std::vector<OpenAlert*> new_alerts;  // in creation order
   std::vector<OpenAlert*> dirty;       // loaded alerts with captures not yet written
-  std::vector<Params> events, snapshots, notifications, outbox;
+  std::vector<Params> events, snapshots, notifications;
+  std::vector<notify::OutboxEvent> outbox;
   std::vector<audit::Entry> audit;
   // (jpath, day, type, class) → (created, handled); (jpath, day, unit) → (created, handled)
   std::map<std::tuple<std::string, std::int64_t, std::string, int>, std::pair<std::int64_t, std::int64_t>> daily;
@@ -197,12 +184,12 @@ AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const 
                          const audit::AuditLog& audit, WriterCache* cache)
     : c_(c),
       cfg_(cfg),
+      audit_(audit),
       now_(clock.now_ms()),
       buf_(std::make_unique<Buffers>()),
       cache_(cache),
       own_(cache ? nullptr : std::make_unique<Lookups>()),
       look_(cache ? cache->impl_->look : *own_) {
-  (void)audit;  // audit entries are written by write_audit() through the batch's own SQL
   if (!cache_) return;
   WriterCache::Impl& k = *cache_->impl_;
   std::uint64_t reg = registry_generation();
@@ -625,6 +612,20 @@ void AlertWriter::count_handled(const Alert& a) {
   buf_->unit_span[{a.jpath, day / kSpanDays, a.unit_id}].second += 1;
 }
 
+void AlertWriter::record_transition(const UnitRef& u, const Alert& after, const Transition& t) {
+  save(after);
+  for (const TimelineNote& n : t.timeline) event(after.id, n.type, t.actor, n.comment, n.detail_json);
+  if (t.handled) count_handled(after);
+  audit(t.actor, t.audit_action, "alert:" + after.id, t.audit_detail, t.audit_source);
+  outbox_alert(t.topic, u, after, t.actor, t.comment, t.sms);
+  const Recipients& r = recipients(u);
+  const std::vector<std::string> everyone = t.audience == Audience::kEveryone ? r.all() : std::vector<std::string>{};
+  notify_alert(t.audience == Audience::kMerchants    ? r.merchants
+               : t.audience == Audience::kRegulators ? r.regulators
+                                                     : everyone,
+               after, u, t.topic, t.headline);
+}
+
 void AlertWriter::event(const std::string& alert_id, const std::string& type, const Actor& actor,
                         const std::optional<std::string>& comment, std::string detail_json) {
   buf_->events.push_back({ordered_id("aev", now_), alert_id, next_seq(now_), type, now_,
@@ -655,14 +656,8 @@ void AlertWriter::outbox_alert(const std::string& topic, const UnitRef& u, const
 }
 
 void AlertWriter::outbox_raw(const std::string& topic, const UnitRef& u, json::object payload, bool sms) {
-  std::string id = ordered_id("evt", now_);
-  json::object out{{"schema", "mingchu.event.v1"},
-                   {"id", id},
-                   {"topic", topic},
-                   {"occurred_at", format_rfc3339(now_, cfg_.utc_offset_minutes)},
-                   {"unit", {{"id", u.id}, {"name", u.name}, {"jurisdiction_id", u.jurisdiction_id}}}};
-  for (auto& [k, v] : payload) out[k] = std::move(v);
-  buf_->outbox.push_back({id, topic, u.id, u.jpath, json::serialize(out), std::int64_t{sms ? 1 : 0}, now_});
+  buf_->outbox.push_back(notify::make_event(topic, notify::EventUnit{u.id, u.name, u.jurisdiction_id, u.jpath},
+                                            std::move(payload), sms, now_, cfg_.utc_offset_minutes));
 }
 
 void AlertWriter::notify(const std::vector<std::string>& user_ids, const std::optional<std::string>& alert_id,
@@ -696,22 +691,7 @@ void AlertWriter::add_snapshot(const std::string& alert_id, const std::string& f
 }
 
 void AlertWriter::write_audit() {
-  if (buf_->audit.empty()) return;
-  storage::Rows head = c_.query(std::string(kLockAuditHead) + detail::for_update(c_));
-  std::int64_t seq = head[0].integer(0);
-  std::string prev = head[0].text(1);
-  std::vector<Params> rows;
-  rows.reserve(buf_->audit.size());
-  // The same chain as AuditLog::append, one head lock for the whole batch.
-  for (const audit::Entry& e : buf_->audit) {
-    ++seq;
-    std::string hash = audit::AuditLog::chain_hash(prev, seq, now_, e);
-    rows.push_back(
-        {seq, now_, e.actor_id, e.actor, e.role, e.action, e.target, e.source, e.result, e.detail, prev, hash});
-    prev = std::move(hash);
-  }
-  insert_rows(c_, "audit_log", kAuditCols, rows);
-  c_.exec(kMoveAuditHead, {seq, prev});
+  audit_.append_all(c_, buf_->audit, now_);
   buf_->audit.clear();
 }
 
@@ -759,7 +739,7 @@ void AlertWriter::flush() {
   insert_rows(c_, "alert_events", kEventCols, buf_->events);
   insert_rows(c_, "alert_snapshots", kSnapshotCols, buf_->snapshots);
   insert_rows(c_, "notifications", kNotificationCols, buf_->notifications);
-  insert_rows(c_, "outbox", kOutboxCols, buf_->outbox);
+  notify::append_outbox(c_, buf_->outbox);
   buf_->events.clear();
   buf_->snapshots.clear();
   buf_->notifications.clear();

@@ -27,23 +27,10 @@ struct Scope {
 
   void append(std::string& sql, Params& ps, const char* jpath_col, const char* unit_col) const {
     if (by_units) {
-      if (unit_ids.empty()) {
-        sql += " AND 1 = 0";
-        return;
-      }
-      sql += std::string(" AND ") + unit_col + " IN (";
-      for (size_t i = 0; i < unit_ids.size(); ++i) {
-        ps.emplace_back(unit_ids[i]);
-        sql += (i ? ", $" : "$") + std::to_string(ps.size());
-      }
-      sql += ")";
-      return;
+      auth::append_units(unit_col, unit_ids, sql, ps);
+    } else if (path) {
+      auth::append_subtree(jpath_col, *path, sql, ps);
     }
-    if (!path || *path == "/") return;
-    ps.emplace_back(*path);
-    sql += std::string(" AND ") + jpath_col + " >= $" + std::to_string(ps.size());
-    ps.emplace_back(auth::path_upper(*path));
-    sql += std::string(" AND ") + jpath_col + " < $" + std::to_string(ps.size());
   }
 };
 
@@ -78,7 +65,7 @@ Result<Overview> StatsService::compute(const auth::Principal& p, const OverviewQ
 
   storage::Conn c = db_.acquire();
   Scope scope;
-  scope.by_units = p.role == auth::Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty());
+  scope.by_units = p.unit_scoped();
   if (scope.by_units) {
     scope.unit_ids = p.unit_ids;
   } else {
