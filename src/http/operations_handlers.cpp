@@ -26,15 +26,15 @@ constexpr int kMaxCsvRows = 10000;
   if (!var) return Response::error(var.error());
 
 // unit_id, jurisdiction_id, from, to: the filters every ledger list takes.
-Result<ListFilter> list_filter(const Request& req) {
+Result<ListFilter> list_filter(const ApiContext& ctx, const Request& req) {
   ListFilter f;
   auto unit = query_id(req, "unit_id");
   if (!unit) return unit.error();
   auto jid = query_id(req, "jurisdiction_id");
   if (!jid) return jid.error();
-  auto from = query_time(req, "from");
+  auto from = query_time(ctx, req, "from");
   if (!from) return from.error();
-  auto to = query_time(req, "to");
+  auto to = query_time(ctx, req, "to");
   if (!to) return to.error();
   f.unit_id = *unit;
   f.jurisdiction_id = *jid;
@@ -261,7 +261,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/suppliers", [&ctx, &ops, supplier_fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Supplier>(
           req, "suppliers", [&](PageRequest pg) { return ops.list_suppliers(*who, *f, pg); }, supplier_fmt);
     });
@@ -290,7 +290,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/acceptances", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Acceptance>(
           req, "acceptances", [&](PageRequest pg) { return ops.list_acceptances(*who, *f, pg); }, fmt);
     });
@@ -316,7 +316,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/return-notes", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::ReturnNote>(
           req, "return-notes", [&](PageRequest pg) { return ops.list_return_notes(*who, *f, pg); }, fmt);
     });
@@ -348,7 +348,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/stock", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(base, list_filter(req));
+      MC_TRY(base, list_filter(ctx, req));
       operations::StockFilter f;
       static_cast<ListFilter&>(f) = *base;
       if (auto d = req.query_param("expiring_within_days"); d && !d->empty()) {
@@ -374,7 +374,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/stock/outs", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::StockOut>(
           req, "stock-outs", [&](PageRequest pg) { return ops.list_stock_outs(*who, *f, pg); }, fmt);
     });
@@ -384,7 +384,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/samples", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Sample>(
           req, "samples", [&](PageRequest pg) { return ops.list_samples(*who, *f, pg); }, fmt);
     });
@@ -415,7 +415,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/delivery-trips", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Delivery>(
           req, "delivery-trips", [&](PageRequest pg) { return ops.list_deliveries(*who, *f, pg); }, fmt);
     });
@@ -455,7 +455,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/meal-batches", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::MealBatch>(
           req, "meal-batches", [&](PageRequest pg) { return ops.list_meal_batches(*who, *f, pg); }, fmt);
     });
@@ -481,7 +481,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/operations/warnings", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Warning>(
           req, "warnings", [&](PageRequest pg) { return ops.list_warnings(*who, *f, pg); }, fmt);
     });
@@ -503,7 +503,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
     r.add("GET", "/api/v1/" + name, [&ctx, &led, rec_fmt, name](Request& req) {
       return guarded([&]() -> Response {
         MC_TRY(who, authenticate(ctx, req));
-        MC_TRY(base, list_filter(req));
+        MC_TRY(base, list_filter(ctx, req));
         operations::LedgerFilter f;
         static_cast<ListFilter&>(f) = *base;
         if (auto k = req.query_param("kind"); k && !k->empty()) {
