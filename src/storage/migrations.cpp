@@ -899,6 +899,12 @@ CREATE TABLE exchange_sources (
   items BIGINT NOT NULL
 );
 )SQL"},
+      {16, "retention (issue 13)", R"SQL(
+-- Retention deletes the oldest rows of these append-only tables in small batches: by time,
+-- not by key.
+CREATE INDEX ingest_receipts_received ON ingest_receipts(received_at);
+CREATE INDEX readings_at ON readings(at);
+)SQL"},
   };
   return kAll;
 }
