@@ -905,6 +905,10 @@ CREATE TABLE exchange_sources (
 CREATE INDEX ingest_receipts_received ON ingest_receipts(received_at);
 CREATE INDEX readings_at ON readings(at);
 )SQL"},
+      {18, "API keys limited to resources", R"SQL(
+-- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
+ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+)SQL"},
   };
   return kAll;
 }
