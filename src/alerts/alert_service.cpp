@@ -292,14 +292,18 @@ Result<Alert> AlertService::rectify(AlertWriter& w, const auth::Principal& p, st
     c.exec(kInsertRectification, {new_id("rect"), a.id, in.text, ids_json(in.photo_ids), p.user_id, w.now()});
     a.state = AlertState::kSubmitted;
     a.updated_at = w.now();
-    w.save(a);
     json::array photos;
     for (const auto& fid : in.photo_ids) photos.emplace_back(fid);
-    w.event(a.id, "rectification_submitted", actor, in.text, json::serialize(json::object{{"photo_ids", photos}}));
-    w.audit(actor, "alert.rectify", "alert:" + a.id, json::serialize(json::object{{"photos", in.photo_ids.size()}}),
-            p.source);
-    w.outbox_alert("alert.updated", l->unit, a, actor, in.text, false);
-    w.notify_alert(w.recipients(l->unit).regulators, a, l->unit, "alert.updated", "整改已提交");
+    Transition t;
+    t.actor = actor;
+    t.timeline = {{"rectification_submitted", in.text, json::serialize(json::object{{"photo_ids", photos}})}};
+    t.audit_action = "alert.rectify";
+    t.audit_detail = json::serialize(json::object{{"photos", in.photo_ids.size()}});
+    t.audit_source = p.source;
+    t.comment = in.text;
+    t.audience = Audience::kRegulators;
+    t.headline = "整改已提交";
+    w.record_transition(l->unit, a, t);
     return a;
   }
 }
@@ -323,20 +327,21 @@ Result<Alert> AlertService::review(AlertWriter& w, const auth::Principal& p, std
     if (!in.comment.empty()) comment = in.comment;
     a.state = to;
     a.updated_at = w.now();
+    Transition t;
+    t.actor = actor;
     if (in.approve) {
       a.handled_at = w.now();
-      w.save(a);
-      w.event(a.id, "approved", actor, comment);
-      w.event(a.id, "closed", actor);
-      w.count_handled(a);
+      t.timeline = {{"approved", comment, ""}, {"closed", std::nullopt, ""}};
+      t.handled = true;
     } else {
-      w.save(a);
-      w.event(a.id, "rejected", actor, comment);
+      t.timeline = {{"rejected", comment, ""}};
     }
-    w.audit(actor, in.approve ? "alert.approve" : "alert.reject", "alert:" + a.id, "", p.source);
-    w.outbox_alert("alert.updated", l->unit, a, actor, comment, false);
-    w.notify_alert(w.recipients(l->unit).merchants, a, l->unit, "alert.updated",
-                   in.approve ? "整改已通过复核" : "整改被驳回");
+    t.audit_action = in.approve ? "alert.approve" : "alert.reject";
+    t.audit_source = p.source;
+    t.comment = comment;
+    t.audience = Audience::kMerchants;
+    t.headline = in.approve ? "整改已通过复核" : "整改被驳回";
+    w.record_transition(l->unit, a, t);
     return a;
   }
 }
@@ -360,12 +365,16 @@ Result<Alert> AlertService::dismiss(AlertWriter& w, const auth::Principal& p, st
     a.state = AlertState::kDismissed;
     a.handled_at = w.now();
     a.updated_at = w.now();
-    w.save(a);
-    w.event(a.id, "dismissed", actor, reason);
-    w.count_handled(a);
-    w.audit(actor, "alert.dismiss", "alert:" + a.id, "", p.source);
-    w.outbox_alert("alert.updated", l->unit, a, actor, reason, false);
-    w.notify_alert(w.recipients(l->unit).merchants, a, l->unit, "alert.updated", "已认定为误报");
+    Transition t;
+    t.actor = actor;
+    t.timeline = {{"dismissed", reason, ""}};
+    t.handled = true;
+    t.audit_action = "alert.dismiss";
+    t.audit_source = p.source;
+    t.comment = reason;
+    t.audience = Audience::kMerchants;
+    t.headline = "已认定为误报";
+    w.record_transition(l->unit, a, t);
     return a;
   }
 }

@@ -6,6 +6,7 @@
 
 #include "alerts/model.hpp"
 #include "storage/database.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::alerts::detail {
 
@@ -21,10 +22,7 @@ Alert alert_from_row(const storage::Row& r);
 // Fills snapshot_ids of each alert (one query per call).
 void load_snapshots(storage::Connection& c, std::vector<Alert*> alerts);
 
-// Row locks for read-modify-write on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises.
-inline std::string for_update(const storage::Connection& c) {
-  return c.dialect() == storage::Dialect::kPostgres ? " FOR UPDATE" : "";
-}
+using storage::for_update;
 
 // The ancestors-or-self paths of a jurisdiction path: "/a/b/" → {"/a/", "/a/b/"}.
 std::vector<std::string> path_prefixes(const std::string& path);

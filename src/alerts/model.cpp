@@ -59,15 +59,14 @@ Alert alert_from_row(const storage::Row& r) {
 void load_snapshots(storage::Connection& c, std::vector<Alert*> alerts) {
   if (alerts.empty()) return;
   std::unordered_map<std::string, Alert*> by_id;
-  std::string sql = "SELECT alert_id, file_id FROM alert_snapshots WHERE alert_id IN (";
-  storage::Params ps;
+  std::vector<std::string> ids;
   for (Alert* a : alerts) {
     a->snapshot_ids.clear();
-    if (!by_id.emplace(a->id, a).second) continue;
-    ps.emplace_back(a->id);
-    sql += (ps.size() > 1 ? ", $" : "$") + std::to_string(ps.size());
+    if (by_id.emplace(a->id, a).second) ids.push_back(a->id);
   }
-  sql += ") ORDER BY alert_id, at, file_id";
+  storage::Params ps;
+  std::string sql = "SELECT alert_id, file_id FROM alert_snapshots WHERE alert_id IN " + storage::in_list(ps, ids) +
+                    " ORDER BY alert_id, at, file_id";
   for (const auto& row : c.query(sql, ps)) {
     auto it = by_id.find(row.text(0));
     if (it != by_id.end()) it->second->snapshot_ids.push_back(row.text(1));

@@ -53,13 +53,16 @@ void Scheduler::start() {
       lock.unlock();
       try {
         TickReport r = run_once();
-        if (r.overdue + r.yellow_cards + r.red_cards + r.offline + r.cert_expiring + r.cert_expired > 0) {
+        if (r.overdue + r.yellow_cards + r.red_cards + r.offline + r.cert_expiring + r.cert_expired +
+                r.housekeeping >
+            0) {
           log::info("scheduler tick", {{"overdue", std::to_string(r.overdue)},
                                        {"yellow_cards", std::to_string(r.yellow_cards)},
                                        {"red_cards", std::to_string(r.red_cards)},
                                        {"offline", std::to_string(r.offline)},
                                        {"cert_expiring", std::to_string(r.cert_expiring)},
-                                       {"cert_expired", std::to_string(r.cert_expired)}});
+                                       {"cert_expired", std::to_string(r.cert_expired)},
+                                       {"housekeeping", std::to_string(r.housekeeping)}});
         }
       } catch (const std::exception& e) {
         log::warn("scheduler tick failed; retrying next tick", {{"error", e.what()}});
@@ -80,6 +83,10 @@ void Scheduler::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Scheduler::add_job(std::string name, std::function<std::int64_t(TimeMs now)> job) {
+  jobs_.emplace_back(std::move(name), std::move(job));
+}
+
 bool Scheduler::claim_lease(const std::string& name) {
   TimeMs now = alerts_.clock().now_ms();
   storage::Conn c = db_.acquire();
@@ -96,6 +103,13 @@ TickReport Scheduler::run_once() {
   give_cards(r);
   r.offline = detect_offline();
   certificate_notices(r);
+  for (const auto& [name, job] : jobs_) {
+    std::int64_t n = job(alerts_.clock().now_ms());
+    r.housekeeping += n;
+    if (metrics_ && n > 0) {
+      metrics_->counter("mingchu_scheduler_actions_total", "action=\"" + name + "\"").inc(static_cast<std::uint64_t>(n));
+    }
+  }
   if (metrics_) {
     metrics_->counter("mingchu_scheduler_ticks_total", "", "Scheduler ticks that held the lease").inc();
     metrics_->counter("mingchu_scheduler_actions_total", "action=\"overdue\"", "Work done by the scheduler")
@@ -121,13 +135,15 @@ int Scheduler::mark_overdue() {
       if (!a || a->state != AlertState::kOpen || a->overdue || !a->due_at || *a->due_at > w.now()) continue;
       a->overdue = true;
       a->updated_at = w.now();
-      w.save(*a);
       auto unit = w.unit(a->unit_id).value_or(UnitRef{a->unit_id, a->jpath, "", ""});
       std::string comment = "已超过整改期限 " + format_rfc3339(*a->due_at, cfg.utc_offset_minutes);
-      w.event(a->id, "overdue", Actor::system(), comment);
-      w.audit(Actor::system(), "alert.overdue", "alert:" + a->id, "");
-      w.outbox_alert("alert.updated", unit, *a, Actor::system(), comment, false);
-      w.notify_alert(w.recipients(unit).all(), *a, unit, "alert.updated", "整改逾期");
+      Transition t;
+      t.actor = Actor::system();
+      t.timeline = {{"overdue", comment, ""}};
+      t.audit_action = "alert.overdue";
+      t.comment = comment;
+      t.headline = "整改逾期";
+      w.record_transition(unit, *a, t);
       ++n;
     }
     w.flush();
@@ -157,15 +173,19 @@ void Scheduler::give_cards(TickReport& r) {
         bool red = a->card.has_value();  // yellow already given
         a->card = red ? "red" : "yellow";
         a->updated_at = w.now();
-        w.save(*a);
         auto unit = w.unit(a->unit_id).value_or(UnitRef{a->unit_id, a->jpath, "", ""});
         int days = red ? cfg.red_card_days : cfg.yellow_card_days;
         std::string comment = std::string(red ? "红牌" : "黄牌") + "：一类预警 " + std::to_string(days) + " 天未闭环" +
                               (red ? "，请启动线下执法（三书一函）" : "");
-        w.event(a->id, red ? "card_red" : "card_yellow", Actor::system(), comment);
-        w.audit(Actor::system(), red ? "alert.card_red" : "alert.card_yellow", "alert:" + a->id, "");
-        w.outbox_alert("alert.card", unit, *a, Actor::system(), comment, true);
-        w.notify_alert(w.recipients(unit).all(), *a, unit, "alert.card", red ? "红牌警告" : "黄牌警告");
+        Transition t;
+        t.actor = Actor::system();
+        t.timeline = {{red ? "card_red" : "card_yellow", comment, ""}};
+        t.audit_action = red ? "alert.card_red" : "alert.card_yellow";
+        t.topic = "alert.card";
+        t.comment = comment;
+        t.sms = true;
+        t.headline = red ? "红牌警告" : "黄牌警告";
+        w.record_transition(unit, *a, t);
         (red ? r.red_cards : r.yellow_cards) += 1;
         ++n;
       }

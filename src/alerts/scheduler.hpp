@@ -29,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -54,6 +55,7 @@ struct TickReport {
   int offline = 0;
   int cert_expiring = 0;
   int cert_expired = 0;
+  std::int64_t housekeeping = 0;  // rows the added jobs (retention) removed
 };
 
 class Scheduler {
@@ -70,6 +72,10 @@ class Scheduler {
   // Claims (or renews) a named lease for lease_ms. True when this node holds it now.
   bool claim_lease(const std::string& name);
   const std::string& holder() const { return config_.holder; }
+  // Work of other modules done under the scheduler's lease at the end of every tick (e.g.
+  // retention): job(now) does a bounded amount and returns how many rows it handled. Add
+  // jobs before start().
+  void add_job(std::string name, std::function<std::int64_t(TimeMs now)> job);
 
  private:
   int mark_overdue();
@@ -81,6 +87,7 @@ class Scheduler {
   AlertService& alerts_;
   Metrics* metrics_;
   SchedulerConfig config_;
+  std::vector<std::pair<std::string, std::function<std::int64_t(TimeMs)>>> jobs_;
   std::mutex mu_;
   std::mutex tick_mu_;  // one tick at a time in this process
   std::condition_variable cv_;

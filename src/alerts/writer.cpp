@@ -7,9 +7,12 @@
 #include "alerts/internal.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "notify/outbox.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::alerts {
 
+using storage::insert_rows;
 using storage::Params;
 using storage::Value;
 
@@ -24,7 +27,7 @@ constexpr const char* kSelectDevice =
 constexpr const char* kSelectMerchants =
     "SELECT uu.user_id FROM user_units uu JOIN users u ON u.id = uu.user_id "
     "WHERE uu.unit_id = $1 AND u.disabled = 0 AND u.role = 'merchant' ORDER BY uu.user_id";
-// + " IN ($1, ...)" over the unit's path and its ancestors' paths
+// + "($1, ...)" over the unit's path and its ancestors' paths
 constexpr const char* kSelectRegulators =
     "SELECT u.id FROM users u JOIN jurisdictions j ON j.id = u.jurisdiction_id "
     "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN ";
@@ -49,8 +52,6 @@ constexpr const char* kSaveTransition =
 constexpr const char* kSnapshotCount = "SELECT snapshot_count FROM alerts WHERE id = $1";
 constexpr const char* kBumpSnapshots = "UPDATE alerts SET snapshot_count = snapshot_count + 1 WHERE id = $1";
 constexpr std::int64_t kSpanDays = 16;  // alert_unit_span: span = day / 16
-constexpr const char* kLockAuditHead = "SELECT seq, hash FROM audit_head WHERE id = 1";
-constexpr const char* kMoveAuditHead = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
 constexpr std::int64_t kIngestLockKey = 7231003;
 
 const std::vector<std::string> kAlertInsertCols = {
@@ -63,9 +64,6 @@ const std::vector<std::string> kEventCols = {"id",       "alert_id",   "seq",   
 const std::vector<std::string> kSnapshotCols = {"alert_id", "file_id", "at"};
 const std::vector<std::string> kNotificationCols = {"id",    "user_id", "alert_id",  "topic",
                                                     "title", "body",    "created_at"};
-const std::vector<std::string> kOutboxCols = {"id", "topic", "unit_id", "jpath", "payload", "sms", "created_at"};
-const std::vector<std::string> kAuditCols = {"seq",    "at",     "actor_id", "actor",  "role",      "action",
-                                             "target", "source", "result",   "detail", "prev_hash", "hash"};
 
 Value opt(const std::optional<std::string>& s) {
   if (!s) return nullptr;
@@ -89,16 +87,6 @@ std::int64_t next_seq(TimeMs now) {
     std::int64_t next = std::max(cur + 1, floor);
     if (counter.compare_exchange_weak(cur, next)) return next;
   }
-}
-
-// An id whose text order is its creation order: prefix, 11 hex digits of the time, 8 random.
-// Rows of the append-heavy tables then land at the right edge of their B-trees, so a batch
-// dirties a few pages instead of one page per row (the commit writes and fsyncs them all).
-// The random part need not be secret (ids are not credentials): quick_random_hex.
-std::string ordered_id(std::string_view prefix, TimeMs now) {
-  char t[16];
-  std::snprintf(t, sizeof t, "_%011llx", static_cast<unsigned long long>(now) & 0xfffffffffffULL);
-  return std::string(prefix) + t + quick_random_hex(4);
 }
 
 std::string class_label(int risk_class) {
@@ -183,7 +171,8 @@ size_t WriterCache::open_keys() const { return impl_->look.open.size(); }
 struct AlertWriter::Buffers {
   std::vector<OpenAlert*> new_alerts;  // in creation order
   std::vector<OpenAlert*> dirty;       // loaded alerts with captures not yet written
-  std::vector<Params> events, snapshots, notifications, outbox;
+  std::vector<Params> events, snapshots, notifications;
+  std::vector<notify::OutboxEvent> outbox;
   std::vector<audit::Entry> audit;
   // (jpath, day, type, class) → (created, handled); (jpath, day, unit) → (created, handled)
   std::map<std::tuple<std::string, std::int64_t, std::string, int>, std::pair<std::int64_t, std::int64_t>> daily;
@@ -195,12 +184,12 @@ AlertWriter::AlertWriter(storage::Connection& c, const AlertsConfig& cfg, const 
                          const audit::AuditLog& audit, WriterCache* cache)
     : c_(c),
       cfg_(cfg),
+      audit_(audit),
       now_(clock.now_ms()),
       buf_(std::make_unique<Buffers>()),
       cache_(cache),
       own_(cache ? nullptr : std::make_unique<Lookups>()),
       look_(cache ? cache->impl_->look : *own_) {
-  (void)audit;  // audit entries are written by write_audit() through the batch's own SQL
   if (!cache_) return;
   WriterCache::Impl& k = *cache_->impl_;
   std::uint64_t reg = registry_generation();
@@ -273,14 +262,8 @@ const Recipients& AlertWriter::recipients(const UnitRef& u) {
   for (const auto& row : c_.query(kSelectMerchants, {u.id})) r.merchants.push_back(row.text(0));
   std::vector<std::string> prefixes = detail::path_prefixes(u.jpath);
   if (!prefixes.empty()) {
-    std::string sql = kSelectRegulators;
     Params ps;
-    sql += "(";
-    for (size_t i = 0; i < prefixes.size(); ++i) {
-      ps.emplace_back(prefixes[i]);
-      sql += (i ? ", $" : "$") + std::to_string(i + 1);
-    }
-    sql += ") ORDER BY u.id";
+    std::string sql = kSelectRegulators + storage::in_list(ps, prefixes) + " ORDER BY u.id";
     for (const auto& row : c_.query(sql, ps)) r.regulators.push_back(row.text(0));
   }
   return look_.recipients.emplace(u.id, std::move(r)).first->second;
@@ -357,7 +340,7 @@ AlertWriter::OpenAlert* AlertWriter::find_open(const std::string& unit_id, const
 
 void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std::vector<std::string>& device_ids,
                            const std::vector<std::string>& unit_ids, std::optional<TimeMs> earliest_event) {
-  // "SELECT ... WHERE col IN (...)" over ids not cached yet, 500 at a time
+  // "SELECT ... WHERE col IN (...)" over ids not cached yet, kMaxInList at a time
   auto each_chunk = [&](const std::vector<std::string>& ids, auto&& cached, const std::string& head,
                         const std::string& tail, auto&& on_row) {
     std::vector<std::string> todo;
@@ -365,27 +348,23 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
     for (const auto& id : ids) {
       if (!cached(id) && seen.insert(id).second) todo.push_back(id);
     }
-    for (size_t i = 0; i < todo.size(); i += 500) {
-      std::string sql = head;
+    storage::for_each_chunk(todo, [&](const std::vector<std::string>& chunk) {
       Params ps;
-      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) {
-        ps.emplace_back(todo[k]);
-        sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
-      }
-      for (const auto& r : c_.query(sql + ")" + tail, ps)) on_row(r);
-    }
+      std::string sql = head + storage::in_list(ps, chunk) + tail;
+      for (const auto& r : c_.query(sql, ps)) on_row(r);
+    });
     return todo;
   };
   auto cams = each_chunk(
       camera_ids, [&](const std::string& id) { return look_.cameras.contains(id); },
-      "SELECT id, unit_id, name, status FROM cameras WHERE deleted_at IS NULL AND id IN (", "",
+      "SELECT id, unit_id, name, status FROM cameras WHERE deleted_at IS NULL AND id IN ", "",
       [&](const storage::Row& r) {
         look_.cameras[r.text(0)] = CameraRef{r.text(0), r.text(1), r.text(2), r.text(3)};
       });
   for (const auto& id : cams) look_.cameras.try_emplace(id, std::nullopt);
   auto devs = each_chunk(
       device_ids, [&](const std::string& id) { return look_.devices.contains(id); },
-      "SELECT id, unit_id, name, kind, thresholds, status FROM devices WHERE deleted_at IS NULL AND id IN (", "",
+      "SELECT id, unit_id, name, kind, thresholds, status FROM devices WHERE deleted_at IS NULL AND id IN ", "",
       [&](const storage::Row& r) {
         look_.devices[r.text(0)] = DeviceRef{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5)};
       });
@@ -400,7 +379,7 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
   }
   auto us = each_chunk(
       units, [&](const std::string& id) { return look_.units.contains(id); },
-      "SELECT id, jpath, name, jurisdiction_id FROM units WHERE deleted_at IS NULL AND id IN (", "",
+      "SELECT id, jpath, name, jurisdiction_id FROM units WHERE deleted_at IS NULL AND id IN ", "",
       [&](const storage::Row& r) {
         look_.units[r.text(0)] = UnitRef{r.text(0), r.text(1), r.text(2), r.text(3)};
       });
@@ -426,14 +405,14 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
     each_chunk(
         ids, [](const std::string&) { return false; },
         "SELECT uu.unit_id, uu.user_id FROM user_units uu JOIN users u ON u.id = uu.user_id "
-        "WHERE u.disabled = 0 AND u.role = 'merchant' AND uu.unit_id IN (",
+        "WHERE u.disabled = 0 AND u.role = 'merchant' AND uu.unit_id IN ",
         " ORDER BY uu.unit_id, uu.user_id",
         [&](const storage::Row& r) { found[r.text(0)].merchants.push_back(r.text(1)); });
     std::map<std::string, std::vector<std::string>> regulators_at;  // node path → regulator ids
     each_chunk(
         std::vector<std::string>(prefixes.begin(), prefixes.end()), [](const std::string&) { return false; },
         "SELECT j.path, u.id FROM users u JOIN jurisdictions j ON j.id = u.jurisdiction_id "
-        "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN (",
+        "WHERE u.role = 'regulator' AND u.disabled = 0 AND j.path IN ",
         "", [&](const storage::Row& r) { regulators_at[r.text(0)].push_back(r.text(1)); });
     for (const UnitRef* u : live) {
       Recipients& rc = found[u->id];
@@ -455,17 +434,14 @@ void AlertWriter::prefetch(const std::vector<std::string>& camera_ids, const std
       auto pre = prefetched_.find(id);
       if (pre == prefetched_.end() || pre->second > *earliest_event) todo.push_back(id);
     }
-    for (size_t i = 0; i < todo.size(); i += 500) {
-      std::string sql = std::string(kOpenColumns) +
-                        " FROM alerts WHERE state IN ('open', 'submitted') AND last_seen_at >= $1 AND unit_id IN (";
+    storage::for_each_chunk(todo, [&](const std::vector<std::string>& chunk) {
       Params ps{since};
-      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) {
-        ps.emplace_back(todo[k]);
-        sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
-      }
-      for (const auto& r : c_.query(sql + ")" + detail::for_update(c_), ps)) remember_open(r);
-      for (size_t k = i; k < std::min(todo.size(), i + 500); ++k) prefetched_[todo[k]] = *earliest_event;
-    }
+      std::string sql = std::string(kOpenColumns) +
+                        " FROM alerts WHERE state IN ('open', 'submitted') AND last_seen_at >= $1 AND unit_id IN " +
+                        storage::in_list(ps, chunk) + detail::for_update(c_);
+      for (const auto& r : c_.query(sql, ps)) remember_open(r);
+      for (const auto& id : chunk) prefetched_[id] = *earliest_event;
+    });
   }
 }
 
@@ -636,6 +612,20 @@ void AlertWriter::count_handled(const Alert& a) {
   buf_->unit_span[{a.jpath, day / kSpanDays, a.unit_id}].second += 1;
 }
 
+void AlertWriter::record_transition(const UnitRef& u, const Alert& after, const Transition& t) {
+  save(after);
+  for (const TimelineNote& n : t.timeline) event(after.id, n.type, t.actor, n.comment, n.detail_json);
+  if (t.handled) count_handled(after);
+  audit(t.actor, t.audit_action, "alert:" + after.id, t.audit_detail, t.audit_source);
+  outbox_alert(t.topic, u, after, t.actor, t.comment, t.sms);
+  const Recipients& r = recipients(u);
+  const std::vector<std::string> everyone = t.audience == Audience::kEveryone ? r.all() : std::vector<std::string>{};
+  notify_alert(t.audience == Audience::kMerchants    ? r.merchants
+               : t.audience == Audience::kRegulators ? r.regulators
+                                                     : everyone,
+               after, u, t.topic, t.headline);
+}
+
 void AlertWriter::event(const std::string& alert_id, const std::string& type, const Actor& actor,
                         const std::optional<std::string>& comment, std::string detail_json) {
   buf_->events.push_back({ordered_id("aev", now_), alert_id, next_seq(now_), type, now_,
@@ -666,14 +656,8 @@ void AlertWriter::outbox_alert(const std::string& topic, const UnitRef& u, const
 }
 
 void AlertWriter::outbox_raw(const std::string& topic, const UnitRef& u, json::object payload, bool sms) {
-  std::string id = ordered_id("evt", now_);
-  json::object out{{"schema", "mingchu.event.v1"},
-                   {"id", id},
-                   {"topic", topic},
-                   {"occurred_at", format_rfc3339(now_, cfg_.utc_offset_minutes)},
-                   {"unit", {{"id", u.id}, {"name", u.name}, {"jurisdiction_id", u.jurisdiction_id}}}};
-  for (auto& [k, v] : payload) out[k] = std::move(v);
-  buf_->outbox.push_back({id, topic, u.id, u.jpath, json::serialize(out), std::int64_t{sms ? 1 : 0}, now_});
+  buf_->outbox.push_back(notify::make_event(topic, notify::EventUnit{u.id, u.name, u.jurisdiction_id, u.jpath},
+                                            std::move(payload), sms, now_, cfg_.utc_offset_minutes));
 }
 
 void AlertWriter::notify(const std::vector<std::string>& user_ids, const std::optional<std::string>& alert_id,
@@ -707,22 +691,7 @@ void AlertWriter::add_snapshot(const std::string& alert_id, const std::string& f
 }
 
 void AlertWriter::write_audit() {
-  if (buf_->audit.empty()) return;
-  storage::Rows head = c_.query(std::string(kLockAuditHead) + detail::for_update(c_));
-  std::int64_t seq = head[0].integer(0);
-  std::string prev = head[0].text(1);
-  std::vector<Params> rows;
-  rows.reserve(buf_->audit.size());
-  // The same chain as AuditLog::append, one head lock for the whole batch.
-  for (const audit::Entry& e : buf_->audit) {
-    ++seq;
-    std::string hash = audit::AuditLog::chain_hash(prev, seq, now_, e);
-    rows.push_back(
-        {seq, now_, e.actor_id, e.actor, e.role, e.action, e.target, e.source, e.result, e.detail, prev, hash});
-    prev = std::move(hash);
-  }
-  insert_rows(c_, "audit_log", kAuditCols, rows);
-  c_.exec(kMoveAuditHead, {seq, prev});
+  audit_.append_all(c_, buf_->audit, now_);
   buf_->audit.clear();
 }
 
@@ -770,7 +739,7 @@ void AlertWriter::flush() {
   insert_rows(c_, "alert_events", kEventCols, buf_->events);
   insert_rows(c_, "alert_snapshots", kSnapshotCols, buf_->snapshots);
   insert_rows(c_, "notifications", kNotificationCols, buf_->notifications);
-  insert_rows(c_, "outbox", kOutboxCols, buf_->outbox);
+  notify::append_outbox(c_, buf_->outbox);
   buf_->events.clear();
   buf_->snapshots.clear();
   buf_->notifications.clear();
@@ -805,42 +774,6 @@ void AlertWriter::flush() {
   // the lookups already (mark_online); no other connection can write while it holds the
   // write lock, so every change counted so far is its own.
   if (cache_) cache_->impl_->registry = registry_generation();
-}
-
-void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
-                 const std::vector<Params>& rows, const std::string& suffix) {
-  if (rows.empty()) return;
-  if (c.dialect() == storage::Dialect::kSqlite) {
-    // no round trips to save: one cached single-row statement, stepped once per row, costs
-    // less than building and binding a multi-row text
-    std::string sql = "INSERT INTO " + table + " (";
-    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", " : "") + cols[k];
-    sql += ") VALUES (";
-    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", $" : "$") + std::to_string(k + 1);
-    sql += ")" + suffix;
-    for (const Params& row : rows) c.exec(sql, row);
-    return;
-  }
-  size_t i = 0;
-  while (i < rows.size()) {
-    size_t n = 64;
-    while (n > rows.size() - i) n /= 2;
-    std::string sql = "INSERT INTO " + table + " (";
-    for (size_t k = 0; k < cols.size(); ++k) sql += (k ? ", " : "") + cols[k];
-    sql += ") VALUES ";
-    Params ps;
-    ps.reserve(n * cols.size());
-    for (size_t r = 0; r < n; ++r) {
-      sql += r ? ", (" : "(";
-      for (size_t k = 0; k < cols.size(); ++k) {
-        ps.push_back(rows[i + r].at(k));
-        sql += (k ? ", $" : "$") + std::to_string(ps.size());
-      }
-      sql += ")";
-    }
-    c.exec(sql + suffix, ps);
-    i += n;
-  }
 }
 
 std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg) {

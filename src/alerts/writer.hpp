@@ -39,6 +39,7 @@
 #include "core/json.hpp"
 #include "registry/unit_paths.hpp"
 #include "storage/database.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::alerts {
 
@@ -89,14 +90,39 @@ struct AlertDraft {
   std::string event_id;                         // the sender's id, recorded in the timeline; may be empty
 };
 
+// Who is told of a transition in the inbox (the outbox row goes to every channel anyway).
+enum class Audience { kMerchants, kRegulators, kEveryone };
+
+// One timeline entry of a transition.
+struct TimelineNote {
+  std::string type;  // e.g. "approved", "closed", "overdue"
+  std::optional<std::string> comment;
+  std::string detail_json;  // "" for none
+};
+
+// A state change of an alert and everything that records and announces it (record_transition).
+struct Transition {
+  Actor actor;
+  std::vector<TimelineNote> timeline;  // in order
+  bool handled = false;                // closed or dismissed now: counted in the statistics rollups
+  std::string audit_action;            // e.g. "alert.dismiss"
+  std::string audit_detail;            // "" for none
+  std::string audit_source;            // remote address, "" for the system
+  std::string topic = "alert.updated";  // outbox and notification topic
+  std::optional<std::string> comment;  // carried by the outbox payload
+  bool sms = false;                    // the outbox row also goes to SMS/voice
+  Audience audience = Audience::kEveryone;
+  std::string headline;  // the notification's 【...】, e.g. "整改逾期"
+};
+
 struct RaiseOutcome {
   std::string alert_id;
   bool merged = false;
 };
 
-// What one writer thread — the ingest writer — keeps across its transactions on SQLite, where
-// this process is the database's only writer: the units, cameras, devices and recipients it
-// looked up, and every open alert of each dedup key it has seen (so a fold costs no query).
+// What one writer thread — the ingest writer — keeps across its transactions on SQLite, whose
+// writers serialise (BEGIN IMMEDIATE) but are not all in this process: the units, cameras,
+// devices and recipients it looked up, and every open alert of each dedup key it has seen (so a fold costs no query).
 // It stays true because (a) the registry tables it read are watched (storage::
 // table_generation: any change, committed or not, drops those lookups) and (b) every alert
 // change made by another AlertWriter of this process bumps a counter that drops the open
@@ -168,6 +194,10 @@ class AlertWriter {
   void save(const Alert& after);
   // Records a handled alert (closed or dismissed) in the statistics rollups.
   void count_handled(const Alert& a);
+  // The one sequence every transition of an alert (service, scheduler, ingest) goes through:
+  // save(after) → timeline entries → rollups (when handled) → audit entry → outbox row →
+  // notifications to the audience among the unit's recipients.
+  void record_transition(const UnitRef& u, const Alert& after, const Transition& t);
 
   // ---- recording and announcing (buffered until flush)
   void event(const std::string& alert_id, const std::string& type, const Actor& actor,
@@ -206,6 +236,7 @@ class AlertWriter {
 
   storage::Connection& c_;
   const AlertsConfig& cfg_;
+  const audit::AuditLog& audit_;  // every audit entry goes through it (flush)
   TimeMs now_;  // the clock, read once: every row of one batch carries the same time
   std::unique_ptr<Buffers> buf_;
   WriterCache* cache_;              // kept across transactions, or null
@@ -224,12 +255,8 @@ json::object actor_to_json(const Actor& a);
 // after it was raised, then red_card_days; nullopt when no card is due any more.
 std::optional<TimeMs> next_card_at(const Alert& a, const AlertsConfig& cfg);
 
-// Multi-row INSERT of rows (each of cols.size() values) in chunks of at most 64 rows, sized
-// in powers of two so the prepared-statement caches see few distinct texts.
-// suffix follows each statement, e.g. " ON CONFLICT (k) DO UPDATE SET ..." for upserts (the
-// rows must then have distinct keys).
-void insert_rows(storage::Connection& c, const std::string& table, const std::vector<std::string>& cols,
-                 const std::vector<storage::Params>& rows, const std::string& suffix = "");
+// Kept for callers written before storage::insert_rows existed (see storage/sql.hpp).
+using storage::insert_rows;
 
 // The registry's hook for alert_daily (one row per jurisdiction level, not per unit): when a
 // unit moves, its alerts' counts leave the levels of old_path that new_path does not share and

@@ -45,7 +45,8 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   };
   static const std::set<std::string> kTop = {"server", "storage", "log",      "auth",   "registry",
                                              "mqtt",   "amqp",    "alerts",   "notify", "map",
-                                             "video",  "reports", "exchange", "api",    "operations"};
+                                             "video",  "reports", "exchange", "api",    "operations",
+                                             "retention", "backup"};
   for (const auto& [k, v] : t) {
     if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
   }
@@ -187,6 +188,25 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   nets(t["server"]["trusted_proxies"], "server.trusted_proxies", cfg.trusted_proxies);
   str(t["server"]["metrics_token"], "server.metrics_token", cfg.metrics_token);
   flag(t["server"]["metrics_public"], "server.metrics_public", cfg.metrics_public);
+  if (const toml::table* rt = t["retention"].as_table()) {
+    static const std::set<std::string> kKeys = {"receipts_days", "readings_days", "delivered_days"};
+    for (const auto& [k, v] : *rt) {
+      if (!kKeys.contains(std::string(k.str())) && st) st = bad("retention." + std::string(k.str()), "unknown key");
+    }
+  }
+  num(t["retention"]["receipts_days"], "retention.receipts_days", cfg.retention_receipts_days, 0, 36500);
+  num(t["retention"]["readings_days"], "retention.readings_days", cfg.retention_readings_days, 0, 36500);
+  num(t["retention"]["delivered_days"], "retention.delivered_days", cfg.retention_delivered_days, 0, 36500);
+  if (const toml::table* bt = t["backup"].as_table()) {
+    static const std::set<std::string> kKeys = {"dir", "every_hours", "keep", "passphrase_file"};
+    for (const auto& [k, v] : *bt) {
+      if (!kKeys.contains(std::string(k.str())) && st) st = bad("backup." + std::string(k.str()), "unknown key");
+    }
+  }
+  str(t["backup"]["dir"], "backup.dir", cfg.backup_dir);
+  num(t["backup"]["every_hours"], "backup.every_hours", cfg.backup_every_hours, 1, 24 * 366);
+  num(t["backup"]["keep"], "backup.keep", cfg.backup_keep, 1, 10000);
+  str(t["backup"]["passphrase_file"], "backup.passphrase_file", cfg.backup_passphrase_file);
   if (st) st = check_networks(cfg);
   return st;
 }

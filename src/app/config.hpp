@@ -131,6 +131,15 @@ struct Config {
   int sensor_rollup_days = 730;               // operations.sensor_rollup_days: hourly rollups kept
   int sensor_compact_interval_seconds = 600;  // operations.sensor_compact_interval_seconds (0: only on demand)
   int price_jump_pct = 20;                    // operations.price_jump_pct: a price moving more than this warns
+  // [retention] in days, 0 = keep forever; the scheduler deletes older rows in small batches.
+  int retention_receipts_days = 35;   // retention.receipts_days: ingest receipts (at least the 30-day ingest window)
+  int retention_readings_days = 180;  // retention.readings_days: sensor readings
+  int retention_delivered_days = 30;  // retention.delivered_days: delivered deliveries and their outbox rows
+  // [backup]: scheduled backups (the `mingchu backup` file) with retention; empty dir = none
+  std::string backup_dir;              // backup.dir
+  int backup_every_hours = 24;         // backup.every_hours
+  int backup_keep = 7;                 // backup.keep: the newest this many files stay
+  std::string backup_passphrase_file;  // backup.passphrase_file: include the field key under it
 
   std::string effective_db_url() const { return db_url.empty() ? "sqlite:" + data_dir + "/mingchu.db" : db_url; }
 };

@@ -19,10 +19,41 @@
 #include "notify/http_client.hpp"
 #include "notify/sms.hpp"
 #include "notify/webhooks.hpp"
+#include "notify/outbox.hpp"
+#include "telemetry/telemetry.hpp"
 #include "storage/migrations.hpp"
 #include "video/video_service.hpp"
 
 namespace mingchu::app {
+
+namespace {
+
+// Retention (config [retention]) as a job of the scheduler, under its lease, once a minute:
+// at most 5 000 rows of each table per run, oldest first. Receipts are kept at least as long
+// as an event can still be accepted (ingest::receipt_horizon), or a retry could count twice.
+void add_retention_job(alerts::Scheduler& scheduler, const ingest::IngestConfig& ic, storage::Database& db,
+                       int receipts_days, int readings_days, int delivered_days) {
+  if (receipts_days > 0 && receipts_days * kDayMs < ingest::receipt_horizon(ic)) {
+    log::warn("retention.receipts_days is shorter than the ingest window; receipts are kept for the window",
+              {{"receipts_days", std::to_string(receipts_days)}});
+  }
+  auto last = std::make_shared<TimeMs>(0);  // shared: the job is copied into a std::function
+  scheduler.add_job("retention", [=, &db](TimeMs now) -> std::int64_t {
+    if (now - *last < kMinuteMs && now >= *last) return 0;
+    *last = now;
+    constexpr int kBatch = 5000;
+    std::int64_t n = 0;
+    if (receipts_days > 0) {
+      n += ingest::purge_receipts(db, now - std::max(receipts_days * kDayMs, ingest::receipt_horizon(ic)), kBatch);
+    }
+    if (readings_days > 0) n += telemetry::purge_readings(db, now - readings_days * kDayMs, kBatch);
+    if (delivered_days > 0) n += notify::purge_delivered(db, now - delivered_days * kDayMs, kBatch);
+    return n;
+  });
+}
+
+}  // namespace
+
 
 Platform::Platform(const Config& cfg) : cfg_(cfg) {
   if (cfg_.manual_clock) {
@@ -86,6 +117,18 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   sc.tick = std::chrono::milliseconds(cfg_.scheduler_tick_ms);
   sc.cert_expiring_days = cfg_.cert_expiring_days;
   scheduler_ = std::make_unique<alerts::Scheduler>(*db_, *alerts_, &metrics_, sc);
+  add_retention_job(*scheduler_, ic, *db_, cfg_.retention_receipts_days, cfg_.retention_readings_days,
+                    cfg_.retention_delivered_days);
+  BackupScheduleOptions bo;
+  bo.dir = cfg_.backup_dir;
+  bo.every_hours = cfg_.backup_every_hours;
+  bo.keep = cfg_.backup_keep;
+  bo.backup.data_dir = cfg_.data_dir;
+  bo.backup.db_url = cfg_.effective_db_url();
+  bo.backup.passphrase_file = cfg_.backup_passphrase_file;
+  alerts::Scheduler* lease_holder = scheduler_.get();
+  backups_ = std::make_unique<BackupSchedule>(bo, *clock_, &metrics_,
+                                              [lease_holder] { return lease_holder->claim_lease("backup"); });
   reports::ReportOptions ro;
   ro.public_base_url = cfg_.public_base_url;
   ro.utc_offset_minutes = cfg_.utc_offset_minutes;
@@ -373,9 +416,11 @@ int Platform::serve() {
   if (cfg_.reports.scheduler) schedules_->start();
   if (upstream_sync_) upstream_sync_->start();
   sensors_->start();
+  backups_->start();
   ingest_->set_delivery([&server](std::function<void()> task) { server.post(std::move(task)); });
   server.run();
   exports_->wait_idle(std::chrono::seconds(10));  // their producers use ctx and the services
+  backups_->stop();
   schedules_->stop();
   if (upstream_sync_) upstream_sync_->stop();
   ingest_->set_delivery(nullptr);  // the server's threads are gone: answer on the writer (post() would too)

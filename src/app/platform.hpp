@@ -6,6 +6,7 @@
 
 #include "alerts/alert_service.hpp"
 #include "alerts/scheduler.hpp"
+#include "app/backup_schedule.hpp"
 #include "app/config.hpp"
 #include "audit/audit_log.hpp"
 #include "auth/auth_service.hpp"
@@ -102,6 +103,7 @@ class Platform {
   std::unique_ptr<reports::ScheduleService> schedules_;  // uses push_http_: declared after it
   std::unique_ptr<reports::ExchangeReceiver> exchange_;  // 数据上报 received from lower platforms
   std::unique_ptr<reports::UpstreamSync> upstream_sync_;  // 数据上报 sent up (--upstream)
+  std::unique_ptr<BackupSchedule> backups_;  // [backup]: scheduled backups with retention
   reports::UpstreamOptions upstream_options() const;
   void start_push();
   void stop_push();

@@ -1,16 +1,18 @@
 #include "audit/audit_log.hpp"
 
 #include "crypto/sm3.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::audit {
 namespace {
 
 constexpr const char* kLockHead = "SELECT seq, hash FROM audit_head WHERE id = 1";
-constexpr const char* kLockHeadPg = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 constexpr const char* kInsert =
     "INSERT INTO audit_log (seq, at, actor_id, actor, role, action, target, source, result, detail, prev_hash, hash) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 constexpr const char* kMoveHead = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+const std::vector<std::string> kInsertColumns = {"seq",    "at",     "actor_id", "actor",  "role",      "action",
+                                                 "target", "source", "result",   "detail", "prev_hash", "hash"};
 constexpr const char* kColumns =
     "SELECT seq, at, actor_id, actor, role, action, target, source, result, detail, prev_hash, hash FROM audit_log";
 
@@ -46,14 +48,30 @@ std::string AuditLog::chain_hash(const std::string& prev, std::int64_t seq, Time
 }
 
 void AuditLog::append(storage::Connection& c, const Entry& e) const {
-  bool pg = c.dialect() == storage::Dialect::kPostgres;
-  storage::Rows head = c.query(pg ? kLockHeadPg : kLockHead);
+  storage::Rows head = c.query(kLockHead + storage::for_update(c));
   std::int64_t seq = head[0].integer(0) + 1;
   std::string prev = head[0].text(1);
   TimeMs at = clock_.now_ms();
   std::string hash = chain_hash(prev, seq, at, e);
   c.exec(kInsert, {seq, at, e.actor_id, e.actor, e.role, e.action, e.target, e.source, e.result, e.detail, prev, hash});
   c.exec(kMoveHead, {seq, hash});
+}
+
+void AuditLog::append_all(storage::Connection& c, const std::vector<Entry>& entries, TimeMs at) const {
+  if (entries.empty()) return;
+  storage::Rows head = c.query(kLockHead + storage::for_update(c));
+  std::int64_t seq = head[0].integer(0);
+  std::string prev = head[0].text(1);
+  std::vector<storage::Params> rows;
+  rows.reserve(entries.size());
+  for (const Entry& e : entries) {
+    ++seq;
+    std::string hash = chain_hash(prev, seq, at, e);
+    rows.push_back({seq, at, e.actor_id, e.actor, e.role, e.action, e.target, e.source, e.result, e.detail, prev, hash});
+    prev = std::move(hash);
+  }
+  storage::insert_rows(c, "audit_log", kInsertColumns, rows);
+  c.exec(kMoveHead, {seq, prev});
 }
 
 void AuditLog::append(storage::Database& db, const Entry& e) const {

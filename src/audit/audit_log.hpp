@@ -60,6 +60,10 @@ class AuditLog {
   explicit AuditLog(const Clock& clock) : clock_(clock) {}
   // c must be inside a transaction.
   void append(storage::Connection& c, const Entry& e) const;
+  // Appends the entries in order, all stamped `at`, under one lock of the head and with
+  // multi-row INSERTs: the form for writers that record many entries in one transaction
+  // (the alert writer's group-commit batches). c must be inside a transaction.
+  void append_all(storage::Connection& c, const std::vector<Entry>& entries, TimeMs at) const;
   // Opens its own transaction.
   void append(storage::Database& db, const Entry& e) const;
   VerifyResult verify(storage::Database& db) const;

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "audit/audit_log.hpp"
 #include "storage/testing.hpp"
@@ -60,8 +60,9 @@ TEST_P(AuditTest, InsertedEntryIsNamed) {
   // renumber to make room, as an attacker would, and insert a forged entry at 3
   exec("UPDATE audit_log SET seq = seq + 100 WHERE seq >= 3");
   exec("UPDATE audit_log SET seq = seq - 99 WHERE seq >= 103");
-  exec("INSERT INTO audit_log (seq, at, actor, action, result, prev_hash, hash) "
-       "VALUES (3, 0, 'mallory', 'unit.delete', 'ok', 'x', 'y')");
+  exec(
+      "INSERT INTO audit_log (seq, at, actor, action, result, prev_hash, hash) "
+      "VALUES (3, 0, 'mallory', 'unit.delete', 'ok', 'x', 'y')");
   VerifyResult v = log_->verify(*db_);
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.first_bad_seq, 3);
@@ -78,6 +79,28 @@ TEST_P(AuditTest, ConcurrentAppendsKeepOneChain) {
   VerifyResult v = log_->verify(*db_);
   EXPECT_TRUE(v.ok) << v.reason;
   EXPECT_EQ(v.checked, 50);
+}
+
+TEST_P(AuditTest, BatchAppendsContinueTheChainAmongSingleAppends) {
+  std::vector<Entry> batch;
+  for (int i = 0; i < 100; ++i)
+    batch.push_back(Entry{"", "sys", "", "alert.create", "alert:" + std::to_string(i), "", "ok", ""});
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 3; ++t) {
+    ts.emplace_back([&] {
+      db_->in_transaction([&](storage::Connection& c) { log_->append_all(c, batch, clock_.now_ms()); });
+      log_->append(*db_, Entry{"", "sys", "", "x", "", "", "ok", ""});
+    });
+  }
+  for (auto& t : ts) t.join();
+  db_->in_transaction([&](storage::Connection& c) { log_->append_all(c, {}, clock_.now_ms()); });  // nothing
+  VerifyResult v = log_->verify(*db_);
+  EXPECT_TRUE(v.ok) << v.reason;
+  EXPECT_EQ(v.checked, 10 + 3 * 101);
+  exec("UPDATE audit_log SET target = 'alert:x' WHERE seq = 60");
+  v = log_->verify(*db_);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, 60);
 }
 
 TEST_P(AuditTest, ListFiltersAndPages) {

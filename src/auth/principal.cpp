@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "storage/sql.hpp"
+
 namespace mingchu::auth {
 
 std::string_view role_name(Role r) {
@@ -39,48 +41,48 @@ std::string path_upper(std::string_view prefix) {
   return up;
 }
 
-bool Principal::covers(std::string_view unit_jpath, std::string_view unit_id) const {
-  if (role == Role::kMerchant || (!unit_ids.empty() && jpath.empty())) {
-    return std::find(unit_ids.begin(), unit_ids.end(), unit_id) != unit_ids.end();
+bool in_subtree(std::string_view scope, std::string_view path) {
+  return !scope.empty() && path.substr(0, scope.size()) == scope;
+}
+
+void append_subtree(std::string_view col, std::string_view scope, std::string& sql, storage::Params& params) {
+  if (scope.empty()) {
+    sql += " AND 1 = 0";
+    return;
   }
-  return !jpath.empty() && unit_jpath.substr(0, jpath.size()) == jpath;
+  if (scope == "/") return;  // the whole tree
+  params.emplace_back(std::string(scope));
+  sql += " AND " + std::string(col) + " >= $" + std::to_string(params.size());
+  params.emplace_back(path_upper(scope));
+  sql += " AND " + std::string(col) + " < $" + std::to_string(params.size());
+}
+
+void append_units(std::string_view col, const std::vector<std::string>& unit_ids, std::string& sql,
+                  storage::Params& params) {
+  if (unit_ids.empty()) {
+    sql += " AND 1 = 0";
+    return;
+  }
+  sql += " AND " + std::string(col) + " IN " + storage::in_list(params, unit_ids);
+}
+
+bool Principal::covers(std::string_view unit_jpath, std::string_view unit_id) const {
+  if (unit_scoped()) return std::find(unit_ids.begin(), unit_ids.end(), unit_id) != unit_ids.end();
+  return in_subtree(jpath, unit_jpath);
 }
 
 bool Principal::covers_path(std::string_view path) const {
-  if (role == Role::kMerchant || jpath.empty()) return false;
-  return path.substr(0, jpath.size()) == jpath;
+  if (role == Role::kMerchant) return false;
+  return in_subtree(jpath, path);
 }
 
 void append_scope(const Principal& p, std::string_view jpath_col, std::string_view unit_col, std::string& sql,
                   storage::Params& params) {
-  if (p.role == Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty())) {
-    if (p.unit_ids.empty()) {
-      sql += " AND 1 = 0";
-      return;
-    }
-    sql += " AND ";
-    sql += unit_col;
-    sql += " IN (";
-    for (size_t i = 0; i < p.unit_ids.size(); ++i) {
-      params.emplace_back(p.unit_ids[i]);
-      sql += (i ? ", $" : "$") + std::to_string(params.size());
-    }
-    sql += ")";
-    return;
+  if (p.unit_scoped()) {
+    append_units(unit_col, p.unit_ids, sql, params);
+  } else {
+    append_subtree(jpath_col, p.jpath, sql, params);
   }
-  if (p.jpath.empty()) {
-    sql += " AND 1 = 0";
-    return;
-  }
-  if (p.jpath == "/") return;  // the whole tree
-  params.emplace_back(p.jpath);
-  sql += " AND ";
-  sql += jpath_col;
-  sql += " >= $" + std::to_string(params.size());
-  params.emplace_back(path_upper(p.jpath));
-  sql += " AND ";
-  sql += jpath_col;
-  sql += " < $" + std::to_string(params.size());
 }
 
 }  // namespace mingchu::auth

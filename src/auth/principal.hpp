@@ -44,11 +44,24 @@ struct Principal {
   std::string source;  // remote address, for the audit log
 
   bool is_admin() const { return role == Role::kPlatformAdmin; }
+  // True when the scope is a list of units (merchants, unit-scoped keys), not a subtree.
+  bool unit_scoped() const { return role == Role::kMerchant || (!unit_ids.empty() && jpath.empty()); }
   // True when an object at unit_jpath belonging to unit_id is inside this scope.
   bool covers(std::string_view unit_jpath, std::string_view unit_id) const;
   // True when a jurisdiction node with this path is inside a regulator's/admin's subtree.
   bool covers_path(std::string_view path) const;
 };
+
+// The one scope predicate every module uses (principals, the statistics' chosen node, webhooks'
+// registered subtree): a subtree by jurisdiction path, or a list of units.
+// True when path lies in the subtree `scope` ("/" is everything, "" nothing).
+bool in_subtree(std::string_view scope, std::string_view path);
+// Appends " AND col >= $n AND col < $n+1" (the subtree of scope, served by a path index;
+// nothing for "/", " AND 1 = 0" for "") and its parameters.
+void append_subtree(std::string_view col, std::string_view scope, std::string& sql, storage::Params& params);
+// Appends " AND col IN ($n, ...)" (" AND 1 = 0" for no units) and its parameters.
+void append_units(std::string_view col, const std::vector<std::string>& unit_ids, std::string& sql,
+                  storage::Params& params);
 
 // Appends " AND (<scope condition>)" over the given columns to sql, and its parameters to
 // params (numbered after those already there). jpath_col may be empty when the table has

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 
 namespace mingchu {
@@ -64,6 +65,12 @@ std::string quick_random_hex(size_t n_bytes) {
   std::string out(2 * std::min<size_t>(n_bytes, 8), '0');
   for (size_t i = 0; i < out.size(); ++i) out[i] = kHex[(z >> (4 * i)) & 0xf];
   return out;
+}
+
+std::string ordered_id(std::string_view prefix, std::int64_t now_ms) {
+  char t[16];
+  std::snprintf(t, sizeof t, "_%011llx", static_cast<unsigned long long>(now_ms) & 0xfffffffffffULL);
+  return std::string(prefix) + t + quick_random_hex(4);
 }
 
 }  // namespace mingchu

@@ -15,9 +15,9 @@ namespace mingchu {
 
 namespace json = boost::json;
 
-// Parses text into a JSON object. 400 malformed_json on syntax errors (with the offset),
-// 422 not_an_object when the top level is not an object. Nesting deeper than max_depth is
-// malformed (protects the stack).
+// Parses text into a JSON object. kMalformed (400) in every case: empty_body for no text,
+// malformed_json on syntax errors (with the parser's message), not_an_object when the top
+// level is not an object. Nesting deeper than max_depth is malformed (protects the stack).
 Result<json::object> parse_object(std::string_view text, int max_depth = 32);
 Result<json::value> parse_value(std::string_view text, int max_depth = 32);
 

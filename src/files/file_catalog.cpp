@@ -36,9 +36,7 @@ FileRecord from_row(const storage::Row& r) {
   return f;
 }
 
-bool unit_scoped(const auth::Principal& p) {
-  return p.role == auth::Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty());
-}
+bool unit_scoped(const auth::Principal& p) { return p.unit_scoped(); }
 
 storage::Value nullable(const std::string& s) {
   if (s.empty()) return nullptr;
@@ -144,6 +142,24 @@ Result<FileRecord> FileCatalog::upload(const auth::Principal& p, std::string_vie
   if (!f.unit_id.empty()) detail["unit_id"] = f.unit_id;
   audit_.append(*c, auth::audit_entry(p, "file.upload", "file:" + f.id, json::serialize(detail)));
   tx.commit();
+  return f;
+}
+
+FileRecord FileCatalog::record_stored(storage::Connection& c, const StoredFile& blob, std::string filename,
+                                      std::string uploader_id, std::string unit_id, std::string jpath, TimeMs at) {
+  FileRecord f;
+  f.id = new_id("file");
+  f.sha256 = blob.sha256;
+  f.sm3 = blob.sm3;
+  f.size = static_cast<std::int64_t>(blob.size);
+  f.content_type = blob.content_type;
+  f.filename = std::move(filename);
+  f.uploader_id = std::move(uploader_id);
+  f.unit_id = std::move(unit_id);
+  f.jpath = std::move(jpath);
+  f.created_at = at;
+  c.exec(kInsertFile, {f.id, f.sha256, f.sm3, f.size, f.content_type, nullable(f.filename), nullable(f.uploader_id),
+                       nullable(f.unit_id), f.jpath, f.created_at});
   return f;
 }
 

@@ -79,6 +79,11 @@ class FileCatalog {
   static Result<FileRecord> attach_to_unit(storage::Connection& c, std::string_view file_id, std::string_view unit_id,
                                            std::string_view unit_jpath);
   // (When a unit moves, registry::UnitPaths moves its files with every other row of it.)
+  // ...and records bytes already in the store (a snapshot sent inline with an ingest event) as
+  // a file of the unit, inside the caller's transaction. No audit entry: what the file belongs
+  // to (the alert) is audited. Returns the record.
+  static FileRecord record_stored(storage::Connection& c, const StoredFile& blob, std::string filename,
+                                  std::string uploader_id, std::string unit_id, std::string jpath, TimeMs at);
 
  private:
   storage::Database& db_;

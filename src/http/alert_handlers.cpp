@@ -95,9 +95,9 @@ Result<alerts::AlertFilter> alert_filter(const ApiContext& ctx, const Request& r
       return Error::invalid("overdue", "invalid_overdue", "overdue must be true or false");
     f.overdue = *o == "true";
   }
-  auto from = query_time(req, "from");
+  auto from = query_time(ctx, req, "from");
   if (!from) return from.error();
-  auto to = query_time(req, "to");
+  auto to = query_time(ctx, req, "to");
   if (!to) return to.error();
   f.from = *from;
   f.to = *to;
@@ -288,9 +288,9 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
     if (!who) return Response::error(who.error());
     if (who->role == auth::Role::kMerchant)
       return Response::error(Error::forbidden("labels are for regulators and operators"));
-    auto from = query_time(req, "from");
+    auto from = query_time(ctx, req, "from");
     if (!from) return Response::error(from.error());
-    auto to = query_time(req, "to");
+    auto to = query_time(ctx, req, "to");
     if (!to) return Response::error(to.error());
     int limit = 10000;
     if (auto l = req.query_param("limit"); l && !l->empty()) {

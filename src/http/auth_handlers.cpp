@@ -374,9 +374,9 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
       }
       q.result = *res;
     }
-    auto from = query_time(req, "from");
+    auto from = query_time(ctx, req, "from");
     if (!from) return Response::error(from.error());
-    auto to = query_time(req, "to");
+    auto to = query_time(ctx, req, "to");
     if (!to) return Response::error(to.error());
     q.from = *from;
     q.to = *to;

@@ -10,6 +10,7 @@
 #include "core/time.hpp"
 #include "http/handler_util.hpp"
 #include "reports/export.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::http {
 
@@ -298,15 +299,11 @@ void add_export_routes(Router& r, ApiContext& ctx) {
           }
           if (!missing.empty()) {
             storage::Conn conn = c->db->acquire();
-            for (size_t i = 0; i < missing.size(); i += 500) {
-              std::string sql = "SELECT id, name FROM units WHERE id IN (";
+            storage::for_each_chunk(missing, [&](const std::vector<std::string>& chunk) {
               storage::Params ps;
-              for (size_t k = i; k < std::min(missing.size(), i + 500); ++k) {
-                ps.emplace_back(missing[k]);
-                sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
-              }
-              for (const auto& row2 : conn->query(sql + ")", ps)) unit_names[row2.text(0)] = row2.text(1);
-            }
+              std::string sql = "SELECT id, name FROM units WHERE id IN " + storage::in_list(ps, chunk);
+              for (const auto& row2 : conn->query(sql, ps)) unit_names[row2.text(0)] = row2.text(1);
+            });
           }
           for (const auto& a : *page) {
             const auto* t = cfg.find_type(a.type);

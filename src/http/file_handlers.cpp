@@ -14,18 +14,6 @@ constexpr size_t kMaxParts = 8;
 // Room for the multipart boundaries and part headers around a file of the maximum size.
 constexpr size_t kMultipartOverhead = 16 * 1024;
 
-Response storage_guard(const std::function<Response()>& fn) {
-  try {
-    return fn();
-  } catch (const storage::DbError& e) {
-    if (e.kind() == storage::DbError::Kind::kUnavailable) {
-      log::error("database unavailable", {{"error", e.what()}});
-      return Response::error(Error::unavailable("the database is unavailable; try again"));
-    }
-    throw;
-  }
-}
-
 Response upload(ApiContext& ctx, Request& req) {
   auto who = authenticate(ctx, req);
   if (!who) return Response::error(who.error());
@@ -88,10 +76,10 @@ Response download(ApiContext& ctx, Request& req) {
 
 void add_file_routes(Router& r, ApiContext& ctx) {
   r.add(
-      "POST", "/api/v1/files", [&ctx](Request& req) { return storage_guard([&] { return upload(ctx, req); }); },
+      "POST", "/api/v1/files", [&ctx](Request& req) { return guarded([&] { return upload(ctx, req); }); },
       ctx.options.max_upload_bytes + kMultipartOverhead);
   r.add("GET", "/api/v1/files/{id}",
-        [&ctx](Request& req) { return storage_guard([&] { return download(ctx, req); }); });
+        [&ctx](Request& req) { return guarded([&] { return download(ctx, req); }); });
 }
 
 }  // namespace mingchu::http

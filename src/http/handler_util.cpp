@@ -199,13 +199,17 @@ Result<std::optional<std::string>> query_id(const Request& req, std::string_view
   return std::optional<std::string>(*v);
 }
 
-Result<std::optional<TimeMs>> query_time(const Request& req, std::string_view name) {
+Result<std::optional<TimeMs>> query_time(const ApiContext& ctx, const Request& req, std::string_view name) {
   auto v = req.query_param(name);
   if (!v || v->empty()) return std::optional<TimeMs>();
   auto t = parse_rfc3339(*v);
   if (!t) {
-    if (auto d = parse_date(*v)) return std::optional<TimeMs>(static_cast<TimeMs>(*d) * kDayMs - 8 * kHourMs);
-    return Error::invalid(std::string(name), "invalid_time", std::string(name) + " must be an RFC 3339 time");
+    if (auto d = parse_date(*v)) {
+      return std::optional<TimeMs>(static_cast<TimeMs>(*d) * kDayMs -
+                                   static_cast<TimeMs>(ctx.options.utc_offset_minutes) * kMinuteMs);
+    }
+    return Error::invalid(std::string(name), "invalid_time",
+                          std::string(name) + " must be an RFC 3339 time or a date (YYYY-MM-DD)");
   }
   return std::optional<TimeMs>(*t);
 }
@@ -226,14 +230,21 @@ Result<ObjectWrite> begin_object_write(ApiContext& ctx, const Request& req) {
   return ObjectWrite{std::move(*who), std::move(*id), std::move(*body)};
 }
 
+std::optional<Error> db_error_answer(const storage::DbError& e) {
+  switch (e.kind()) {
+    case storage::DbError::Kind::kUnavailable:
+      log::warn("database unavailable", {{"error", e.what()}});
+      return Error::unavailable("the database is unavailable; try again later");
+    case storage::DbError::Kind::kUnique:
+      return Error::conflict("conflict", "the object changed concurrently or already exists");
+    case storage::DbError::Kind::kOther:
+      break;
+  }
+  return std::nullopt;
+}
+
 Response db_failure(const storage::DbError& e) {
-  if (e.kind() == storage::DbError::Kind::kUnavailable) {
-    log::error("database unavailable", {{"error", e.what()}});
-    return Response::error(Error::unavailable("the database is unavailable; try again"));
-  }
-  if (e.kind() == storage::DbError::Kind::kUnique) {
-    return Response::error(Error::conflict("duplicate", "an equal record already exists"));
-  }
+  if (auto answer = db_error_answer(e)) return Response::error(*answer);
   throw e;
 }
 

@@ -43,8 +43,9 @@ json::object list_body(json::array items, std::int64_t total, const PageParams& 
 
 // An optional id from the query string, refused (422) when it is not a plausible id.
 Result<std::optional<std::string>> query_id(const Request& req, std::string_view name);
-// An optional RFC 3339 time from the query string.
-Result<std::optional<TimeMs>> query_time(const Request& req, std::string_view name);
+// An optional time from the query string: RFC 3339, or a date (YYYY-MM-DD) meaning its start
+// in the configured time zone (ApiOptions::utc_offset_minutes).
+Result<std::optional<TimeMs>> query_time(const ApiContext& ctx, const Request& req, std::string_view name);
 // The path parameter as an id; 404 when implausible (never reaches storage).
 Result<std::string> path_id(const Request& req, std::string_view name = "id");
 
@@ -64,8 +65,12 @@ Response respond(const Result<T>& r, int status = 200) {
   return Response::json(status, *r);
 }
 
-// Storage failures end the request: an unreachable database is 503, a unique index that
-// refused a row (a race the domain's own check lost) is 409; anything else stays a bug (500).
+// The one mapping of storage failures to answers (the server's catch-all, guarded() and
+// db_failure() all use it): an unreachable database is 503 "unavailable" (retry later), a
+// unique index that refused a row (a race the domain's own check lost) is 409 "conflict";
+// anything else is a bug: nullopt, and the server answers 500 with the request id.
+std::optional<Error> db_error_answer(const storage::DbError& e);
+// Response::error(db_error_answer(e)), or rethrows e (a bug) for the server to answer 500.
 Response db_failure(const storage::DbError& e);
 template <typename Fn>
 Response guarded(Fn&& fn) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/time.hpp"
 #include "http/security_headers.hpp"
 
 namespace mingchu::http {
@@ -25,6 +26,43 @@ TEST(BearerToken, SchemeIsCaseInsensitiveAndCheckedAsAWord) {
     EXPECT_FALSE(bearer_token(with_authorization(h)).ok()) << h;
   }
   EXPECT_EQ(bearer_token(Request{}).error().kind, ErrorKind::kUnauthorized);
+}
+
+TEST(QueryTime, ADateMeansItsStartInTheConfiguredZone) {
+  ApiContext ctx;
+  Request r;
+  r.query = {{"from", "2026-11-22"}, {"to", "2026-11-22T08:00:00+08:00"}, {"bad", "22/11/2026"}};
+  ctx.options.utc_offset_minutes = 480;  // China
+  auto from = query_time(ctx, r, "from");
+  ASSERT_TRUE(from.ok() && *from);
+  EXPECT_EQ(**from, *parse_rfc3339("2026-11-22T00:00:00+08:00"));
+  ctx.options.utc_offset_minutes = -300;  // a deployment elsewhere
+  from = query_time(ctx, r, "from");
+  ASSERT_TRUE(from.ok() && *from);
+  EXPECT_EQ(**from, *parse_rfc3339("2026-11-22T00:00:00-05:00"));
+  auto to = query_time(ctx, r, "to");
+  ASSERT_TRUE(to.ok() && *to);
+  EXPECT_EQ(**to, *parse_rfc3339("2026-11-22T00:00:00Z"));  // an explicit offset wins
+  EXPECT_FALSE(*query_time(ctx, r, "absent"));
+  auto bad = query_time(ctx, r, "bad");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().field, "bad");
+  EXPECT_EQ(bad.error().code, "invalid_time");
+}
+
+TEST(DbErrorAnswer, OneMappingUnavailableIs503UniqueIs409OtherIsABug) {
+  auto u = db_error_answer(storage::DbError(storage::DbError::Kind::kUnavailable, "down"));
+  ASSERT_TRUE(u);
+  EXPECT_EQ(http_status(u->kind), 503);
+  EXPECT_EQ(u->code, "unavailable");
+  auto c = db_error_answer(storage::DbError(storage::DbError::Kind::kUnique, "dup"));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(http_status(c->kind), 409);
+  EXPECT_EQ(c->code, "conflict");
+  EXPECT_FALSE(db_error_answer(storage::DbError(storage::DbError::Kind::kOther, "syntax")));
+  EXPECT_THROW(db_failure(storage::DbError(storage::DbError::Kind::kOther, "syntax")), storage::DbError);
+  EXPECT_EQ(guarded([]() -> Response { throw storage::DbError(storage::DbError::Kind::kUnavailable, "x"); }).status,
+            503);
 }
 
 TEST(MediaType, JsonMatchesExactlyAndCaseInsensitively) {

@@ -27,15 +27,15 @@ constexpr int kMaxCsvRows = 10000;
   if (!var) return Response::error(var.error());
 
 // unit_id, jurisdiction_id, from, to: the filters every ledger list takes.
-Result<ListFilter> list_filter(const Request& req) {
+Result<ListFilter> list_filter(const ApiContext& ctx, const Request& req) {
   ListFilter f;
   auto unit = query_id(req, "unit_id");
   if (!unit) return unit.error();
   auto jid = query_id(req, "jurisdiction_id");
   if (!jid) return jid.error();
-  auto from = query_time(req, "from");
+  auto from = query_time(ctx, req, "from");
   if (!from) return from.error();
-  auto to = query_time(req, "to");
+  auto to = query_time(ctx, req, "to");
   if (!to) return to.error();
   f.unit_id = *unit;
   f.jurisdiction_id = *jid;
@@ -264,7 +264,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/suppliers", [&ctx, &ops, supplier_fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Supplier>(
           req, "suppliers", [&](PageRequest pg) { return ops.list_suppliers(*who, *f, pg); }, supplier_fmt);
     });
@@ -293,7 +293,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/acceptances", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Acceptance>(
           req, "acceptances", [&](PageRequest pg) { return ops.list_acceptances(*who, *f, pg); }, fmt);
     });
@@ -319,7 +319,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/return-notes", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::ReturnNote>(
           req, "return-notes", [&](PageRequest pg) { return ops.list_return_notes(*who, *f, pg); }, fmt);
     });
@@ -351,7 +351,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/stock", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(base, list_filter(req));
+      MC_TRY(base, list_filter(ctx, req));
       operations::StockFilter f;
       static_cast<ListFilter&>(f) = *base;
       if (auto d = req.query_param("expiring_within_days"); d && !d->empty()) {
@@ -377,7 +377,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/stock/outs", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::StockOut>(
           req, "stock-outs", [&](PageRequest pg) { return ops.list_stock_outs(*who, *f, pg); }, fmt);
     });
@@ -387,7 +387,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/samples", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Sample>(
           req, "samples", [&](PageRequest pg) { return ops.list_samples(*who, *f, pg); }, fmt);
     });
@@ -418,7 +418,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/delivery-trips", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Delivery>(
           req, "delivery-trips", [&](PageRequest pg) { return ops.list_deliveries(*who, *f, pg); }, fmt);
     });
@@ -458,7 +458,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/meal-batches", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::MealBatch>(
           req, "meal-batches", [&](PageRequest pg) { return ops.list_meal_batches(*who, *f, pg); }, fmt);
     });
@@ -484,7 +484,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/operations/warnings", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Warning>(
           req, "warnings", [&](PageRequest pg) { return ops.list_warnings(*who, *f, pg); }, fmt);
     });
@@ -506,7 +506,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
     r.add("GET", "/api/v1/" + name, [&ctx, &led, rec_fmt, name](Request& req) {
       return guarded([&]() -> Response {
         MC_TRY(who, authenticate(ctx, req));
-        MC_TRY(base, list_filter(req));
+        MC_TRY(base, list_filter(ctx, req));
         operations::LedgerFilter f;
         static_cast<ListFilter&>(f) = *base;
         if (auto k = req.query_param("kind"); k && !k->empty()) {
@@ -751,8 +751,8 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
         if (m->size() > 32) return Response::error(Error::invalid("metric", "invalid_metric_name", "metric too long"));
         q.metric = *m;
       }
-      MC_TRY(from, query_time(req, "from"));
-      MC_TRY(to, query_time(req, "to"));
+      MC_TRY(from, query_time(ctx, req, "from"));
+      MC_TRY(to, query_time(ctx, req, "to"));
       q.from = *from;
       q.to = *to;
       if (auto b = req.query_param("buckets"); b && !b->empty()) {

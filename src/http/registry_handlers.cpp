@@ -1,12 +1,12 @@
 // Jurisdictions, units, cameras, staff, the health-certificate query and a unit's QR code.
 // Each handler: authenticate, read the body or the query, call the Registry, format.
-#include <qrencode.h>
 
 #include <array>
 #include <cstdint>
 #include <memory>
 
 #include "core/log.hpp"
+#include "disclosure/qr.hpp"
 #include "http/handler_util.hpp"
 #include "registry/json_io.hpp"
 #include "registry/registry.hpp"
@@ -56,96 +56,6 @@ Response empty_answer(const Status& st) {
 }
 
 PageRequest page_of(const PageParams& p) { return PageRequest{p.page, p.page_size}; }
-
-// ------------------------------------------------------------------ QR code as PNG
-
-std::uint32_t crc32(const std::uint8_t* p, size_t n, std::uint32_t crc = 0) {
-  static const auto kTable = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = kTable[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
-void put_u32(std::string& out, std::uint32_t v) {
-  out.push_back(static_cast<char>(v >> 24));
-  out.push_back(static_cast<char>(v >> 16));
-  out.push_back(static_cast<char>(v >> 8));
-  out.push_back(static_cast<char>(v));
-}
-
-void put_chunk(std::string& png, const char* type, const std::string& data) {
-  put_u32(png, static_cast<std::uint32_t>(data.size()));
-  std::string body = std::string(type, 4) + data;
-  png += body;
-  put_u32(png, crc32(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()));
-}
-
-// A zlib stream of stored (uncompressed) deflate blocks: valid for every inflater, and a QR
-// code is small enough that compression would not matter.
-std::string zlib_stored(const std::string& raw) {
-  std::string z = "\x78\x01";
-  size_t pos = 0;
-  do {
-    size_t n = std::min<size_t>(65535, raw.size() - pos);
-    bool last = pos + n == raw.size();
-    z.push_back(static_cast<char>(last ? 1 : 0));
-    z.push_back(static_cast<char>(n & 0xFF));
-    z.push_back(static_cast<char>(n >> 8));
-    z.push_back(static_cast<char>(~n & 0xFF));
-    z.push_back(static_cast<char>((~n >> 8) & 0xFF));
-    z.append(raw, pos, n);
-    pos += n;
-  } while (pos < raw.size());
-  std::uint32_t a = 1, b = 0;
-  for (unsigned char c : raw) {
-    a = (a + c) % 65521;
-    b = (b + a) % 65521;
-  }
-  put_u32(z, (b << 16) | a);
-  return z;
-}
-
-// A 1-bit greyscale PNG of the QR code for text: `scale` pixels per module, a 4-module quiet
-// zone. nullopt when libqrencode refuses (text too long for any version).
-std::optional<std::string> qr_png(const std::string& text, int scale = 8) {
-  std::unique_ptr<QRcode, decltype(&QRcode_free)> qr(QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1),
-                                                     &QRcode_free);
-  if (!qr) return std::nullopt;
-  const int modules = qr->width + 8;
-  const int px = modules * scale;
-  const size_t row_bytes = (static_cast<size_t>(px) + 7) / 8;
-  std::string raw;
-  raw.reserve((row_bytes + 1) * static_cast<size_t>(px));
-  for (int y = 0; y < px; ++y) {
-    raw.push_back('\0');                 // filter: none
-    std::string row(row_bytes, '\xFF');  // white
-    int my = y / scale - 4;
-    for (int x = 0; x < px; ++x) {
-      int mx = x / scale - 4;
-      bool dark = my >= 0 && my < qr->width && mx >= 0 && mx < qr->width && (qr->data[my * qr->width + mx] & 1);
-      if (dark)
-        row[static_cast<size_t>(x) / 8] = static_cast<char>(row[static_cast<size_t>(x) / 8] & ~(0x80 >> (x % 8)));
-    }
-    raw += row;
-  }
-  std::string png = "\x89PNG\r\n\x1a\n";
-  std::string ihdr;
-  put_u32(ihdr, static_cast<std::uint32_t>(px));
-  put_u32(ihdr, static_cast<std::uint32_t>(px));
-  ihdr += std::string("\x01\x00\x00\x00\x00", 5);  // bit depth 1, greyscale, deflate, no filter, no interlace
-  put_chunk(png, "IHDR", ihdr);
-  put_chunk(png, "IDAT", zlib_stored(raw));
-  put_chunk(png, "IEND", "");
-  return png;
-}
 
 // Where the public page lives: the configured base URL, else the Host the caller used.
 std::string public_base(const ApiContext& ctx, const Request& req) {
@@ -288,7 +198,7 @@ void add_registry_routes(Router& r, ApiContext& ctx) {
       MC_TRY(id, path_id(req));
       MC_TRY(unit, ctx.registry->get_unit(*who, *id));
       std::string url = public_base(ctx, req) + "/public/units/" + unit->disclosure_token;
-      auto png = qr_png(url);
+      auto png = disclosure::qr_png(url);
       if (!png) return Response::error(Error::internal("the disclosure URL does not fit in a QR code"));
       Response resp;
       resp.status = 200;

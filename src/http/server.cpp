@@ -10,6 +10,7 @@
 
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "http/handler_util.hpp"
 #include "storage/database.hpp"
 
 namespace mingchu::http {
@@ -237,13 +238,8 @@ struct Server::Impl {
               resp = finish();
             }
           } catch (const storage::DbError& e) {
-            // an unreachable database is the client's 503 (retry later), a lost race on a
-            // unique key a 409; anything else is our bug
-            if (e.kind() == storage::DbError::Kind::kUnavailable) {
-              log::warn("database unavailable", {{"request_id", req.request_id}, {"error", e.what()}});
-              resp = dispatch_error(503, "unavailable", "the database is unavailable; try again later");
-            } else if (e.kind() == storage::DbError::Kind::kUnique) {
-              resp = dispatch_error(409, "conflict", "the object changed concurrently or already exists");
+            if (auto answer = db_error_answer(e)) {
+              resp = Response::error(*answer);
             } else {
               log::error("database error", {{"request_id", req.request_id}, {"route", route_label}, {"error", e.what()}});
               metrics.counter("mingchu_http_handler_errors_total", "", "Handlers that threw").inc();

@@ -19,9 +19,9 @@ void add_stats_routes(Router& r, ApiContext& ctx) {
     auto j = query_id(req, "jurisdiction_id");
     if (!j) return Response::error(j.error());
     q.jurisdiction_id = *j;
-    auto from = query_time(req, "from");
+    auto from = query_time(ctx, req, "from");
     if (!from) return Response::error(from.error());
-    auto to = query_time(req, "to");
+    auto to = query_time(ctx, req, "to");
     if (!to) return Response::error(to.error());
     q.from = *from;
     q.to = *to;

@@ -198,8 +198,8 @@ void add_system_routes(Router& r, ApiContext& ctx) {
     bool allowed = ctx.options.metrics_public;
     if (auto a = net::parse_ip(req.remote); a && net::is_loopback(*a)) allowed = true;
     if (!allowed && !ctx.options.metrics_token.empty()) {
-      auto given = req.header("authorization");
-      allowed = given && crypto::constant_time_equal(*given, "Bearer " + ctx.options.metrics_token);
+      auto given = bearer_token(req);
+      allowed = given && crypto::constant_time_equal(*given, ctx.options.metrics_token);
       if (!allowed) {
         return Response::error(401, "unauthorized", "/metrics needs Authorization: Bearer <server.metrics_token>");
       }

@@ -53,8 +53,8 @@ Response media(std::string body, std::string type) {
 }
 
 // A required RFC 3339 time parameter.
-Result<TimeMs> required_time(const Request& req, std::string_view name) {
-  auto t = query_time(req, name);
+Result<TimeMs> required_time(const ApiContext& ctx, const Request& req, std::string_view name) {
+  auto t = query_time(ctx, req, name);
   if (!t) return t.error();
   if (!*t) return Error::invalid(std::string(name), "missing_field", "query parameter '" + std::string(name) + "' is required (RFC 3339)");
   return **t;
@@ -72,9 +72,9 @@ Result<CameraRange> camera_range(ApiContext& ctx, const Request& req) {
   if (!who) return who.error();
   auto id = path_id(req);
   if (!id) return id.error();
-  auto from = required_time(req, "from");
+  auto from = required_time(ctx, req, "from");
   if (!from) return from.error();
-  auto to = required_time(req, "to");
+  auto to = required_time(ctx, req, "to");
   if (!to) return to.error();
   return CameraRange{std::move(*who), std::move(*id), *from, *to};
 }

@@ -16,6 +16,8 @@
 #include "files/file_catalog.hpp"
 #include "files/file_store.hpp"
 #include "files/sniff.hpp"
+#include "storage/sql.hpp"
+#include "telemetry/telemetry.hpp"
 
 namespace mingchu::ingest {
 
@@ -26,32 +28,12 @@ namespace {
 
 constexpr const char* kSelectReceipt =
     "SELECT alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id = $2";
-// + "$2, $3, ...)": the receipts of several event ids of one source
+// + " IN ($2, $3, ...)": the receipts of several event ids of one source
 constexpr const char* kSelectReceipts =
-    "SELECT event_id, alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id IN (";
-constexpr const char* kInsertFile =
-    "INSERT INTO files (id, sha256, sm3, size, content_type, filename, uploader_id, unit_id, jpath, created_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-constexpr const char* kCameraSeen = "UPDATE cameras SET last_seen_at = $2, status = 'online' WHERE id = $1";
-constexpr const char* kDeviceSeen = "UPDATE devices SET last_seen_at = $2, status = 'online' WHERE id = $1";
-// Watched from the first heartbeat on (the scheduler raises camera_offline on silence).
-constexpr const char* kUpsertLiveness =
-    "INSERT INTO liveness (subject, kind, unit_id, last_heartbeat_at, offline) VALUES ($1, $2, $3, $4, 0) "
-    "ON CONFLICT (subject) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at, offline = 0, "
-    "unit_id = excluded.unit_id";
-constexpr const char* kOpenOfflineAlerts =
-    "SELECT id FROM alerts WHERE unit_id = $1 AND subject = $2 AND type = 'camera_offline' "
-    "AND state IN ('open', 'submitted')";
-constexpr const char* kSelectBreach = "SELECT since, alerted FROM device_breaches WHERE device_id = $1 AND metric = $2";
-constexpr const char* kInsertBreach =
-    "INSERT INTO device_breaches (device_id, metric, since, alerted) VALUES ($1, $2, $3, $4)";
-constexpr const char* kUpdateBreach =
-    "UPDATE device_breaches SET since = $3, alerted = $4 WHERE device_id = $1 AND metric = $2";
-constexpr const char* kDeleteBreach = "DELETE FROM device_breaches WHERE device_id = $1 AND metric = $2";
+    "SELECT event_id, alert_id, merged FROM ingest_receipts WHERE source = $1 AND event_id";
 
 const std::vector<std::string> kReceiptCols = {"source",      "event_id", "alert_id", "merged", "received_at",
                                                "occurred_at"};
-const std::vector<std::string> kReadingCols = {"device_id", "at", "metric", "value"};
 const std::set<std::string> kSnapshotTypes = {std::string(files::kJpeg), std::string(files::kPng),
                                               std::string(files::kWebp)};
 
@@ -78,38 +60,6 @@ std::string boxes_json(const std::vector<Box>& boxes) {
     arr.push_back(std::move(o));
   }
   return json::serialize(arr);
-}
-
-// A device's own threshold for a metric: {"temperature_c": {"min": 0, "max": 8,
-// "min_duration_minutes": 10}}. Malformed entries are ignored (validated when written).
-std::optional<alerts::SensorRule> device_rule(const std::string& thresholds_json, const std::string& kind,
-                                              const std::string& metric) {
-  auto v = parse_value(thresholds_json);
-  if (!v || !v->is_object()) return std::nullopt;
-  const json::value* m = v->as_object().if_contains(metric);
-  if (!m || !m->is_object()) return std::nullopt;
-  alerts::SensorRule r;
-  r.kind = kind;
-  r.metric = metric;
-  const auto& o = m->as_object();
-  if (auto* x = o.if_contains("min"); x && x->is_number()) r.min = x->to_number<double>();
-  if (auto* x = o.if_contains("max"); x && x->is_number()) r.max = x->to_number<double>();
-  if (auto* x = o.if_contains("min_duration_minutes"); x && x->is_number()) {
-    r.min_duration_ms = static_cast<TimeMs>(x->to_number<double>() * kMinuteMs);
-  }
-  if (!r.min && !r.max) return std::nullopt;
-  return r;
-}
-
-std::string format_limit(const alerts::SensorRule& r) {
-  auto num = [](double d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", d);
-    return std::string(buf);
-  };
-  if (r.min && r.max) return num(*r.min) + "–" + num(*r.max);
-  if (r.max) return "≤ " + num(*r.max);
-  return "≥ " + num(*r.min);
 }
 
 }  // namespace
@@ -239,7 +189,7 @@ void IngestService::submit(std::shared_ptr<const IngestSource> source, AlertEven
   }
   // A unit-scoped sender naming another unit: refused without a look at the database.
   const auth::Principal& p = src.scope;
-  bool unit_scoped = p.role == auth::Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty());
+  bool unit_scoped = p.unit_scoped();
   if (event.unit_id && unit_scoped &&
       std::find(p.unit_ids.begin(), p.unit_ids.end(), *event.unit_id) == p.unit_ids.end()) {
     return refuse(unknown("unit_id", "unit"));
@@ -331,6 +281,220 @@ void IngestService::writer_loop() {
   }
 }
 
+// One ingest transaction: what the writer decides for each item of a batch, in small steps.
+class IngestService::Batch {
+ public:
+  using Items = std::vector<std::unique_ptr<Item>>;
+  Batch(IngestService& svc, storage::Connection& c, Items& items)
+      : c_(c), items_(items), w_(c, svc.alerts_.config(), svc.clock_, svc.audit_, svc.cache_.get()),
+        telemetry_(w_) {
+    w_.lock_ingest();
+  }
+
+  // Decides every item, then writes what the decisions buffered (before the commit).
+  void run() {
+    prefetch();
+    load_receipts();
+    for (auto& item : items_) {
+      switch (item->kind) {
+        case Item::Kind::kAlert:
+          alert(*item);
+          break;
+        case Item::Kind::kHeartbeat:
+          heartbeat(*item);
+          break;
+        case Item::Kind::kReading:
+          reading(*item);
+          break;
+      }
+    }
+    decided_ = std::chrono::steady_clock::now();
+    w_.flush();
+    storage::insert_rows(c_, "ingest_receipts", kReceiptCols, receipts_);
+    telemetry_.flush();
+  }
+  std::chrono::steady_clock::time_point decided() const { return decided_; }
+
+ private:
+  // What the items will look up, in a few queries instead of several per item.
+  void prefetch() {
+    std::vector<std::string> cameras, devices, units;
+    std::optional<TimeMs> earliest;
+    auto add = [](std::vector<std::string>& v, const std::optional<std::string>& id) {
+      if (id && plausible_id(*id)) v.push_back(*id);
+    };
+    for (const auto& item : items_) {
+      if (item->kind == Item::Kind::kAlert) {
+        add(cameras, item->event.camera_id);
+        add(devices, item->event.device_id);
+        add(units, item->event.unit_id);
+        earliest = std::min(earliest.value_or(item->event.occurred_at), item->event.occurred_at);
+      } else if (item->kind == Item::Kind::kHeartbeat) {
+        add(cameras, item->heartbeat.camera_id);
+        add(devices, item->heartbeat.device_id);
+      } else {
+        add(devices, item->reading.device_id);
+      }
+    }
+    w_.prefetch(cameras, devices, units, earliest);
+  }
+
+  // Receipts of earlier deliveries, one query per source and 500 event ids (not one per event).
+  void load_receipts() {
+    std::map<std::string, std::vector<std::string>> ids_by_source;
+    for (const auto& item : items_) {
+      if (item->kind == Item::Kind::kAlert) ids_by_source[item->src().key].push_back(item->event.event_id);
+    }
+    for (const auto& [source, ids] : ids_by_source) {
+      storage::for_each_chunk(ids, [&](const std::vector<std::string>& chunk) {
+        Params ps{source};
+        std::string sql = std::string(kSelectReceipts) + " IN " + storage::in_list(ps, chunk);
+        for (const auto& r : c_.query(sql, ps)) prior_[source + '\x1f' + r.text(0)] = {r.text(1), r.boolean(2)};
+      });
+    }
+  }
+
+  // The unit an alert event, heartbeat or reading belongs to, within the source's scope.
+  Result<alerts::UnitRef> resolve_unit(const IngestSource& src, const std::optional<std::string>& camera_id,
+                                       const std::optional<std::string>& device_id,
+                                       const std::optional<std::string>& unit_id) {
+    std::optional<std::string> owner;
+    std::string owner_field;
+    if (camera_id) {
+      auto cam = w_.camera(*camera_id);
+      if (!cam) return unknown("camera_id", "camera");
+      owner = cam->unit_id;
+      owner_field = "camera_id";
+    }
+    if (device_id) {
+      auto dev = w_.device(*device_id);
+      if (!dev) return unknown("device_id", "device");
+      if (owner && *owner != dev->unit_id) {
+        return Error::invalid("device_id", "device_not_in_unit", "device and camera belong to different units");
+      }
+      if (!owner) owner_field = "device_id";
+      owner = dev->unit_id;
+    }
+    if (!owner) {
+      owner = *unit_id;
+      owner_field = "unit_id";
+    }
+    auto unit = w_.unit(*owner);
+    std::string what = owner_field.substr(0, owner_field.size() - 3);
+    if (!unit || !src.scope.covers(unit->jpath, unit->id)) return unknown(owner_field, what);
+    if (unit_id && *unit_id != unit->id) {
+      // the sender may see the camera's unit: say which field disagrees
+      auto named = w_.unit(*unit_id);
+      if (!named || !src.scope.covers(named->jpath, named->id)) return unknown("unit_id", "unit");
+      return Error::invalid(owner_field, what + "_not_in_unit", "the " + what + " does not belong to unit " + *unit_id);
+    }
+    return *unit;
+  }
+
+  // An event id this source sent before (in this batch or committed earlier): its answer.
+  bool repeated(Item& item) {
+    IngestResult& res = item.result;
+    std::string key = item.src().key + '\x1f' + item.event.event_id;
+    if (auto it = in_batch_.find(key); it != in_batch_.end()) {
+      res = it->second->result;
+      if (res.ok()) res.duplicate = true;
+      return true;
+    }
+    in_batch_.emplace(key, &item);
+    if (auto it = prior_.find(key); it != prior_.end()) {
+      res.alert_id = it->second.first;
+      res.merged = it->second.second;
+      res.duplicate = true;
+      return true;
+    }
+    return false;
+  }
+
+  // The snapshot of an event as a file of the unit: a file id the sender may use, or the
+  // inline bytes already stored. False (and res.error) for a file id it may not use.
+  bool attach_snapshot(Item& item, const alerts::UnitRef& unit, alerts::AlertDraft& d) {
+    const AlertEvent& ev = item.event;
+    if (ev.snapshot_id) {
+      auto f = files::FileCatalog::load(c_, *ev.snapshot_id);
+      if (!f || !f->is_image() || !files::FileCatalog::may_read(item.src().scope, *f)) {
+        item.result.error = Error::invalid("snapshot_id", "unknown_file", "field 'snapshot_id' names no image you may use");
+        return false;
+      }
+      (void)files::FileCatalog::attach_to_unit(c_, f->id, unit.id, unit.jpath);
+      d.snapshot_file_id = f->id;
+    } else if (item.blob) {
+      d.snapshot_file_id = files::FileCatalog::record_stored(c_, *item.blob, "snapshot", item.src().scope.user_id,
+                                                             unit.id, unit.jpath, w_.now())
+                               .id;
+    }
+    return true;
+  }
+
+  void alert(Item& item) {
+    AlertEvent& ev = item.event;
+    IngestResult& res = item.result;
+    res.event_id = ev.event_id;
+    if (repeated(item)) return;
+    auto unit = resolve_unit(item.src(), ev.camera_id, ev.device_id, ev.unit_id);
+    if (!unit) {
+      res.error = unit.error();
+      return;
+    }
+    alerts::AlertDraft d;
+    d.camera_id = ev.camera_id;
+    d.device_id = ev.device_id;
+    d.type = ev.type;
+    d.occurred_at = ev.occurred_at;
+    d.confidence = ev.confidence;
+    d.model = ev.model;
+    d.boxes_json = std::move(item.boxes_json);
+    d.source = item.src().key;
+    d.actor = actor_of(item.src());
+    d.audit_source = item.src().scope.source;
+    d.event_id = ev.event_id;
+    if (!attach_snapshot(item, *unit, d)) return;
+    auto out = w_.raise(*unit, d);
+    res.alert_id = out.alert_id;
+    res.merged = out.merged;
+    receipts_.push_back(
+        {item.src().key, ev.event_id, out.alert_id, std::int64_t{out.merged ? 1 : 0}, w_.now(), ev.occurred_at});
+  }
+
+  void heartbeat(Item& item) {
+    const Heartbeat& hb = item.heartbeat;
+    auto unit = resolve_unit(item.src(), hb.camera_id, hb.device_id, std::nullopt);
+    if (!unit) {
+      item.status = unit.error();
+      return;
+    }
+    if (hb.camera_id) {
+      telemetry_.camera_seen(*unit, *w_.camera(*hb.camera_id));
+    } else {
+      telemetry_.device_seen(*unit, *w_.device(*hb.device_id));
+    }
+  }
+
+  void reading(Item& item) {
+    const Reading& rd = item.reading;
+    auto unit = resolve_unit(item.src(), std::nullopt, rd.device_id, std::nullopt);
+    if (!unit) {
+      item.status = unit.error();
+      return;
+    }
+    telemetry::Origin origin{item.src().key, actor_of(item.src()), item.src().scope.source};
+    telemetry_.reading(*unit, *w_.device(rd.device_id), rd.at, rd.metrics, origin);
+  }
+
+  storage::Connection& c_;
+  Items& items_;
+  alerts::AlertWriter w_;
+  telemetry::Telemetry telemetry_;
+  std::vector<Params> receipts_;
+  std::unordered_map<std::string, Item*> in_batch_;  // source \x1f event_id → its first item here
+  std::unordered_map<std::string, std::pair<std::string, bool>> prior_;  // source \x1f event_id → (alert, merged)
+  std::chrono::steady_clock::time_point decided_;
+};
+
 void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
   auto started = std::chrono::steady_clock::now();
   bool committed = false;
@@ -338,257 +502,16 @@ void IngestService::run_batch(std::vector<std::unique_ptr<Item>>& batch) {
   try {
     storage::Conn c = db_.acquire();
     storage::Transaction tx(*c);
-    alerts::AlertWriter w(*c, alerts_.config(), clock_, audit_, cache_.get());
-    w.lock_ingest();
-    TimeMs now = w.now();
-    std::vector<Params> receipts, readings;
-    // (source, event_id) → the item that first carried it in this batch
-    std::unordered_map<std::string, Item*> in_batch;
-
-    // Resolves the unit an alert event or reading belongs to, within the source's scope.
-    auto resolve_unit = [&](const IngestSource& src, const std::optional<std::string>& camera_id,
-                            const std::optional<std::string>& device_id,
-                            const std::optional<std::string>& unit_id) -> Result<alerts::UnitRef> {
-      std::optional<std::string> owner;
-      std::string owner_field;
-      if (camera_id) {
-        auto cam = w.camera(*camera_id);
-        if (!cam) return unknown("camera_id", "camera");
-        owner = cam->unit_id;
-        owner_field = "camera_id";
-      }
-      if (device_id) {
-        auto dev = w.device(*device_id);
-        if (!dev) return unknown("device_id", "device");
-        if (owner && *owner != dev->unit_id) {
-          return Error::invalid("device_id", "device_not_in_unit", "device and camera belong to different units");
-        }
-        if (!owner) owner_field = "device_id";
-        owner = dev->unit_id;
-      }
-      if (!owner) {
-        owner = *unit_id;
-        owner_field = "unit_id";
-      }
-      auto unit = w.unit(*owner);
-      std::string what = owner_field.substr(0, owner_field.size() - 3);
-      if (!unit || !src.scope.covers(unit->jpath, unit->id)) return unknown(owner_field, what);
-      if (unit_id && *unit_id != unit->id) {
-        // the sender may see the camera's unit: say which field disagrees
-        auto named = w.unit(*unit_id);
-        if (!named || !src.scope.covers(named->jpath, named->id)) return unknown("unit_id", "unit");
-        return Error::invalid(owner_field, what + "_not_in_unit",
-                              "the " + what + " does not belong to unit " + *unit_id);
-      }
-      return *unit;
-    };
-
-    // Closes the open camera_offline alerts of a camera or device that is back.
-    auto back_online = [&](const alerts::UnitRef& unit, const std::string& subject, const std::string& name) {
-      storage::Rows open = c->query(kOpenOfflineAlerts, {unit.id, subject});
-      for (const auto& row : open) {
-        auto a = w.load_for_update(row.text(0));
-        if (!a) continue;
-        a->state = alerts::AlertState::kClosed;
-        a->handled_at = now;
-        a->updated_at = now;
-        w.save(*a);
-        std::string comment = name + " 已恢复在线，预警自动关闭";
-        w.event(a->id, "closed", alerts::Actor::system(), comment);
-        w.count_handled(*a);
-        w.audit(alerts::Actor::system(), "alert.close", "alert:" + a->id, "{\"reason\":\"back_online\"}");
-        w.outbox_alert("alert.updated", unit, *a, alerts::Actor::system(), comment, false);
-        w.notify_alert(w.recipients(unit).all(), *a, unit, "alert.updated", "设备恢复在线");
-      }
-    };
-
-    // What the items will look up, in a few queries instead of several per item.
-    {
-      std::vector<std::string> cameras, devices, units;
-      std::optional<TimeMs> earliest;
-      auto add = [](std::vector<std::string>& v, const std::optional<std::string>& id) {
-        if (id && plausible_id(*id)) v.push_back(*id);
-      };
-      for (const auto& item : batch) {
-        if (item->kind == Item::Kind::kAlert) {
-          add(cameras, item->event.camera_id);
-          add(devices, item->event.device_id);
-          add(units, item->event.unit_id);
-          earliest = std::min(earliest.value_or(item->event.occurred_at), item->event.occurred_at);
-        } else if (item->kind == Item::Kind::kHeartbeat) {
-          add(cameras, item->heartbeat.camera_id);
-          add(devices, item->heartbeat.device_id);
-        } else {
-          add(devices, item->reading.device_id);
-        }
-      }
-      w.prefetch(cameras, devices, units, earliest);
-    }
-
-    // Receipts of earlier deliveries, one query per source and 500 event ids (not one per event).
-    std::unordered_map<std::string, std::pair<std::string, bool>> prior;  // source \x1f event_id →
-    {
-      std::map<std::string, std::vector<std::string>> ids_by_source;
-      for (const auto& item : batch) {
-        if (item->kind == Item::Kind::kAlert) ids_by_source[item->src().key].push_back(item->event.event_id);
-      }
-      for (const auto& [source, ids] : ids_by_source) {
-        for (size_t i = 0; i < ids.size(); i += 500) {
-          std::string sql = kSelectReceipts;
-          Params ps{source};
-          for (size_t k = i; k < std::min(ids.size(), i + 500); ++k) {
-            ps.emplace_back(ids[k]);
-            sql += (k > i ? ", $" : "$") + std::to_string(ps.size());
-          }
-          for (const auto& r : c->query(sql + ")", ps)) {
-            prior[source + '\x1f' + r.text(0)] = {r.text(1), r.boolean(2)};
-          }
-        }
-      }
-    }
-
-    for (auto& item : batch) {
-      if (item->kind == Item::Kind::kAlert) {
-        AlertEvent& ev = item->event;
-        IngestResult& res = item->result;
-        res.event_id = ev.event_id;
-        std::string key = item->src().key + '\x1f' + ev.event_id;
-        if (auto it = in_batch.find(key); it != in_batch.end()) {
-          res = it->second->result;
-          if (res.ok()) res.duplicate = true;
-          continue;
-        }
-        in_batch.emplace(key, item.get());
-        if (auto it = prior.find(key); it != prior.end()) {
-          res.alert_id = it->second.first;
-          res.merged = it->second.second;
-          res.duplicate = true;
-          continue;
-        }
-        auto unit = resolve_unit(item->src(), ev.camera_id, ev.device_id, ev.unit_id);
-        if (!unit) {
-          res.error = unit.error();
-          continue;
-        }
-        alerts::AlertDraft d;
-        d.camera_id = ev.camera_id;
-        d.device_id = ev.device_id;
-        d.type = ev.type;
-        d.occurred_at = ev.occurred_at;
-        d.confidence = ev.confidence;
-        d.model = ev.model;
-        d.boxes_json = std::move(item->boxes_json);
-        d.source = item->src().key;
-        d.actor = actor_of(item->src());
-        d.audit_source = item->src().scope.source;
-        d.event_id = ev.event_id;
-        if (ev.snapshot_id) {
-          auto f = files::FileCatalog::load(*c, *ev.snapshot_id);
-          if (!f || !f->is_image() || !files::FileCatalog::may_read(item->src().scope, *f)) {
-            res.error = Error::invalid("snapshot_id", "unknown_file", "field 'snapshot_id' names no image you may use");
-            continue;
-          }
-          (void)files::FileCatalog::attach_to_unit(*c, f->id, unit->id, unit->jpath);
-          d.snapshot_file_id = f->id;
-        } else if (item->blob) {
-          std::string fid = new_id("file");
-          c->exec(kInsertFile, {fid, item->blob->sha256, item->blob->sm3, static_cast<std::int64_t>(item->blob->size),
-                                item->blob->content_type, std::string("snapshot"), item->src().scope.user_id, unit->id,
-                                unit->jpath, now});
-          d.snapshot_file_id = fid;
-        }
-        auto out = w.raise(*unit, d);
-        res.alert_id = out.alert_id;
-        res.merged = out.merged;
-        receipts.push_back(
-            {item->src().key, ev.event_id, out.alert_id, std::int64_t{out.merged ? 1 : 0}, now, ev.occurred_at});
-      } else if (item->kind == Item::Kind::kHeartbeat) {
-        const Heartbeat& hb = item->heartbeat;
-        auto unit = resolve_unit(item->src(), hb.camera_id, hb.device_id, std::nullopt);
-        if (!unit) {
-          item->status = unit.error();
-          continue;
-        }
-        if (hb.camera_id) {
-          auto cam = w.camera(*hb.camera_id);
-          c->exec(kCameraSeen, {cam->id, now});
-          w.mark_online(cam->id);
-          c->exec(kUpsertLiveness, {cam->id, std::string("camera"), unit->id, now});
-          if (cam->status != "online") back_online(*unit, cam->id, cam->name);
-        } else {
-          auto dev = w.device(*hb.device_id);
-          c->exec(kDeviceSeen, {dev->id, now});
-          w.mark_online(dev->id);
-          c->exec(kUpsertLiveness, {dev->id, std::string("device"), unit->id, now});
-          if (dev->status != "online") back_online(*unit, dev->id, dev->name);
-        }
-      } else {
-        const Reading& rd = item->reading;
-        auto unit = resolve_unit(item->src(), std::nullopt, rd.device_id, std::nullopt);
-        if (!unit) {
-          item->status = unit.error();
-          continue;
-        }
-        auto dev = w.device(rd.device_id);
-        c->exec(kDeviceSeen, {dev->id, now});
-        w.mark_online(dev->id);
-        c->exec(kUpsertLiveness, {dev->id, std::string("device"), unit->id, now});
-        if (dev->status != "online") back_online(*unit, dev->id, dev->name);
-        for (const auto& [metric, value] : rd.metrics) {
-          readings.push_back({dev->id, rd.at, metric, value});
-          std::optional<alerts::SensorRule> rule = device_rule(dev->thresholds_json, dev->kind, metric);
-          if (!rule) {
-            if (const auto* r = alerts_.config().find_rule(dev->kind, metric)) rule = *r;
-          }
-          if (!rule) continue;
-          bool breach = (rule->min && value < *rule->min) || (rule->max && value > *rule->max);
-          storage::Rows st = c->query(kSelectBreach, {dev->id, metric});
-          if (!breach) {
-            if (!st.empty()) c->exec(kDeleteBreach, {dev->id, metric});
-            continue;
-          }
-          TimeMs since = st.empty() ? rd.at : std::min(st[0].integer(0), rd.at);
-          bool alerted = !st.empty() && st[0].boolean(1);
-          bool raise_now = !alerted && rd.at - since >= rule->min_duration_ms;
-          if (st.empty()) {
-            c->exec(kInsertBreach, {dev->id, metric, since, std::int64_t{raise_now ? 1 : 0}});
-          } else if (raise_now || since != st[0].integer(0)) {
-            c->exec(kUpdateBreach, {dev->id, metric, since, std::int64_t{alerted || raise_now ? 1 : 0}});
-          }
-          if (!raise_now) continue;
-          alerts::AlertDraft d;
-          d.device_id = dev->id;
-          d.type = "sensor_out_of_range";
-          d.occurred_at = rd.at;
-          d.source = item->src().key;
-          d.actor = actor_of(item->src());
-          d.audit_source = item->src().scope.source;
-          char val[32];
-          std::snprintf(val, sizeof val, "%g", value);
-          json::object detail{{"metric", metric},
-                              {"value", value},
-                              {"limit", format_limit(*rule)},
-                              {"since", format_rfc3339(since, alerts_.config().utc_offset_minutes)}};
-          d.boxes_json = "[]";
-          auto out = w.raise(*unit, d);
-          w.event(out.alert_id, "threshold", d.actor,
-                  dev->name + " " + metric + " = " + val + "（要求 " + format_limit(*rule) + "）",
-                  json::serialize(detail));
-        }
-      }
-    }
-    auto decided = std::chrono::steady_clock::now();
-    w.flush();
-    alerts::insert_rows(*c, "ingest_receipts", kReceiptCols, receipts);
-    alerts::insert_rows(*c, "readings", kReadingCols, readings);
+    Batch b(*this, *c, batch);
+    b.run();
     auto written = std::chrono::steady_clock::now();
     tx.commit();
     committed = true;
     auto ms = [](auto a, auto b) { return std::to_string(std::chrono::duration<double, std::milli>(b - a).count()); };
     if (log::enabled(log::Level::kDebug)) {
       log::debug("ingest batch", {{"items", std::to_string(batch.size())},
-                                  {"decide_ms", ms(started, decided)},
-                                  {"write_ms", ms(decided, written)},
+                                  {"decide_ms", ms(started, b.decided())},
+                                  {"write_ms", ms(b.decided(), written)},
                                   {"commit_ms", ms(written, std::chrono::steady_clock::now())}});
     }
   } catch (const std::exception& e) {
@@ -655,5 +578,16 @@ void IngestService::set_delivery(std::function<void(std::function<void()>)> deli
   std::lock_guard g(mu_);
   delivery_ = std::move(deliver);
 }
+
+std::int64_t purge_receipts(storage::Database& db, TimeMs before, int limit) {
+  return db.in_transaction([&](storage::Connection& c) {
+    return c.exec(
+        "DELETE FROM ingest_receipts WHERE (source, event_id) IN (SELECT source, event_id FROM ingest_receipts "
+        "WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
+        {before, std::int64_t{limit}});
+  });
+}
+
+TimeMs receipt_horizon(const IngestConfig& config) { return config.max_age_ms + config.max_future_ms; }
 
 }  // namespace mingchu::ingest

@@ -144,6 +144,7 @@ class IngestService {
 
  private:
   struct Item;
+  class Batch;
   void enqueue(std::unique_ptr<Item> item);  // or refuse it (503) when full or stopping
   void writer_loop();
   void run_batch(std::vector<std::unique_ptr<Item>>& batch);
@@ -164,5 +165,13 @@ class IngestService {
   std::function<void(std::function<void()>)> delivery_;  // under mu_
   std::thread writer_;
 };
+
+// Retention: deletes up to `limit` receipts received before `before` (oldest first) and
+// returns how many. Receipts make event ids idempotent: the caller must not pass a time later
+// than now − (max_age + max_future) of IngestConfig, or a sender's retry of an event that is
+// still accepted could become a second capture (receipt_horizon() says how far back that is).
+std::int64_t purge_receipts(storage::Database& db, TimeMs before, int limit);
+// How long a receipt must be kept so that every event still accepted finds its receipt.
+TimeMs receipt_horizon(const IngestConfig& config);
 
 }  // namespace mingchu::ingest

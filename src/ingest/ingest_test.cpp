@@ -11,6 +11,7 @@
 
 #include "alerts/scheduler.hpp"
 #include "alerts/testing.hpp"
+#include "storage/testing.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "crypto/base64.hpp"
@@ -175,7 +176,8 @@ class IngestTest : public ::testing::TestWithParam<std::string> {
     w_ = std::make_unique<World>(GetParam(), alerts::default_alerts_config(), 8);
     dir_ = std::filesystem::temp_directory_path() / ("mingchu-ingest-" + random_hex(6));
     store_ = std::make_unique<files::FileStore>(dir_, 10 * 1024 * 1024);
-    svc_ = std::make_unique<IngestService>(*w_->db, w_->clock, *w_->audit, *w_->alerts, *store_, metrics_);
+    faults_ = std::make_unique<storage::FaultInjectingDatabase>(*w_->db);
+    svc_ = std::make_unique<IngestService>(*faults_, w_->clock, *w_->audit, *w_->alerts, *store_, metrics_);
     auth::Principal key;  // an API key bound to unit ua
     key.user_id = "key_ua";
     key.username = "key:box";
@@ -225,6 +227,7 @@ class IngestTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::unique_ptr<World> w_;
+  std::unique_ptr<storage::FaultInjectingDatabase> faults_;  // the ingest service's database
   std::filesystem::path dir_;
   std::unique_ptr<files::FileStore> store_;
   Metrics metrics_;
@@ -413,10 +416,7 @@ TEST_P(IngestTest, InlineSnapshotsAreStoredAndLinkedToTheAlert) {
 
 TEST_P(IngestTest, AFailedTransactionAnswers503ToEveryEventAndStoresNothing) {
   ASSERT_TRUE(submit(src_, event("before")).ok());
-  {
-    storage::Conn c = w_->db->acquire();
-    c->exec_script("DROP TABLE ingest_receipts");  // every batch writes receipts: it fails
-  }
+  faults_->fail_statements("INSERT INTO ingest_receipts");  // every batch writes receipts: it fails
   std::vector<std::shared_ptr<std::promise<IngestResult>>> ps;
   std::vector<std::future<IngestResult>> fs;
   for (int i = 0; i < 10; ++i) {
@@ -426,12 +426,8 @@ TEST_P(IngestTest, AFailedTransactionAnswers503ToEveryEventAndStoresNothing) {
                  [p](IngestResult r) { p->set_value(r); });
   }
   for (auto& f : fs) EXPECT_EQ(f.get().http_status(), 503);
-  {
-    storage::Conn c = w_->db->acquire();
-    c->exec_script(
-        "CREATE TABLE ingest_receipts (source TEXT NOT NULL, event_id TEXT NOT NULL, alert_id TEXT NOT NULL, "
-        "merged BIGINT NOT NULL, received_at BIGINT NOT NULL, occurred_at BIGINT, PRIMARY KEY (source, event_id))");
-  }
+  EXPECT_GE(faults_->injected(), 1);
+  faults_->heal();
   EXPECT_EQ(w_->count("SELECT COUNT(*) FROM alerts WHERE type = 'smoking'"), 0) << "nothing half-stored";
   auto retry = submit(src_, event("during-3", "ca2", "smoking"));
   EXPECT_TRUE(retry.ok());

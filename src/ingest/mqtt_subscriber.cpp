@@ -58,6 +58,7 @@ struct MqttSubscriber::Impl {
   MqttSink& sink;
   Metrics& metrics;
   std::atomic<bool>& connected;
+  std::atomic<bool>& subscribed;
   std::string host;
   int port = 1883;
 
@@ -77,8 +78,8 @@ struct MqttSubscriber::Impl {
   };
   std::shared_ptr<Shared> sh = std::make_shared<Shared>();
 
-  Impl(MqttOptions o, MqttSink& s, Metrics& m, std::atomic<bool>& c)
-      : opt(std::move(o)), sink(s), metrics(m), connected(c) {}
+  Impl(MqttOptions o, MqttSink& s, Metrics& m, std::atomic<bool>& c, std::atomic<bool>& sub)
+      : opt(std::move(o)), sink(s), metrics(m), connected(c), subscribed(sub) {}
 
   void count_reject(const std::string& topic, const Error& e) { reject_line(metrics, topic, e); }
 
@@ -110,6 +111,10 @@ struct MqttSubscriber::Impl {
     log::info("MQTT connected", {{"broker", im->host + ":" + std::to_string(im->port)},
                                  {"client_id", im->opt.client_id},
                                  {"session_present", (flags & 1) ? "true" : "false"}});
+  }
+
+  static void on_subscribe(mosquitto*, void* self, int, int, const int*) {
+    static_cast<Impl*>(self)->subscribed = true;
   }
 
   static void on_message(mosquitto*, void* self, const mosquitto_message* msg) {
@@ -174,6 +179,7 @@ struct MqttSubscriber::Impl {
     }
     mosquitto_connect_with_flags_callback_set(mosq, &Impl::on_connect_v3);
     mosquitto_message_callback_set(mosq, &Impl::on_message);
+    mosquitto_subscribe_callback_set(mosq, &Impl::on_subscribe);
     {
       std::lock_guard g(sh->mu);
       ++sh->generation;
@@ -204,6 +210,7 @@ struct MqttSubscriber::Impl {
       ++sh->generation;
       sh->pending = 0;
     }
+    subscribed = false;
     if (connected.exchange(false)) metrics.gauge("mingchu_mqtt_connected", "").set(0);
   }
 
@@ -295,7 +302,7 @@ struct MqttSubscriber::Impl {
 };
 
 MqttSubscriber::MqttSubscriber(MqttOptions opt, MqttSink& sink, Metrics& metrics)
-    : impl_(std::make_unique<Impl>(std::move(opt), sink, metrics, connected_)) {}
+    : impl_(std::make_unique<Impl>(std::move(opt), sink, metrics, connected_, subscribed_)) {}
 
 MqttSubscriber::~MqttSubscriber() { stop(); }
 

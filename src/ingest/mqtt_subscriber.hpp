@@ -94,11 +94,15 @@ class MqttSubscriber {
   Status start();
   void stop();
   bool connected() const { return connected_; }
+  // True once the broker acknowledged the subscriptions (SUBACK) of the current connection:
+  // from then on a message published to the topics reaches this subscriber.
+  bool subscribed() const { return subscribed_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> connected_{false};
+  std::atomic<bool> subscribed_{false};
 };
 
 }  // namespace mingchu::ingest

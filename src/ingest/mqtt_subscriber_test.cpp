@@ -213,11 +213,11 @@ class MqttBrokerTest : public ::testing::Test {
   std::string alerts_topic(const std::string& source = "cam_1") {
     return "mingchu/" + unit_ + "/" + source + "/alerts";
   }
+  // Until the broker acknowledged the subscriptions (SUBACK): only then does a published
+  // message reach the subscriber.
   bool wait_connected(MqttSubscriber& s) {
-    for (int i = 0; i < 400 && !s.connected(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    // the SUBSCRIBE goes out with the next write round
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    return s.connected();
+    for (int i = 0; i < 400 && !s.subscribed(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    return s.connected() && s.subscribed();
   }
 
   Broker broker_;

@@ -7,6 +7,7 @@
 
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::notify {
 namespace {
@@ -75,12 +76,7 @@ void append_id_set(storage::Dialect d, const std::vector<std::string>& ids, std:
     sql += " = ANY($" + std::to_string(params.size()) + "::text[])";
     return;
   }
-  sql += " IN (";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    params.emplace_back(ids[i]);
-    sql += (i ? ", $" : "$") + std::to_string(params.size());
-  }
-  sql += ")";
+  sql += " IN " + storage::in_list(params, ids);
 }
 
 // $1 status, $2 now, $3 claim token; the id set is appended.

@@ -1,14 +1,15 @@
-// A small blocking HTTP/1.1 client for outbound pushes (webhooks, the SMS/voice gateway):
-// one POST per connection (Connection: close), http:// over plain sockets and https:// over
-// OpenSSL with certificate and host name verification, every step bounded by one deadline.
+// The HTTP client for outbound pushes (webhooks, the SMS/voice gateway, the upstream
+// exchange): POST, read the status and the first 4 KiB of the answer. libcurl underneath:
+// connections kept open for the next push to the same host, name resolution, connect, TLS
+// (OpenSSL, certificate and host name verified unless a request turns it off), send and
+// receive all bounded by the request's one deadline. An AddressPolicy is checked on every
+// address actually connected to, after name resolution.
 //
-// Why not Boost.Beast: each Beast translation unit costs ~20 s and ~800 MB to compile on the
-// build machines, and a push needs nothing but "POST, read the status line".
-//
-// Thread safety: an HttpClient may be used from many threads at once. Failure: transport
-// problems (refused, unreachable, timeout, TLS) are returned as kUnavailable with a short
-// message for the delivery log; a malformed URL as kInvalid. Any HTTP status is a success
-// of the transport and is returned in HttpReply.
+// Thread safety: an HttpClient may be used from many threads at once (each thread keeps its
+// own libcurl handles). Failure: transport problems (refused, unreachable, timeout, TLS,
+// an address the policy refuses) are returned as kUnavailable with a short message for the
+// delivery log; a malformed URL as kInvalid. Any HTTP status is a success of the transport
+// and is returned in HttpReply.
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,6 @@
-// The outbox as the notify module reads it. Rows are written by the alerts module in the
-// same transaction as the alert change they describe (migration 3); each row is one event
+// The outbox, owned by the notify module: make_event() and append_outbox() are the only way
+// rows get in; the alerts module calls them in the same transaction as the alert change they
+// describe (migration 3). Each row is one event
 // of the documented schema "mingchu.event.v1" (docs/push-schema.md) and its id is the
 // idempotency key every receiver sees.
 //
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/json.hpp"
 #include "storage/database.hpp"
 
 namespace mingchu::notify {
@@ -41,6 +43,28 @@ struct OutboxEvent {
 inline constexpr const char* kOutboxColumns = "id, topic, unit_id, jpath, payload, sms, created_at";
 // Same, qualified with the alias o (for joins).
 inline constexpr const char* kOutboxColumnsO = "o.id, o.topic, o.unit_id, o.jpath, o.payload, o.sms, o.created_at";
+
+// The unit an event is about, as the envelope names it.
+struct EventUnit {
+  std::string id;
+  std::string name;
+  std::string jurisdiction_id;
+  std::string jpath;
+};
+
+// One event of schema mingchu.event.v1: a new time-ordered id ("evt_..."), the envelope
+// (schema, id, topic, occurred_at = now in the given UTC offset, unit) and then every key of
+// payload (docs/push-schema.md).
+OutboxEvent make_event(std::string_view topic, const EventUnit& unit, json::object payload, bool sms, TimeMs now,
+                       int utc_offset_minutes);
+// Writes events into the outbox inside the caller's transaction (multi-row INSERTs).
+void append_outbox(storage::Connection& c, const std::vector<OutboxEvent>& events);
+
+// Retention of what was delivered: deletes up to `limit` deliveries delivered before `before`,
+// then up to `limit` outbox rows created before it that are dispatched and have no delivery
+// left (pending and dead deliveries, and their rows, stay: the retry API needs them). Returns
+// how many rows went.
+std::int64_t purge_delivered(storage::Database& db, TimeMs before, int limit);
 
 // Reads an OutboxEvent from row columns [first, first + 7).
 OutboxEvent outbox_event_from_row(const storage::Row& r, size_t first = 0);

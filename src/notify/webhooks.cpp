@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "auth/principal.hpp"
 #include "core/ids.hpp"
 #include "core/json.hpp"
 #include "crypto/sm3.hpp"
@@ -81,20 +82,7 @@ Delivery delivery_from_row(const storage::Row& r) {
   return d;
 }
 
-bool in_scope(std::string_view scope, std::string_view jpath) {
-  return !scope.empty() && jpath.substr(0, scope.size()) == scope;
-}
-
-// " AND jpath >= $n AND jpath < $n+1": the subtree of scope, served by the jpath index.
-void append_subtree(std::string& sql, storage::Params& params, const std::string& scope) {
-  if (scope == "/") return;
-  std::string upper = scope;
-  upper.back() = '0';  // paths end in '/', and '0' follows '/' in ASCII
-  params.emplace_back(scope);
-  sql += " AND jpath >= $" + std::to_string(params.size());
-  params.emplace_back(upper);
-  sql += " AND jpath < $" + std::to_string(params.size());
-}
+bool in_scope(std::string_view scope, std::string_view jpath) { return auth::in_subtree(scope, jpath); }
 
 audit::Entry entry_for(const Actor& who, std::string action, std::string target, std::string detail = {}) {
   audit::Entry e;
@@ -236,7 +224,7 @@ std::pair<std::vector<Webhook>, std::int64_t> WebhookService::list(const Actor& 
   if (who.scope_jpath.empty()) return {out, 0};
   std::string where = " FROM webhooks WHERE deleted_at IS NULL";
   storage::Params params;
-  append_subtree(where, params, who.scope_jpath);
+  auth::append_subtree("jpath", who.scope_jpath, where, params);
   storage::Conn c = db_.acquire();
   std::int64_t total = c->query("SELECT COUNT(*)" + where, params)[0].integer(0);
   params.emplace_back(std::int64_t{limit});

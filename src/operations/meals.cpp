@@ -7,6 +7,7 @@
 #include "core/time.hpp"
 #include "core/validate.hpp"
 #include "operations/internal.hpp"
+#include "storage/sql.hpp"
 #include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
 
@@ -211,7 +212,7 @@ Result<Sample> Operations::dispose_sample(const auth::Principal& p, std::string_
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
   storage::Rows r =
-      c->query(std::string(kSelectSamples) + " WHERE id = $1" + registry::detail::for_update(*c), {std::string(id)});
+      c->query(std::string(kSelectSamples) + " WHERE id = $1" + storage::for_update(*c), {std::string(id)});
   if (r.empty()) return Error::not_found("sample");
   Sample s = sample_from_row(r[0]);
   if (!p.covers(s.jpath, s.unit_id)) return Error::not_found("sample");
@@ -299,7 +300,7 @@ Result<Delivery> Operations::hand_over(const auth::Principal& p, std::string_vie
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
   storage::Rows r =
-      c->query(std::string(kSelectDeliveries) + " WHERE id = $1" + registry::detail::for_update(*c), {std::string(id)});
+      c->query(std::string(kSelectDeliveries) + " WHERE id = $1" + storage::for_update(*c), {std::string(id)});
   if (r.empty()) return Error::not_found("delivery");
   Delivery d = delivery_from_row(r[0]);
   if (!p.covers(d.jpath, d.unit_id)) return Error::not_found("delivery");

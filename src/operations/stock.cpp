@@ -6,6 +6,7 @@
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "operations/internal.hpp"
+#include "storage/sql.hpp"
 #include "operations/operations.hpp"
 
 namespace mingchu::operations {
@@ -172,7 +173,7 @@ Result<StockOut> Operations::stock_out(const auth::Principal& p, const StockOutI
   if (!detail::keeps_ledgers(p)) return detail::read_only();
   const int today_n = today();
   // SQLite's write transaction already serialises stock-outs; PostgreSQL locks the rows.
-  storage::Rows batches = c->query(std::string(kFefoBatches) + registry::detail::for_update(*c),
+  storage::Rows batches = c->query(std::string(kFefoBatches) + storage::for_update(*c),
                                    {unit->id, in.item, std::int64_t{today_n}});
   std::string uom;
   double available = 0;

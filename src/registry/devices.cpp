@@ -36,9 +36,7 @@ Device from_row(const storage::Row& r) {
   return d;
 }
 
-bool unit_scoped(const auth::Principal& p) {
-  return p.role == auth::Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty());
-}
+bool unit_scoped(const auth::Principal& p) { return p.unit_scoped(); }
 bool manages(const auth::Principal& p) { return !unit_scoped(p) && !p.jpath.empty() && !p.ingest_only; }
 
 std::optional<Device> load(storage::Connection& c, std::string_view id) {

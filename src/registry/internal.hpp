@@ -12,6 +12,7 @@
 #include "core/result.hpp"
 #include "registry/model.hpp"
 #include "storage/database.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::registry::detail {
 
@@ -104,10 +105,7 @@ inline std::string text_order(const storage::Connection& c, std::string_view col
   if (c.dialect() == storage::Dialect::kPostgres) return std::string(col) + " COLLATE \"C\"";
   return std::string(col);
 }
-// Row locks for read-modify-write on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises.
-inline std::string for_update(const storage::Connection& c) {
-  return c.dialect() == storage::Dialect::kPostgres ? " FOR UPDATE" : "";
-}
+using storage::for_update;
 
 // "%text%" for LIKE ... ESCAPE '\', lower-cased (ASCII) to match LOWER(col) on both engines.
 std::string contains_pattern(std::string_view text);

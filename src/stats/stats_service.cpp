@@ -5,6 +5,7 @@
 
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::stats {
 
@@ -26,23 +27,10 @@ struct Scope {
 
   void append(std::string& sql, Params& ps, const char* jpath_col, const char* unit_col) const {
     if (by_units) {
-      if (unit_ids.empty()) {
-        sql += " AND 1 = 0";
-        return;
-      }
-      sql += std::string(" AND ") + unit_col + " IN (";
-      for (size_t i = 0; i < unit_ids.size(); ++i) {
-        ps.emplace_back(unit_ids[i]);
-        sql += (i ? ", $" : "$") + std::to_string(ps.size());
-      }
-      sql += ")";
-      return;
+      auth::append_units(unit_col, unit_ids, sql, ps);
+    } else if (path) {
+      auth::append_subtree(jpath_col, *path, sql, ps);
     }
-    if (!path || *path == "/") return;
-    ps.emplace_back(*path);
-    sql += std::string(" AND ") + jpath_col + " >= $" + std::to_string(ps.size());
-    ps.emplace_back(auth::path_upper(*path));
-    sql += std::string(" AND ") + jpath_col + " < $" + std::to_string(ps.size());
   }
 };
 
@@ -77,7 +65,7 @@ Result<Overview> StatsService::compute(const auth::Principal& p, const OverviewQ
 
   storage::Conn c = db_.acquire();
   Scope scope;
-  scope.by_units = p.role == auth::Role::kMerchant || (!p.unit_ids.empty() && p.jpath.empty());
+  scope.by_units = p.unit_scoped();
   if (scope.by_units) {
     scope.unit_ids = p.unit_ids;
   } else {
@@ -200,14 +188,12 @@ Result<Overview> StatsService::compute(const auth::Principal& p, const OverviewQ
   });
   if (units.size() > kTopUnits) units.resize(kTopUnits);
   if (!units.empty()) {
-    std::string sql = "SELECT id, name FROM units WHERE id IN (";
+    std::vector<std::string> ids;
+    for (const auto& u : units) ids.push_back(u.first);
     Params ps;
-    for (size_t i = 0; i < units.size(); ++i) {
-      ps.emplace_back(units[i].first);
-      sql += (i ? ", $" : "$") + std::to_string(i + 1);
-    }
+    std::string sql = "SELECT id, name FROM units WHERE id IN " + storage::in_list(ps, ids);
     std::unordered_map<std::string, std::string> names;
-    for (const auto& r : c->query(sql + ")", ps)) names[r.text(0)] = r.text(1);
+    for (const auto& r : c->query(sql, ps)) names[r.text(0)] = r.text(1);
     for (const auto& [u, n] : units) o.top_units.push_back(TopUnit{u, names[u], n});
   }
   o.alerts_per_unit = o.units > 0 ? static_cast<double>(o.alerts_total) / static_cast<double>(o.units) : 0;

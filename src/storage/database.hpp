@@ -126,7 +126,10 @@ class Database {
   // A short description without credentials, for logs.
   virtual std::string describe() const = 0;
 
-  // Runs fn inside a transaction on a pooled connection, retrying on serialization failures.
+  // Runs fn inside a transaction on a pooled connection; commits when fn returns, rolls back
+  // when it throws. No retry: PostgreSQL runs at READ COMMITTED here, where serialization
+  // failures do not occur, and rows that must not race are locked (FOR UPDATE, advisory
+  // locks); a deadlock is a DbError(kOther) like any other failure, and the request is over.
   template <typename Fn>
   auto in_transaction(Fn&& fn) {
     Conn c = acquire();

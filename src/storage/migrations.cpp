@@ -1010,6 +1010,11 @@ CREATE TABLE op_delivery_points (
 );
 -- the trip's geofence: {points: [[lat, lng]…], corridor_m, temp_min_c?, temp_max_c?}
 ALTER TABLE op_deliveries ADD COLUMN route TEXT;
+      {16, "retention (issue 13)", R"SQL(
+-- Retention deletes the oldest rows of these append-only tables in small batches: by time,
+-- not by key.
+CREATE INDEX ingest_receipts_received ON ingest_receipts(received_at);
+CREATE INDEX readings_at ON readings(at);
 )SQL"},
       {18, "API keys limited to resources", R"SQL(
 -- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all

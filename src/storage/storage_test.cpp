@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "storage/migrations.hpp"
+#include "storage/sql.hpp"
 #include "storage/testing.hpp"
 
 namespace mingchu::storage {
@@ -113,6 +114,38 @@ TEST(StorageUrl, SqliteUrlForms) {
 TEST(RenderSql, DialectTokens) {
   EXPECT_EQ(render_sql("a TEXT{{C}}, b {{REAL}}", Dialect::kPostgres), "a TEXT COLLATE \"C\", b DOUBLE PRECISION");
   EXPECT_EQ(render_sql("a TEXT{{C}}, b {{REAL}}", Dialect::kSqlite), "a TEXT, b REAL");
+}
+
+TEST_P(StorageTest, InsertRowsAndInListsCoverEveryRowInChunks) {
+  // 1 000 rows: more than one multi-row statement (64 rows) and more than one IN list (500)
+  std::vector<Params> rows;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) {
+    keys.push_back("k" + std::to_string(i));
+    rows.push_back({keys.back(), std::string("v") + std::to_string(i)});
+  }
+  db_->in_transaction([&](Connection& c) { insert_rows(c, "settings", {"key", "value"}, rows); });
+  Conn c = db_->acquire();
+  EXPECT_EQ(c->query("SELECT COUNT(*) FROM settings WHERE key LIKE 'k%'")[0].integer(0), 1000);
+  size_t found = 0, chunks = 0;
+  for_each_chunk(keys, [&](const std::vector<std::string>& chunk) {
+    ++chunks;
+    EXPECT_LE(chunk.size(), kMaxInList);
+    Params ps{std::string("v")};
+    std::string sql = "SELECT COUNT(*) FROM settings WHERE value LIKE $1 || '%' AND key IN " + in_list(ps, chunk);
+    EXPECT_EQ(ps.size(), chunk.size() + 1);
+    found += static_cast<size_t>(c->query(sql, ps)[0].integer(0));
+  });
+  EXPECT_EQ(chunks, 2u);
+  EXPECT_EQ(found, 1000u);
+  // an upsert through the suffix changes the rows it names and adds none
+  db_->in_transaction([&](Connection& t) {
+    insert_rows(t, "settings", {"key", "value"}, {{std::string("k7"), std::string("seven")}},
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  });
+  EXPECT_EQ(c->query("SELECT value FROM settings WHERE key = 'k7'")[0].text(0), "seven");
+  EXPECT_EQ(c->query("SELECT COUNT(*) FROM settings WHERE key LIKE 'k%'")[0].integer(0), 1000);
+  EXPECT_EQ(for_update(*c), c->dialect() == Dialect::kPostgres ? " FOR UPDATE" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StorageTest, ::testing::ValuesIn(test_engines()),

@@ -44,4 +44,64 @@ std::unique_ptr<Database> open_test_database(const std::string& engine, int pool
   return db;
 }
 
+namespace {
+
+class FaultInjectingConnection final : public Connection {
+ public:
+  FaultInjectingConnection(FaultInjectingDatabase& db, Conn inner) : db_(db), inner_(std::move(inner)) {}
+  Dialect dialect() const override { return inner_->dialect(); }
+  Rows query(std::string_view sql, const Params& params) override {
+    db_.check(sql);
+    return inner_->query(sql, params);
+  }
+  std::int64_t exec(std::string_view sql, const Params& params) override {
+    db_.check(sql);
+    return inner_->exec(sql, params);
+  }
+  void exec_script(std::string_view sql) override {
+    db_.check(sql);
+    inner_->exec_script(sql);
+  }
+  void begin() override { inner_->begin(); }
+  void commit() override {
+    db_.check("COMMIT");
+    inner_->commit();
+  }
+  void rollback() override { inner_->rollback(); }
+  bool healthy() const override { return inner_->healthy(); }
+
+ private:
+  FaultInjectingDatabase& db_;
+  Conn inner_;
+};
+
+}  // namespace
+
+void FaultInjectingDatabase::fail_statements(std::string needle, DbError::Kind kind) {
+  std::lock_guard g(mu_);
+  needle_ = std::move(needle);
+  kind_ = kind;
+}
+
+void FaultInjectingDatabase::heal() {
+  std::lock_guard g(mu_);
+  needle_.clear();
+}
+
+std::int64_t FaultInjectingDatabase::injected() const {
+  std::lock_guard g(mu_);
+  return injected_;
+}
+
+void FaultInjectingDatabase::check(std::string_view sql) {
+  std::lock_guard g(mu_);
+  if (needle_.empty() || sql.find(needle_) == std::string_view::npos) return;
+  ++injected_;
+  throw DbError(kind_, "injected failure: " + std::string(sql.substr(0, 80)));
+}
+
+Conn FaultInjectingDatabase::acquire() {
+  return Conn(this, std::make_unique<FaultInjectingConnection>(*this, inner_.acquire()));
+}
+
 }  // namespace mingchu::storage

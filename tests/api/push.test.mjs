@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import amqp from 'amqplib'
 import { FakeSmsGateway } from './fake_sms_gateway.mjs'
-import { Server, USERS, WebhookReceiver, freePort, openSse, sleep, waitFor } from './push_helpers.mjs'
+import { Server, USERS, WebhookReceiver, freePort, openSse, waitFor } from './push_helpers.mjs'
 
 const AMQP_URL = process.env.MINGCHU_TEST_AMQP
 const MQTT_URL = process.env.MINGCHU_TEST_MQTT
@@ -277,7 +277,6 @@ test('SSE: alert.created reaches the regulators in scope only, and a merchant on
     const dCams = await cameras(district)
     const merchantCam = fresh(dCams, types.class1, (c) => me.unit_ids.includes(c.unit_id))
     const notMerchantCam = fresh(dCams, types.other, (c) => !me.unit_ids.includes(c.unit_id))
-    await sleep(400) // let the hubs subscribe before the events commit
     const a1 = await ingest(admin, { event_id: `sse-${crypto.randomUUID()}`, camera_id: notMerchantCam.id, type: types.other, occurred_at: iso() })
     const a2 = await ingest(admin, { event_id: `sse-${crypto.randomUUID()}`, camera_id: merchantCam.id, type: types.class1, occurred_at: iso() })
     const hasAlert = (s, id) => s.events.find((e) => e.event === 'alert.created' && JSON.parse(e.data).alert?.id === id)
@@ -285,7 +284,10 @@ test('SSE: alert.created reaches the regulators in scope only, and a merchant on
     assert.ok(e1.id && e1.raw.startsWith('event: alert.created\nid: '), e1.raw.slice(0, 80))
     await waitFor('the merchant to get their alert', () => hasAlert(sMerchant, a2.alert_id))
     await waitFor('the district regulator to get the second', () => hasAlert(sDistrict, a2.alert_id))
-    await sleep(800)
+    // a marker in the other district, committed after a1 and a2: once its regulator has it,
+    // the hub has offered every earlier event to that stream (it publishes in commit order)
+    const marker = await ingest(admin, { event_id: `sse-${crypto.randomUUID()}`, camera_id: fresh(await cameras(other), types.other).id, type: types.other, occurred_at: iso() })
+    await waitFor('the other district to get its own alert', () => hasAlert(sOther, marker.alert_id))
     assert.ok(!hasAlert(sOther, a1.alert_id) && !hasAlert(sOther, a2.alert_id), 'never an alert of another district')
     assert.ok(!hasAlert(sMerchant, a1.alert_id), 'never another unit of the merchant')
     for (const e of sOther.events) {
@@ -309,7 +311,10 @@ test('SMS/voice gateway: class-1 alerts only, to the unit and the duty phone', a
   const c1 = await ingest(admin, { event_id: `sms-${crypto.randomUUID()}`, camera_id: fresh(cams, types.class1).id, type: types.class1, occurred_at: iso() })
   const c2 = await ingest(admin, { event_id: `sms-${crypto.randomUUID()}`, camera_id: fresh(cams, types.other).id, type: types.other, occurred_at: iso() })
   await waitFor('the gateway to get the class-1 alert', () => sms.received.slice(before).some((r) => r.json?.alert_id === c1.alert_id))
-  await sleep(1500) // time for anything that should not come
+  // a class-1 marker committed after c2: once it is sent, c2's outbox row has been fanned out
+  // (the dispatcher takes rows in commit order), so an SMS for c2 would have been sent too
+  const c3 = await ingest(admin, { event_id: `sms-${crypto.randomUUID()}`, camera_id: fresh(cams, types.class1).id, type: types.class1, occurred_at: iso() })
+  await waitFor('the gateway to get the marker', () => sms.received.slice(before).some((r) => r.json?.alert_id === c3.alert_id))
   const all = sms.received
   assert.ok(all.length > 0)
   for (const r of all) {
@@ -356,9 +361,18 @@ test('MQTT: events published while the server is stopped become alerts after the
   const path = `/api/v1/alerts?camera_id=${picks[0].id}&type=${types.other}&page_size=50`
   const before = await server.api('GET', path, { token })
   pub(`mingchu/${picks[0].unit_id}/${picks[0].id}/alerts`, JSON.stringify({ event_id: ids[0], type: types.other, occurred_at: iso() }))
-  await sleep(1500)
-  const again = await server.api('GET', path, { token })
-  assert.deepEqual(again.items.map((a) => [a.id, a.capture_count]), before.items.map((a) => [a.id, a.capture_count]))
+  // a marker on the same topic (a new event 3 hours back, outside the dedup window, so a new
+  // alert): the subscriber handles one topic's messages in order, so once the marker is an
+  // alert the duplicate has been handled
+  const markerAt = new Date(Date.now() - 3 * 3600 * 1000).toISOString()
+  pub(`mingchu/${picks[0].unit_id}/${picks[0].id}/alerts`, JSON.stringify({ event_id: `mqtt-${crypto.randomUUID()}`, type: types.other, occurred_at: markerAt }))
+  let again
+  await waitFor('the marker alert', async () => {
+    again = await server.api('GET', path, { token })
+    return again.items.length === before.items.length + 1
+  }, { timeout: 30000 })
+  const known = new Set(before.items.map((a) => a.id))
+  assert.deepEqual(again.items.filter((a) => known.has(a.id)).map((a) => [a.id, a.capture_count]), before.items.map((a) => [a.id, a.capture_count]))
 })
 
 test('webhook: SIGKILL while sending; after the restart every event still arrives', async () => {

@@ -189,6 +189,10 @@ export async function openSse(base, token) {
   if (res.status !== 200) throw new Error(`stream answered ${res.status}: ${await res.text()}`)
   const events = []
   const stream = { events, status: res.status, contentType: res.headers.get('content-type'), close: () => ctrl.abort() }
+  // The server writes "retry:" once the stream is subscribed to its node's hub: from then on
+  // every committed event reaches it. openSse resolves only then (no sleep needed after it).
+  let subscribed
+  const ready = new Promise((resolve) => (subscribed = resolve))
   ;(async () => {
     const decoder = new TextDecoder()
     let buf = ''
@@ -206,7 +210,8 @@ export async function openSse(base, token) {
             const colon = line.indexOf(':')
             const field = colon < 0 ? line : line.slice(0, colon)
             const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
-            if (field === 'event') (ev.event = value), (any = true)
+            if (field === 'retry') subscribed()
+            else if (field === 'event') (ev.event = value), (any = true)
             else if (field === 'id') ev.id = value
             else if (field === 'data') ev.data.push(value), (any = true)
           }
@@ -216,6 +221,9 @@ export async function openSse(base, token) {
     } catch {
       // aborted
     }
+    subscribed()  // ended before subscribing: the waits below fail on their own
   })()
+  const timer = new Promise((_, reject) => setTimeout(() => reject(new Error('the stream never said it was subscribed (retry:)')), 15000).unref())
+  await Promise.race([ready, timer])
   return stream
 }

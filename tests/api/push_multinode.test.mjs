@@ -109,7 +109,6 @@ test('an SSE client on node B sees an alert ingested through node A', async () =
   try {
     const adminA = await a.login(USERS.admin)
     const cams = (await a.api('GET', '/api/v1/cameras?page_size=200', { token: district })).items
-    await new Promise((r) => setTimeout(r, 400))
     const r = await a.api('POST', '/api/v1/ingest/alerts', {
       token: adminA,
       body: { event_id: `mn-sse-${crypto.randomUUID()}`, camera_id: cams[cams.length - 1].id, type: 'smoking', occurred_at: new Date().toISOString() },

@@ -391,7 +391,12 @@ test('the public QR page opens without login and masks staff names', { timeout: 
     assert.ok(n.includes('*'), `staff name not masked: ${n}`)
     assert.ok(!fullNames.has(n), `full staff name shown: ${n}`)
   }
-  assert.ok((await page.locator('[data-test=public-camera]').count()) >= 0)
+  // exactly the cameras the unit discloses (the demo makes two areas of every kitchen public)
+  const disclosed = await api('GET', `/public/units/${unit.disclosure_token}`)
+  assert.ok(disclosed.public_cameras.length > 0, 'the demo unit discloses cameras')
+  assert.equal(await page.locator('[data-test=public-camera]').count(), disclosed.public_cameras.length)
+  const camText = (await page.locator('[data-test=public-cameras]').innerText())
+  for (const c of disclosed.public_cameras) assert.ok(camText.includes(c.name), `public camera ${c.name} shown`)
   assert.equal(await page.evaluate(() => localStorage.getItem('mingchu.console.token')), null, 'no login involved')
   await shot(page, 'public-unit')
   await page.context().close()
