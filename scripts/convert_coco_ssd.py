@@ -238,7 +238,7 @@ def main():
     pb_path = os.path.join(out_dir, "coco_ssdlite.pb")
     anchors_path = os.path.join(out_dir, "coco_ssdlite.anchors")
     with open(pb_path + ".tmp", "wb") as f:
-        f.write(g.SerializeToString())
+        f.write(g.SerializeToString(deterministic=True))
     with open(anchors_path + ".tmp", "wb") as f:
         f.write(anchors.tobytes())
     meta = {
