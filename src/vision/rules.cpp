@@ -1,6 +1,7 @@
 #include "vision/rules.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <opencv2/imgproc.hpp>
@@ -82,11 +83,14 @@ Status read_polygons(const json::value& v, const std::string& field, std::vector
   return ok_status();
 }
 
+// floats as the decimals they were given as (0.7f is 0.699999988 as a double)
+double dec(float v) { return std::round(static_cast<double>(v) * 1e5) / 1e5; }
+
 json::array polygons_json(const std::vector<Polygon>& ps) {
   json::array a;
   for (const auto& p : ps) {
     json::array pa;
-    for (const auto& pt : p) pa.push_back(json::array{pt.x, pt.y});
+    for (const auto& pt : p) pa.push_back(json::array{dec(pt.x), dec(pt.y)});
     a.push_back(std::move(pa));
   }
   return a;
@@ -107,7 +111,7 @@ Result<CameraAi> parse_camera_ai(const json::object& o, const std::function<bool
   }
   if (auto rate = r.opt_number("rate", 0.1, 25)) c.rate = *rate;
   if (const auto* m = r.opt_object("motion")) {
-    ObjectReader mr(*m, "motion.");
+    ObjectReader mr(*m, "motion");
     if (auto e = mr.opt_bool("enabled")) c.motion = *e;
     if (auto t = mr.opt_int("threshold", 1, 255)) c.motion_threshold = static_cast<int>(*t);
     if (mr.has("masks")) {
@@ -124,7 +128,7 @@ Result<CameraAi> parse_camera_ai(const json::object& o, const std::function<bool
       if (!known_type(code)) return Error::invalid(f, "unknown_alert_type", "no alert type '" + code + "'");
       if (!val.is_object()) return Error::invalid(f, "invalid_type", f + " must be an object");
       TypeRule t = c.types.count(code) ? c.types[code] : TypeRule{};
-      ObjectReader tr(val.as_object(), f + ".");
+      ObjectReader tr(val.as_object(), f);
       if (auto e = tr.opt_bool("enabled")) t.enabled = *e;
       if (const auto* labels = tr.opt_array("labels", 32)) {
         t.labels.clear();
@@ -186,10 +190,10 @@ json::object camera_ai_to_json(const CameraAi& c) {
       sched.emplace_back(buf);
     }
     types[code] = json::object{{"enabled", t.enabled},       {"labels", std::move(labels)},
-                               {"min_score", t.min_score},   {"k", t.k},
-                               {"n", t.n},                   {"min_area", t.min_area},
-                               {"max_area", t.max_area},     {"min_aspect", t.min_aspect},
-                               {"max_aspect", t.max_aspect}, {"zones", polygons_json(t.zones)},
+                               {"min_score", dec(t.min_score)},   {"k", t.k},
+                               {"n", t.n},                   {"min_area", dec(t.min_area)},
+                               {"max_area", dec(t.max_area)},     {"min_aspect", dec(t.min_aspect)},
+                               {"max_aspect", dec(t.max_aspect)}, {"zones", polygons_json(t.zones)},
                                {"schedule", std::move(sched)}, {"cooldown_s", t.cooldown_s}};
   }
   o["types"] = std::move(types);
