@@ -4,8 +4,11 @@
 
 #include "vision/detector.hpp"
 #include "vision/evaluate.hpp"
+#include "vision/motion.hpp"
+#include "vision/rules.hpp"
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 namespace mingchu::vision {
 namespace {
@@ -145,6 +148,109 @@ TEST(VisionEval, BadDataSetsAreRefusedWithTheReason) {
   auto missing = load_coco_ssd("/nonexistent-mingchu-models");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, "model_missing");
+}
+
+// ---------------------------------------------------------------- rules
+
+Detection box(const char* label, float score, float x, float y, float w, float h) {
+  Detection d = det(0, score, x, y, w, h);
+  d.label = label;
+  return d;
+}
+
+TEST(VisionRules, KOfNThenCooldown) {
+  CameraAi c = default_camera_ai();  // animal: k 2 of n 3, cooldown 300 s
+  RuleState st;
+  const cv::Size frame(640, 360);
+  std::vector<Detection> cat = {box("cat", 0.9f, 100, 100, 100, 80)};
+  TimeMs t = 1'000'000;
+  EXPECT_TRUE(apply_rules(c, cat, frame, t, 720, st).empty()) << "one frame is not enough";
+  EXPECT_TRUE(apply_rules(c, {}, frame, t += 500, 720, st).empty());
+  auto f = apply_rules(c, cat, frame, t += 500, 720, st);
+  ASSERT_EQ(f.size(), 1u) << "2 of the last 3";
+  EXPECT_EQ(f[0].type, "animal");
+  EXPECT_FLOAT_EQ(f[0].score, 0.9f);
+  EXPECT_TRUE(apply_rules(c, cat, frame, t += 500, 720, st).empty()) << "cooldown";
+  EXPECT_EQ(apply_rules(c, cat, frame, t + 301'000, 720, st).size(), 1u) << "after the cooldown";
+}
+
+TEST(VisionRules, ScoreAreaAspectZoneAndSchedule) {
+  auto known = [](const std::string& code) { return code == "animal" || code == "stranger" || code == "phone_use"; };
+  auto parsed = parse_object(R"({"types": {"animal": {"k": 1, "n": 1, "min_area": 0.01, "max_aspect": 3,
+      "zones": [[[0, 0.5], [1, 0.5], [1, 1], [0, 1]]]}, "stranger": {"k": 1, "n": 1}}})");
+  ASSERT_TRUE(parsed.ok());
+  auto c = parse_camera_ai(*parsed, known);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const cv::Size frame(100, 100);
+  auto fires = [&](std::vector<Detection> d, int minute = 720) {
+    RuleState st;
+    return apply_rules(*c, d, frame, 1'000'000, minute, st);
+  };
+  EXPECT_EQ(fires({box("dog", 0.8f, 10, 60, 20, 20)}).size(), 1u);
+  EXPECT_TRUE(fires({box("dog", 0.4f, 10, 60, 20, 20)}).empty()) << "below min_score";
+  EXPECT_TRUE(fires({box("dog", 0.8f, 10, 60, 5, 5)}).empty()) << "area below min_area";
+  EXPECT_TRUE(fires({box("dog", 0.8f, 0, 60, 80, 20)}).empty()) << "aspect 4 > 3";
+  EXPECT_TRUE(fires({box("dog", 0.8f, 10, 10, 20, 20)}).empty()) << "feet outside the zone";
+  EXPECT_TRUE(fires({box("horse", 0.9f, 10, 60, 20, 20)}).empty()) << "not a label of the type";
+  // stranger: a person only while the kitchen is closed (22:00-06:00)
+  EXPECT_TRUE(fires({box("person", 0.9f, 10, 10, 20, 60)}, 12 * 60).empty());
+  ASSERT_EQ(fires({box("person", 0.9f, 10, 10, 20, 60)}, 23 * 60).size(), 1u);
+  EXPECT_EQ(fires({box("person", 0.9f, 10, 10, 20, 60)}, 5 * 60)[0].type, "stranger");
+}
+
+TEST(VisionRules, PhoneCountsOnlyInAPersonsHands) {
+  CameraAi c = default_camera_ai();
+  c.types["phone_use"].k = 1;
+  c.types["phone_use"].n = 1;
+  c.types.erase("stranger");
+  const cv::Size frame(640, 360);
+  RuleState a, b;
+  std::vector<Detection> held = {box("person", 0.8f, 100, 50, 150, 300), box("cell phone", 0.7f, 150, 150, 20, 30)};
+  std::vector<Detection> on_table = {box("person", 0.8f, 100, 50, 150, 300), box("cell phone", 0.7f, 400, 300, 20, 30)};
+  EXPECT_EQ(apply_rules(c, held, frame, 1, 720, a).size(), 1u);
+  EXPECT_TRUE(apply_rules(c, on_table, frame, 1, 720, b).empty());
+}
+
+TEST(VisionRules, SettingsRefuseBadInputNamingTheField) {
+  auto known = [](const std::string& code) { return code == "animal"; };
+  auto field = [&](const char* text) {
+    auto o = parse_object(text);
+    if (!o) return std::string("unparsed");
+    auto c = parse_camera_ai(*o, known);
+    return c.ok() ? std::string("ok") : c.error().field;
+  };
+  EXPECT_EQ(field(R"({"types": {"animal": {"min_score": 0.6}}})"), "ok");
+  EXPECT_EQ(field(R"({"types": {"rodentx": {}}})"), "types.rodentx");
+  EXPECT_EQ(field(R"({"types": {"animal": {"k": 4, "n": 3}}})"), "types.animal.k");
+  EXPECT_EQ(field(R"({"types": {"animal": {"schedule": ["7:00-9:00"]}}})"), "types.animal.schedule");
+  EXPECT_EQ(field(R"({"types": {"animal": {"zones": [[[0,0],[1,0]]]}}})"), "types.animal.zones");
+  EXPECT_EQ(field(R"({"types": {"animal": {"labels": []}}})"), "types.animal.labels");
+  EXPECT_EQ(field(R"({"motion": {"masks": "all"}})"), "motion.masks");
+  EXPECT_EQ(field(R"({"rate": 100})"), "rate");
+  EXPECT_EQ(field(R"({"other": 1})"), "other");
+  EXPECT_TRUE(in_schedule({{22 * 60, 6 * 60}}, 23 * 60));
+  EXPECT_TRUE(in_schedule({{22 * 60, 6 * 60}}, 0));
+  EXPECT_FALSE(in_schedule({{22 * 60, 6 * 60}}, 6 * 60));
+  EXPECT_TRUE(in_schedule({}, 0));
+}
+
+// ---------------------------------------------------------------- motion
+
+TEST(VisionMotion, StillSceneIsQuietAMovingObjectIsSeenAndMasksHideIt) {
+  cv::Mat wall(360, 640, CV_8UC3, cv::Scalar(200, 200, 200));
+  MotionDetector m;
+  EXPECT_EQ(m.update(wall).size(), 1u) << "the first frame is all motion";
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(m.update(wall).empty());
+  cv::Mat cat = wall.clone();
+  cv::rectangle(cat, cv::Rect(400, 200, 120, 100), cv::Scalar(40, 60, 90), cv::FILLED);
+  auto moved = m.update(cat);
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_GE((moved[0] & cv::Rect(400, 200, 120, 100)).area(), 120 * 100 * 8 / 10);
+  MotionDetector masked;
+  masked.set_masks({{{0.5f, 0.4f}, {1.0f, 0.4f}, {1.0f, 1.0f}, {0.5f, 1.0f}}});
+  masked.update(wall);
+  masked.update(wall);
+  EXPECT_TRUE(masked.update(cat).empty()) << "motion inside the mask does not count";
 }
 
 }  // namespace
