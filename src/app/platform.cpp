@@ -21,6 +21,7 @@
 #include "notify/webhooks.hpp"
 #include "storage/migrations.hpp"
 #include "video/video_service.hpp"
+#include "vision/model_registry.hpp"
 #include "vision/vision_service.hpp"
 
 namespace mingchu::app {
@@ -357,6 +358,13 @@ int Platform::serve() {
   ctx.video = video_.get();
   http::add_video_routes(router, ctx);
   ctx.vision = vision_.get();
+  {
+    const alerts::AlertsConfig* taxonomy = &alerts_->config();
+    vision_models_ = std::make_unique<vision::ModelRegistry>(
+        *db_, *clock_, std::filesystem::path(cfg_.data_dir) / "models",
+        [taxonomy](const std::string& code) { return taxonomy->find_type(code) != nullptr; });
+  }
+  ctx.vision_models = vision_models_.get();
   http::add_vision_routes(router, ctx);
   http::add_report_routes(router, ctx);
   ctx.router = &router;

@@ -45,6 +45,7 @@ class VideoService;
 }  // namespace mingchu::video
 namespace mingchu::vision {
 class VisionService;
+class ModelRegistry;
 }  // namespace mingchu::vision
 
 namespace mingchu::app {
@@ -121,6 +122,7 @@ class Platform {
   void start_video();
   // the algorithm server's pipeline (src/vision): on the media core and ingest, stopped before video_
   std::unique_ptr<vision::VisionService> vision_;
+  std::unique_ptr<vision::ModelRegistry> vision_models_;
   void start_vision(const std::string& node);
 };
 

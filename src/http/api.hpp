@@ -52,6 +52,7 @@ class VideoService;
 }
 namespace mingchu::vision {
 class VisionService;
+class ModelRegistry;
 }
 
 namespace mingchu::reports {
@@ -106,6 +107,7 @@ struct ApiContext {
   const Router* router = nullptr;               // the routes themselves (exports call the lists)
   KeyGuard* key_guard = nullptr;                // rate limit and audit of API-key calls
   vision::VisionService* vision = nullptr;      // the algorithm server's pipeline (nullptr: off)
+  vision::ModelRegistry* vision_models = nullptr;  // uploaded custom models
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock

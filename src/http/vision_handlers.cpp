@@ -10,7 +10,9 @@
 #include "http/handler_util.hpp"
 #include "registry/registry.hpp"
 #include "storage/database.hpp"
+#include "files/multipart.hpp"
 #include "vision/detector.hpp"
+#include "vision/model_registry.hpp"
 #include "vision/rules.hpp"
 #include "vision/vision_service.hpp"
 
@@ -22,6 +24,7 @@ namespace {
   if (!var) return Response::error(var.error());
 
 constexpr size_t kAiBodyLimit = 64 * 1024;
+constexpr size_t kModelBodyLimit = 40u * 1024 * 1024;
 constexpr const char* kGetAi = "SELECT config FROM camera_ai WHERE camera_id = $1";
 constexpr const char* kPutAi =
     "INSERT INTO camera_ai (camera_id, config, updated_at) VALUES ($1, $2, $3) "
@@ -88,7 +91,10 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
       MC_TRY(pg, page_params(req));
       json::array items;
       items.push_back(builtin_model());
-      return Response::json(200, list_body(std::move(items), 1, *pg));
+      if (ctx.vision_models)
+        for (auto& m : ctx.vision_models->list()) items.push_back(std::move(m));
+      const auto total = static_cast<std::int64_t>(items.size());
+      return Response::json(200, list_body(std::move(items), total, *pg));
     });
   });
   r.add("GET", "/api/v1/vision/models/{id}", [&ctx](Request& req) {
@@ -96,9 +102,58 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
       MC_TRY(who, authenticate(ctx, req));
       MC_TRY(id, path_id(req));
       if (*id == "coco-ssdlite") return Response::json(200, builtin_model());
-      return Response::error(Error::not_found("model"));
+      if (!ctx.vision_models) return Response::error(Error::not_found("model"));
+      return respond(ctx.vision_models->get(*id));
     });
   });
+  r.add("DELETE", "/api/v1/vision/models/{id}", [&ctx](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+      MC_TRY(id, path_id(req));
+      if (*id == "coco-ssdlite")
+        return Response::error(Error::conflict("builtin_model", "the shipped model cannot be deleted"));
+      if (!ctx.vision_models) return Response::error(Error::not_found("model"));
+      if (auto st = ctx.vision_models->remove(*id); !st) return Response::error(st.error());
+      ctx.audit->append(*ctx.db, audit::Entry{who->user_id, who->username, "platform_admin", "vision.model.delete",
+                                              "model:" + *id, who->source, "ok", ""});
+      return Response::no_content();
+    });
+  });
+  r.add(
+      "POST", "/api/v1/vision/models",
+      [&ctx](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+          auto ct = req.header("content-type");
+          if (!ct || ct->rfind("multipart/form-data", 0) != 0)
+            return Response::error(Error{ErrorKind::kUnsupported, "unsupported_media_type",
+                                         "upload as multipart/form-data with 'model' (ONNX) and 'classmap' (TOML)", {}});
+          auto parts = files::parse_multipart(*ct, req.body, 4);
+          if (!parts) return Response::error(parts.error());
+          const files::MultipartPart *model = nullptr, *classmap = nullptr;
+          for (const auto& part : *parts) {
+            if (part.name == "model" && !model) {
+              model = &part;
+            } else if (part.name == "classmap" && !classmap) {
+              classmap = &part;
+            } else {
+              std::string name = part.name.substr(0, 64);
+              return Response::error(Error::invalid(name, "unknown_field", "unexpected form field '" + name + "'"));
+            }
+          }
+          if (!model) return Response::error(Error::invalid("model", "missing_field", "form field 'model' (ONNX) is required"));
+          if (!classmap)
+            return Response::error(Error::invalid("classmap", "missing_field", "form field 'classmap' (TOML) is required"));
+          if (!ctx.vision_models) return Response::error(Error::unavailable("models are not available"));
+          auto r = ctx.vision_models->upload(model->data, classmap->data);
+          ctx.audit->append(*ctx.db, audit::Entry{who->user_id, who->username, "platform_admin", "vision.model.upload",
+                                                  r ? "model:" + std::string(r->at("id").as_string()) : "model",
+                                                  who->source, r ? "ok" : "failed",
+                                                  r ? "" : r.error().code});
+          return respond(r, 201);
+        });
+      },
+      kModelBodyLimit);
 
   r.add("GET", "/api/v1/cameras/{id}/ai", [&ctx](Request& req) {
     return guarded([&]() -> Response {

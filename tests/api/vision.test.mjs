@@ -20,7 +20,7 @@ const CAT_FRAME = '022.jpg'
 const EMPTY_FRAME = '002.jpg'
 
 let srv, admin, catCam, emptyCam, offCam, unitId, otherUnitId, merchant, cameras = []
-let catBox
+let catBox, tmpDir, catUrl
 
 function sequence(dir, frames) {
   fs.mkdirSync(dir, { recursive: true })
@@ -30,6 +30,7 @@ function sequence(dir, frames) {
 
 before(async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mingchu-vision-'))
+  tmpDir = tmp
   // 6 s of the empty wall, then 12 s of the cat (looped)
   const catSeq = sequence(path.join(tmp, 'cat'), [...Array(6).fill(EMPTY_FRAME), ...Array(12).fill(CAT_FRAME)])
   const emptySeq = sequence(path.join(tmp, 'empty'), Array(4).fill(EMPTY_FRAME))
@@ -66,7 +67,8 @@ before(async () => {
     assert.equal(c.status, 201, c.text)
     return c.json.id
   }
-  catCam = await mkCam({ stream_url: camA.url('/images') })
+  catUrl = camA.url('/images')
+  catCam = await mkCam({ stream_url: catUrl })
   emptyCam = await mkCam({ stream_url: camB.url('/images') })
   offCam = await mkCam({ stream_url: camA.url('/images'), ai_enabled: false })
   const m = await call('POST', '/api/v1/users', { username: 'kitchen2', password: 'Kitchen@2026!x', display_name: '厨房', role: 'merchant', unit_ids: [otherUnitId] })
@@ -212,6 +214,125 @@ test('models: the shipped COCO detector is listed with its labels and digest', a
   assert.ok(m.labels.includes('cat') && m.labels.includes('cell phone') && m.labels.length === 80)
   assert.equal((await api(srv.base, admin, 'GET', '/api/v1/vision/models/coco-ssdlite')).status, 200)
   assert.equal((await api(srv.base, admin, 'GET', '/api/v1/vision/models/nope')).status, 404)
+  assert.equal((await api(srv.base, null, 'GET', '/api/v1/vision/models')).status, 401)
+})
+
+const CLASSMAP = (labels, extra = '') => `name = "tiny"
+format = "yolov5"
+licence = "test only"
+${extra}
+[input]
+width = 64
+height = 64
+${labels.map((l) => `[[labels]]\nname = "${l[0]}"\nalert_type = "${l[1]}"\nmin_score = 0.5\n`).join('\n')}`
+
+function tinyOnnx(classes) {
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mingchu-onnx-')), 'tiny.onnx')
+  const r = spawnSync('/usr/bin/python3', [path.join(REPO, 'tests', 'fixtures', 'vision', 'make_tiny_onnx.py'), f, String(classes)], { encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  return fs.readFileSync(f)
+}
+
+async function uploadModel(token, model, classmap) {
+  const parts = []
+  if (model) parts.push({ name: 'model', filename: 'm.onnx', contentType: 'application/octet-stream', data: model })
+  if (classmap !== undefined) parts.push({ name: 'classmap', filename: 'm.toml', contentType: 'application/toml', data: Buffer.from(classmap) })
+  const mp = multipart(parts)
+  return api(srv.base, token, 'POST', '/api/v1/vision/models', mp.body, { 'content-type': mp.contentType })
+}
+
+test('custom ONNX models: upload with a class map, versions, and refusals with the reason', async () => {
+  const onnx = tinyOnnx(2)
+  const two = [['hat_missing', 'no_hat'], ['mask_missing', 'no_mask']]
+  const ok = await uploadModel(admin, onnx, CLASSMAP(two))
+  assert.equal(ok.status, 201, ok.text)
+  assert.equal(ok.json.name, 'tiny')
+  assert.equal(ok.json.version, 1)
+  assert.match(ok.json.sha256, /^[0-9a-f]{64}$/)
+  assert.deepEqual(ok.json.labels.map((l) => l.name), ['hat_missing', 'mask_missing'])
+  const again = await uploadModel(admin, onnx, CLASSMAP(two, `sha256 = "${ok.json.sha256}"`))
+  assert.equal(again.status, 201, again.text)
+  assert.equal(again.json.version, 2, 'the same name again is its next version')
+  const refusals = [
+    [onnx, CLASSMAP([...two, ['gloves', 'no_gloves']]), 'output_shape_mismatch'],
+    [Buffer.from('this is not an ONNX file, just bytes that pretend'), CLASSMAP(two), 'model_unloadable'],
+    [onnx.subarray(0, 2000), CLASSMAP(two), 'model_unloadable'],
+    [onnx, CLASSMAP([['x', 'unicorn_sighting']]), 'unknown_alert_type'],
+    [onnx, 'name = "tiny"\n[[labels]\nname=', 'invalid_classmap'],
+    [onnx, CLASSMAP(two, 'evil = "yes"'), 'invalid_classmap'],
+    [onnx, CLASSMAP(two, `sha256 = "${'0'.repeat(64)}"`), 'sha256_mismatch'],
+    [onnx, CLASSMAP(two).replace('name = "tiny"', 'name = "../../etc"'), 'invalid_classmap'],
+  ]
+  for (const [model, cm, code] of refusals) {
+    const r = await uploadModel(admin, model, cm)
+    assert.equal(r.status, 422, `${code}: ${r.text}`)
+    assert.equal(r.json.error.code, code, r.text)
+    assert.ok(r.json.error.message.length > 10, r.text)
+  }
+  const unk = await uploadModel(admin, onnx, CLASSMAP([['x', 'unicorn_sighting']]))
+  assert.equal(unk.json.error.field, 'classmap.labels[0].alert_type')
+  const bad = await uploadModel(admin, Buffer.from('garbage'.repeat(10)), CLASSMAP(two))
+  assert.match(bad.json.error.message, /OpenCV/)
+  assert.equal((await uploadModel(admin, onnx, undefined)).status, 422)
+  assert.equal((await uploadModel(admin, null, CLASSMAP(two))).status, 422)
+  const big = await uploadModel(admin, Buffer.alloc(41 * 1024 * 1024, 1), CLASSMAP(two))
+  assert.equal(big.status, 413)
+  assert.equal((await uploadModel(merchant, onnx, CLASSMAP(two))).status, 403)
+  // listed, readable, assignable to a camera, deletable
+  const list = (await api(srv.base, admin, 'GET', '/api/v1/vision/models')).json.items
+  assert.deepEqual(list.map((m) => m.id).sort(), ['coco-ssdlite', ok.json.id, again.json.id].sort())
+  assert.equal((await api(srv.base, admin, 'GET', `/api/v1/vision/models/${ok.json.id}`)).json.version, 1)
+  const assign = await api(srv.base, admin, 'PATCH', `/api/v1/cameras/${emptyCam}/ai`, { models: ['coco-ssdlite', again.json.id] })
+  assert.equal(assign.status, 200, assign.text)
+  assert.equal((await api(srv.base, merchant, 'DELETE', `/api/v1/vision/models/${ok.json.id}`)).status, 403)
+  assert.equal((await api(srv.base, admin, 'DELETE', `/api/v1/vision/models/${ok.json.id}`)).status, 204)
+  assert.equal((await api(srv.base, admin, 'GET', `/api/v1/vision/models/${ok.json.id}`)).status, 404)
+  assert.equal((await api(srv.base, admin, 'DELETE', `/api/v1/vision/models/${ok.json.id}`)).status, 404)
+  assert.equal((await api(srv.base, admin, 'DELETE', '/api/v1/vision/models/coco-ssdlite')).status, 409)
+  assert.equal((await fetch(srv.base + '/healthz')).status, 200)
+})
+
+test('a detector slower than its budget is counted and shown, and live view goes on', async () => {
+  // fault injection: every detection takes 1.5 s against a 200 ms budget
+  const cfg = path.join(tmpDir, 'slow.toml')
+  fs.writeFileSync(cfg, '[vision]\nenabled = true\nbudget_ms = 200\nfault_delay_ms = 1500\n')
+  const slow = await startServer({ args: ['--config', cfg] })
+  try {
+    const t = await login(slow.base, ADMIN.username, ADMIN.password)
+    const call = (m, p, b) => api(slow.base, t, m, p, b)
+    const jur = async (parent_id, level, code, name) => (await call('POST', '/api/v1/jurisdictions', { parent_id, level, code, name })).json.id
+    const dist = await jur(await jur(await jur(undefined, 'province', '320000', '江苏省'), 'city', '320600', '南通市'), 'district', '320602', '崇川区')
+    const up = multipart([{ name: 'file', filename: 'l.jpg', contentType: 'image/jpeg', data: fs.readFileSync(path.join(EVAL, 'images', EMPTY_FRAME)) }])
+    const file = await api(slow.base, t, 'POST', '/api/v1/files', up.body, { 'content-type': up.contentType })
+    const unit = await call('POST', '/api/v1/units', { name: '慢速食堂', jurisdiction_id: dist, store_type: 'school_canteen', licence_number: 'JY13206020012345', uscc: uscc(3), licence_image_ids: [file.json.id] })
+    const cam = await call('POST', '/api/v1/cameras', { unit_id: unit.json.id, name: '后厨', area: 'cooking', stream_url: catUrl })
+    assert.equal(cam.status, 201, cam.text)
+    const st = await until(async () => {
+      const s = (await call('GET', '/api/v1/vision/status')).json
+      return s.over_budget >= 2 ? s : null
+    }, { timeoutMs: 40000, what: 'detections over budget' })
+    assert.ok(st.detections >= st.over_budget)
+    // while the detector is slow, live view answers at once and FLV bytes flow
+    const t0 = Date.now()
+    const live = await call('POST', `/api/v1/cameras/${cam.json.id}/live`, { quality: 'hd' })
+    assert.equal(live.status, 200, live.text)
+    assert.ok(Date.now() - t0 < 5000, `live took ${Date.now() - t0} ms`)
+    const flv = await fetch(slow.base + live.json.flv_url)
+    const reader = flv.body.getReader()
+    let n = 0
+    const until2 = Date.now() + 3000
+    while (Date.now() < until2 && n < 50000) {
+      const { value, done } = await reader.read()
+      if (done) break
+      n += value.length
+    }
+    await reader.cancel()
+    assert.ok(n >= 50000, `only ${n} FLV bytes in 3 s`)
+    const metrics = await fetch(slow.base + '/metrics').then((r) => r.text())
+    assert.match(metrics, /mingchu_vision_over_budget_total [1-9]/)
+  } finally {
+    await slow.stop()
+  }
 })
 
 test('mingchu vision eval: text and JSON on the shipped set, exit 2 on a bad data set', () => {
