@@ -37,9 +37,7 @@ double cpu_now() {
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double wall_now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 cv::Mat noisy(const cv::Mat& img, int seed) {
   cv::Mat n(img.size(), CV_16SC3), out;
@@ -65,10 +63,14 @@ int main(int argc, char** argv) {
   double seconds = 8;
   int cameras = 12, still = 9;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--dataset")) dataset = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--cameras")) cameras = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--still")) still = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--dataset"))
+      dataset = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--seconds"))
+      seconds = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--cameras"))
+      cameras = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--still"))
+      still = std::atoi(argv[i + 1]);
   }
   cv::setNumThreads(1);
   auto det = load_coco_ssd(default_model_dir());
@@ -151,8 +153,8 @@ int main(int argc, char** argv) {
               still, seconds);
   std::printf("%-34s %10s %10s %10s\n", "", "frames/cpu-s", "frames/s", "detected");
   std::printf("%-34s %10.1f %10.1f %9.0f%%\n", "bare OpenCV forward (floor)", fwd.per_cpu(), fwd.per_wall(), 100.0);
-  std::printf("%-34s %10.1f %10.1f %9.0f%%\n", "pipeline, detector on every frame", every.per_cpu(),
-              every.per_wall(), 100.0 * every.detected / every.frames);
+  std::printf("%-34s %10.1f %10.1f %9.0f%%\n", "pipeline, detector on every frame", every.per_cpu(), every.per_wall(),
+              100.0 * every.detected / every.frames);
   std::printf("%-34s %10.1f %10.1f %9.0f%%\n", "pipeline, motion-gated", gated.per_cpu(), gated.per_wall(),
               100.0 * gated.detected / gated.frames);
   std::printf("ratio gated / every frame:           %.2fx\n", gated.per_cpu() / every.per_cpu());

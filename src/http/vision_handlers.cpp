@@ -7,10 +7,10 @@
 #include "alerts/alert_service.hpp"
 #include "alerts/alerts_config.hpp"
 #include "audit/audit_log.hpp"
+#include "files/multipart.hpp"
 #include "http/handler_util.hpp"
 #include "registry/registry.hpp"
 #include "storage/database.hpp"
-#include "files/multipart.hpp"
 #include "vision/detector.hpp"
 #include "vision/model_registry.hpp"
 #include "vision/rules.hpp"
@@ -126,8 +126,10 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
           MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
           auto ct = req.header("content-type");
           if (!ct || ct->rfind("multipart/form-data", 0) != 0)
-            return Response::error(Error{ErrorKind::kUnsupported, "unsupported_media_type",
-                                         "upload as multipart/form-data with 'model' (ONNX) and 'classmap' (TOML)", {}});
+            return Response::error(Error{ErrorKind::kUnsupported,
+                                         "unsupported_media_type",
+                                         "upload as multipart/form-data with 'model' (ONNX) and 'classmap' (TOML)",
+                                         {}});
           auto parts = files::parse_multipart(*ct, req.body, 4);
           if (!parts) return Response::error(parts.error());
           const files::MultipartPart *model = nullptr, *classmap = nullptr;
@@ -141,15 +143,16 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
               return Response::error(Error::invalid(name, "unknown_field", "unexpected form field '" + name + "'"));
             }
           }
-          if (!model) return Response::error(Error::invalid("model", "missing_field", "form field 'model' (ONNX) is required"));
+          if (!model)
+            return Response::error(Error::invalid("model", "missing_field", "form field 'model' (ONNX) is required"));
           if (!classmap)
-            return Response::error(Error::invalid("classmap", "missing_field", "form field 'classmap' (TOML) is required"));
+            return Response::error(
+                Error::invalid("classmap", "missing_field", "form field 'classmap' (TOML) is required"));
           if (!ctx.vision_models) return Response::error(Error::unavailable("models are not available"));
           auto r = ctx.vision_models->upload(model->data, classmap->data);
           ctx.audit->append(*ctx.db, audit::Entry{who->user_id, who->username, "platform_admin", "vision.model.upload",
                                                   r ? "model:" + std::string(r->at("id").as_string()) : "model",
-                                                  who->source, r ? "ok" : "failed",
-                                                  r ? "" : r.error().code});
+                                                  who->source, r ? "ok" : "failed", r ? "" : r.error().code});
           return respond(r, 201);
         });
       },

@@ -21,22 +21,33 @@ const std::vector<std::string>& coco_labels() {
   static const std::vector<std::string> labels = [] {
     std::vector<std::string> v(91);
     const std::pair<int, const char*> names[] = {
-        {1, "person"},        {2, "bicycle"},      {3, "car"},           {4, "motorcycle"},     {5, "airplane"},
-        {6, "bus"},           {7, "train"},        {8, "truck"},         {9, "boat"},           {10, "traffic light"},
-        {11, "fire hydrant"}, {13, "stop sign"},   {14, "parking meter"}, {15, "bench"},        {16, "bird"},
-        {17, "cat"},          {18, "dog"},         {19, "horse"},        {20, "sheep"},         {21, "cow"},
-        {22, "elephant"},     {23, "bear"},        {24, "zebra"},        {25, "giraffe"},       {27, "backpack"},
-        {28, "umbrella"},     {31, "handbag"},     {32, "tie"},          {33, "suitcase"},      {34, "frisbee"},
-        {35, "skis"},         {36, "snowboard"},   {37, "sports ball"},  {38, "kite"},          {39, "baseball bat"},
-        {40, "baseball glove"}, {41, "skateboard"}, {42, "surfboard"},   {43, "tennis racket"}, {44, "bottle"},
-        {46, "wine glass"},   {47, "cup"},         {48, "fork"},         {49, "knife"},         {50, "spoon"},
-        {51, "bowl"},         {52, "banana"},      {53, "apple"},        {54, "sandwich"},      {55, "orange"},
-        {56, "broccoli"},     {57, "carrot"},      {58, "hot dog"},      {59, "pizza"},         {60, "donut"},
-        {61, "cake"},         {62, "chair"},       {63, "couch"},        {64, "potted plant"},  {65, "bed"},
-        {67, "dining table"}, {70, "toilet"},      {72, "tv"},           {73, "laptop"},        {74, "mouse"},
-        {75, "remote"},       {76, "keyboard"},    {77, "cell phone"},   {78, "microwave"},     {79, "oven"},
-        {80, "toaster"},      {81, "sink"},        {82, "refrigerator"}, {84, "book"},          {85, "clock"},
-        {86, "vase"},         {87, "scissors"},    {88, "teddy bear"},   {89, "hair drier"},    {90, "toothbrush"},
+        {1, "person"},         {2, "bicycle"},       {3, "car"},
+        {4, "motorcycle"},     {5, "airplane"},      {6, "bus"},
+        {7, "train"},          {8, "truck"},         {9, "boat"},
+        {10, "traffic light"}, {11, "fire hydrant"}, {13, "stop sign"},
+        {14, "parking meter"}, {15, "bench"},        {16, "bird"},
+        {17, "cat"},           {18, "dog"},          {19, "horse"},
+        {20, "sheep"},         {21, "cow"},          {22, "elephant"},
+        {23, "bear"},          {24, "zebra"},        {25, "giraffe"},
+        {27, "backpack"},      {28, "umbrella"},     {31, "handbag"},
+        {32, "tie"},           {33, "suitcase"},     {34, "frisbee"},
+        {35, "skis"},          {36, "snowboard"},    {37, "sports ball"},
+        {38, "kite"},          {39, "baseball bat"}, {40, "baseball glove"},
+        {41, "skateboard"},    {42, "surfboard"},    {43, "tennis racket"},
+        {44, "bottle"},        {46, "wine glass"},   {47, "cup"},
+        {48, "fork"},          {49, "knife"},        {50, "spoon"},
+        {51, "bowl"},          {52, "banana"},       {53, "apple"},
+        {54, "sandwich"},      {55, "orange"},       {56, "broccoli"},
+        {57, "carrot"},        {58, "hot dog"},      {59, "pizza"},
+        {60, "donut"},         {61, "cake"},         {62, "chair"},
+        {63, "couch"},         {64, "potted plant"}, {65, "bed"},
+        {67, "dining table"},  {70, "toilet"},       {72, "tv"},
+        {73, "laptop"},        {74, "mouse"},        {75, "remote"},
+        {76, "keyboard"},      {77, "cell phone"},   {78, "microwave"},
+        {79, "oven"},          {80, "toaster"},      {81, "sink"},
+        {82, "refrigerator"},  {84, "book"},         {85, "clock"},
+        {86, "vase"},          {87, "scissors"},     {88, "teddy bear"},
+        {89, "hair drier"},    {90, "toothbrush"},
     };
     for (const auto& [id, name] : names) v[id] = name;
     return v;
@@ -95,8 +106,11 @@ class CocoSsd final : public Detector {
  public:
   CocoSsd(cv::dnn::Net net, std::vector<float> anchors, std::vector<std::string> outputs, std::string version,
           SsdOptions opt)
-      : net_(std::move(net)), anchors_(std::move(anchors)), outputs_(std::move(outputs)),
-        version_(std::move(version)), opt_(opt) {}
+      : net_(std::move(net)),
+        anchors_(std::move(anchors)),
+        outputs_(std::move(outputs)),
+        version_(std::move(version)),
+        opt_(opt) {}
 
   Result<std::vector<Detection>> detect(const cv::Mat& bgr, float min_score) override {
     std::vector<cv::Mat> outs;
@@ -176,8 +190,8 @@ class CocoSsd final : public Detector {
     if (bgr.empty() || bgr.type() != CV_8UC3) return Error::invalid("frame", "bad_frame", "expected a BGR image");
     try {
       // x * 2/255 - 1 == (x - 127.5) * 2/255; BGR -> RGB
-      cv::Mat blob = cv::dnn::blobFromImage(bgr, 2.0 / 255.0, cv::Size(300, 300), cv::Scalar(127.5, 127.5, 127.5),
-                                            true, false, CV_32F);
+      cv::Mat blob = cv::dnn::blobFromImage(bgr, 2.0 / 255.0, cv::Size(300, 300), cv::Scalar(127.5, 127.5, 127.5), true,
+                                            false, CV_32F);
       net_.setInput(blob);
       net_.forward(outs, outputs_);
     } catch (const cv::Exception& e) {
@@ -202,8 +216,10 @@ Result<std::unique_ptr<Detector>> load_coco_ssd(const fs::path& dir_in, SsdOptio
   if (fs::exists(dir / "coco-ssdlite" / "coco_ssdlite.pb")) dir /= "coco-ssdlite";
   auto meta_text = read_file(dir / "coco_ssdlite.json");
   if (!meta_text)
-    return Error{ErrorKind::kUnavailable, "model_missing",
-                 "the COCO model is not installed in " + dir.string() + " (run scripts/install-deps.sh)", {}};
+    return Error{ErrorKind::kUnavailable,
+                 "model_missing",
+                 "the COCO model is not installed in " + dir.string() + " (run scripts/install-deps.sh)",
+                 {}};
   auto meta = parse_object(*meta_text);
   if (!meta) return Error::invalid("model", "bad_model_meta", "coco_ssdlite.json: " + meta.error().message);
   std::vector<std::string> outputs;

@@ -25,10 +25,10 @@
 namespace mingchu::vision {
 
 struct Detection {
-  int class_id = 0;      // the model's own class id
-  std::string label;     // e.g. "person", "cat", "cell phone"
-  float score = 0;       // 0..1
-  cv::Rect2f box;        // pixels of the frame given to detect()
+  int class_id = 0;   // the model's own class id
+  std::string label;  // e.g. "person", "cat", "cell phone"
+  float score = 0;    // 0..1
+  cv::Rect2f box;     // pixels of the frame given to detect()
 };
 
 class Detector {

@@ -144,8 +144,8 @@ json::object EvalReport::to_json() const {
   o["images"] = images;
   json::object cls;
   for (const auto& [name, f] : classes) {
-    cls[name] = json::object{{"precision", f.precision}, {"recall", f.recall}, {"ap50", f.ap50},
-                             {"tp", f.tp},               {"fp", f.fp},         {"fn", f.fn}};
+    cls[name] = json::object{
+        {"precision", f.precision}, {"recall", f.recall}, {"ap50", f.ap50}, {"tp", f.tp}, {"fp", f.fp}, {"fn", f.fn}};
   }
   o["classes"] = std::move(cls);
   return o;
@@ -155,7 +155,8 @@ std::string EvalReport::to_text() const {
   std::ostringstream s;
   s << "model " << model << " " << version << ", " << images << " images\n";
   s << std::left << std::setw(16) << "class" << std::right << std::setw(10) << "precision" << std::setw(8) << "recall"
-    << std::setw(8) << "ap50" << std::setw(6) << "tp" << std::setw(6) << "fp" << std::setw(6) << "fn" << "\n";
+    << std::setw(8) << "ap50" << std::setw(6) << "tp" << std::setw(6) << "fp" << std::setw(6) << "fn"
+    << "\n";
   s << std::fixed << std::setprecision(3);
   for (const auto& [name, f] : classes) {
     s << std::left << std::setw(16) << name << std::right << std::setw(10) << f.precision << std::setw(8) << f.recall

@@ -30,8 +30,8 @@ struct ClassFigures {
 };
 
 struct EvalOptions {
-  float score = 0.5f;        // operating point for precision/recall/tp/fp/fn
-  float ap_floor = 0.05f;    // detections kept for the AP curve
+  float score = 0.5f;      // operating point for precision/recall/tp/fp/fn
+  float ap_floor = 0.05f;  // detections kept for the AP curve
   float iou = 0.5f;
   size_t max_images = 10000;
 };

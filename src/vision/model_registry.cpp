@@ -29,8 +29,8 @@ constexpr const char* kSelect =
     "SELECT id, name, version, sha256, format, labels, created_at FROM vision_models WHERE deleted_at IS NULL";
 
 json::object row_json(const storage::Row& r) {
-  json::object o{{"id", r.text(0)},      {"name", r.text(1)}, {"version", r.integer(2)},
-                 {"sha256", r.text(3)},  {"format", r.text(4)}, {"builtin", false}};
+  json::object o{{"id", r.text(0)},     {"name", r.text(1)},   {"version", r.integer(2)},
+                 {"sha256", r.text(3)}, {"format", r.text(4)}, {"builtin", false}};
   auto labels = parse_value(r.text(5));
   o["labels"] = labels ? *labels : json::value(json::array());
   o["created_at_ms"] = r.integer(6);
@@ -40,7 +40,8 @@ json::object row_json(const storage::Row& r) {
 }  // namespace
 
 Result<ClassMap> parse_classmap(std::string_view text, const std::function<bool(const std::string&)>& known_type) {
-  if (text.size() > 256 * 1024) return Error{ErrorKind::kTooLarge, "classmap_too_large", "class map over 256 KB", "classmap"};
+  if (text.size() > 256 * 1024)
+    return Error{ErrorKind::kTooLarge, "classmap_too_large", "class map over 256 KB", "classmap"};
   toml::table t;
   try {
     t = toml::parse(text);
@@ -49,7 +50,8 @@ Result<ClassMap> parse_classmap(std::string_view text, const std::function<bool(
                           std::string("class map is not TOML: ") + std::string(e.description()) + " at line " +
                               std::to_string(e.source().begin.line));
   }
-  static const std::set<std::string> kKeys = {"name", "format", "licence", "license", "source", "sha256", "input", "labels"};
+  static const std::set<std::string> kKeys = {"name",   "format", "licence", "license",
+                                              "source", "sha256", "input",   "labels"};
   for (const auto& [k, v] : t)
     if (!kKeys.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown key");
   ClassMap cm;
@@ -81,7 +83,8 @@ Result<ClassMap> parse_classmap(std::string_view text, const std::function<bool(
     auto dim = [&](const char* k, int& out) -> Status {
       if (auto n = (*in)[k]) {
         auto v = n.value<int64_t>();
-        if (!v || *v < 32 || *v > 2048 || *v % 32) return bad(std::string("input.") + k, "a multiple of 32, 32 to 2048");
+        if (!v || *v < 32 || *v > 2048 || *v % 32)
+          return bad(std::string("input.") + k, "a multiple of 32, 32 to 2048");
         out = static_cast<int>(*v);
       }
       return ok_status();
@@ -189,7 +192,8 @@ Result<json::object> ModelRegistry::upload(std::string_view onnx, std::string_vi
   if (onnx.size() < 16) return Error::invalid("model", "model_unloadable", "the model file is empty or truncated");
   const std::string sha = crypto::sha256_hex(onnx);
   if (!cm->sha256.empty() && cm->sha256 != sha)
-    return Error::invalid("classmap.sha256", "sha256_mismatch", "the model's SHA-256 is " + sha + ", the class map says " + cm->sha256);
+    return Error::invalid("classmap.sha256", "sha256_mismatch",
+                          "the model's SHA-256 is " + sha + ", the class map says " + cm->sha256);
   std::error_code ec;
   fs::create_directories(dir_, ec);
   const fs::path final_path = dir_ / (sha + ".onnx");
@@ -215,9 +219,9 @@ Result<json::object> ModelRegistry::upload(std::string_view onnx, std::string_vi
   c->exec(kInsert, {id, cm->name, version, sha, cm->format, json::serialize(labels), std::string(classmap_toml),
                     final_path.string(), clock_.now_ms()});
   tx.commit();
-  json::object o{{"id", id},       {"name", cm->name},     {"version", version}, {"sha256", sha},
-                 {"format", cm->format}, {"labels", std::move(labels)}, {"builtin", false},
-                 {"licence", cm->licence}, {"source", cm->source}};
+  json::object o{{"id", id},         {"name", cm->name},       {"version", version},
+                 {"sha256", sha},    {"format", cm->format},   {"labels", std::move(labels)},
+                 {"builtin", false}, {"licence", cm->licence}, {"source", cm->source}};
   return o;
 }
 
@@ -237,7 +241,8 @@ Result<json::object> ModelRegistry::get(const std::string& id) {
 
 Status ModelRegistry::remove(const std::string& id) {
   storage::Conn c = db_.acquire();
-  if (c->exec("UPDATE vision_models SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL", {clock_.now_ms(), id}) == 0)
+  if (c->exec("UPDATE vision_models SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL", {clock_.now_ms(), id}) ==
+      0)
     return Error::not_found("model");
   return ok_status();
 }

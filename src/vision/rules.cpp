@@ -178,8 +178,8 @@ json::object camera_ai_to_json(const CameraAi& c) {
   for (const auto& m : c.models) models.emplace_back(m);
   o["models"] = std::move(models);
   o["rate"] = c.rate;
-  o["motion"] = json::object{{"enabled", c.motion}, {"threshold", c.motion_threshold},
-                             {"masks", polygons_json(c.motion_masks)}};
+  o["motion"] =
+      json::object{{"enabled", c.motion}, {"threshold", c.motion_threshold}, {"masks", polygons_json(c.motion_masks)}};
   json::object types;
   for (const auto& [code, t] : c.types) {
     json::array labels, sched;
@@ -189,12 +189,18 @@ json::object camera_ai_to_json(const CameraAi& c) {
       std::snprintf(buf, sizeof buf, "%02d:%02d-%02d:%02d", a / 60, a % 60, b / 60, b % 60);
       sched.emplace_back(buf);
     }
-    types[code] = json::object{{"enabled", t.enabled},       {"labels", std::move(labels)},
-                               {"min_score", dec(t.min_score)},   {"k", t.k},
-                               {"n", t.n},                   {"min_area", dec(t.min_area)},
-                               {"max_area", dec(t.max_area)},     {"min_aspect", dec(t.min_aspect)},
-                               {"max_aspect", dec(t.max_aspect)}, {"zones", polygons_json(t.zones)},
-                               {"schedule", std::move(sched)}, {"cooldown_s", t.cooldown_s}};
+    types[code] = json::object{{"enabled", t.enabled},
+                               {"labels", std::move(labels)},
+                               {"min_score", dec(t.min_score)},
+                               {"k", t.k},
+                               {"n", t.n},
+                               {"min_area", dec(t.min_area)},
+                               {"max_area", dec(t.max_area)},
+                               {"min_aspect", dec(t.min_aspect)},
+                               {"max_aspect", dec(t.max_aspect)},
+                               {"zones", polygons_json(t.zones)},
+                               {"schedule", std::move(sched)},
+                               {"cooldown_s", t.cooldown_s}};
   }
   o["types"] = std::move(types);
   return o;

@@ -37,10 +37,10 @@ struct TypeRule {
   std::vector<std::string> labels;
   float min_score = 0.5f;
   int k = 2, n = 3;
-  float min_area = 0.0f, max_area = 1.0f;      // box area / frame area
+  float min_area = 0.0f, max_area = 1.0f;        // box area / frame area
   float min_aspect = 0.0f, max_aspect = 100.0f;  // width / height
-  std::vector<Polygon> zones;                  // empty: anywhere
-  std::vector<std::pair<int, int>> schedule;   // active windows, minutes of the local day; empty: always
+  std::vector<Polygon> zones;                    // empty: anywhere
+  std::vector<std::pair<int, int>> schedule;     // active windows, minutes of the local day; empty: always
   int cooldown_s = 300;
 };
 
@@ -63,8 +63,8 @@ json::object camera_ai_to_json(const CameraAi& c);
 // One type that fired on a frame.
 struct Firing {
   std::string type;
-  float score = 0;                  // the best box's
-  std::vector<Detection> boxes;     // the boxes that passed the filters
+  float score = 0;               // the best box's
+  std::vector<Detection> boxes;  // the boxes that passed the filters
 };
 
 // What a camera's rules remember between frames.

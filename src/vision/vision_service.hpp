@@ -93,7 +93,7 @@ struct VisionConfig {
   int max_width = 640;
   int force_every = 20;  // run the detector at least every this many frames even without motion
   int utc_offset_minutes = 480;
-  int refresh_ms = 3000;  // how often the camera list and settings are read again
+  int refresh_ms = 3000;   // how often the camera list and settings are read again
   int fault_delay_ms = 0;  // tests: a detector this much slower (fault injection)
 };
 
@@ -102,7 +102,7 @@ class Analyser {
  public:
   Analyser(Detector& det, const VisionConfig& cfg);
   struct Outcome {
-    bool detected = false;       // the detector ran
+    bool detected = false;  // the detector ran
     bool motion_skipped = false;
     bool over_budget = false;
     double detect_seconds = 0;

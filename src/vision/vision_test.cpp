@@ -1,14 +1,13 @@
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "vision/detector.hpp"
 #include "vision/evaluate.hpp"
 #include "vision/motion.hpp"
 #include "vision/rules.hpp"
-
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 namespace mingchu::vision {
 namespace {
@@ -46,8 +45,8 @@ Detection det(int cls, float score, float x, float y, float w, float h) {
 }
 
 TEST(VisionSsd, NmsIsPerClass) {
-  std::vector<Detection> in = {det(1, 0.9f, 0, 0, 100, 100), det(1, 0.8f, 5, 5, 100, 100),
-                               det(2, 0.7f, 5, 5, 100, 100), det(1, 0.6f, 300, 300, 50, 50)};
+  std::vector<Detection> in = {det(1, 0.9f, 0, 0, 100, 100), det(1, 0.8f, 5, 5, 100, 100), det(2, 0.7f, 5, 5, 100, 100),
+                               det(1, 0.6f, 300, 300, 50, 50)};
   auto out = nms_per_class(in, 0.5f, 100);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_FLOAT_EQ(out[0].score, 0.9f);
@@ -79,8 +78,8 @@ TEST(VisionEval, FiguresFromAHandMadeCase) {
   ScoredImage a, b;
   a.truth = {{0, {0, 0, 100, 100}}, {0, {200, 0, 100, 100}}};
   b.truth = {{0, {0, 0, 50, 50}}};
-  a.detections = {{0, det(0, 0.9f, 2, 2, 100, 100)}, {0, det(0, 0.8f, 400, 400, 50, 50)},
-                  {1, det(1, 0.99f, 0, 0, 10, 10)}};
+  a.detections = {
+      {0, det(0, 0.9f, 2, 2, 100, 100)}, {0, det(0, 0.8f, 400, 400, 50, 50)}, {1, det(1, 0.99f, 0, 0, 10, 10)}};
   b.detections = {{0, det(0, 0.4f, 0, 0, 50, 52)}};
   EvalOptions opt;
   opt.score = 0.5f;
