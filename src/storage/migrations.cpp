@@ -921,6 +921,10 @@ CREATE TABLE vision_models (
 );
 CREATE UNIQUE INDEX vision_models_name_version ON vision_models(name, version);
 )SQL"},
+      {18, "API keys limited to resources", R"SQL(
+-- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
+ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+)SQL"},
   };
   return kAll;
 }
