@@ -319,15 +319,21 @@ test('a detector slower than its budget is counted and shown, and live view goes
     assert.ok(Date.now() - t0 < 5000, `live took ${Date.now() - t0} ms`)
     const flv = await fetch(slow.base + live.json.flv_url)
     const reader = flv.body.getReader()
+    // a still picture compresses to a few bytes a frame: what counts is that frames keep coming
     let n = 0
-    const until2 = Date.now() + 3000
-    while (Date.now() < until2 && n < 50000) {
+    let first = 0
+    let last = 0
+    const t1 = Date.now()
+    while (Date.now() - t1 < 3500) {
       const { value, done } = await reader.read()
       if (done) break
       n += value.length
+      last = Date.now() - t1
+      if (!first) first = last
     }
     await reader.cancel()
-    assert.ok(n >= 50000, `only ${n} FLV bytes in 3 s`)
+    assert.ok(n >= 5000, `only ${n} FLV bytes`)
+    assert.ok(last - first >= 2000, `FLV bytes stopped after ${last - first} ms`)
     const metrics = await fetch(slow.base + '/metrics').then((r) => r.text())
     assert.match(metrics, /mingchu_vision_over_budget_total [1-9]/)
   } finally {
