@@ -4,23 +4,11 @@
 
 #include "auth/username.hpp"
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "crypto/sm3.hpp"
 
 namespace mingchu::auth {
 namespace {
-
-// "a,b" -> {"a", "b"}; "" -> {}
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
 
 constexpr const char* kUserColumns =
     "SELECT id, username, display_name, role, jurisdiction_id, created_at, password_changed_at, disabled FROM users";
@@ -533,7 +521,7 @@ Result<Principal> AuthService::authenticate_api_key(const std::string& key, cons
   p.display_name = r[0].text(1);
   p.permissions = static_cast<unsigned>(r[0].integer(7));
   p.ingest_only = p.permissions == kPermIngest;
-  p.resources = split_list(r[0].text(8));
+  p.resources = split_nonempty(r[0].text(8), ',');
   p.source = source;
   if (!r[0].is_null(2)) {
     p.role = Role::kMerchant;
@@ -589,7 +577,7 @@ std::vector<ApiKey> AuthService::list_api_keys(const Principal& who) {
     k.created_at = r.integer(5);
     k.revoked_at = r.opt_integer(6);
     k.scope.permissions = static_cast<unsigned>(r.integer(7));
-    k.scope.resources = split_list(r.text(8));
+    k.scope.resources = split_nonempty(r.text(8), ',');
     out.push_back(std::move(k));
   }
   return out;
