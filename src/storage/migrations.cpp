@@ -925,6 +925,11 @@ CREATE UNIQUE INDEX vision_models_name_version ON vision_models(name, version);
 -- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
 ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 )SQL"},
+      {19, "alert lists by state", R"SQL(
+-- "open and overdue in my province" (the console's filter, the monthly report's overdue list):
+-- counted and listed from the index instead of visiting every alert of the scope
+CREATE INDEX alerts_state_scope ON alerts(state, overdue, jpath, occurred_at);
+)SQL"},
   };
   return kAll;
 }
