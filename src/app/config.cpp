@@ -46,7 +46,7 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   static const std::set<std::string> kTop = {"server", "storage", "log",      "auth",   "registry",
                                              "mqtt",   "amqp",    "alerts",   "notify", "map",
                                              "video",  "reports", "exchange", "api",    "operations",
-                                             "retention", "backup"};
+                                             "retention", "backup", "vision"};
   for (const auto& [k, v] : t) {
     if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
   }
@@ -154,6 +154,14 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   if (int i = 0, n = 0; std::sscanf(vs.shard.c_str(), "%d/%d", &i, &n) != 2 || n < 1 || i < 0 || i >= n) {
     if (st) st = bad("video.shard", "must be \"i/n\" with 0 <= i < n");
   }
+  VisionSettings& vis = cfg.vision;
+  flag(t["vision"]["enabled"], "vision.enabled", vis.enabled);
+  str(t["vision"]["model_dir"], "vision.model_dir", vis.model_dir);
+  num(t["vision"]["workers"], "vision.workers", vis.workers, 1, 64);
+  num(t["vision"]["dnn_threads"], "vision.dnn_threads", vis.dnn_threads, 0, 64);
+  num(t["vision"]["budget_ms"], "vision.budget_ms", vis.budget_ms, 10, 60'000);
+  num(t["vision"]["max_width"], "vision.max_width", vis.max_width, 160, 3840);
+  num(t["vision"]["fault_delay_ms"], "vision.fault_delay_ms", vis.fault_delay_ms, 0, 60'000);
   ReportsConfig& rc = cfg.reports;
   num(t["reports"]["export_max_concurrent"], "reports.export_max_concurrent", rc.export_max_concurrent, 1, 64);
   flag(t["reports"]["scheduler"], "reports.scheduler", rc.scheduler);
@@ -224,6 +232,7 @@ Status apply_env(Config& cfg) {
   if (auto v = env("MINGCHU_MQTT")) cfg.mqtt_url = v;
   if (auto v = env("MINGCHU_AMQP")) cfg.amqp_url = v;
   if (auto v = env("MINGCHU_WEB_ROOT")) cfg.web_root = v;
+  if (auto v = env("MINGCHU_VISION")) cfg.vision.enabled = std::string(v) == "1" || std::string(v) == "true";
   if (auto v = env("MINGCHU_PUBLIC_BASE_URL")) cfg.public_base_url = v;
   if (auto v = env("MINGCHU_PUBLIC_FRAME_ANCESTORS")) cfg.public_frame_ancestors = v;
   if (auto v = env("MINGCHU_NODE_ID")) cfg.push.node_id = v;

@@ -70,6 +70,17 @@ struct VideoSettings {
   std::string shard = "0/1";           // video.shard: "i/n" = record the cameras hashing to i of n nodes
 };
 
+// [vision]: the algorithm server's pipeline in this process (src/vision, docs/vision.md).
+struct VisionSettings {
+  bool enabled = false;                // vision.enabled (MINGCHU_VISION=1): analyse ai_enabled cameras here
+  std::string model_dir;               // vision.model_dir: default $MINGCHU_MODEL_DIR or ~/.cache/mingchu/models
+  int workers = 1;                     // vision.workers: detector threads
+  int dnn_threads = 1;                 // vision.dnn_threads: OpenCV threads per forward
+  int budget_ms = 1000;                // vision.budget_ms: a slower detection is counted, the camera waits
+  int max_width = 640;                 // vision.max_width: frames are scaled down to this before analysis
+  int fault_delay_ms = 0;              // vision.fault_delay_ms: tests only, a slower detector
+};
+
 // [reports]: exports, scheduled reports and their deliveries (src/reports).
 struct ReportsConfig {
   int export_max_concurrent = 4;       // reports.export_max_concurrent: exports running at once per node
@@ -120,6 +131,7 @@ struct Config {
   int ingest_max_batch = 2000;     // alerts.ingest_max_batch: events per transaction
   PushConfig push;
   VideoSettings video;
+  VisionSettings vision;
   ReportsConfig reports;
   // Networks and exposure (lists of CIDRs, comma- or space-separated, or TOML arrays):
   std::string webhook_allow_networks;  // notify.webhook_allow_networks: internal networks webhooks may reach

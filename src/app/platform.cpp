@@ -23,6 +23,8 @@
 #include "telemetry/telemetry.hpp"
 #include "storage/migrations.hpp"
 #include "video/video_service.hpp"
+#include "vision/model_registry.hpp"
+#include "vision/vision_service.hpp"
 
 namespace mingchu::app {
 
@@ -183,6 +185,7 @@ net::AddressPolicy Platform::webhook_policy() const {
 }
 
 Platform::~Platform() {
+  if (vision_) vision_->stop();
   if (video_) video_->stop();
   stop_mqtt();
   stop_push();
@@ -220,6 +223,26 @@ void Platform::start_video() {
   std::sscanf(vs.shard.c_str(), "%d/%d", &vc.shard_index, &vc.shard_count);
   video_ = std::make_unique<video::VideoService>(*db_, *clock_, *audit_, ingest_.get(), metrics_, vc);
   video_->start();
+  start_vision(vc.node);
+}
+
+// The algorithm server in this process: frames from the media core, events through ingest.
+void Platform::start_vision(const std::string& node) {
+  if (!cfg_.vision.enabled || !video_) return;
+  const VisionSettings& s = cfg_.vision;
+  vision::VisionConfig vc;
+  vc.enabled = true;
+  vc.model_dir = s.model_dir;
+  vc.workers = s.workers;
+  vc.dnn_threads = s.dnn_threads;
+  vc.budget_ms = s.budget_ms;
+  vc.max_width = s.max_width;
+  vc.fault_delay_ms = s.fault_delay_ms;
+  vc.utc_offset_minutes = cfg_.utc_offset_minutes;
+  vision_ = std::make_unique<vision::VisionService>(*clock_, metrics_, vc,
+                                                    vision::make_video_feed(*db_, *video_, vc.max_width),
+                                                    vision::make_ingest_sink(*ingest_, node));
+  vision_->start();
 }
 
 // The outbox dispatcher (webhooks always; AMQP with --amqp; SMS with notify.sms.url) and the
@@ -383,6 +406,15 @@ int Platform::serve() {
   start_video();
   ctx.video = video_.get();
   http::add_video_routes(router, ctx);
+  ctx.vision = vision_.get();
+  {
+    const alerts::AlertsConfig* taxonomy = &alerts_->config();
+    vision_models_ = std::make_unique<vision::ModelRegistry>(
+        *db_, *clock_, std::filesystem::path(cfg_.data_dir) / "models",
+        [taxonomy](const std::string& code) { return taxonomy->find_type(code) != nullptr; });
+  }
+  ctx.vision_models = vision_models_.get();
+  http::add_vision_routes(router, ctx);
   http::add_report_routes(router, ctx);
   ctx.router = &router;
   http::add_static_routes(router, ctx);
@@ -424,6 +456,7 @@ int Platform::serve() {
   schedules_->stop();
   if (upstream_sync_) upstream_sync_->stop();
   ingest_->set_delivery(nullptr);  // the server's threads are gone: answer on the writer (post() would too)
+  if (vision_) vision_->stop();  // its workers read from the media core and write to ingest
   if (video_) video_->stop();  // closes the recordings' open files, indexed before the database closes
   stop_mqtt();  // acknowledges what is committed; the broker keeps the rest for the next start
   scheduler_->stop();

@@ -45,6 +45,10 @@ class MqttSubscriber;
 namespace mingchu::video {
 class VideoService;
 }  // namespace mingchu::video
+namespace mingchu::vision {
+class VisionService;
+class ModelRegistry;
+}  // namespace mingchu::vision
 
 namespace mingchu::app {
 
@@ -120,6 +124,10 @@ class Platform {
   // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
   std::unique_ptr<video::VideoService> video_;
   void start_video();
+  // the algorithm server's pipeline (src/vision): on the media core and ingest, stopped before video_
+  std::unique_ptr<vision::VisionService> vision_;
+  std::unique_ptr<vision::ModelRegistry> vision_models_;
+  void start_vision(const std::string& node);
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.

@@ -8,6 +8,7 @@
 #include "app/platform.hpp"
 #include "core/log.hpp"
 #include "storage/migrations.hpp"
+#include "vision/cli.hpp"
 
 using namespace mingchu;
 
@@ -117,7 +118,18 @@ int main(int argc, char** argv) {
   restore->add_option("--in", backup_in, "the backup file")->required();
   restore->add_option("--passphrase-file", passphrase_file, "the passphrase the key was encrypted with");
 
+  auto* vision = cli.add_subcommand("vision", "the algorithm server: detectors, rules, evaluation (docs/vision.md)");
+  vision->require_subcommand(0, 1);
+  auto* vision_eval = vision->add_subcommand("eval", "precision, recall and AP@0.5 per class on a YOLO-format data set");
+  vision::EvalArgs eval_args;
+  vision_eval->add_option("--model", eval_args.model, "coco-ssdlite, or a model directory")->required();
+  vision_eval->add_option("--dataset", eval_args.dataset, "DIR with images/, labels/, classes.txt")->required();
+  vision_eval->add_flag("--json", eval_args.json, "print JSON");
+  vision_eval->add_option("--min-score", eval_args.min_score, "operating score for precision/recall (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+
   CLI11_PARSE(cli, argc, argv);
+  if (vision_eval->parsed()) return vision::eval_command(eval_args, std::cout, std::cerr);
 
   try {
     if (version->parsed()) {

@@ -1015,6 +1015,27 @@ ALTER TABLE op_deliveries ADD COLUMN route TEXT;
 -- not by key.
 CREATE INDEX ingest_receipts_received ON ingest_receipts(received_at);
 CREATE INDEX readings_at ON readings(at);
+      {15, "vision", R"SQL(
+-- The algorithm server (src/vision): per-camera AI settings (models, types on/off, scores,
+-- zones, schedules; JSON checked by vision::parse_camera_ai) and uploaded custom models.
+CREATE TABLE camera_ai (
+  camera_id TEXT PRIMARY KEY REFERENCES cameras(id),
+  config TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE vision_models (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  format TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  classmap TEXT NOT NULL,
+  path TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+CREATE UNIQUE INDEX vision_models_name_version ON vision_models(name, version);
 )SQL"},
       {18, "API keys limited to resources", R"SQL(
 -- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all

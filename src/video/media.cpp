@@ -389,6 +389,48 @@ Result<std::string> keyframe_to_jpeg(const CodecInfo& codec, const std::vector<A
   return std::string(reinterpret_cast<const char*>(p->data), static_cast<size_t>(p->size));
 }
 
+Result<DecodedFrame> decode_bgr(const CodecInfo& codec, const std::vector<AccessUnit>& gop, size_t upto,
+                                int max_width) {
+  if (!codec || gop.empty()) return media_error("media_no_frame", "no keyframe yet");
+  if (upto >= gop.size()) upto = gop.size() - 1;
+  auto dec = open_decoder(codec);
+  if (!dec) return dec.error();
+  FramePtr frame(av_frame_alloc());
+  size_t got = 0;  // pictures received
+  bool have = false;
+  for (size_t i = 0; i <= upto; ++i) {
+    if (auto st = send(dec->get(), gop[i]); !st) return st.error();
+    while (avcodec_receive_frame(dec->get(), frame.get()) == 0) {
+      ++got;
+      have = got == upto + 1;
+      if (have) break;
+    }
+    if (have) break;
+  }
+  if (!have) {
+    avcodec_send_packet(dec->get(), nullptr);  // drain: a decoder with delay gives its frames now
+    while (!have && avcodec_receive_frame(dec->get(), frame.get()) == 0) have = ++got == upto + 1;
+  }
+  if (!have) return media_error("media_decode", "the picture did not decode");
+  int w = frame->width, h = frame->height;
+  if (w > max_width) {
+    h = static_cast<int>(static_cast<std::int64_t>(h) * max_width / w) & ~1;
+    w = max_width;
+  }
+  DecodedFrame out;
+  out.width = w;
+  out.height = h;
+  out.bgr.resize(static_cast<size_t>(w) * static_cast<size_t>(h) * 3);
+  SwsContext* sws = sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), w, h,
+                                   AV_PIX_FMT_BGR24, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  if (!sws) return media_error("media_codec", "cannot convert the picture");
+  std::uint8_t* dst[4] = {out.bgr.data(), nullptr, nullptr, nullptr};
+  int dst_stride[4] = {w * 3, 0, 0, 0};
+  sws_scale(sws, frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+  sws_freeContext(sws);
+  return out;
+}
+
 // ---------------------------------------------------------------- Transcoder
 
 struct Transcoder::Impl {

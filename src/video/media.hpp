@@ -101,6 +101,17 @@ Result<TsSpan> probe_ts_file(const std::string& path);
 // picture as a JPEG of at most max_width pixels across.
 Result<std::string> keyframe_to_jpeg(const CodecInfo& codec, const std::vector<AccessUnit>& gop, int max_width = 1920);
 
+// One decoded picture as packed BGR24 (the vision pipeline's input).
+struct DecodedFrame {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> bgr;  // width * height * 3
+};
+
+// Decodes gop[0..upto] (gop[0] a keyframe; only as far as needed: upto = 0 decodes the keyframe
+// alone) and returns picture `upto` as BGR24, scaled down to at most max_width pixels across.
+Result<DecodedFrame> decode_bgr(const CodecInfo& codec, const std::vector<AccessUnit>& gop, size_t upto,
+                                int max_width = 1280);
+
 // Decodes H.265 (or anything) and re-encodes H.264 for browsers that cannot play the source
 // (libx264, ultrafast, zero latency, a keyframe every gop frames). One per live viewer group.
 class Transcoder {

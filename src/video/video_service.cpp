@@ -386,6 +386,16 @@ void VideoService::snapshot(const auth::Principal& p, const std::string& camera_
       std::chrono::steady_clock::now() + cfg_.open_timeout);
 }
 
+Result<std::vector<AccessUnit>> VideoService::latest_gop(const std::string& camera_id, CodecInfo* codec) {
+  auto cam = load_camera(camera_id);
+  if (!cam) return Error::not_found("camera");
+  auto s = ensure_stream(*cam, cam->sub_stream_url.empty() ? "hd" : "sd", false);
+  if (!s) return s.error();
+  auto gop = (*s)->source_output().last_gop(codec);
+  if (gop.empty()) return Error{ErrorKind::kUnavailable, "no_frame_yet", "the stream has no keyframe yet", {}};
+  return gop;
+}
+
 // ---------------------------------------------------------------- recordings, playback, clips
 
 Result<json::object> VideoService::recordings(const auth::Principal& p, const std::string& camera_id,

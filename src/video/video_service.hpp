@@ -130,6 +130,11 @@ class VideoService {
   std::vector<ClipInfo> alert_clips(const std::string& alert_id);
   Result<ClipFile> clip_by_token(const std::string& token);
 
+  // ---- analysis (the vision pipeline, docs/vision.md): the latest GOP of a camera's stream
+  // (its sub stream when it has one), starting the stream when it does not run and keeping it
+  // pulled while asked; 503 until the stream has a keyframe, 404 for an unknown camera.
+  Result<std::vector<AccessUnit>> latest_gop(const std::string& camera_id, CodecInfo* codec);
+
   json::object status();
   // Runs one housekeeping pass now (tests).
   void tick_for_test();

@@ -9,10 +9,11 @@ import { REPO, freePort } from './lib.mjs'
 const PY = '/usr/bin/python3' // Debian's python, which has gi (GStreamer)
 
 /** Starts a camera; answers { port, url(path), stop(), kill() }. Reuses `port` when given. */
-export async function startCamera({ port, user, password } = {}) {
+export async function startCamera({ port, user, password, images } = {}) {
   port = port || (await freePort())
   const args = [path.join(REPO, 'scripts', 'rtsp_camera.py'), '--port', String(port)]
   if (user) args.push('--user', user, '--password', password)
+  if (images) args.push('--images', images)
   for (let attempt = 0; ; attempt++) {
     const proc = spawn(PY, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''

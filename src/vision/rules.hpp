@@ -1,0 +1,83 @@
+// Rules: what turns detections into alerts, per camera and alert type (docs/vision.md).
+//
+// A camera's AI settings (GET/PATCH /api/v1/cameras/{id}/ai, table camera_ai) are JSON:
+//   {models: [id], rate: frames/s, motion: {enabled, threshold, masks: [polygon]},
+//    types: {code: {enabled, labels, min_score, k, n, min_area, max_area, min_aspect, max_aspect,
+//                   zones: [polygon], schedule: ["HH:MM-HH:MM", ...], cooldown_s}}}
+// with polygons as [[x, y], ...] normalised to 0..1 of the frame. Fields left out take the
+// built-in defaults: animal (cat, dog, bird), phone_use (a cell phone inside a person's box),
+// stranger (a person while the kitchen is closed, 22:00-06:00 local, or inside a zone).
+//
+// A type fires when, over the last n analysed frames, at least k had a box that passed its
+// filters (score, area and aspect limits, zones by the box's bottom centre, the schedule),
+// and not within cooldown_s of its last alert on that camera.
+//
+// Pure: no clock, no I/O; safe from any thread (a RuleState belongs to one thread).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/clock.hpp"
+#include "core/json.hpp"
+#include "core/result.hpp"
+#include "vision/detector.hpp"
+
+namespace mingchu::vision {
+
+using Polygon = std::vector<cv::Point2f>;  // normalised
+
+struct TypeRule {
+  bool enabled = true;
+  std::vector<std::string> labels;
+  float min_score = 0.5f;
+  int k = 2, n = 3;
+  float min_area = 0.0f, max_area = 1.0f;        // box area / frame area
+  float min_aspect = 0.0f, max_aspect = 100.0f;  // width / height
+  std::vector<Polygon> zones;                    // empty: anywhere
+  std::vector<std::pair<int, int>> schedule;     // active windows, minutes of the local day; empty: always
+  int cooldown_s = 300;
+};
+
+struct CameraAi {
+  std::vector<std::string> models = {"coco-ssdlite"};
+  double rate = 2.0;  // analysed frames per second
+  bool motion = true;
+  int motion_threshold = 30;
+  std::vector<Polygon> motion_masks;  // areas whose motion is ignored
+  std::map<std::string, TypeRule> types;
+};
+
+// The built-in rules (every type the shipped model feeds).
+CameraAi default_camera_ai();
+// Settings from stored/PATCHed JSON over the defaults. known_type says which alert type codes
+// exist (the taxonomy). 422 naming the field on anything invalid; unknown fields refused.
+Result<CameraAi> parse_camera_ai(const json::object& o, const std::function<bool(const std::string&)>& known_type);
+json::object camera_ai_to_json(const CameraAi& c);
+
+// One type that fired on a frame.
+struct Firing {
+  std::string type;
+  float score = 0;               // the best box's
+  std::vector<Detection> boxes;  // the boxes that passed the filters
+};
+
+// What a camera's rules remember between frames.
+struct RuleState {
+  std::map<std::string, std::deque<bool>> history;
+  std::map<std::string, TimeMs> last_alert;
+};
+
+// Applies the rules to one analysed frame. local_minute: minutes since local midnight.
+std::vector<Firing> apply_rules(const CameraAi& cfg, const std::vector<Detection>& dets, cv::Size frame, TimeMs now,
+                                int local_minute, RuleState& st);
+
+bool in_schedule(const std::vector<std::pair<int, int>>& windows, int minute);
+bool point_in_zones(const std::vector<Polygon>& zones, cv::Point2f p);
+
+}  // namespace mingchu::vision
