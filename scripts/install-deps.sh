@@ -32,6 +32,7 @@ packages=(
   libcairo2-dev libpango1.0-dev libxlsxwriter-dev poppler-utils unzip
   curl ca-certificates
   libicu-dev
+  libosip2-dev sip-tester
 )
 # The machines come with Node 20 + npm 11 (not Debian's); only install Debian's when node is
 # missing altogether, never on top of another Node.

@@ -43,6 +43,9 @@ class MqttSubscriber;
 namespace mingchu::video {
 class VideoService;
 }  // namespace mingchu::video
+namespace mingchu::gb {
+class GbService;
+}  // namespace mingchu::gb
 
 namespace mingchu::app {
 
@@ -113,6 +116,9 @@ class Platform {
   std::unique_ptr<operations::Ledgers> ledgers_;
   std::unique_ptr<operations::Operations> operations_;
   net::AddressPolicy webhook_policy() const;
+  // GB/T 28181 (src/gb): before video_ (its sources are made by it), stopped after it
+  std::unique_ptr<gb::GbService> gb_;
+  void start_gb();
   // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
   std::unique_ptr<video::VideoService> video_;
   void start_video();

@@ -50,6 +50,9 @@ class Ledgers;
 namespace mingchu::video {
 class VideoService;
 }
+namespace mingchu::gb {
+class GbService;
+}
 
 namespace mingchu::reports {
 class ReportService;
@@ -102,6 +105,7 @@ struct ApiContext {
   reports::ExchangeReceiver* exchange = nullptr;  // 数据上报 from lower platforms
   const Router* router = nullptr;               // the routes themselves (exports call the lists)
   KeyGuard* key_guard = nullptr;                // rate limit and audit of API-key calls
+  gb::GbService* gb = nullptr;                  // GB/T 28181 devices (nullptr: not enabled)
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
@@ -115,6 +119,7 @@ void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
 void add_video_routes(Router& r, ApiContext& ctx);     // live, snapshots, recordings, clips, /media/...
 void add_report_routes(Router& r, ApiContext& ctx);    // PDFs, templates, exports, schedules
+void add_gb_routes(Router& r, ApiContext& ctx);        // GB/T 28181 devices, binding, PTZ
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
 void add_operations_routes(Router& r, ApiContext& ctx);  // ledgers, traceability (before static)
 // The OpenAPI summary of an operations route, if it is one.
