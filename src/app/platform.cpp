@@ -195,8 +195,8 @@ void Platform::start_gb() {
   };
   if (!digits(gs.sip_id, 20)) throw std::runtime_error("gb28181.sip_id (--sip-id) must be 20 digits");
   if (!digits(gs.domain, 10)) throw std::runtime_error("gb28181.domain (--sip-domain) must be 10 digits");
-  if (gs.media_transport != "udp" && gs.media_transport != "tcp") {
-    throw std::runtime_error("gb28181.media_transport must be udp or tcp");
+  if (gs.media_transport != "udp" && gs.media_transport != "tcp" && gs.media_transport != "auto") {
+    throw std::runtime_error("gb28181.media_transport must be auto, udp or tcp");
   }
   gb::GbConfig gc;
   gc.listen = gs.listen;

@@ -721,8 +721,9 @@ void GbServer::came_alive(Device& d) {
   bool was = d.online;
   d.online = true;
   heartbeat(d, !was);
+  // the database learns the last keepalive when the device comes back (keepalives stay in memory)
   if (!was) count("online");
-  if (d.last_keepalive_at) {
+  if (!was && d.last_keepalive_at) {
     enqueue([id = d.id, t = d.last_keepalive_at](storage::Connection& c) { c.exec(kDeviceKeepalive, {id, t}); });
   }
 }
@@ -1187,6 +1188,12 @@ Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_
     return Error{ErrorKind::kUnavailable, "camera_unreachable", err, {}};
   }
   return s;
+}
+
+std::string GbServer::device_transport(const std::string& device_id) const {
+  std::lock_guard lk(mu_);
+  auto it = devices_.find(device_id);
+  return it == devices_.end() ? "udp" : it->second.peer.transport();
 }
 
 void GbServer::bye(const std::shared_ptr<PlaySession>& s) {

@@ -90,6 +90,7 @@ class GbServer {
   Result<std::shared_ptr<PlaySession>> invite(const std::string& device_id, const std::string& channel_id,
                                               const std::string& media_ip, unsigned short media_port, bool tcp);
   void bye(const std::shared_ptr<PlaySession>& s);
+  std::string device_transport(const std::string& device_id) const;
   void count(const std::string& event, std::uint64_t n = 1);
 
   // ---- called by TcpConn on the I/O thread

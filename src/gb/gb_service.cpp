@@ -53,7 +53,8 @@ class GbSource final : public video::Source {
   }
 
   Result<video::CodecInfo> open() override {
-    tcp_ = srv_.config().media_transport == "tcp";
+    const std::string& mt = srv_.config().media_transport;
+    tcp_ = mt == "tcp" || (mt == "auto" && srv_.device_transport(device_) == "tcp");
     std::string ip = srv_.config().media_host.empty() ? "127.0.0.1" : srv_.config().media_host;
     fd_ = ::socket(AF_INET, tcp_ ? SOCK_STREAM : SOCK_DGRAM, 0);
     if (fd_ < 0) return unreachable("cannot open a media socket");

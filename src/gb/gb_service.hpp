@@ -56,7 +56,7 @@ struct GbConfig {
   std::string password;                               // default device password
   std::map<std::string, std::string> device_passwords;  // device id -> password
   std::string media_host;                             // address in our SDP (default: the listen host)
-  std::string media_transport = "udp";                // udp | tcp (we listen, the device connects)
+  std::string media_transport = "auto";               // auto (as the signalling) | udp | tcp (we listen)
   int keepalive_seconds = 60;
   int keepalive_misses = 3;
   int register_expires_max = 3600;

@@ -124,10 +124,11 @@ Result<Manscdp> parse_manscdp(std::string_view raw) {
   while (i < s.size()) {
     size_t lt = s.find('<', i);
     if (lt == std::string_view::npos) {
-      if (!trim(s.substr(i)).empty() && !root_closed) return bad("text outside the elements");
+      if (!trim(s.substr(i)).empty()) return bad("text outside the elements");
       break;
     }
     pending_text.assign(s.substr(i, lt - i));
+    if ((stack.empty()) && !trim(pending_text).empty()) return bad("text outside the elements");
     if (s.substr(lt).starts_with("<?")) {
       size_t e = s.find("?>", lt);
       if (e == std::string_view::npos) return bad("unterminated declaration");

@@ -95,7 +95,8 @@ void PsDemuxer::push(const std::uint8_t* p, size_t n, std::vector<PsFrame>& out)
 void PsDemuxer::end_of_frame(std::vector<PsFrame>& out) {
   parse(out);
   // a PES cut short by the end of the frame stays in buf_ (it may continue); a complete frame goes
-  if (!cur_.data.empty() && buf_.empty()) emit(out);
+  bool partial = buf_.size() >= 4 && buf_[0] == 0 && buf_[1] == 0 && buf_[2] == 1;
+  if (!cur_.data.empty() && !partial) emit(out);
 }
 
 void PsDemuxer::emit(std::vector<PsFrame>& out) {
