@@ -16,7 +16,7 @@
 
 namespace mingchu::sip {
 
-constexpr size_t kMaxMessageBytes = 64 * 1024;  // larger SIP messages are dropped (counted)
+constexpr size_t kMaxMessageBytes = 60 * 1024;  // larger SIP messages are dropped (counted)
 
 void sip_init();
 

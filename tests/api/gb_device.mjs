@@ -172,7 +172,7 @@ export class GbDevice {
   sendRaw(data) {
     const b = Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1')
     if (this.sock) this.sock.send(b, this.o.sipPort, '127.0.0.1')
-    else this.conn.write(b)
+    else if (this.conn && !this.conn.destroyed) this.conn.write(b)
   }
 
   via(branch) {
@@ -213,13 +213,13 @@ export class GbDevice {
     if (!first) return null
     if (first.status !== 401 || opts.noAuth) return first.status
     const www = first.h('www-authenticate')
-    const nonce = opts.reuseNonce && this.lastNonce ? this.lastNonce : /nonce="([^"]+)"/.exec(www)[1]
+    const nonce = opts.reuseNonce && this.okNonce ? this.okNonce : /nonce="([^"]+)"/.exec(www)[1]
     const realm = opts.realm ?? /realm="([^"]+)"/.exec(www)[1]
-    this.lastNonce = nonce
     const pw = opts.password ?? this.o.password
     const response = md5(`${md5(`${this.id}:${realm}:${pw}`)}:${nonce}:${md5(`REGISTER:${uri}`)}`)
     const auth = `Digest username="${this.id}",realm="${realm}",nonce="${nonce}",uri="${uri}",response="${response}",algorithm=MD5`
     const second = await this.request({ method: 'REGISTER', uri, callId, headers: [`Expires: ${expires}`, `Authorization: ${auth}`] })
+    if (second?.status === 200) this.okNonce = nonce // the nonce the platform accepted (reuseNonce replays it)
     return second ? second.status : null
   }
 
@@ -339,7 +339,7 @@ export class GbDevice {
       const au = this.o.aus[k % this.o.aus.length]
       k++
       const ps = psPack(au.data, pts, au.key, { psm: this.o.psm })
-      if (this.o.garbage && k % 5 === 0) send(crypto.randomBytes(200))
+      if (this.o.garbage && k % 5 === 0) send(Buffer.concat([Buffer.from([0x00]), crypto.randomBytes(199)])) // not RTP v2
       for (const p of rtpPackets(ps, { seq, ts: pts, ssrc: md.ssrc })) send(p)
       pts += 3600
     }, 40)
@@ -349,7 +349,11 @@ export class GbDevice {
     const md = this.media
     if (!md) return
     clearInterval(md.timer)
-    md.sock?.close()
+    try {
+      md.sock?.close()
+    } catch {
+      /* closed already */
+    }
     md.conn?.destroy()
     this.media = null
   }
@@ -357,7 +361,12 @@ export class GbDevice {
   close() {
     this.stopKeepalives()
     this.stopMedia()
-    this.sock?.close()
+    try {
+      this.sock?.close()
+    } catch {
+      /* closed already */
+    }
+    this.sock = null
     this.conn?.destroy()
   }
 }
