@@ -187,7 +187,9 @@ async function main() {
   let registered = 0
   console.log(`# GB/T 28181 bench: ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, period ${period} s, window ${seconds} s`)
   for (const n of steps) {
+    const rcpu0 = cpuSeconds(pid)
     const reg = await registerAll(net, registered, n)
+    const regCpu = cpuSeconds(pid) - rcpu0
     registered = n
     await sleep(1500) // the platform's DeviceInfo/Catalog queries of the new devices settle
     const rss = rssKiB(pid)
@@ -220,6 +222,8 @@ async function main() {
       registered_ok: reg.ok,
       register_failed: reg.failed,
       registers_per_s: Math.round(reg.perSecond),
+      register_server_cpu_s: +regCpu.toFixed(2), // the platform's CPU seconds for this step's REGISTERs
+      register_seconds: +reg.seconds.toFixed(1),
       online: st.devices_online,
       false_offline: n - st.devices_online,
       ka_rate_per_s: Math.round(ka.rate),
