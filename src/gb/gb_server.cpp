@@ -1,12 +1,12 @@
 #include "gb/gb_server.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
-#include <boost/json.hpp>
 #include <cstdio>
 #include <ctime>
+
+#include <boost/json.hpp>
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
 
 #include "alerts/alert_service.hpp"
 #include "alerts/writer.hpp"
@@ -30,7 +30,8 @@ constexpr const char* kUpsertDevice =
     "VALUES ($1, $2, $3, $4, '[]', $4, $4) ON CONFLICT (device_id) DO UPDATE SET transport = excluded.transport, "
     "remote = excluded.remote, registered_at = excluded.registered_at, updated_at = excluded.updated_at";
 constexpr const char* kDeviceInfo =
-    "UPDATE gb_devices SET name = $2, manufacturer = $3, model = $4, firmware = $5, updated_at = $6 WHERE device_id = $1";
+    "UPDATE gb_devices SET name = $2, manufacturer = $3, model = $4, firmware = $5, updated_at = $6 WHERE device_id = "
+    "$1";
 constexpr const char* kDeviceKeepalive = "UPDATE gb_devices SET last_keepalive_at = $2 WHERE device_id = $1";
 constexpr const char* kDeviceChannels = "UPDATE gb_devices SET channels = $2, updated_at = $3 WHERE device_id = $1";
 constexpr const char* kMarkOffline =
@@ -73,8 +74,11 @@ std::string uri_of(const std::string& header_value) {
 std::string channels_json(const std::vector<Channel>& chans) {
   json::array a;
   for (const auto& c : chans) {
-    a.push_back(json::object{{"channel_id", c.id}, {"name", c.name}, {"status", c.status},
-                             {"manufacturer", c.manufacturer}, {"model", c.model}});
+    a.push_back(json::object{{"channel_id", c.id},
+                             {"name", c.name},
+                             {"status", c.status},
+                             {"manufacturer", c.manufacturer},
+                             {"model", c.model}});
   }
   return json::serialize(a);
 }
@@ -119,10 +123,11 @@ std::map<std::string, std::string> sync_cameras(storage::Connection& c, const st
     if (kept) continue;
     std::string id = new_id("cam");
     std::string name = ch.name.empty() ? "国标通道 " + ch.id : ch.name.substr(0, 100);
-    c.exec("INSERT INTO cameras (id, unit_id, jpath, name, area, brand, model, gb_device_id, gb_channel_id, stream_url, "
-           "status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'other', $5, $6, $7, $8, $9, 'offline', $10, $10)",
-           {id, unit_id, jpath, name, ch.manufacturer.empty() ? storage::Value(nullptr) : storage::Value(ch.manufacturer),
-            ch.model.empty() ? storage::Value(nullptr) : storage::Value(ch.model), device_id, ch.id, url, now});
+    c.exec(
+        "INSERT INTO cameras (id, unit_id, jpath, name, area, brand, model, gb_device_id, gb_channel_id, stream_url, "
+        "status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'other', $5, $6, $7, $8, $9, 'offline', $10, $10)",
+        {id, unit_id, jpath, name, ch.manufacturer.empty() ? storage::Value(nullptr) : storage::Value(ch.manufacturer),
+         ch.model.empty() ? storage::Value(nullptr) : storage::Value(ch.model), device_id, ch.id, url, now});
     out[ch.id] = id;
   }
   return out;
@@ -209,9 +214,7 @@ std::string Peer::remote() const {
   if (tcp) return tcp->endpoint().address().to_string() + ":" + std::to_string(tcp->endpoint().port());
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
-std::string Peer::host() const {
-  return tcp ? tcp->endpoint().address().to_string() : ep.address().to_string();
-}
+std::string Peer::host() const { return tcp ? tcp->endpoint().address().to_string() : ep.address().to_string(); }
 
 // ------------------------------------------------------------------ the server
 
@@ -261,19 +264,20 @@ void GbServer::start() {
   auto from = std::make_shared<udp::endpoint>();
   auto recv = std::make_shared<std::function<void()>>();
   *recv = [this, buf, from, recv] {
-    udp_->async_receive_from(asio::buffer(*buf), *from, [this, buf, from, recv](boost::system::error_code ec, size_t n) {
-      if (ec == asio::error::operation_aborted || stopped_) return;
-      if (!ec) {
-        if (n > sip::kMaxMessageBytes) {
-          count("sip_oversized");
-        } else if (n > 4) {  // shorter: NAT keepalive CRLFs
-          Peer p;
-          p.ep = *from;
-          on_datagram(std::string_view(buf->data(), n), p);
-        }
-      }
-      (*recv)();
-    });
+    udp_->async_receive_from(asio::buffer(*buf), *from,
+                             [this, buf, from, recv](boost::system::error_code ec, size_t n) {
+                               if (ec == asio::error::operation_aborted || stopped_) return;
+                               if (!ec) {
+                                 if (n > sip::kMaxMessageBytes) {
+                                   count("sip_oversized");
+                                 } else if (n > 4) {  // shorter: NAT keepalive CRLFs
+                                   Peer p;
+                                   p.ep = *from;
+                                   on_datagram(std::string_view(buf->data(), n), p);
+                                 }
+                               }
+                               (*recv)();
+                             });
   };
   asio::post(io_, [recv] { (*recv)(); });
   // TCP accept loop
@@ -296,8 +300,8 @@ void GbServer::start() {
       log::error("gb28181 I/O thread stopped", {{"error", e.what()}});
     }
   });
-  log::info("gb28181 listening", {{"listen", host + ":" + std::to_string(port_)}, {"sip_id", cfg_.sip_id},
-                                   {"domain", cfg_.domain}});
+  log::info("gb28181 listening",
+            {{"listen", host + ":" + std::to_string(port_)}, {"sip_id", cfg_.sip_id}, {"domain", cfg_.domain}});
 }
 
 void GbServer::stop() {
@@ -339,15 +343,16 @@ void GbServer::count(const std::string& event, std::uint64_t n) {
 // ---- nonces: stateless (time + HMAC), so a REGISTER flood creates no state before authentication
 
 std::string GbServer::make_nonce() {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   char ts[17];
   std::snprintf(ts, sizeof ts, "%08llx", static_cast<unsigned long long>(now));
   std::string salt = quick_random_hex(4);
   std::string msg = std::string(ts) + salt;
   unsigned char mac[32];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-       msg.size(), mac, &len);
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
   return msg + hex(mac, 12);
 }
 
@@ -356,12 +361,13 @@ bool GbServer::nonce_ok(const std::string& nonce) const {
   std::string msg = nonce.substr(0, 16);
   unsigned char mac[32];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-       msg.size(), mac, &len);
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
   std::string want = hex(mac, 12);
   if (CRYPTO_memcmp(want.data(), nonce.data() + 16, 24) != 0) return false;
   long long ts = std::strtoll(nonce.substr(0, 8).c_str(), nullptr, 16);
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   return ts <= now + 5 && now - ts <= cfg_.nonce_seconds;
 }
 
@@ -579,7 +585,8 @@ void GbServer::handle_message(const sip::SipMessage& m, const Peer& peer) {
     d.model = x->fields["Model"].substr(0, 100);
     d.firmware = x->fields["Firmware"].substr(0, 100);
     lk.unlock();
-    enqueue([id, n = d.name, ma = d.manufacturer, mo = d.model, f = d.firmware, t = clock_.now_ms()](storage::Connection& c) {
+    enqueue([id, n = d.name, ma = d.manufacturer, mo = d.model, f = d.firmware,
+             t = clock_.now_ms()](storage::Connection& c) {
       c.exec(kDeviceInfo, {id, n, ma, mo, f, t});
     });
     return;
@@ -606,9 +613,12 @@ void GbServer::on_catalog(Device& d, const sip::Manscdp& x) {
     std::string type = cid.substr(10, 3);
     if (type == "200" || type == "215" || type == "216") continue;  // the system, groups, virtual organisations
     auto same = std::find_if(d.catalog_acc.begin(), d.catalog_acc.end(), [&](const Channel& c) { return c.id == cid; });
-    Channel ch{cid, get("Name").substr(0, 100), get("Status"), get("Manufacturer").substr(0, 100), get("Model").substr(0, 100)};
-    if (same != d.catalog_acc.end()) *same = ch;
-    else if (d.catalog_acc.size() < sip::kMaxItems) d.catalog_acc.push_back(ch);
+    Channel ch{cid, get("Name").substr(0, 100), get("Status"), get("Manufacturer").substr(0, 100),
+               get("Model").substr(0, 100)};
+    if (same != d.catalog_acc.end())
+      *same = ch;
+    else if (d.catalog_acc.size() < sip::kMaxItems)
+      d.catalog_acc.push_back(ch);
   }
   count("catalog_message");
   if (static_cast<int>(d.catalog_acc.size()) < sum) return;  // more MESSAGEs to come
@@ -702,14 +712,15 @@ void GbServer::query_device(const std::string& device_id, const std::string& cmd
     uri = device_uri(it->second, device_id);
   }
   std::string sn = std::to_string(next_sn_++);
-  std::string body = "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Query>\r\n<CmdType>" + cmd + "</CmdType>\r\n<SN>" +
-                     sn + "</SN>\r\n<DeviceID>" + device_id + "</DeviceID>\r\n</Query>\r\n";
+  std::string body = "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Query>\r\n<CmdType>" + cmd +
+                     "</CmdType>\r\n<SN>" + sn + "</SN>\r\n<DeviceID>" + device_id + "</DeviceID>\r\n</Query>\r\n";
   std::string branch = "z9hG4bK" + quick_random_hex(8);
-  std::string msg = request_head("MESSAGE", uri, peer, branch) + "From: <sip:" + cfg_.sip_id + "@" + cfg_.domain +
-                    ">;tag=" + quick_random_hex(4) + "\r\nTo: <sip:" + device_id + "@" + cfg_.domain +
-                    ">\r\nCall-ID: " + quick_random_hex(8) + "@" + our_host() + "\r\nCSeq: " +
-                    std::to_string(next_cseq_++) + " MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string msg =
+      request_head("MESSAGE", uri, peer, branch) + "From: <sip:" + cfg_.sip_id + "@" + cfg_.domain +
+      ">;tag=" + quick_random_hex(4) + "\r\nTo: <sip:" + device_id + "@" + cfg_.domain +
+      ">\r\nCall-ID: " + quick_random_hex(8) + "@" + our_host() + "\r\nCSeq: " + std::to_string(next_cseq_++) +
+      " MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   send_request(peer, std::move(msg), branch, false, [this, cmd](const sip::SipMessage* r) {
     if (!r || r->status / 100 != 2) count("query_failed");
   });
@@ -895,8 +906,9 @@ void GbServer::load() {
   auto rows = c->query(
       "SELECT device_id, COALESCE(unit_id, ''), deleted_at, channels, COALESCE(name, ''), COALESCE(manufacturer, ''), "
       "COALESCE(model, ''), COALESCE(firmware, ''), remote FROM gb_devices");
-  auto cams = c->query("SELECT gb_device_id, gb_channel_id, id, unit_id FROM cameras WHERE gb_device_id IS NOT NULL "
-                       "AND gb_channel_id IS NOT NULL AND deleted_at IS NULL");
+  auto cams = c->query(
+      "SELECT gb_device_id, gb_channel_id, id, unit_id FROM cameras WHERE gb_device_id IS NOT NULL "
+      "AND gb_channel_id IS NOT NULL AND deleted_at IS NULL");
   std::lock_guard lk(mu_);
   for (const auto& r : rows) {
     Device d;
@@ -925,8 +937,9 @@ Result<json::object> GbServer::list_devices(const auth::Principal& p, const std:
   if (state == "pending") {
     where = " WHERE (unit_id IS NULL OR deleted_at IS NOT NULL)";
   } else {
-    where = state == "bound" ? " WHERE (deleted_at IS NULL AND unit_id IS NOT NULL" :
-                               " WHERE (unit_id IS NULL OR deleted_at IS NOT NULL OR (deleted_at IS NULL AND unit_id IS NOT NULL";
+    where = state == "bound"
+                ? " WHERE (deleted_at IS NULL AND unit_id IS NOT NULL"
+                : " WHERE (unit_id IS NULL OR deleted_at IS NOT NULL OR (deleted_at IS NULL AND unit_id IS NOT NULL";
     auth::append_scope(p, "jpath", "unit_id", where, params);
     where += state == "bound" ? ")" : "))";
   }
@@ -953,8 +966,8 @@ Result<json::object> GbServer::list_devices(const auth::Principal& p, const std:
         cams[cr.text(0)] = cr.text(1);
       }
     }
-    json::object o{{"device_id", id}, {"state", bound ? "bound" : "pending"}, {"transport", r.text(3)},
-                   {"remote", r.text(4)}};
+    json::object o{
+        {"device_id", id}, {"state", bound ? "bound" : "pending"}, {"transport", r.text(3)}, {"remote", r.text(4)}};
     o["unit_id"] = bound ? json::value(r.text(1)) : json::value(nullptr);
     bool online = false;
     std::optional<TimeMs> ka = r.opt_integer(5);
@@ -987,15 +1000,17 @@ Result<json::object> GbServer::list_devices(const auth::Principal& p, const std:
   return json::object{{"items", std::move(items)}, {"total", total}, {"page", page}, {"page_size", page_size}};
 }
 
-Result<json::object> GbServer::bind(const auth::Principal& p, const std::string& device_id, const std::string& unit_id) {
+Result<json::object> GbServer::bind(const auth::Principal& p, const std::string& device_id,
+                                    const std::string& unit_id) {
   if (!gb_id(device_id)) return Error::not_found("device");
   std::vector<Channel> chans;
   std::map<std::string, std::string> cams;
   bool ok = db_.in_transaction([&](storage::Connection& c) {
     auto u = c.query("SELECT jpath FROM units WHERE id = $1 AND deleted_at IS NULL", {unit_id});
-    auto d = c.query("SELECT COALESCE(unit_id, ''), deleted_at, COALESCE(jpath, ''), channels FROM gb_devices "
-                     "WHERE device_id = $1",
-                     {device_id});
+    auto d = c.query(
+        "SELECT COALESCE(unit_id, ''), deleted_at, COALESCE(jpath, ''), channels FROM gb_devices "
+        "WHERE device_id = $1",
+        {device_id});
     if (u.empty() || !p.covers(u[0].text(0), unit_id) || d.empty()) return false;
     bool bound = !d[0].text(0).empty() && !d[0].opt_integer(1);
     if (bound && !p.covers(d[0].text(2), d[0].text(0))) return false;  // bound elsewhere, out of scope
@@ -1019,7 +1034,8 @@ Result<json::object> GbServer::bind(const auth::Principal& p, const std::string&
   json::array out;
   for (const auto& ch : chans) {
     auto it = cams.find(ch.id);
-    out.push_back(json::object{{"channel_id", ch.id}, {"name", ch.name},
+    out.push_back(json::object{{"channel_id", ch.id},
+                               {"name", ch.name},
                                {"camera_id", it == cams.end() ? json::value(nullptr) : json::value(it->second)}});
   }
   return json::object{{"device_id", device_id}, {"state", "bound"}, {"unit_id", unit_id}, {"channels", std::move(out)}};
@@ -1027,18 +1043,22 @@ Result<json::object> GbServer::bind(const auth::Principal& p, const std::string&
 
 void GbServer::ptz(const auth::Principal& p, const std::string& camera_id, const std::string& action, int speed,
                    int preset, std::function<void(Status)> done) {
-  static const std::map<std::string, sip::PtzAction> kActions = {
-      {"up", sip::PtzAction::kUp},          {"down", sip::PtzAction::kDown},
-      {"left", sip::PtzAction::kLeft},      {"right", sip::PtzAction::kRight},
-      {"zoom_in", sip::PtzAction::kZoomIn}, {"zoom_out", sip::PtzAction::kZoomOut},
-      {"stop", sip::PtzAction::kStop},      {"preset_set", sip::PtzAction::kPresetSet},
-      {"preset_call", sip::PtzAction::kPresetCall}};
+  static const std::map<std::string, sip::PtzAction> kActions = {{"up", sip::PtzAction::kUp},
+                                                                 {"down", sip::PtzAction::kDown},
+                                                                 {"left", sip::PtzAction::kLeft},
+                                                                 {"right", sip::PtzAction::kRight},
+                                                                 {"zoom_in", sip::PtzAction::kZoomIn},
+                                                                 {"zoom_out", sip::PtzAction::kZoomOut},
+                                                                 {"stop", sip::PtzAction::kStop},
+                                                                 {"preset_set", sip::PtzAction::kPresetSet},
+                                                                 {"preset_call", sip::PtzAction::kPresetCall}};
   std::string dev, chan;
   {
     storage::Conn c = db_.acquire();
-    auto rows = c->query("SELECT unit_id, jpath, COALESCE(gb_device_id, ''), COALESCE(gb_channel_id, '') FROM cameras "
-                         "WHERE id = $1 AND deleted_at IS NULL",
-                         {camera_id});
+    auto rows = c->query(
+        "SELECT unit_id, jpath, COALESCE(gb_device_id, ''), COALESCE(gb_channel_id, '') FROM cameras "
+        "WHERE id = $1 AND deleted_at IS NULL",
+        {camera_id});
     if (rows.empty() || !p.covers(rows[0].text(1), rows[0].text(0))) return done(Error::not_found("camera"));
     dev = rows[0].text(2);
     chan = rows[0].text(3);
@@ -1064,23 +1084,26 @@ void GbServer::ptz(const auth::Principal& p, const std::string& camera_id, const
     uri = device_uri(it->second, chan);
   }
   std::string cmd = sip::ptz_command(a->second, speed, preset);
-  std::string body = "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n"
-                     "<SN>" + std::to_string(next_sn_++) + "</SN>\r\n<DeviceID>" + chan + "</DeviceID>\r\n<PTZCmd>" +
-                     cmd + "</PTZCmd>\r\n<Info>\r\n<ControlPriority>5</ControlPriority>\r\n</Info>\r\n</Control>\r\n";
+  std::string body =
+      "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n"
+      "<SN>" +
+      std::to_string(next_sn_++) + "</SN>\r\n<DeviceID>" + chan + "</DeviceID>\r\n<PTZCmd>" + cmd +
+      "</PTZCmd>\r\n<Info>\r\n<ControlPriority>5</ControlPriority>\r\n</Info>\r\n</Control>\r\n";
   std::string branch = "z9hG4bK" + quick_random_hex(8);
-  std::string msg = request_head("MESSAGE", uri, peer, branch) + "From: <sip:" + cfg_.sip_id + "@" + cfg_.domain +
-                    ">;tag=" + quick_random_hex(4) + "\r\nTo: <sip:" + chan + "@" + cfg_.domain + ">\r\nCall-ID: " +
-                    quick_random_hex(8) + "@" + our_host() + "\r\nCSeq: " + std::to_string(next_cseq_++) +
-                    " MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body;
+  std::string msg =
+      request_head("MESSAGE", uri, peer, branch) + "From: <sip:" + cfg_.sip_id + "@" + cfg_.domain +
+      ">;tag=" + quick_random_hex(4) + "\r\nTo: <sip:" + chan + "@" + cfg_.domain +
+      ">\r\nCall-ID: " + quick_random_hex(8) + "@" + our_host() + "\r\nCSeq: " + std::to_string(next_cseq_++) +
+      " MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   count("ptz");
   send_request(
       peer, std::move(msg), branch, false,
       [done](const sip::SipMessage* r) {
         if (!r) return done(Error{ErrorKind::kUnavailable, "device_timeout", "the device did not answer", {}});
         if (r->status / 100 != 2) {
-          return done(Error{ErrorKind::kUnavailable, "device_refused",
-                            "the device answered " + std::to_string(r->status), {}});
+          return done(
+              Error{ErrorKind::kUnavailable, "device_refused", "the device answered " + std::to_string(r->status), {}});
         }
         done(ok_status());
       },
@@ -1114,7 +1137,8 @@ json::object GbServer::status() {
 // ------------------------------------------------------------------ play sessions
 
 Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_id, const std::string& channel_id,
-                                                      const std::string& media_ip, unsigned short media_port, bool tcp) {
+                                                      const std::string& media_ip, unsigned short media_port,
+                                                      bool tcp) {
   auto s = std::make_shared<PlaySession>();
   std::string uri, branch = "z9hG4bK" + quick_random_hex(8);
   std::string data;
@@ -1143,9 +1167,9 @@ Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_
                       " 96 98 99\r\na=recvonly\r\na=rtpmap:96 PS/90000\r\na=rtpmap:98 H264/90000\r\n"
                       "a=rtpmap:99 H265/90000\r\n" +
                       (tcp ? "a=setup:passive\r\na=connection:new\r\n" : "") + "y=" + ssrc + "\r\n";
-    data = request_head("INVITE", uri, s->peer, branch) + "From: " + s->from + "\r\nTo: " + s->to + "\r\nCall-ID: " +
-           s->call_id + "\r\nCSeq: 1 INVITE\r\nContact: <sip:" + cfg_.sip_id + "@" + our_host() + ":" +
-           std::to_string(port_) + ">\r\nSubject: " + channel_id + ":" + ssrc + "," + cfg_.sip_id +
+    data = request_head("INVITE", uri, s->peer, branch) + "From: " + s->from + "\r\nTo: " + s->to +
+           "\r\nCall-ID: " + s->call_id + "\r\nCSeq: 1 INVITE\r\nContact: <sip:" + cfg_.sip_id + "@" + our_host() +
+           ":" + std::to_string(port_) + ">\r\nSubject: " + channel_id + ":" + ssrc + "," + cfg_.sip_id +
            ":0\r\nContent-Type: APPLICATION/SDP\r\nContent-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
     sessions_[s->call_id] = s;
   }
@@ -1164,13 +1188,17 @@ Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_
           s->to = r->to;
           if (!r->contact.empty()) s->remote_uri = uri_of(r->contact);
           size_t y = r->body.find("y=");
-          if (y != std::string::npos) s->answer_ssrc = static_cast<std::uint32_t>(std::strtoul(r->body.c_str() + y + 2, nullptr, 10));
+          if (y != std::string::npos)
+            s->answer_ssrc = static_cast<std::uint32_t>(std::strtoul(r->body.c_str() + y + 2, nullptr, 10));
           std::string branch2 = "z9hG4bK" + quick_random_hex(8);
-          std::string ack = request_head("ACK", s->remote_uri, s->peer, branch2) + "From: " + s->from + "\r\nTo: " +
-                            s->to + "\r\nCall-ID: " + s->call_id + "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+          std::string ack = request_head("ACK", s->remote_uri, s->peer, branch2) + "From: " + s->from +
+                            "\r\nTo: " + s->to + "\r\nCall-ID: " + s->call_id +
+                            "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
           send(s->peer, std::move(ack));
-          if (s->state == 0) s->state = 1;
-          else s->state = s->state;  // ended meanwhile: bye() sends the BYE
+          if (s->state == 0)
+            s->state = 1;
+          else
+            s->state = s->state;  // ended meanwhile: bye() sends the BYE
         } else {
           s->state = 2;
           s->error = "the device refused the INVITE (" + std::to_string(r->status) + ")";

@@ -2,12 +2,13 @@
 // play sessions. Not for use outside src/gb.
 #pragma once
 
-#include <boost/asio.hpp>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+
+#include <boost/asio.hpp>
 
 #include "gb/gb_service.hpp"
 #include "sip/manscdp.hpp"
@@ -168,7 +169,7 @@ class GbServer {
   std::unordered_map<std::string, Cached> server_cache_;
   std::deque<std::pair<SteadyTime, std::string>> cache_order_;
   std::unordered_map<std::string, std::shared_ptr<PlaySession>> sessions_;  // by Call-ID
-  std::uint32_t next_ssrc_ = 1;  // under mu_
+  std::uint32_t next_ssrc_ = 1;                                             // under mu_
   std::atomic<std::uint32_t> next_sn_{1};
   std::atomic<std::uint32_t> next_cseq_{1};
   std::map<std::string, std::uint64_t> counts_;

@@ -4,14 +4,15 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 }
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <deque>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "gb/gb_server.hpp"
 #include "sip/media_wire.hpp"

@@ -53,10 +53,10 @@ struct GbConfig {
   std::string listen = "127.0.0.1:5060";  // UDP and TCP
   std::string sip_id = "34020000002000000001";
   std::string domain = "3402000000";
-  std::string password;                               // default device password
+  std::string password;                                 // default device password
   std::map<std::string, std::string> device_passwords;  // device id -> password
-  std::string media_host;                             // address in our SDP (default: the listen host)
-  std::string media_transport = "auto";               // auto (as the signalling) | udp | tcp (we listen)
+  std::string media_host;                               // address in our SDP (default: the listen host)
+  std::string media_transport = "auto";                 // auto (as the signalling) | udp | tcp (we listen)
   int keepalive_seconds = 60;
   int keepalive_misses = 3;
   int register_expires_max = 3600;

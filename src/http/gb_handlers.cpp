@@ -16,9 +16,9 @@ Result<int> int_field(const json::object& body, const char* key, int dflt, int l
   auto it = body.find(key);
   if (it == body.end() || it->value().is_null()) return dflt;
   if (!it->value().is_int64() || it->value().as_int64() < lo || it->value().as_int64() > hi) {
-    return Error::invalid(key, "invalid_value",
-                          std::string("field '") + key + "' must be an integer from " + std::to_string(lo) + " to " +
-                              std::to_string(hi));
+    return Error::invalid(
+        key, "invalid_value",
+        std::string("field '") + key + "' must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
   }
   return static_cast<int>(it->value().as_int64());
 }
@@ -35,7 +35,8 @@ void add_gb_routes(Router& r, ApiContext& ctx) {
       if (!pg) return Response::error(pg.error());
       std::string state(req.query_param("state").value_or(""));
       if (!state.empty() && state != "pending" && state != "bound") {
-        return Response::error(Error::invalid("state", "invalid_value", "query parameter 'state' must be pending or bound"));
+        return Response::error(
+            Error::invalid("state", "invalid_value", "query parameter 'state' must be pending or bound"));
       }
       return respond(ctx.gb->list_devices(*who, state, pg->page, pg->page_size));
     });
@@ -53,7 +54,8 @@ void add_gb_routes(Router& r, ApiContext& ctx) {
         return Response::error(Error::invalid("unit_id", "missing_field", "field 'unit_id' is required"));
       }
       std::string unit(it->value().as_string());
-      if (!plausible_id(unit)) return Response::error(Error::invalid("unit_id", "invalid_id", "field 'unit_id' is not an id"));
+      if (!plausible_id(unit))
+        return Response::error(Error::invalid("unit_id", "invalid_id", "field 'unit_id' is not an id"));
       return respond(ctx.gb->bind(*who, req.param("device_id"), unit));
     });
   });

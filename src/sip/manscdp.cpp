@@ -56,11 +56,16 @@ std::string decode_entities(std::string_view s) {
       continue;
     }
     std::string_view e = s.substr(i + 1, semi - i - 1);
-    if (e == "lt") o += '<';
-    else if (e == "gt") o += '>';
-    else if (e == "amp") o += '&';
-    else if (e == "quot") o += '"';
-    else if (e == "apos") o += '\'';
+    if (e == "lt")
+      o += '<';
+    else if (e == "gt")
+      o += '>';
+    else if (e == "amp")
+      o += '&';
+    else if (e == "quot")
+      o += '"';
+    else if (e == "apos")
+      o += '\'';
     else if (e.size() > 1 && e[0] == '#') {
       long v = e[1] == 'x' ? std::strtol(std::string(e.substr(2)).c_str(), nullptr, 16)
                            : std::strtol(std::string(e.substr(1)).c_str(), nullptr, 10);
@@ -153,9 +158,12 @@ Result<Manscdp> parse_manscdp(std::string_view raw) {
       std::string value = trim(decode_entities(pending_text));
       size_t depth = stack.size();
       if (depth == 2) {
-        if (name == "CmdType") out.cmd_type = value;
-        else if (name == "SN") out.sn = value;
-        else if (name == "DeviceID") out.device_id = value;
+        if (name == "CmdType")
+          out.cmd_type = value;
+        else if (name == "SN")
+          out.sn = value;
+        else if (name == "DeviceID")
+          out.device_id = value;
         if (value.size() <= 1024 && !out.fields.count(name)) out.fields[name] = value;
       } else if (item && depth == 4 && value.size() <= 1024) {
         (*item)[name] = value;
@@ -196,11 +204,20 @@ std::string xml_escape(std::string_view s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;

@@ -21,8 +21,8 @@ struct Manscdp {
   std::string cmd_type;  // Keepalive | Catalog | DeviceInfo | ...
   std::string sn;
   std::string device_id;
-  std::map<std::string, std::string> fields;                // the root's simple children
-  std::vector<std::map<std::string, std::string>> items;    // <Item> of DeviceList / RecordList
+  std::map<std::string, std::string> fields;              // the root's simple children
+  std::vector<std::map<std::string, std::string>> items;  // <Item> of DeviceList / RecordList
 };
 
 // UTF-8 of a body in its declared (or guessed) encoding.

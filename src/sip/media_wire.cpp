@@ -210,8 +210,8 @@ int sniff_video_codec(std::string_view au) {
     int t264 = h & 0x1F;
     int t265 = (h >> 1) & 0x3F;
     bool hevc_like = len >= 2 && static_cast<std::uint8_t>(au[s + 1]) == 0x01 &&
-                     (t265 == 32 || t265 == 33 || t265 == 34 || t265 == 35 || t265 == 39 || t265 == 19 ||
-                      t265 == 20 || t265 == 1 || t265 == 21);
+                     (t265 == 32 || t265 == 33 || t265 == 34 || t265 == 35 || t265 == 39 || t265 == 19 || t265 == 20 ||
+                      t265 == 1 || t265 == 21);
     if (hevc_like) {
       type = kStreamH265;
     } else if (t264 >= 1 && t264 <= 12) {
@@ -257,16 +257,44 @@ std::string ptz_command(PtzAction a, int speed, int preset) {
   std::uint8_t b[8] = {0xA5, 0x0F, 0x01, 0, 0, 0, 0, 0};
   int zoom = std::min(speed >> 4, 15);
   switch (a) {
-    case PtzAction::kStop: break;
-    case PtzAction::kRight: b[3] = 0x01; b[4] = static_cast<std::uint8_t>(speed); break;
-    case PtzAction::kLeft: b[3] = 0x02; b[4] = static_cast<std::uint8_t>(speed); break;
-    case PtzAction::kDown: b[3] = 0x04; b[5] = static_cast<std::uint8_t>(speed); break;
-    case PtzAction::kUp: b[3] = 0x08; b[5] = static_cast<std::uint8_t>(speed); break;
-    case PtzAction::kZoomIn: b[3] = 0x10; b[6] = static_cast<std::uint8_t>(zoom << 4); break;
-    case PtzAction::kZoomOut: b[3] = 0x20; b[6] = static_cast<std::uint8_t>(zoom << 4); break;
-    case PtzAction::kPresetSet: b[3] = 0x81; b[5] = static_cast<std::uint8_t>(preset); break;
-    case PtzAction::kPresetCall: b[3] = 0x82; b[5] = static_cast<std::uint8_t>(preset); break;
-    case PtzAction::kPresetDelete: b[3] = 0x83; b[5] = static_cast<std::uint8_t>(preset); break;
+    case PtzAction::kStop:
+      break;
+    case PtzAction::kRight:
+      b[3] = 0x01;
+      b[4] = static_cast<std::uint8_t>(speed);
+      break;
+    case PtzAction::kLeft:
+      b[3] = 0x02;
+      b[4] = static_cast<std::uint8_t>(speed);
+      break;
+    case PtzAction::kDown:
+      b[3] = 0x04;
+      b[5] = static_cast<std::uint8_t>(speed);
+      break;
+    case PtzAction::kUp:
+      b[3] = 0x08;
+      b[5] = static_cast<std::uint8_t>(speed);
+      break;
+    case PtzAction::kZoomIn:
+      b[3] = 0x10;
+      b[6] = static_cast<std::uint8_t>(zoom << 4);
+      break;
+    case PtzAction::kZoomOut:
+      b[3] = 0x20;
+      b[6] = static_cast<std::uint8_t>(zoom << 4);
+      break;
+    case PtzAction::kPresetSet:
+      b[3] = 0x81;
+      b[5] = static_cast<std::uint8_t>(preset);
+      break;
+    case PtzAction::kPresetCall:
+      b[3] = 0x82;
+      b[5] = static_cast<std::uint8_t>(preset);
+      break;
+    case PtzAction::kPresetDelete:
+      b[3] = 0x83;
+      b[5] = static_cast<std::uint8_t>(preset);
+      break;
   }
   unsigned sum = 0;
   for (int i = 0; i < 7; ++i) sum += b[i];
@@ -298,12 +326,12 @@ std::string ps_pack(std::string_view au, std::int64_t pts90, bool key, int strea
     std::string body;
     body += static_cast<char>(0xE0);  // current, version
     body += static_cast<char>(0xFF);
-    body.append("\0\0", 2);       // program stream info length
-    body.append("\0\x04", 2);     // es map length
+    body.append("\0\0", 2);    // program stream info length
+    body.append("\0\x04", 2);  // es map length
     body += static_cast<char>(stream_type);
     body += static_cast<char>(0xE0);
     body.append("\0\0", 2);
-    body.append("\0\0\0\0", 4);   // CRC (not checked by readers)
+    body.append("\0\0\0\0", 4);  // CRC (not checked by readers)
     m += static_cast<char>((body.size() >> 8) & 0xFF);
     m += static_cast<char>(body.size() & 0xFF);
     o += m + body;

@@ -31,7 +31,7 @@ struct PsFrame {
   std::string data;
   std::int64_t pts90 = -1;  // 33-bit 90 kHz, -1 when the PES had none
   std::int64_t dts90 = -1;
-  int stream_type = 0;      // kStreamH264 / kStreamH265 (from the PSM or sniffed)
+  int stream_type = 0;  // kStreamH264 / kStreamH265 (from the PSM or sniffed)
   bool key = false;
 };
 

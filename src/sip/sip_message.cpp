@@ -1,12 +1,12 @@
 #include "sip/sip_message.hpp"
 
-#include <openssl/evp.h>
-#include <osipparser2/osip_parser.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <mutex>
+
+#include <openssl/evp.h>
+#include <osipparser2/osip_parser.h>
 
 namespace mingchu::sip {
 namespace {
@@ -82,7 +82,8 @@ Result<SipMessage> parse_sip(std::string_view data) {
     out.vias.push_back(to_str(v, osip_via_to_str));
     if (i == 0) {
       osip_generic_param_t* br = nullptr;
-      if (osip_via_param_get_byname(v, const_cast<char*>("branch"), &br) >= 0 && br && br->gvalue) out.branch = br->gvalue;
+      if (osip_via_param_get_byname(v, const_cast<char*>("branch"), &br) >= 0 && br && br->gvalue)
+        out.branch = br->gvalue;
     }
   }
   if (out.vias.empty()) return bad("missing Via");
@@ -107,8 +108,8 @@ Result<SipMessage> parse_sip(std::string_view data) {
     out.expires = std::min(v, 86400L * 365);
   }
   if (m->content_type && m->content_type->type) {
-    out.content_type = lower(std::string(m->content_type->type) + "/" +
-                             (m->content_type->subtype ? m->content_type->subtype : ""));
+    out.content_type =
+        lower(std::string(m->content_type->type) + "/" + (m->content_type->subtype ? m->content_type->subtype : ""));
   }
   out.subject = header(m, "subject");
   osip_body_t* body = nullptr;

@@ -27,8 +27,8 @@ struct DigestCredentials {
 // What the platform needs of one SIP message (request or response).
 struct SipMessage {
   bool request = false;
-  std::string method;       // requests: REGISTER, MESSAGE, ...; responses: empty
-  int status = 0;           // responses
+  std::string method;  // requests: REGISTER, MESSAGE, ...; responses: empty
+  int status = 0;      // responses
   std::string reason;
   std::string request_uri;  // requests
   std::string call_id;
@@ -38,9 +38,9 @@ struct SipMessage {
   std::string branch;             // of the top Via
   std::string from, to;           // whole header values
   std::string from_user, from_host, from_tag, to_user, to_tag;
-  std::string contact;            // header value (may be empty)
-  std::optional<long> expires;    // the Expires header
-  std::string content_type;       // lower case, e.g. "application/manscdp+xml"
+  std::string contact;          // header value (may be empty)
+  std::optional<long> expires;  // the Expires header
+  std::string content_type;     // lower case, e.g. "application/manscdp+xml"
   std::string subject;
   std::string body;
   std::optional<DigestCredentials> auth;

@@ -1,9 +1,9 @@
 // The GB/T 28181 wire formats: SIP parsing and responses, digest, TCP framing, MANSCDP (UTF-8 and
 // GB2312, hostile documents), RTP, the PS demuxer (with and without PSM, split anywhere, garbage
 // in between, frames over several PES) and the PTZ command bytes.
-#include <gtest/gtest.h>
-
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "sip/manscdp.hpp"
 #include "sip/media_wire.hpp"
@@ -138,8 +138,9 @@ TEST(Manscdp, KeepaliveAndCatalogInUtf8) {
 
 TEST(Manscdp, Gb2312BodiesBecomeUtf8) {
   // 模拟 in GB2312 is C4 A3 C4 E2
-  std::string body = "<?xml version=\"1.0\" encoding=\"GB2312\"?><Response><CmdType>DeviceInfo</CmdType><SN>1</SN>"
-                     "<DeviceName>\xC4\xA3\xC4\xE2</DeviceName></Response>";
+  std::string body =
+      "<?xml version=\"1.0\" encoding=\"GB2312\"?><Response><CmdType>DeviceInfo</CmdType><SN>1</SN>"
+      "<DeviceName>\xC4\xA3\xC4\xE2</DeviceName></Response>";
   auto x = parse_manscdp(body);
   ASSERT_TRUE(x) << x.error().message;
   EXPECT_EQ(x->fields["DeviceName"], "模拟");
