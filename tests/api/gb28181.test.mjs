@@ -54,6 +54,7 @@ invite_timeout_ms = 3000
 [video]
 idle_stop_seconds = 3
 open_timeout_ms = 8000
+file_seconds = 3
 `)
   srv = await startServer({
     demo: true,
@@ -235,11 +236,39 @@ for (const transport of ['udp', 'tcp']) {
     assert.equal(jpg.status, 200)
     assert.equal(jpg.bytes[0], 0xff)
     assert.equal(jpg.bytes[1], 0xd8)
+    if (transport === 'udp') {
+      // an evidence clip of the last seconds, cut from the stream's memory (recording off)
+      await new Promise((r) => setTimeout(r, 3000))
+      const to = new Date(Date.now() - 300).toISOString()
+      const from = new Date(Date.now() - 2300).toISOString()
+      const clip = await api(srv.base, merchant, 'GET', `/api/v1/cameras/${camId}/clip.mp4?from=${from}&to=${to}`)
+      assert.equal(clip.status, 200, clip.text)
+      assert.match(clip.headers.get('x-content-sm3'), /^[0-9a-f]{64}$/)
+      const mp4 = probe(clip.bytes, 'mp4').streams.find((s) => s.codec_type === 'video')
+      assert.equal(mp4.codec_name, 'h264')
+      assert.ok(Number(mp4.nb_read_frames) >= 25, `frames in the clip: ${mp4.nb_read_frames}`)
+    }
     // nobody watches: the stream stops (idle_stop_seconds = 3) and the device gets a BYE
     await until(() => d.byes >= 1, { what: 'BYE', timeoutMs: 30000 })
     d.stopKeepalives()
   })
 }
+
+test('recording a GB channel: record = continuous pulls it all the time and indexes its files', async () => {
+  const { d, camId } = await bindOne({})
+  const t0 = new Date(Date.now() - 1000).toISOString()
+  const p = await api(srv.base, admin, 'PATCH', `/api/v1/cameras/${camId}`, { record: 'continuous' })
+  assert.equal(p.status, 200, p.text)
+  const rec = await until(async () => {
+    const r = await api(srv.base, merchant, 'GET', `/api/v1/cameras/${camId}/recordings?from=${t0}&to=${new Date(Date.now() + 60000).toISOString()}`)
+    return r.status === 200 && r.json.spans.length > 0 && r.json.spans[0].bytes > 0 ? r.json : null
+  }, { what: 'a recorded span', timeoutMs: 30000 })
+  assert.ok(rec.spans[0].bytes > 1000)
+  assert.ok(d.invites >= 1)
+  await api(srv.base, admin, 'PATCH', `/api/v1/cameras/${camId}`, { record: 'off' })
+  await until(() => d.byes >= 1, { what: 'BYE after recording stopped', timeoutMs: 30000 })
+  d.stopKeepalives()
+})
 
 test('PTZ: the 8-byte PTZCmd with its checksum, presets; bad input and scope', async () => {
   const { d, camId } = await bindOne({})
