@@ -59,7 +59,8 @@ file_seconds = 3
   srv = await startServer({
     demo: true,
     createAdmin: false,
-    args: ['--config', cfg, '--sip-listen', `127.0.0.1:${sipPort}`, '--sip-id', '34020000002000000001',
+    // MINGCHU_GB_DB=postgresql://... runs the same tests on PostgreSQL (an empty database)
+    args: [...(process.env.MINGCHU_GB_DB ? ['--db', process.env.MINGCHU_GB_DB] : []), '--config', cfg, '--sip-listen', `127.0.0.1:${sipPort}`, '--sip-id', '34020000002000000001',
       '--sip-domain', DOMAIN, '--sip-password', PASSWORD],
   })
   admin = await login(srv.base, 'admin', 'Platform@2026!')
@@ -237,8 +238,12 @@ for (const transport of ['udp', 'tcp']) {
     assert.equal(jpg.bytes[0], 0xff)
     assert.equal(jpg.bytes[1], 0xd8)
     if (transport === 'udp') {
-      // an evidence clip of the last seconds, cut from the stream's memory (recording off)
-      await new Promise((r) => setTimeout(r, 3000))
+      // an evidence clip of the last seconds, cut from the stream's memory (recording off); the
+      // playlist is fetched meanwhile, as a player does, so the stream is not idle
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 500))
+        await api(srv.base, null, 'GET', live.json.hls_url)
+      }
       const to = new Date(Date.now() - 300).toISOString()
       const from = new Date(Date.now() - 2300).toISOString()
       const clip = await api(srv.base, merchant, 'GET', `/api/v1/cameras/${camId}/clip.mp4?from=${from}&to=${to}`)
