@@ -820,7 +820,10 @@ void GbServer::tick() {
       cache_order_.pop_front();
     }
   }
-  check_liveness();
+  if (now - last_liveness_ >= 1s) {  // a scan of every device: once a second is enough
+    last_liveness_ = now;
+    check_liveness();
+  }
 }
 
 void GbServer::timer_loop() {

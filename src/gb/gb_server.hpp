@@ -147,6 +147,7 @@ class GbServer {
   std::thread io_thread_;
   unsigned short port_ = 0;
   std::atomic<bool> stopped_{false};
+  SteadyTime last_liveness_{};  // the I/O thread's
   bool started_ = false;
 
   mutable std::mutex mu_;  // everything below
