@@ -76,7 +76,7 @@ class Net {
     const keep = head.split('\r\n').filter((l) => /^(via|from|to|call-id|cseq):/i.test(l))
     const to = keep.findIndex((l) => /^to:/i.test(l))
     if (to >= 0 && !/tag=/.test(keep[to])) keep[to] += ';tag=b1'
-    sock.send(`SIP/2.0 200 OK\r\n${keep.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`, this.target, '127.0.0.1')
+    if (!this.closed) sock.send(`SIP/2.0 200 OK\r\n${keep.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`, this.target, '127.0.0.1')
   }
   request(sock, msg, callId, cseq, tries = 6) {
     return new Promise((resolve) => {
@@ -87,6 +87,7 @@ class Net {
           this.waiting.delete(key)
           return resolve(null)
         }
+        if (this.closed) return resolve(null)
         sock.send(msg, this.target, '127.0.0.1')
         timer = setTimeout(send, 1000 * n)
       }
@@ -99,6 +100,7 @@ class Net {
     })
   }
   close() {
+    this.closed = true
     for (const s of this.socks) s.close()
   }
 }
