@@ -8,6 +8,7 @@
 #   2. the monthly report PDF of the province (October 2026) vs the bare statistics queries
 #      (GET /api/v1/stats/overview of the same month, and the sqlite3 COUNT by type).
 #   usage: bash bench/run_reports.sh [ALERTS]      (default 1000000; needs build/ with bench/)
+#          REUSE=1 KEEP=1 DATA=/tmp/dir bash bench/run_reports.sh   (keep and reuse a loaded province)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -19,8 +20,12 @@ DB="$DATA/stats.db"
 trap 'kill $SERVER 2>/dev/null || true; [ -z "${KEEP:-}" ] && rm -rf "$DATA"' EXIT
 command -v sqlite3 >/dev/null || { echo "sqlite3 is missing" >&2; exit 1; }
 
-echo "[bench] loading 25 000 units and $N alerts into $DATA (once)" >&2
-"$BUILD/bench/bench_stats" --data "$DATA" --units 25000 --alerts "$N" --runs 1 >/dev/null
+if [ -n "${REUSE:-}" ] && [ -f "$DB" ]; then   # REUSE=1 DATA=dir KEEP=1: a province loaded before
+  echo "[bench] reusing $DB" >&2
+else
+  echo "[bench] loading 25 000 units and $N alerts into $DATA (once)" >&2
+  "$BUILD/bench/bench_stats" --data "$DATA" --units 25000 --alerts "$N" --runs 1 >/dev/null
+fi
 "$BUILD/mingchu" admin create-user --data "$DATA" --db "sqlite:$DB" --username bench_admin --password 'Bench@2026!x' \
   --role platform_admin >/dev/null 2>&1 || true
 "$BUILD/mingchu" serve --data "$DATA" --db "sqlite:$DB" --listen 127.0.0.1:$PORT --log-level warn &
@@ -62,7 +67,7 @@ export_run() {  # format → "seconds bytes peak_rss_kb me_max_ms"
   echo "$(echo "$t1 - $t0" | bc -l) ${out##* } $((peak - idle)) $(echo "$me_max * 1000" | bc -l) $idle"
 }
 read -r t_xlsx b_xlsx m_xlsx me_xlsx idle_xlsx < <(export_run xlsx)
-lines=$(unzip -p "$DATA/export.xlsx" xl/worksheets/sheet1.xml | grep -o '<row ' | wc -l)
+lines=$(unzip -p "$DATA/export.xlsx" 'xl/worksheets/*.xml' | tr '<' '\n' | grep -c '^row ')  # the XML is one line: grep -o on it would not end
 read -r t_csv b_csv m_csv me_csv idle_csv < <(export_run csv)
 csv_rows=$(( $(wc -l <"$DATA/export.csv") - 1 ))
 rm -f "$DATA"/export.*

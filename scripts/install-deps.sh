@@ -29,7 +29,7 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-x
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
-  libcairo2-dev libpango1.0-dev libxlsxwriter-dev poppler-utils unzip
+  libcairo2-dev libpango1.0-dev poppler-utils unzip python3-openpyxl
   curl ca-certificates
   libicu-dev
   libosip2-dev sip-tester

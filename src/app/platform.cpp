@@ -86,10 +86,7 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   ro.utc_offset_minutes = cfg_.utc_offset_minutes;
   reports_ = std::make_unique<reports::ReportService>(*db_, *clock_, *alerts_, *registry_, *stats_, *catalog_, *audit_, ro);
   reports::ExportOptions eo;
-  eo.tmp_dir = cfg_.data_dir + "/tmp/exports";
   eo.max_concurrent = cfg_.reports.export_max_concurrent;
-  std::error_code ec;
-  std::filesystem::remove_all(eo.tmp_dir, ec);  // what a killed process left behind
   exports_ = std::make_unique<reports::ExportService>(eo, &metrics_);
   push_http_ = notify::make_http_client();
   webhooks_ = std::make_unique<notify::WebhookService>(*db_, *clock_, *cipher_, *audit_, webhook_policy());

@@ -4,6 +4,7 @@
 
 #include "auth/username.hpp"
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "crypto/sm3.hpp"
 
 namespace mingchu::auth {
@@ -442,6 +443,17 @@ Result<ApiKey> AuthService::create_api_key(const Principal& creator, const std::
     return Error::invalid("permissions", "conflicting_permissions",
                           "an ingest_only key has the permission ingest and nothing else");
   }
+  std::string resources;
+  for (size_t i = 0; i < scope.resources.size(); ++i) {
+    const auto& r = scope.resources[i];
+    bool plain = !r.empty() && r.size() <= 40 && r.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+    if (!plain) {
+      return Error::invalid("resources[" + std::to_string(i) + "]", "invalid_resource",
+                            "a resource is a collection name such as alerts or units");
+    }
+    if (!resources.empty()) resources += ',';
+    resources += r;
+  }
   std::string jpath;
   {
     storage::Conn c = db_.acquire();
@@ -469,14 +481,15 @@ Result<ApiKey> AuthService::create_api_key(const Principal& creator, const std::
   db_.in_transaction([&](storage::Connection& c) {
     c.exec(
         "INSERT INTO api_keys (id, name, key_hash, unit_id, jurisdiction_id, jpath, ingest_only, created_by, "
-        "created_at, permissions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "created_at, permissions, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         {k.id, name, hash_secret(k.key),
          scope.unit_id.empty() ? storage::Value(nullptr) : storage::Value(scope.unit_id),
          scope.jurisdiction_id.empty() ? storage::Value(nullptr) : storage::Value(scope.jurisdiction_id), jpath,
          std::int64_t{k.scope.ingest_only ? 1 : 0}, creator.user_id, k.created_at,
-         std::int64_t{static_cast<std::int64_t>(scope.permissions)}});
+         std::int64_t{static_cast<std::int64_t>(scope.permissions)}, resources});
     audit_.append(c, audit_entry(creator, "api_key.create", "api_key:" + k.id,
-                                 "permissions=" + std::to_string(scope.permissions)));
+                                 "permissions=" + std::to_string(scope.permissions) +
+                                     (resources.empty() ? "" : " resources=" + resources)));
   });
   return k;
 }
@@ -497,7 +510,7 @@ Result<Principal> AuthService::authenticate_api_key(const std::string& key, cons
   }
   storage::Conn c = db_.acquire();
   storage::Rows r = c->query(
-      "SELECT id, name, unit_id, jurisdiction_id, jpath, ingest_only, revoked_at, permissions FROM api_keys "
+      "SELECT id, name, unit_id, jurisdiction_id, jpath, ingest_only, revoked_at, permissions, resources FROM api_keys "
       "WHERE key_hash = $1",
       {hash});
   if (r.empty() || !r[0].is_null(6)) return Error::unauthorized("unknown or revoked API key");
@@ -508,6 +521,7 @@ Result<Principal> AuthService::authenticate_api_key(const std::string& key, cons
   p.display_name = r[0].text(1);
   p.permissions = static_cast<unsigned>(r[0].integer(7));
   p.ingest_only = p.permissions == kPermIngest;
+  p.resources = split_nonempty(r[0].text(8), ',');
   p.source = source;
   if (!r[0].is_null(2)) {
     p.role = Role::kMerchant;
@@ -544,8 +558,8 @@ Status AuthService::revoke_api_key(const Principal& who, const std::string& id) 
 std::vector<ApiKey> AuthService::list_api_keys(const Principal& who) {
   storage::Conn c = db_.acquire();
   std::string sql =
-      "SELECT id, name, unit_id, jurisdiction_id, ingest_only, created_at, revoked_at, permissions FROM api_keys "
-      "WHERE 1 = 1";
+      "SELECT id, name, unit_id, jurisdiction_id, ingest_only, created_at, revoked_at, permissions, resources "
+      "FROM api_keys WHERE 1 = 1";
   storage::Params p;
   if (!who.is_admin()) {
     p.emplace_back(who.user_id);
@@ -563,6 +577,7 @@ std::vector<ApiKey> AuthService::list_api_keys(const Principal& who) {
     k.created_at = r.integer(5);
     k.revoked_at = r.opt_integer(6);
     k.scope.permissions = static_cast<unsigned>(r.integer(7));
+    k.scope.resources = split_nonempty(r.text(8), ',');
     out.push_back(std::move(k));
   }
   return out;

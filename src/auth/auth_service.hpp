@@ -70,6 +70,9 @@ struct ApiKeyScope {
   std::string jurisdiction_id;
   bool ingest_only = false;
   unsigned permissions = kPermIngest;  // KeyPermission bits; least privilege by default
+  // The collections the key may read/write (first path segment after /api/v1/: "alerts",
+  // "units", ...); empty = every collection its permissions allow. Ingest is not limited.
+  std::vector<std::string> resources;
 };
 
 // What an administrator may change about a user; absent fields stay. A change of role,

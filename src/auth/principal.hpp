@@ -38,6 +38,7 @@ struct Principal {
   bool is_api_key = false;
   bool ingest_only = false;  // a key whose permissions are kPermIngest alone
   unsigned permissions = 0;  // API keys: KeyPermission bits
+  std::vector<std::string> resources;  // API keys: the collections they may use; empty = all
   std::string session_hash;  // sessions: SHA-256 of the token (logout, password change)
   bool password_expired = false;
   std::string source;  // remote address, for the audit log

@@ -2,6 +2,7 @@
 
 #include "core/json.hpp"
 #include "core/metrics.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 
 namespace mingchu {
@@ -92,4 +93,13 @@ TEST(ManualClock, AdvancesOnlyForward) {
 }
 
 }  // namespace
+}  // namespace mingchu
+
+namespace mingchu {
+TEST(Text, SplitNonemptySkipsEmptyPieces) {
+  EXPECT_EQ(split_nonempty("/a/bc//d/", '/'), (std::vector<std::string>{"a", "bc", "d"}));
+  EXPECT_EQ(split_nonempty("alerts,stats", ','), (std::vector<std::string>{"alerts", "stats"}));
+  EXPECT_TRUE(split_nonempty("", ',').empty());
+  EXPECT_TRUE(split_nonempty("///", '/').empty());
+}
 }  // namespace mingchu

@@ -1,4 +1,6 @@
 // Auth, users, API keys and the audit log.
+#include <algorithm>
+
 #include "audit/audit_log.hpp"
 #include "auth/auth_service.hpp"
 #include "http/handler_util.hpp"
@@ -35,6 +37,11 @@ json::object key_json(const ApiContext& ctx, const auth::ApiKey& k) {
                  {"name", k.name},
                  {"scope", scope},
                  {"permissions", std::move(perms)},
+                 {"resources", [&] {
+                    json::array a;
+                    for (const auto& x : k.scope.resources) a.emplace_back(x);
+                    return a;
+                  }()},
                  {"created_at", format_time(ctx, k.created_at)}};
   o["revoked_at"] = time_or_null(ctx, k.revoked_at);
   if (!k.key.empty()) o["key"] = k.key;
@@ -62,6 +69,40 @@ Result<unsigned> read_permissions(ObjectReader& rd) {
     if (bit == 0) return Error::invalid(field, "invalid_permission", "a permission is ingest, read or write");
     if (out & bit) return Error::invalid(field, "duplicate_permission", "each permission at most once");
     out |= bit;
+  }
+  return out;
+}
+
+// The collections a new key is limited to: ["alerts", "units", ...], each a collection of the
+// API (the first path segment after /api/v1/ of some route), at most once; absent = all.
+Result<std::vector<std::string>> read_resources(ObjectReader& rd, const Router& router) {
+  const json::array* a = rd.opt_array("resources", 64);
+  if (!a) {
+    if (rd.has("resources") && rd.ok()) {
+      return Error::invalid("resources", "wrong_type", "resources must be an array of collection names");
+    }
+    return std::vector<std::string>{};
+  }
+  if (a->empty()) return Error::invalid("resources", "empty_resources", "give at least one resource, or leave it out");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < a->size(); ++i) {
+    std::string field = "resources[" + std::to_string(i) + "]";
+    const json::value& v = (*a)[i];
+    if (!v.is_string()) return Error::invalid(field, "wrong_type", "a resource is a string");
+    std::string name(v.as_string());
+    bool known = name != "auth" && name != "public" && name != "api-keys" &&
+                 std::any_of(router.routes().begin(), router.routes().end(), [&](const Route& rt) {
+                   return rt.segments.size() > 2 && rt.segments[0] == "api" && rt.segments[1] == "v1" &&
+                          rt.segments[2] == name;
+                 });
+    if (!known) {
+      return Error::invalid(field, "unknown_resource",
+                            "no such collection in the API: " + name.substr(0, 40) + " (e.g. alerts, units, cameras)");
+    }
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      return Error::invalid(field, "duplicate_resource", "each resource at most once");
+    }
+    out.push_back(name);
   }
   return out;
 }
@@ -272,7 +313,7 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
     return Response::json(200, list_body(std::move(items), n, p));
   });
 
-  r.add("POST", "/api/v1/api-keys", [&ctx](Request& req) {
+  r.add("POST", "/api/v1/api-keys", [&ctx, &r](Request& req) {
     auto who = authenticate(ctx, req);
     if (!who) return Response::error(who.error());
     auto body = read_json(req);
@@ -294,8 +335,11 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
       }
     }
     auto perms = read_permissions(rd);
+    auto resources = read_resources(rd, r);
     if (auto st = rd.finish(); !st) return Response::error(st.error());
     if (!perms) return Response::error(perms.error());
+    if (!resources) return Response::error(resources.error());
+    scope.resources = std::move(*resources);
     // least privilege: without a list, a key ingests and does nothing else
     scope.permissions = *perms != 0 ? *perms : auth::kPermIngest;
     auto k = ctx.auth->create_api_key(*who, name, scope);

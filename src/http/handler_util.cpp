@@ -1,5 +1,6 @@
 #include "http/handler_util.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "http/key_guard.hpp"
@@ -53,7 +54,23 @@ Status key_may(const auth::Principal& p, const Request& req) {
   bool read = req.method == "GET" || req.method == "HEAD" ||
               (req.method == "POST" && (req.path.ends_with("/live") || req.path.ends_with("/playback")));
   unsigned need = read ? auth::kPermRead : auth::kPermWrite;
-  if ((p.permissions & need) != 0) return ok_status();
+  if ((p.permissions & need) != 0) {
+    if (p.resources.empty()) return ok_status();
+    std::string_view rest = req.path;
+    if (rest.starts_with("/api/v1/")) rest.remove_prefix(8);
+    std::string_view collection = rest.substr(0, rest.find('/'));
+    if (collection == "me" || std::find(p.resources.begin(), p.resources.end(), collection) != p.resources.end()) {
+      return ok_status();
+    }
+    Error e = Error::forbidden("this API key may not use " + std::string(collection.substr(0, 40)) +
+                              "; it is limited to " + [&] {
+                                std::string l;
+                                for (const auto& r : p.resources) l += (l.empty() ? "" : ", ") + r;
+                                return l;
+                              }());
+    e.code = "resource_not_granted";
+    return e;
+  }
   if (p.permissions == auth::kPermIngest) return Error::forbidden("this API key may only be used for ingest");
   return Error::forbidden(std::string("this API key lacks the permission ") + (read ? "read" : "write"));
 }

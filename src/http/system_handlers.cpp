@@ -23,7 +23,7 @@ std::string summary_of(const std::string& method, const std::string& pattern) {
       {"GET", "/api/v1/users", "Users inside the caller's scope"},
       {"POST", "/api/v1/users", "Create a user inside the caller's scope, never with a stronger role"},
       {"GET", "/api/v1/api-keys", "API keys created by the caller"},
-      {"POST", "/api/v1/api-keys", "Create an API key with an explicit scope and permissions (ingest, read, write)"},
+      {"POST", "/api/v1/api-keys", "Create an API key with an explicit scope, permissions (ingest, read, write) and optionally the resources (collections such as alerts, units) it may use"},
       {"DELETE", "/api/v1/api-keys/{id}", "Revoke an API key"},
       {"POST", "/api/v1/auth/tickets", "A single-use, 60-second ticket for the SSE stream or media URLs"},
       {"PATCH", "/api/v1/users/{id}", "Change a user's name, role, scope or disabled flag (ends their sessions)"},

@@ -1,5 +1,7 @@
 #include "notify/outbox.hpp"
 
+#include "core/text.hpp"
+
 namespace mingchu::notify {
 
 OutboxEvent outbox_event_from_row(const storage::Row& r, size_t first) {
@@ -14,17 +16,7 @@ OutboxEvent outbox_event_from_row(const storage::Row& r, size_t first) {
   return e;
 }
 
-std::vector<std::string> jpath_segments(std::string_view jpath) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < jpath.size()) {
-    size_t j = jpath.find('/', i);
-    if (j == std::string_view::npos) j = jpath.size();
-    if (j > i) out.emplace_back(jpath.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
+std::vector<std::string> jpath_segments(std::string_view jpath) { return split_nonempty(jpath, '/'); }
 
 std::string jurisdiction_of(std::string_view jpath) {
   auto segs = jpath_segments(jpath);

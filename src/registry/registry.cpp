@@ -1,5 +1,6 @@
 #include "registry/registry.hpp"
 
+#include "core/text.hpp"
 #include "core/time.hpp"
 #include "registry/internal.hpp"
 
@@ -15,17 +16,7 @@ std::string contains_pattern(std::string_view text) {
   return "%" + storage::like_escape(lower) + "%";
 }
 
-std::vector<std::string> path_ids(std::string_view path) {
-  std::vector<std::string> ids;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) ids.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return ids;
-}
+std::vector<std::string> path_ids(std::string_view path) { return split_nonempty(path, '/'); }
 
 std::string fields_detail(const std::vector<std::string>& fields, json::object extra) {
   json::array a;

@@ -1,5 +1,7 @@
 #include "reports/export.hpp"
 
+#include "reports/xlsx_stream.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
@@ -133,97 +135,36 @@ class CsvWriter final : public RowWriter {
   std::string buf_;
 };
 
-// Rows into a constant-memory workbook; a new sheet every kRowsPerSheet rows (XLSX holds
-// 1 048 576 rows a sheet).
+// Rows into a workbook that is streamed while it is written (reports/xlsx_stream.hpp).
 class XlsxWriter final : public RowWriter {
  public:
-  static constexpr std::int64_t kRowsPerSheet = 1'000'000;
-  XlsxWriter(ExportJob::State& s, const std::string& path, const std::string& tmp_dir, std::string sheet,
-             const std::vector<Column>& cols)
-      : s_(s), cols_(cols), sheet_(std::move(sheet)), tmp_dir_(tmp_dir) {
-    lxw_workbook_options o{};
-    o.constant_memory = LXW_TRUE;
-    o.tmpdir = const_cast<char*>(tmp_dir_.c_str());
-    o.use_zip64 = LXW_TRUE;
-    wb_ = workbook_new_opt(path.c_str(), &o);
-    if (wb_) {
-      header_ = workbook_add_format(wb_);
-      format_set_bold(header_);
-      format_set_bg_color(header_, 0xDDE7F5);
-      new_sheet();
-    }
-  }
-  ~XlsxWriter() override {
-    if (wb_) lxw_workbook_free(wb_);
-  }
-  bool ok() const { return wb_ && ws_; }
+  XlsxWriter(ExportJob::State& s, std::string sheet, const std::vector<Column>& cols, size_t piece)
+      : s_(s),
+        x_(
+            [this](std::string&& p) {
+              bytes += static_cast<std::int64_t>(p.size());
+              return s_.push(std::move(p));
+            },
+            std::move(sheet), xlsx_columns(cols), piece) {}
   bool add(const std::vector<std::string>& cells) override {
     if (s_.cancelled) return false;
-    if (row_ > kRowsPerSheet) new_sheet();
-    for (size_t i = 0; i < cols_.size() && i < cells.size(); ++i) {
-      auto c = static_cast<lxw_col_t>(i);
-      if (cells[i].empty()) continue;
-      if (cols_[i].kind == CellKind::kNumber) {
-        char* end = nullptr;
-        double v = std::strtod(cells[i].c_str(), &end);
-        if (end && *end == '\0') {
-          worksheet_write_number(ws_, row_, c, v, nullptr);
-          continue;
-        }
-      }
-      worksheet_write_string(ws_, row_, c, cells[i].c_str(), nullptr);
-    }
-    ++row_;
+    if (!x_.write_row(cells)) return false;
     ++rows;
     return true;
   }
-  // Writes the zip; false on failure.
-  bool close() {
-    lxw_error e = workbook_close(wb_);
-    wb_ = nullptr;
-    if (e != LXW_NO_ERROR) error = lxw_strerror(e);
-    return e == LXW_NO_ERROR;
-  }
-  std::int64_t rows = 0;
-  std::string error;
+  bool close() { return x_.close(); }
+  std::string error() const { return s_.cancelled ? std::string() : x_.error(); }
+  std::int64_t rows = 0, bytes = 0;
 
  private:
-  void new_sheet() {
-    ++sheets_;
-    std::string name = sheets_ == 1 ? sheet_ : sheet_ + std::to_string(sheets_);
-    ws_ = workbook_add_worksheet(wb_, name.c_str());
-    if (!ws_) return;
-    for (size_t i = 0; i < cols_.size(); ++i) {
-      auto c = static_cast<lxw_col_t>(i);
-      worksheet_set_column(ws_, c, c, cols_[i].width, nullptr);
-      worksheet_write_string(ws_, 0, c, cols_[i].title.c_str(), header_);
-    }
-    worksheet_freeze_panes(ws_, 1, 0);
-    row_ = 1;
+  static std::vector<XlsxColumn> xlsx_columns(const std::vector<Column>& cols) {
+    std::vector<XlsxColumn> out;
+    for (const auto& c : cols) out.push_back({c.title, c.kind == CellKind::kNumber, c.width});
+    return out;
   }
   ExportJob::State& s_;
-  const std::vector<Column>& cols_;
-  std::string sheet_;
-  std::string tmp_dir_;
-  lxw_workbook* wb_ = nullptr;
-  lxw_worksheet* ws_ = nullptr;
-  lxw_format* header_ = nullptr;
-  lxw_row_t row_ = 1;
-  int sheets_ = 0;
+  XlsxStream x_;
 };
-
-// Queues the bytes of an (already unlinked) file; false when cancelled or unreadable.
-bool queue_file(ExportJob::State& s, int fd, size_t piece, std::int64_t& bytes) {
-  for (;;) {
-    std::string buf(piece, '\0');
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) return false;
-    if (n == 0) return true;
-    buf.resize(static_cast<size_t>(n));
-    bytes += n;
-    if (!s.push(std::move(buf))) return false;
-  }
-}
 
 }  // namespace
 
@@ -273,30 +214,13 @@ Result<std::shared_ptr<ExportJob>> ExportService::start(ExportFormat format, std
         st.rows = w.rows;
         st.bytes = w.bytes;
       } else {
-        std::filesystem::create_directories(opt.tmp_dir);
-        std::string path = opt.tmp_dir + "/export-" + quick_random_hex(8) + ".xlsx";
-        {
-          XlsxWriter w(*state, path, opt.tmp_dir, sheet, cols);
-          if (!w.ok()) {
-            st.error = "cannot create the workbook";
-          } else {
-            Status r = producer(w);
-            st.rows = w.rows;
-            if (!r) st.error = r.error().message;
-            if (r && !state->cancelled) ok = w.close();
-            if (!w.error.empty()) st.error = w.error;
-          }
-        }
-        if (ok) {
-          int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-          std::error_code ec;
-          std::filesystem::remove(path, ec);  // the open descriptor keeps the bytes until read
-          ok = fd >= 0 && queue_file(*state, fd, opt.piece_bytes, st.bytes);
-          if (fd >= 0) ::close(fd);
-        } else {
-          std::error_code ec;
-          std::filesystem::remove(path, ec);
-        }
+        XlsxWriter w(*state, sheet, cols, opt.piece_bytes);
+        Status r = producer(w);
+        ok = r && !state->cancelled && w.close();
+        if (!r) st.error = r.error().message;
+        if (st.error.empty()) st.error = w.error();
+        st.rows = w.rows;
+        st.bytes = w.bytes;
       }
     } catch (const std::exception& e) {
       ok = false;

@@ -1,15 +1,14 @@
 // Exports of the console's lists as CSV (UTF-8 with a BOM, so Excel reads the Chinese) or
-// XLSX (libxlsxwriter in constant-memory mode), produced while they are downloaded.
+// XLSX (reports/xlsx_stream.hpp), produced while they are downloaded.
 //
 // An ExportJob runs its RowProducer on a thread of its own; the rows are encoded into pieces
 // of about 64 KiB that wait in a bounded queue for the HTTP connection to send them, so a
 // million-row export holds a few pieces in memory, not the file, and no I/O thread waits for
-// the database. XLSX is a zip that can only be written once its last row is known: its rows
-// go (constant memory) to an unlinked temporary file in the data directory, whose bytes are
-// then queued the same way.
+// the database. XLSX is streamed the same way: a zip whose entries are deflated as the rows
+// arrive, its directory written after the last row.
 //
 // Cancellation: when the client goes away, cancel() makes the producer stop at its next row,
-// the temporary files are removed and the thread ends; mingchu_exports_active counts jobs
+// and the thread ends; mingchu_exports_active counts jobs
 // whose thread is still running. ExportService bounds how many run at once.
 //
 // Threads: read(), failed() and cancel() may be called from any thread.
@@ -77,7 +76,6 @@ class ExportJob {
 };
 
 struct ExportOptions {
-  std::string tmp_dir;                 // for XLSX (created when missing)
   size_t piece_bytes = 64 * 1024;
   size_t queue_pieces = 16;
   int max_concurrent = 4;

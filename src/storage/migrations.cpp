@@ -923,6 +923,10 @@ CREATE INDEX gb_devices_unit ON gb_devices(unit_id);
 CREATE INDEX gb_devices_jpath ON gb_devices(jpath);
 CREATE INDEX cameras_gb_channel ON cameras(gb_channel_id) WHERE gb_channel_id IS NOT NULL;
 )SQL"},
+      {18, "API keys limited to resources", R"SQL(
+-- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
+ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+)SQL"},
   };
   return kAll;
 }

@@ -475,6 +475,14 @@ test('9. API keys need an explicit scope and get least privilege unless permissi
     [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: 'read' }, 422, 'permissions'],
     [{ name: 'k', scope: { jurisdiction_id: districtJur, ingest_only: true }, permissions: ['read'] }, 422, 'permissions'],
     [{ name: 'k', scope: { jurisdiction_id: 'jur_nope' } }, 422, 'scope.jurisdiction_id'],
+    [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: [] }, 422, 'resources'],
+    [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: 'alerts' }, 422, 'resources'],
+    [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: ['alerts', 'nothing'] }, 422, 'resources[1]'],
+    [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: ['alerts', 'alerts'] }, 422, 'resources[1]'],
+    [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: ['api-keys'] }, 422, 'resources[0]'],
+    [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: ['../units'] }, 422, 'resources[0]'],
+    [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: [7] }, 422, 'resources[0]'],
+    [{ name: 'k', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: Array(65).fill('alerts') }, 422, 'resources'],
   ]) {
     assertError(await api(srv.base, district, 'POST', '/api/v1/api-keys', body), status, null, field)
   }
@@ -505,6 +513,22 @@ test('9. API keys need an explicit scope and get least privilege unless permissi
   const list = await api(srv.base, district, 'GET', '/api/v1/api-keys')
   const byId = new Map(list.json.items.map((x) => [x.id, x]))
   assert.deepEqual(byId.get(ro.json.id).permissions, ['read'])
+  assert.deepEqual(byId.get(ro.json.id).resources, [])
+  // read scopes per resource: a key for a dashboard that reads alerts and statistics only
+  const narrow = await api(srv.base, district, 'POST', '/api/v1/api-keys',
+    { name: 'bigscreen', scope: { jurisdiction_id: districtJur }, permissions: ['read'], resources: ['alerts', 'stats'] })
+  assert.equal(narrow.status, 201, narrow.text)
+  assert.deepEqual(narrow.json.resources, ['alerts', 'stats'])
+  assert.equal((await api(srv.base, null, 'GET', '/api/v1/alerts?page_size=1', undefined, k(narrow.json.key))).status, 200)
+  assert.equal((await api(srv.base, null, 'GET', '/api/v1/me', undefined, k(narrow.json.key))).status, 200)
+  const denied = await api(srv.base, null, 'GET', `/api/v1/units/${unitId}`, undefined, k(narrow.json.key))
+  assertError(denied, 403, 'resource_not_granted')
+  assert.match(denied.json.error.message, /units.*alerts, stats/)
+  assertError(await api(srv.base, null, 'GET', '/api/v1/cameras', undefined, k(narrow.json.key)), 403, 'resource_not_granted')
+  // a key limited to alerts may not write them without write, nor write units with it
+  const alertsRw = await api(srv.base, district, 'POST', '/api/v1/api-keys',
+    { name: 'alerts-sync', scope: { jurisdiction_id: districtJur }, permissions: ['read', 'write'], resources: ['alerts'] })
+  assertError(await api(srv.base, null, 'PATCH', `/api/v1/units/${unitId}`, { phone: '0513-2' }, k(alertsRw.json.key)), 403, 'resource_not_granted')
   // a merchant's key is bound to its unit
   const mk = await api(srv.base, merchant, 'POST', '/api/v1/api-keys', { name: 'm', scope: { unit_id: unitId }, permissions: ['read'] })
   assert.equal(mk.status, 201, mk.text)
