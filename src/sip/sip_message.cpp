@@ -95,9 +95,14 @@ Result<SipMessage> parse_sip(std::string_view data) {
   }
   if (m->to->url && m->to->url->username) out.to_user = m->to->url->username;
   osip_generic_param_t* tag = nullptr;
-  if (osip_from_get_tag(m->from, &tag) >= 0 && tag && tag->gvalue) out.from_tag = tag->gvalue;
+  char tag_name[] = "tag";  // (osip_from_get_tag passes a string literal as char*)
+  if (osip_generic_param_get_byname(&m->from->gen_params, tag_name, &tag) >= 0 && tag && tag->gvalue) {
+    out.from_tag = tag->gvalue;
+  }
   tag = nullptr;
-  if (osip_to_get_tag(m->to, &tag) >= 0 && tag && tag->gvalue) out.to_tag = tag->gvalue;
+  if (osip_generic_param_get_byname(&m->to->gen_params, tag_name, &tag) >= 0 && tag && tag->gvalue) {
+    out.to_tag = tag->gvalue;
+  }
   osip_contact_t* ct = nullptr;
   if (osip_message_get_contact(m, 0, &ct) >= 0 && ct) out.contact = to_str(ct, osip_contact_to_str);
   std::string exp = header(m, "expires");
