@@ -136,13 +136,14 @@ Result<AlertService::Loaded> AlertService::load_in_scope(AlertWriter& w, const a
 }
 
 Result<std::string> AlertService::where_of(storage::Connection& c, const auth::Principal& p, const AlertFilter& f,
-                                           Params& ps) {
+                                           Params& ps, bool jpath_seek) {
+  const std::string jpath_col = jpath_seek ? "a.jpath" : "(a.jpath || '')";
   std::string where = " WHERE 1 = 1";
   auto bind = [&](Value v) {
     ps.push_back(std::move(v));
     return "$" + std::to_string(ps.size());
   };
-  auth::append_scope(p, "a.jpath", "a.unit_id", where, ps);
+  auth::append_scope(p, jpath_col, "a.unit_id", where, ps);
   if (f.jurisdiction_id) {
     storage::Rows r;
     if (plausible_id(*f.jurisdiction_id)) r = c.query(kSelectJurisdictionPath, {*f.jurisdiction_id});
@@ -151,16 +152,17 @@ Result<std::string> AlertService::where_of(storage::Connection& c, const auth::P
                             "field 'jurisdiction_id' names no jurisdiction in your scope");
     }
     std::string path = r[0].text(0);
-    where += " AND a.jpath >= " + bind(path);
-    where += " AND a.jpath < " + bind(auth::path_upper(path));
+    where += " AND " + jpath_col + " >= " + bind(path);
+    where += " AND " + jpath_col + " < " + bind(auth::path_upper(path));
   }
   if (f.unit_id) where += " AND a.unit_id = " + bind(*f.unit_id);
   if (f.camera_id) where += " AND a.camera_id = " + bind(*f.camera_id);
   if (f.type) where += " AND a.type = " + bind(*f.type);
   if (f.risk_class) where += " AND a.risk_class = " + bind(std::int64_t{*f.risk_class});
-  if (f.state) where += " AND a.state = " + bind(std::string(state_name(*f.state)));
+  // (the same for state and overdue, whose index would otherwise be chosen and sorted)
+  if (f.state) where += (jpath_seek ? " AND a.state = " : " AND (a.state || '') = ") + bind(std::string(state_name(*f.state)));
   if (f.card) where += " AND a.card = " + bind(*f.card);
-  if (f.overdue) where += " AND a.overdue = " + bind(std::int64_t{*f.overdue ? 1 : 0});
+  if (f.overdue) where += (jpath_seek ? " AND a.overdue = " : " AND (a.overdue + 0) = ") + bind(std::int64_t{*f.overdue ? 1 : 0});
   if (f.from) where += " AND a.occurred_at >= " + bind(*f.from);
   if (f.to) where += " AND a.occurred_at < " + bind(*f.to);
   return where;
@@ -174,6 +176,18 @@ Result<Page<Alert>> AlertService::list(const auth::Principal& p, const AlertFilt
   const std::string& where = *w;
   Page<Alert> out;
   out.total = c->query("SELECT COUNT(*) FROM alerts a" + where, ps)[0].integer(0);
+  if (out.total == 0) return out;
+  // Many matches in a jurisdiction range (a province's list): sorting them all for one page
+  // would visit every row; walking the time index newest first finds the page after about
+  // page_end * (alerts in range / matches) rows. Few matches: sorting them is cheaper.
+  constexpr std::int64_t kSortAtMost = 20'000;
+  bool by_time = out.total > kSortAtMost && !f.unit_id && !f.camera_id;
+  if (by_time) {
+    ps.clear();
+    auto w2 = where_of(*c, p, f, ps, false);
+    if (!w2) return w2.error();
+    *w = std::move(*w2);
+  }
   Params pp = ps;
   pp.emplace_back(static_cast<std::int64_t>(page.page_size));
   std::string limit = " LIMIT $" + std::to_string(pp.size());

@@ -95,8 +95,12 @@ class AlertService {
   struct Loaded;
   template <typename Fn>
   auto in_writer(Fn&& fn);
+  // The WHERE clause of a filter. jpath_seek false writes the jurisdiction-path, state and
+  // overdue conditions so that no index serves them ((jpath || '')): the database then walks
+  // the time index newest first and stops after a page, instead of sorting every alert of a
+  // wide scope.
   Result<std::string> where_of(storage::Connection& c, const auth::Principal& p, const AlertFilter& f,
-                               storage::Params& ps);
+                               storage::Params& ps, bool jpath_seek = true);
   Result<Loaded> load_in_scope(AlertWriter& w, const auth::Principal& p, std::string_view id);
 
   storage::Database& db_;

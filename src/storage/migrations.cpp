@@ -927,6 +927,11 @@ CREATE INDEX cameras_gb_channel ON cameras(gb_channel_id) WHERE gb_channel_id IS
 -- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
 ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 )SQL"},
+      {19, "alert lists by state", R"SQL(
+-- "open and overdue in my province" (the console's filter, the monthly report's overdue list):
+-- counted and listed from the index instead of visiting every alert of the scope
+CREATE INDEX alerts_state_scope ON alerts(state, overdue, jpath, occurred_at);
+)SQL"},
   };
   return kAll;
 }
