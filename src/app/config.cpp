@@ -46,7 +46,8 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   static const std::set<std::string> kTop = {"server", "storage", "log",      "auth",   "registry",
                                              "mqtt",   "amqp",    "alerts",   "notify", "map",
                                              "video",  "reports", "exchange", "api",    "operations",
-                                             "retention", "backup", "vision"};
+                                             "retention", "backup", "vision",
+                                             "gb28181"};
   for (const auto& [k, v] : t) {
     if (!kTop.contains(std::string(k.str()))) return bad(std::string(k.str()), "unknown section");
   }
@@ -135,6 +136,27 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   str(t["mqtt"]["username"], "mqtt.username", pc.mqtt_username);
   str(t["mqtt"]["password"], "mqtt.password", pc.mqtt_password);
   str(t["mqtt"]["shared_group"], "mqtt.shared_group", pc.mqtt_shared_group);
+  GbSettings& gs = cfg.gb;
+  str(t["gb28181"]["listen"], "gb28181.listen", gs.listen);
+  str(t["gb28181"]["sip_id"], "gb28181.sip_id", gs.sip_id);
+  str(t["gb28181"]["domain"], "gb28181.domain", gs.domain);
+  str(t["gb28181"]["password"], "gb28181.password", gs.password);
+  str(t["gb28181"]["media_host"], "gb28181.media_host", gs.media_host);
+  str(t["gb28181"]["media_transport"], "gb28181.media_transport", gs.media_transport);
+  num(t["gb28181"]["keepalive_seconds"], "gb28181.keepalive_seconds", gs.keepalive_seconds, 1, 3600);
+  num(t["gb28181"]["keepalive_misses"], "gb28181.keepalive_misses", gs.keepalive_misses, 1, 100);
+  num(t["gb28181"]["register_expires_max"], "gb28181.register_expires_max", gs.register_expires_max, 60, 86'400);
+  num(t["gb28181"]["invite_timeout_ms"], "gb28181.invite_timeout_ms", gs.invite_timeout_ms, 500, 60'000);
+  if (auto pw = t["gb28181"]["passwords"]; pw) {
+    if (auto* tbl = pw.as_table()) {
+      for (const auto& [dev, v] : *tbl) {
+        if (auto s = v.value<std::string>()) gs.device_passwords[std::string(dev.str())] = *s;
+        else if (st) st = bad("gb28181.passwords." + std::string(dev.str()), "must be a string");
+      }
+    } else if (st) {
+      st = bad("gb28181.passwords", "must be a table of device id = password");
+    }
+  }
   VideoSettings& vs = cfg.video;
   flag(t["video"]["enabled"], "video.enabled", vs.enabled);
   num(t["video"]["idle_stop_seconds"], "video.idle_stop_seconds", vs.idle_stop_seconds, 1, 86'400);

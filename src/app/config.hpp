@@ -51,6 +51,21 @@ struct PushConfig {
   std::string mqtt_shared_group;                 // mqtt.shared_group: "$share/<group>/" subscriptions
 };
 
+// [gb28181]: GB/T 28181 device access (src/gb, docs/gb28181.md). Enabled when listen is set.
+struct GbSettings {
+  std::string listen;                   // gb28181.listen / --sip-listen HOST:PORT (UDP and TCP); empty: off
+  std::string sip_id = "34020000002000000001";  // gb28181.sip_id / --sip-id: the platform's 20-digit id
+  std::string domain = "3402000000";    // gb28181.domain / --sip-domain: 10 digits, also the digest realm
+  std::string password;                 // gb28181.password / --sip-password: default device password
+  std::map<std::string, std::string> device_passwords;  // [gb28181.passwords]: device id = password
+  std::string media_host;               // gb28181.media_host: address in our SDP (default: the listen host)
+  std::string media_transport = "auto";  // gb28181.media_transport: auto (as the SIP transport) | udp | tcp (RFC 4571, the device connects)
+  int keepalive_seconds = 60;           // gb28181.keepalive_seconds: the devices' keepalive period
+  int keepalive_misses = 3;             // gb28181.keepalive_misses: missed keepalives before offline
+  int register_expires_max = 3600;      // gb28181.register_expires_max
+  int invite_timeout_ms = 5000;         // gb28181.invite_timeout_ms
+};
+
 // [video]: the media core (src/video, docs/video.md).
 struct VideoSettings {
   bool enabled = true;                 // video.enabled
@@ -132,6 +147,7 @@ struct Config {
   PushConfig push;
   VideoSettings video;
   VisionSettings vision;
+  GbSettings gb;
   ReportsConfig reports;
   // Networks and exposure (lists of CIDRs, comma- or space-separated, or TOML arrays):
   std::string webhook_allow_networks;  // notify.webhook_allow_networks: internal networks webhooks may reach

@@ -22,6 +22,9 @@
 #include "notify/outbox.hpp"
 #include "telemetry/telemetry.hpp"
 #include "storage/migrations.hpp"
+#include <algorithm>
+
+#include "gb/gb_service.hpp"
 #include "video/video_service.hpp"
 #include "vision/model_registry.hpp"
 #include "vision/vision_service.hpp"
@@ -187,6 +190,7 @@ net::AddressPolicy Platform::webhook_policy() const {
 Platform::~Platform() {
   if (vision_) vision_->stop();
   if (video_) video_->stop();
+  if (gb_) gb_->stop();
   stop_mqtt();
   stop_push();
 }
@@ -221,7 +225,15 @@ void Platform::start_video() {
   vc.quota_bytes = static_cast<std::uint64_t>(vs.quota_gb) << 30;
   vc.min_free_bytes = static_cast<std::uint64_t>(vs.min_free_mb) << 20;
   std::sscanf(vs.shard.c_str(), "%d/%d", &vc.shard_index, &vc.shard_count);
-  video_ = std::make_unique<video::VideoService>(*db_, *clock_, *audit_, ingest_.get(), metrics_, vc);
+  video::Stream::SourceFactory factory;
+  if (gb_) {
+    gb::GbService* g = gb_.get();
+    factory = [g](const video::RtspOptions& o) -> std::unique_ptr<video::Source> {
+      if (auto s = g->make_source(o.url, o.io_timeout)) return s;
+      return video::make_rtsp_source(o);
+    };
+  }
+  video_ = std::make_unique<video::VideoService>(*db_, *clock_, *audit_, ingest_.get(), metrics_, vc, factory);
   video_->start();
   start_vision(vc.node);
 }
@@ -243,6 +255,36 @@ void Platform::start_vision(const std::string& node) {
                                                     vision::make_video_feed(*db_, *video_, vc.max_width),
                                                     vision::make_ingest_sink(*ingest_, node));
   vision_->start();
+}
+
+// GB/T 28181 device access, when gb28181.listen (--sip-listen) is set.
+void Platform::start_gb() {
+  const GbSettings& gs = cfg_.gb;
+  if (gs.listen.empty()) return;
+  auto digits = [](const std::string& s, size_t n) {
+    return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(gs.sip_id, 20)) throw std::runtime_error("gb28181.sip_id (--sip-id) must be 20 digits");
+  if (!digits(gs.domain, 10)) throw std::runtime_error("gb28181.domain (--sip-domain) must be 10 digits");
+  if (gs.media_transport != "udp" && gs.media_transport != "tcp" && gs.media_transport != "auto") {
+    throw std::runtime_error("gb28181.media_transport must be auto, udp or tcp");
+  }
+  gb::GbConfig gc;
+  gc.listen = gs.listen;
+  gc.sip_id = gs.sip_id;
+  gc.domain = gs.domain;
+  gc.password = gs.password;
+  gc.device_passwords = gs.device_passwords;
+  gc.media_host = gs.media_host;
+  gc.media_transport = gs.media_transport;
+  gc.keepalive_seconds = gs.keepalive_seconds;
+  gc.keepalive_misses = gs.keepalive_misses;
+  gc.register_expires_max = gs.register_expires_max;
+  gc.invite_timeout = std::chrono::milliseconds(gs.invite_timeout_ms);
+  gc.node = cfg_.push.node_id.empty() ? "node" : cfg_.push.node_id;
+  gc.utc_offset_minutes = cfg_.utc_offset_minutes;
+  gb_ = std::make_unique<gb::GbService>(*db_, *clock_, *audit_, *alerts_, ingest_.get(), metrics_, gc);
+  gb_->start();
 }
 
 // The outbox dispatcher (webhooks always; AMQP with --amqp; SMS with notify.sms.url) and the
@@ -403,6 +445,14 @@ int Platform::serve() {
   http::add_stats_routes(router, ctx);
   http::add_public_routes(router, ctx);
   http::add_operations_routes(router, ctx);
+  try {
+    start_gb();
+  } catch (const std::exception& e) {
+    log::error("cannot start GB/T 28181", {{"listen", cfg_.gb.listen}, {"error", e.what()}});
+    return 1;
+  }
+  ctx.gb = gb_.get();
+  http::add_gb_routes(router, ctx);
   start_video();
   ctx.video = video_.get();
   http::add_video_routes(router, ctx);
@@ -458,6 +508,7 @@ int Platform::serve() {
   ingest_->set_delivery(nullptr);  // the server's threads are gone: answer on the writer (post() would too)
   if (vision_) vision_->stop();  // its workers read from the media core and write to ingest
   if (video_) video_->stop();  // closes the recordings' open files, indexed before the database closes
+  if (gb_) gb_->stop();        // after the streams (their sources sent BYE)
   stop_mqtt();  // acknowledges what is committed; the broker keeps the rest for the next start
   scheduler_->stop();
   sensors_->stop();

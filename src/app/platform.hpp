@@ -49,6 +49,9 @@ namespace mingchu::vision {
 class VisionService;
 class ModelRegistry;
 }  // namespace mingchu::vision
+namespace mingchu::gb {
+class GbService;
+}  // namespace mingchu::gb
 
 namespace mingchu::app {
 
@@ -121,6 +124,9 @@ class Platform {
   std::unique_ptr<operations::Operations> operations_;
   std::unique_ptr<operations::SensorHistory> sensors_;
   net::AddressPolicy webhook_policy() const;
+  // GB/T 28181 (src/gb): before video_ (its sources are made by it), stopped after it
+  std::unique_ptr<gb::GbService> gb_;
+  void start_gb();
   // the media core (src/video): after ingest_ (it sends heartbeats), stopped first
   std::unique_ptr<video::VideoService> video_;
   void start_video();

@@ -49,6 +49,10 @@ int load_config(CLI::App& cmd, app::Config& cfg) {
   if (given("--log-level")) base.log_level = flags.log_level;
   if (given("--threads")) base.threads = flags.threads;
   if (given("--public-base-url")) base.public_base_url = flags.public_base_url;
+  if (given("--sip-listen")) base.gb.listen = flags.gb.listen;
+  if (given("--sip-id")) base.gb.sip_id = flags.gb.sip_id;
+  if (given("--sip-domain")) base.gb.domain = flags.gb.domain;
+  if (given("--sip-password")) base.gb.password = flags.gb.password;
   if (flags.log_json) base.log_json = true;
   base.demo = flags.demo;
   base.manual_clock = flags.manual_clock;
@@ -82,6 +86,10 @@ int main(int argc, char** argv) {
   serve->add_option("--upstream-key", cfg.reports.upstream_key, "the API key the upper platform issued to this one");
   serve->add_option("--web-root", cfg.web_root, "directory of the built web UI (default ./web/dist when present)");
   serve->add_option("--public-base-url", cfg.public_base_url, "external URL of this platform, for QR codes");
+  serve->add_option("--sip-listen", cfg.gb.listen, "GB/T 28181: HOST:PORT for SIP over UDP and TCP (enables [gb28181])");
+  serve->add_option("--sip-id", cfg.gb.sip_id, "GB/T 28181: the platform's 20-digit SIP id");
+  serve->add_option("--sip-domain", cfg.gb.domain, "GB/T 28181: the 10-digit SIP domain (digest realm)");
+  serve->add_option("--sip-password", cfg.gb.password, "GB/T 28181: the default device password");
   serve->add_option("--threads", cfg.threads, "HTTP worker threads")->check(CLI::Range(1, 256));
   serve->add_option("--log-level", cfg.log_level, "debug, info, warn or error");
   serve->add_flag("--log-json", cfg.log_json, "write logs as JSON lines");

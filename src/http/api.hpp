@@ -54,6 +54,9 @@ class VideoService;
 namespace mingchu::vision {
 class VisionService;
 class ModelRegistry;
+}  // namespace mingchu::vision
+namespace mingchu::gb {
+class GbService;
 }
 
 namespace mingchu::reports {
@@ -110,6 +113,7 @@ struct ApiContext {
   KeyGuard* key_guard = nullptr;                // rate limit and audit of API-key calls
   vision::VisionService* vision = nullptr;      // the algorithm server's pipeline (nullptr: off)
   vision::ModelRegistry* vision_models = nullptr;  // uploaded custom models
+  gb::GbService* gb = nullptr;                  // GB/T 28181 devices (nullptr: not enabled)
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
@@ -122,8 +126,9 @@ void add_ingest_routes(Router& r, ApiContext& ctx);    // ingest of events, hear
 void add_stats_routes(Router& r, ApiContext& ctx);     // statistics overview
 void add_public_routes(Router& r, ApiContext& ctx);    // QR disclosure page, complaints, UI config
 void add_video_routes(Router& r, ApiContext& ctx);     // live, snapshots, recordings, clips, /media/...
-void add_report_routes(Router& r, ApiContext& ctx);
-void add_vision_routes(Router& r, ApiContext& ctx);     // models, per-camera AI settings, pipeline status    // PDFs, templates, exports, schedules
+void add_report_routes(Router& r, ApiContext& ctx);    // PDFs, templates, exports, schedules
+void add_vision_routes(Router& r, ApiContext& ctx);    // models, per-camera AI settings, pipeline status
+void add_gb_routes(Router& r, ApiContext& ctx);        // GB/T 28181 devices, binding, PTZ
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
 void add_operations_routes(Router& r, ApiContext& ctx);  // ledgers, traceability (before static)
 // The OpenAPI summary of an operations route, if it is one.

@@ -555,7 +555,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/purchase-orders", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::PurchaseOrder>(
           req, "purchase-orders", [&](PageRequest pg) { return ops.list_purchase_orders(*who, *f, pg); }, fmt);
     });
@@ -603,7 +603,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/price-history", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(base, list_filter(req));
+      MC_TRY(base, list_filter(ctx, req));
       operations::PriceFilter f;
       static_cast<ListFilter&>(f) = *base;
       if (auto item = req.query_param("item"); item && !item->empty()) {
@@ -619,7 +619,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/stock-counts", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::StockCount>(
           req, "stock-counts", [&](PageRequest pg) { return ops.list_stock_counts(*who, *f, pg); }, fmt);
     });
@@ -683,7 +683,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/dishes", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(f, list_filter(req));
+      MC_TRY(f, list_filter(ctx, req));
       return ledger_list<operations::Dish>(
           req, "dishes", [&](PageRequest pg) { return ops.list_dishes(*who, *f, pg); }, fmt);
     });
@@ -709,7 +709,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/menus", [&ctx, &ops, fmt](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
-      MC_TRY(base, list_filter(req));
+      MC_TRY(base, list_filter(ctx, req));
       operations::MenuFilter f;
       static_cast<ListFilter&>(f) = *base;
       if (auto d = req.query_param("day"); d && !d->empty()) {

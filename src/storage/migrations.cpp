@@ -1036,6 +1036,29 @@ CREATE TABLE vision_models (
   deleted_at BIGINT
 );
 CREATE UNIQUE INDEX vision_models_name_version ON vision_models(name, version);
+      {14, "GB/T 28181 devices (issue 9)", R"SQL(
+-- Devices that registered over SIP. A device is pending until bound to a unit (unit_id, jpath);
+-- its catalog channels are the JSON array channels. Keepalives are kept in memory, not here.
+CREATE TABLE gb_devices (
+  device_id TEXT PRIMARY KEY,
+  unit_id TEXT REFERENCES units(id),
+  jpath TEXT{{C}},
+  name TEXT,
+  manufacturer TEXT,
+  model TEXT,
+  firmware TEXT,
+  transport TEXT NOT NULL,
+  remote TEXT NOT NULL,
+  registered_at BIGINT NOT NULL,
+  last_keepalive_at BIGINT,
+  channels TEXT NOT NULL DEFAULT '[]',
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+CREATE INDEX gb_devices_unit ON gb_devices(unit_id);
+CREATE INDEX gb_devices_jpath ON gb_devices(jpath);
+CREATE INDEX cameras_gb_channel ON cameras(gb_channel_id) WHERE gb_channel_id IS NOT NULL;
 )SQL"},
       {18, "API keys limited to resources", R"SQL(
 -- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
