@@ -35,7 +35,7 @@ export MINGCHU_BIN=$ROOT/build/mingchu
 export MINGCHU_CHROMIUM=${MINGCHU_CHROMIUM:-/usr/bin/chromium}
 export MINGCHU_SVC_DIR=${MINGCHU_SVC_DIR:-/tmp/mingchu-svc}
 FUZZ_SECONDS=${MINGCHU_FUZZ_SECONDS:-10}
-NODE_TIMEOUT=${MINGCHU_NODE_TEST_TIMEOUT:-1800}   # seconds per node runner
+NODE_TIMEOUT=${MINGCHU_NODE_TEST_TIMEOUT:-2700}   # seconds per node runner
 FUZZ_TIMEOUT=${MINGCHU_FUZZ_TIMEOUT:-1800}
 
 total_pass=0
