@@ -899,6 +899,58 @@ CREATE TABLE exchange_sources (
   items BIGINT NOT NULL
 );
 )SQL"},
+      {14, "GB/T 28181 devices (issue 9)", R"SQL(
+-- Devices that registered over SIP. A device is pending until bound to a unit (unit_id, jpath);
+-- its catalog channels are the JSON array channels. Keepalives are kept in memory, not here.
+CREATE TABLE gb_devices (
+  device_id TEXT PRIMARY KEY,
+  unit_id TEXT REFERENCES units(id),
+  jpath TEXT{{C}},
+  name TEXT,
+  manufacturer TEXT,
+  model TEXT,
+  firmware TEXT,
+  transport TEXT NOT NULL,
+  remote TEXT NOT NULL,
+  registered_at BIGINT NOT NULL,
+  last_keepalive_at BIGINT,
+  channels TEXT NOT NULL DEFAULT '[]',
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+CREATE INDEX gb_devices_unit ON gb_devices(unit_id);
+CREATE INDEX gb_devices_jpath ON gb_devices(jpath);
+CREATE INDEX cameras_gb_channel ON cameras(gb_channel_id) WHERE gb_channel_id IS NOT NULL;
+)SQL"},
+      {15, "vision", R"SQL(
+-- The algorithm server (src/vision): per-camera AI settings (models, types on/off, scores,
+-- zones, schedules; JSON checked by vision::parse_camera_ai) and uploaded custom models.
+CREATE TABLE camera_ai (
+  camera_id TEXT PRIMARY KEY REFERENCES cameras(id),
+  config TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE vision_models (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  format TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  classmap TEXT NOT NULL,
+  path TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+CREATE UNIQUE INDEX vision_models_name_version ON vision_models(name, version);
+)SQL"},
+      {16, "retention (issue 13)", R"SQL(
+-- Retention deletes the oldest rows of these append-only tables in small batches: by time,
+-- not by key.
+CREATE INDEX ingest_receipts_received ON ingest_receipts(received_at);
+CREATE INDEX readings_at ON readings(at);
+)SQL"},
       {17, "operations: sensor history, purchasing, stock counts, menus, delivery tracks", R"SQL(
 -- Sensor history kept as hourly min/max/sum/count once raw readings pass operations.sensor_raw_days
 -- (src/operations/sensors.cpp); rollups older than operations.sensor_rollup_days are dropped.
@@ -1010,55 +1062,6 @@ CREATE TABLE op_delivery_points (
 );
 -- the trip's geofence: {points: [[lat, lng]…], corridor_m, temp_min_c?, temp_max_c?}
 ALTER TABLE op_deliveries ADD COLUMN route TEXT;
-      {16, "retention (issue 13)", R"SQL(
--- Retention deletes the oldest rows of these append-only tables in small batches: by time,
--- not by key.
-CREATE INDEX ingest_receipts_received ON ingest_receipts(received_at);
-CREATE INDEX readings_at ON readings(at);
-      {15, "vision", R"SQL(
--- The algorithm server (src/vision): per-camera AI settings (models, types on/off, scores,
--- zones, schedules; JSON checked by vision::parse_camera_ai) and uploaded custom models.
-CREATE TABLE camera_ai (
-  camera_id TEXT PRIMARY KEY REFERENCES cameras(id),
-  config TEXT NOT NULL,
-  updated_at BIGINT NOT NULL
-);
-CREATE TABLE vision_models (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  version BIGINT NOT NULL,
-  sha256 TEXT NOT NULL,
-  format TEXT NOT NULL,
-  labels TEXT NOT NULL,
-  classmap TEXT NOT NULL,
-  path TEXT NOT NULL,
-  created_at BIGINT NOT NULL,
-  deleted_at BIGINT
-);
-CREATE UNIQUE INDEX vision_models_name_version ON vision_models(name, version);
-      {14, "GB/T 28181 devices (issue 9)", R"SQL(
--- Devices that registered over SIP. A device is pending until bound to a unit (unit_id, jpath);
--- its catalog channels are the JSON array channels. Keepalives are kept in memory, not here.
-CREATE TABLE gb_devices (
-  device_id TEXT PRIMARY KEY,
-  unit_id TEXT REFERENCES units(id),
-  jpath TEXT{{C}},
-  name TEXT,
-  manufacturer TEXT,
-  model TEXT,
-  firmware TEXT,
-  transport TEXT NOT NULL,
-  remote TEXT NOT NULL,
-  registered_at BIGINT NOT NULL,
-  last_keepalive_at BIGINT,
-  channels TEXT NOT NULL DEFAULT '[]',
-  created_at BIGINT NOT NULL,
-  updated_at BIGINT NOT NULL,
-  deleted_at BIGINT
-);
-CREATE INDEX gb_devices_unit ON gb_devices(unit_id);
-CREATE INDEX gb_devices_jpath ON gb_devices(jpath);
-CREATE INDEX cameras_gb_channel ON cameras(gb_channel_id) WHERE gb_channel_id IS NOT NULL;
 )SQL"},
       {18, "API keys limited to resources", R"SQL(
 -- the collections (first path segment after /api/v1/) a key may use, comma-separated; '' = all
