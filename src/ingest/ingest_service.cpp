@@ -345,8 +345,9 @@ class IngestService::Batch {
     for (const auto& item : items_) {
       if (item->kind == Item::Kind::kAlert) ids_by_source[item->src().key].push_back(item->event.event_id);
     }
-    for (const auto& [source, ids] : ids_by_source) {
-      storage::for_each_chunk(ids, [&](const std::vector<std::string>& chunk) {
+    for (const auto& entry : ids_by_source) {
+      const std::string& source = entry.first;  // a named copy: clang 14 cannot capture a structured binding
+      storage::for_each_chunk(entry.second, [&](const std::vector<std::string>& chunk) {
         Params ps{source};
         std::string sql = std::string(kSelectReceipts) + " IN " + storage::in_list(ps, chunk);
         for (const auto& r : c_.query(sql, ps)) prior_[source + '\x1f' + r.text(0)] = {r.text(1), r.boolean(2)};
