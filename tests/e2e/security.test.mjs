@@ -11,10 +11,10 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { freePort, jsonApi } from './e2e_lib.mjs'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = process.env.MINGCHU_BIN || path.join(REPO, 'build', 'mingchu')
@@ -33,26 +33,8 @@ let browser = null
 let unitId = ''
 let disclosureToken = ''
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
-async function api(method, p, { token, body } = {}) {
-  const h = { Accept: 'application/json' }
-  if (token) h.Authorization = `Bearer ${token}`
-  if (body !== undefined) h['Content-Type'] = 'application/json'
-  const res = await fetch(base + p, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) })
-  const text = await res.text()
-  if (!res.ok) throw new Error(`${method} ${p} → ${res.status} ${text.slice(0, 300)}`)
-  return text ? JSON.parse(text) : null
-}
+const api = jsonApi(() => base)
 const apiLogin = async (username, password) => (await api('POST', '/api/v1/auth/login', { body: { username, password } })).token
 
 const field = (id) => `input[data-test="${id}"], [data-test="${id}"] input`

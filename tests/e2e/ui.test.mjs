@@ -17,11 +17,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
-import net from 'node:net'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { freePort } from './e2e_lib.mjs'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = process.env.MINGCHU_BIN || path.join(REPO, 'build', 'mingchu')
@@ -48,16 +48,6 @@ let dataDir = ''
 let browser = null
 const state = {} // shared across the ordered tests below
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 async function api(method, p, { token, body, headers = {}, raw = false } = {}) {
   const h = { Accept: 'application/json', ...headers }
