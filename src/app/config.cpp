@@ -84,6 +84,8 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
   num(t["operations"]["sensor_compact_interval_seconds"], "operations.sensor_compact_interval_seconds",
       cfg.sensor_compact_interval_seconds, 0, 86400);
   num(t["operations"]["price_jump_pct"], "operations.price_jump_pct", cfg.price_jump_pct, 1, 1000);
+  num(t["operations"]["acceptance_tolerance_pct"], "operations.acceptance_tolerance_pct", cfg.acceptance_tolerance_pct,
+      0, 100);
   if (const toml::table* at = t["alerts"].as_table()) {
     static const std::set<std::string> kAlertKeys = {"config_file", "scheduler", "scheduler_tick_ms",
                                                      "ingest_max_wait_us", "ingest_max_batch"};

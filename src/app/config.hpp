@@ -158,6 +158,7 @@ struct Config {
   int sensor_raw_days = 30;                   // operations.sensor_raw_days: raw readings kept, then hourly rollups
   int sensor_rollup_days = 730;               // operations.sensor_rollup_days: hourly rollups kept
   int sensor_compact_interval_seconds = 600;  // operations.sensor_compact_interval_seconds (0: only on demand)
+  int acceptance_tolerance_pct = 5;           // operations.acceptance_tolerance_pct: delivered vs ordered
   int price_jump_pct = 20;                    // operations.price_jump_pct: a price moving more than this warns
   // [retention] in days, 0 = keep forever; the scheduler deletes older rows in small batches.
   int retention_receipts_days = 35;   // retention.receipts_days: ingest receipts (at least the 30-day ingest window)

@@ -100,6 +100,7 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   operations::OperationsConfig oc;
   oc.utc_offset_minutes = cfg_.utc_offset_minutes;
   oc.price_jump_pct = cfg_.price_jump_pct;
+  oc.acceptance_tolerance_pct = cfg_.acceptance_tolerance_pct;
   operations::LedgerConfig lc;
   lc.utc_offset_minutes = cfg_.utc_offset_minutes;
   ledgers_ = std::make_unique<operations::Ledgers>(*db_, *clock_, *audit_, &alerts_->config(), lc);

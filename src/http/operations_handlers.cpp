@@ -642,6 +642,26 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
       return one(ops.get_stock_count(*who, *id), 200, fmt);
     });
   });
+  r.add(
+      "POST", "/api/v1/stock-counts/{id}/confirm",
+      [&ctx, &ops, fmt](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, operations::parse_stock_count_confirm(*body));
+          return one(ops.confirm_stock_count(*who, *id, *in), 200, fmt);
+        });
+      },
+      1024);
+  r.add("GET", "/api/v1/stock/movements", [&ctx, &ops, fmt](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(f, list_filter(ctx, req));
+      return ledger_list<operations::StockMovement>(
+          req, "stock-movements", [&](PageRequest pg) { return ops.list_stock_movements(*who, *f, pg); }, fmt);
+    });
+  });
 
   // ---------------------------------------------------------------- delivery tracks
   r.add(
@@ -844,6 +864,9 @@ std::optional<std::string> operations_route_summary(const std::string& method, c
       {"GET", "/api/v1/stock-counts", "Stock counts (盘点) with book, counted and difference per item"},
       {"POST", "/api/v1/stock-counts", "Record a stock count against the book stock"},
       {"GET", "/api/v1/stock-counts/{id}", "A stock count in scope"},
+      {"POST", "/api/v1/stock-counts/{id}/confirm",
+       "Apply an open count by batch: batches set to the counted quantities; 409 stock_changed"},
+      {"GET", "/api/v1/stock/movements", "Stock movements other than stock-outs (count_adjustment)"},
       {"PUT", "/api/v1/delivery-trips/{id}/route", "Set a trip's route corridor (geofence) and food temperature range"},
       {"POST", "/api/v1/delivery-trips/{id}/track",
        "Add vehicle positions and temperatures, judged off-route or out of range"},

@@ -248,6 +248,13 @@ Result<AcceptanceInput> parse_acceptance(const json::object& body) {
   in.inspector = r.opt_text("inspector", 32);
   in.file_ids = r.ids("file_ids", kMaxFiles);
   in.accepted_at = r.opt_time("accepted_at");
+  in.purchase_order_id = r.opt_id("purchase_order_id");
+  if (auto it = body.find("purchase_line"); it != body.end() && !it->value().is_null()) {
+    if (!in.purchase_order_id) r.fail("purchase_line", "missing_order", "field 'purchase_line' needs purchase_order_id");
+    in.purchase_line = static_cast<int>(r.integer("purchase_line", 0, kMaxInputs - 1));
+  } else {
+    r.allow("purchase_line");
+  }
   return done(r, std::move(in));
 }
 
@@ -380,7 +387,16 @@ json::object to_json(const Acceptance& a, int off) {
                       {"file_ids", id_array(a.file_ids)},
                       {"accepted_at", format_rfc3339(a.at, off)},
                       {"return_note_id", opt(a.return_note_id)},
-                      {"stock_batch_id", opt(a.stock_batch_id)}};
+                      {"stock_batch_id", opt(a.stock_batch_id)},
+                      {"purchase_order_id", opt(a.purchase_order_id)},
+                      {"purchase_line", a.purchase_line ? json::value(*a.purchase_line) : json::value(nullptr)},
+                      {"mismatches", to_json(a.mismatches)}};
+}
+
+json::array to_json(const std::vector<Mismatch>& m) {
+  json::array out;
+  for (const auto& x : m) out.push_back(json::object{{"field", x.field}, {"ordered", x.ordered}, {"delivered", x.delivered}});
+  return out;
 }
 
 json::object to_json(const ReturnNote& n, int off) {
@@ -536,11 +552,40 @@ Result<StockCountInput> parse_stock_count(const json::object& body) {
   in.counted_at = r.opt_time("counted_at");
   r.objects("lines", 200, [&](Reader& l) {
     StockCountLineInput line;
-    line.item = l.text("item", 64);
+    // a line counts one batch (batch_id) or an item (all its batches, recorded only)
+    line.batch_id = l.opt_id("batch_id");
+    if (!line.batch_id) line.item = l.text("item", 64);
     line.counted_quantity = l.nonnegative("counted_quantity", kMaxQuantity * 100);  // 0: nothing on the shelf
     in.lines.push_back(std::move(line));
   });
+  if (r.ok()) {
+    bool by_batch = false, by_item = false;
+    for (const auto& l : in.lines) (l.batch_id ? by_batch : by_item) = true;
+    if (by_batch && by_item) {
+      r.fail("lines", "mixed_lines", "field 'lines' counts either batches (batch_id) or items, not both");
+    }
+  }
   return done(r, std::move(in));
+}
+
+Result<StockCountConfirmInput> parse_stock_count_confirm(const json::object& body) {
+  Reader r(body);
+  StockCountConfirmInput in;
+  in.confirmed_by = r.text("confirmed_by", 32);
+  return done(r, std::move(in));
+}
+
+json::object to_json(const StockMovement& m, int off) {
+  return json::object{{"id", m.id},
+                      {"unit_id", m.unit_id},
+                      {"batch_id", m.batch_id},
+                      {"item", opt(m.item)},
+                      {"batch_no", opt(m.batch_no)},
+                      {"kind", m.kind},
+                      {"quantity", m.quantity},
+                      {"remaining_after", m.remaining_after},
+                      {"ref_id", opt(m.ref_id)},
+                      {"at", format_rfc3339(m.at, off)}};
 }
 
 json::object to_json(const Warning& w, int off) {
@@ -569,7 +614,9 @@ json::object to_json(const PurchaseOrder& o, int off) {
                                  {"amount", std::round(l.quantity * l.unit_price * 100.0) / 100.0},
                                  {"previous_price", opt_real(l.previous_price)},
                                  {"change_pct", opt_real(l.change_pct)},
-                                 {"price_jump", l.price_jump}});
+                                 {"price_jump", l.price_jump},
+                                 {"received_quantity", l.received},
+                                 {"outstanding_quantity", std::max(0.0, std::round((l.quantity - l.received) * 1000.0) / 1000.0)}});
   }
   return json::object{{"id", o.id},
                       {"unit_id", o.unit_id},
@@ -584,6 +631,8 @@ json::object to_json(const PurchaseOrder& o, int off) {
                       {"decision_note", opt(o.decision_note)},
                       {"decided_at", opt_time(o.decided_at, off)},
                       {"ordered_at", opt_time(o.ordered_at, off)},
+                      {"received_at", opt_time(o.received_at, off)},
+                      {"fully_received", o.state == "received"},
                       {"at", format_rfc3339(o.at, off)},
                       {"lines", std::move(lines)}};
 }
@@ -606,14 +655,22 @@ json::object to_json(const PricePoint& p, int off) {
 json::object to_json(const StockCount& s, int off) {
   json::array lines;
   for (const auto& l : s.lines) {
-    lines.push_back(json::object{{"item", l.item},
-                                 {"unit_of_measure", l.unit_of_measure},
-                                 {"book_quantity", l.book_quantity},
-                                 {"counted_quantity", l.counted_quantity},
-                                 {"difference", l.difference}});
+    json::object lj{{"item", l.item},
+                    {"unit_of_measure", l.unit_of_measure},
+                    {"book_quantity", l.book_quantity},
+                    {"counted_quantity", l.counted_quantity},
+                    {"difference", l.difference}};
+    if (l.batch_id) {
+      lj["batch_id"] = *l.batch_id;
+      lj["batch_no"] = opt(l.batch_no);
+    }
+    lines.push_back(std::move(lj));
   }
   return json::object{{"id", s.id},
                       {"unit_id", s.unit_id},
+                      {"state", s.state},
+                      {"confirmed_by", opt(s.confirmed_by)},
+                      {"confirmed_at", opt_time(s.confirmed_at, off)},
                       {"counted_by", s.counted_by},
                       {"note", opt(s.note)},
                       {"differences", s.differences},

@@ -21,6 +21,7 @@ Result<MealBatchInput> parse_meal_batch(const json::object& body);
 Result<PurchaseOrderInput> parse_purchase_order(const json::object& body);
 Result<PurchaseDecisionInput> parse_purchase_decision(const json::object& body);
 Result<StockCountInput> parse_stock_count(const json::object& body);
+Result<StockCountConfirmInput> parse_stock_count_confirm(const json::object& body);
 
 Result<DishInput> parse_dish(const json::object& body);
 Result<RouteInput> parse_route(const json::object& body);
@@ -42,6 +43,8 @@ json::object to_json(const Warning& w, int utc_offset_minutes);
 json::object to_json(const PurchaseOrder& o, int utc_offset_minutes);
 json::object to_json(const PricePoint& p, int utc_offset_minutes);
 json::object to_json(const StockCount& s, int utc_offset_minutes);
+json::object to_json(const StockMovement& m, int utc_offset_minutes);
+json::array to_json(const std::vector<Mismatch>& m);
 json::object to_json(const Nutrition& n);
 json::object to_json(const Dish& d, int utc_offset_minutes);
 json::object to_json(const Menu& m, int utc_offset_minutes);

@@ -590,6 +590,26 @@ Result<Page<Warning>> Operations::list_warnings(const auth::Principal& p, const 
                             std::nullopt, row.integer(3)});
     }
   }
+  // deliveries that did not match their purchase order (验收与订单不符)
+  if (auto w = detail::list_where(*c, p, any_time, "at", "mismatch_count > 0")) {
+    w->add("at >= {}", recent);
+    storage::Rows r = c->query("SELECT id, unit_id, item, mismatches, at FROM op_acceptances WHERE " + w->sql() +
+                                   " ORDER BY at DESC LIMIT 1000",
+                               w->params());
+    for (const auto& row : r) {
+      std::string fields;
+      if (auto v = parse_value(row.text(3)); v && v->is_array()) {
+        for (const auto& m : v->as_array()) {
+          if (m.is_object() && m.as_object().contains("field") && m.as_object().at("field").is_string()) {
+            fields += (fields.empty() ? "" : ", ") + std::string(m.as_object().at("field").as_string());
+          }
+        }
+      }
+      all.push_back(Warning{row.text(1), "acceptance_mismatch", row.text(0),
+                            row.text(2) + " does not match its purchase order: " + fields, std::nullopt,
+                            row.integer(4)});
+    }
+  }
   // delivery trips that left their route or let the food's temperature out of range (配送异常)
   if (auto w = detail::list_where(*c, p, any_time, "at", "(off_route = 1 OR out_of_range = 1)")) {
     w->add("at >= {}", now - 2 * kDayMs);

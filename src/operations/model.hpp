@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/json.hpp"
 #include "registry/model.hpp"
 
 namespace mingchu::operations {
@@ -54,6 +55,13 @@ struct SupplierInput {
 
 // ---------------------------------------------------------------- 验收 acceptance (§6.1.2)
 
+// A field of a delivery that does not match its purchase order: item, quantity (beyond the
+// tolerance), unit_of_measure or supplier_id, with the ordered and the delivered value.
+struct Mismatch {
+  std::string field;
+  json::value ordered, delivered;
+};
+
 struct Acceptance {
   std::string id, unit_id, jpath, supplier_id, supplier_name;
   std::string item;
@@ -70,6 +78,10 @@ struct Acceptance {
   TimeMs at = 0;
   std::optional<std::string> return_note_id;  // set when the batch was refused
   std::optional<std::string> stock_batch_id;  // set once it is in stock
+  // The purchase order (and its line) this delivery receives, and what differs from it.
+  std::optional<std::string> purchase_order_id;
+  std::optional<int> purchase_line;
+  std::vector<Mismatch> mismatches;
 };
 struct AcceptanceInput {
   std::string unit_id, supplier_id, item, unit_of_measure;
@@ -80,6 +92,8 @@ struct AcceptanceInput {
   bool sensory_ok = true;
   std::vector<std::string> file_ids;
   std::optional<TimeMs> accepted_at;
+  std::optional<std::string> purchase_order_id;
+  std::optional<int> purchase_line;  // the order line's index; by default the line of the same item
 };
 
 // 退货单: made by the acceptance that refused the batch, never by hand.
@@ -208,14 +222,16 @@ struct PurchaseLine {
   double quantity = 0, unit_price = 0;
   std::optional<double> previous_price, change_pct;
   bool price_jump = false;
+  double received = 0;  // accepted against this line (refused batches not counted)
 };
-// requested → approved | rejected; approved → ordered.
+// requested → approved | rejected; approved → ordered → received (every line received
+// within the tolerance).
 struct PurchaseOrder {
   std::string id, unit_id, jpath, supplier_id, supplier_name, state, requested_by;
   std::optional<std::string> reason, decided_by, decision_note;
   std::optional<int> needed_on;
   double total_amount = 0;
-  std::optional<TimeMs> decided_at, ordered_at;
+  std::optional<TimeMs> decided_at, ordered_at, received_at;
   TimeMs at = 0;
   std::vector<PurchaseLine> lines;
 };
@@ -248,20 +264,38 @@ struct PriceFilter : ListFilter {
 
 // ---------------------------------------------------------------- 盘点 stock counts (§6.1.3)
 
+// A line counts an item (all its batches; recorded only) or one batch (batch_id; adjusted
+// when the count is confirmed). version is the batch's when it was counted.
 struct StockCountLine {
   std::string item, unit_of_measure;
   double book_quantity = 0, counted_quantity = 0, difference = 0;  // difference = counted − book
+  std::optional<std::string> batch_id, batch_no;
+  std::int64_t version = 0;
 };
+// recorded (item lines: the difference is recorded only) | open (batch lines, not yet
+// applied) → confirmed (the batches were set to the counted quantities).
 struct StockCount {
-  std::string id, unit_id, jpath, counted_by;
-  std::optional<std::string> note;
+  std::string id, unit_id, jpath, counted_by, state;
+  std::optional<std::string> note, confirmed_by;
   std::vector<StockCountLine> lines;
   std::int64_t differences = 0;  // lines whose counted quantity is not the book's
   TimeMs at = 0;
+  std::optional<TimeMs> confirmed_at;
 };
 struct StockCountLineInput {
-  std::string item;
+  std::string item;  // or batch_id
   double counted_quantity = 0;
+  std::optional<std::string> batch_id;
+};
+struct StockCountConfirmInput {
+  std::string confirmed_by;
+};
+// A change of a batch's remaining quantity other than a stock-out: count_adjustment.
+struct StockMovement {
+  std::string id, unit_id, batch_id, kind;
+  std::optional<std::string> ref_id, item, batch_no;
+  double quantity = 0, remaining_after = 0;  // quantity: the change, signed
+  TimeMs at = 0;
 };
 struct StockCountInput {
   std::string unit_id, counted_by;

@@ -47,6 +47,7 @@ struct OperationsConfig {
   int price_jump_pct = 20;     // a price more than this many percent from the item's last one warns
   int price_warning_days = 7;  // price jumps and stock-count differences warn this many days
   int training_cert_expiring_days = 30;
+  double acceptance_tolerance_pct = 5;  // a delivered quantity this far from the order's is still a match
 };
 
 class Ledgers;
@@ -63,7 +64,12 @@ class Operations {
   Result<Page<Supplier>> list_suppliers(const auth::Principal& p, const ListFilter& f, PageRequest page);
 
   // ---- acceptance and return notes. sensory_ok false (or a batch already past its expiry)
-  // also creates the batch's one return note in the same transaction.
+  // also creates the batch's one return note in the same transaction. An acceptance naming a
+  // purchase order (placed, of the same unit; kInvalid "purchase_order_id" otherwise, kConflict
+  // "order_not_open" unless it is ordered) is matched against its line: item, unit of measure,
+  // supplier and quantity (outstanding ± acceptance_tolerance_pct) that differ are its
+  // mismatches (an acceptance_mismatch warning); an accepted batch of the line's item and unit
+  // counts as received, and the order is "received" once every line is within the tolerance.
   Result<Acceptance> create_acceptance(const auth::Principal& p, const AcceptanceInput& in);
   Result<Acceptance> get_acceptance(const auth::Principal& p, std::string_view id);
   Result<Page<Acceptance>> list_acceptances(const auth::Principal& p, const ListFilter& f, PageRequest page);
@@ -110,8 +116,15 @@ class Operations {
   Result<Page<PricePoint>> list_prices(const auth::Principal& p, const PriceFilter& f, PageRequest page);
 
   // ---- stock counts (盘点): each line's book quantity (what stock says remains) beside the
-  // counted one, and the difference. Recorded only; the stock itself is not adjusted.
+  // counted one, and the difference. Lines by item are recorded only (state "recorded");
+  // lines by batch make an "open" count that confirm_stock_count applies: in one transaction
+  // each batch's remaining quantity becomes the counted one, with a count_adjustment stock
+  // movement per changed batch and an audit entry. kConflict "stock_changed" when a batch moved
+  // (stock-out, another count) after it was counted, "illegal_transition" unless open.
   Result<StockCount> create_stock_count(const auth::Principal& p, const StockCountInput& in);
+  Result<StockCount> confirm_stock_count(const auth::Principal& p, std::string_view id,
+                                         const StockCountConfirmInput& in);
+  Result<Page<StockMovement>> list_stock_movements(const auth::Principal& p, const ListFilter& f, PageRequest page);
   Result<StockCount> get_stock_count(const auth::Principal& p, std::string_view id);
   Result<Page<StockCount>> list_stock_counts(const auth::Principal& p, const ListFilter& f, PageRequest page);
 

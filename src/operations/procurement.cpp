@@ -4,6 +4,7 @@
 
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "storage/sql.hpp"
 #include "operations/internal.hpp"
 #include "operations/operations.hpp"
 
@@ -17,13 +18,16 @@ constexpr TimeMs kFutureSlackMs = 10 * kMinuteMs;
 
 constexpr const char* kSelectOrders =
     "SELECT o.id, o.unit_id, o.jpath, o.supplier_id, s.name, o.state, o.requested_by, o.reason, o.needed_on, "
-    "o.total_amount, o.decided_by, o.decision_note, o.decided_at, o.ordered_at, o.at FROM op_purchase_orders o "
+    "o.total_amount, o.decided_by, o.decision_note, o.decided_at, o.ordered_at, o.at, o.received_at FROM "
+    "op_purchase_orders o "
     "JOIN op_suppliers s ON s.id = o.supplier_id";
 constexpr const char* kSelectLines =
-    "SELECT item, quantity, unit_of_measure, unit_price, previous_price, change_pct, price_jump FROM "
+    "SELECT item, quantity, unit_of_measure, unit_price, previous_price, change_pct, price_jump, received FROM "
     "op_purchase_lines WHERE order_id = $1 ORDER BY line_no";
 constexpr const char* kSelectCounts =
-    "SELECT id, unit_id, jpath, counted_by, note, lines, differences, at FROM op_stock_counts";
+    "SELECT id, unit_id, jpath, counted_by, note, lines, differences, at, state, confirmed_at, confirmed_by FROM "
+    "op_stock_counts";
+constexpr double kEpsilon = 1e-9;
 
 PurchaseOrder order_from_row(storage::Connection& c, const storage::Row& r) {
   PurchaseOrder o;
@@ -42,6 +46,7 @@ PurchaseOrder order_from_row(storage::Connection& c, const storage::Row& r) {
   o.decided_at = r.opt_integer(12);
   o.ordered_at = r.opt_integer(13);
   o.at = r.integer(14);
+  o.received_at = r.opt_integer(15);
   for (const auto& l : c.query(kSelectLines, {o.id})) {
     PurchaseLine line;
     line.item = l.text(0);
@@ -51,6 +56,7 @@ PurchaseOrder order_from_row(storage::Connection& c, const storage::Row& r) {
     if (!l.is_null(4)) line.previous_price = l.real(4);
     if (!l.is_null(5)) line.change_pct = l.real(5);
     line.price_jump = l.boolean(6);
+    line.received = l.real(7);
     o.lines.push_back(std::move(line));
   }
   return o;
@@ -73,12 +79,38 @@ StockCount count_from_row(const storage::Row& r) {
       l.book_quantity = o.at("book_quantity").to_number<double>();
       l.counted_quantity = o.at("counted_quantity").to_number<double>();
       l.difference = o.at("difference").to_number<double>();
+      if (auto it = o.find("batch_id"); it != o.end() && it->value().is_string()) {
+        l.batch_id = std::string(it->value().as_string());
+        if (auto b = o.find("batch_no"); b != o.end() && b->value().is_string()) {
+          l.batch_no = std::string(b->value().as_string());
+        }
+        if (auto v = o.find("version"); v != o.end() && v->value().is_number()) {
+          l.version = v->value().to_number<std::int64_t>();
+        }
+      }
       s.lines.push_back(std::move(l));
     }
   }
   s.differences = r.integer(6);
   s.at = r.integer(7);
+  s.state = r.text(8);
+  s.confirmed_at = r.opt_integer(9);
+  s.confirmed_by = r.opt_text(10);
   return s;
+}
+
+json::object count_line_json(const StockCountLine& l) {
+  json::object o{{"item", l.item},
+                 {"unit_of_measure", l.unit_of_measure},
+                 {"book_quantity", l.book_quantity},
+                 {"counted_quantity", l.counted_quantity},
+                 {"difference", l.difference}};
+  if (l.batch_id) {
+    o["batch_id"] = *l.batch_id;
+    o["batch_no"] = l.batch_no ? json::value(*l.batch_no) : json::value(nullptr);
+    o["version"] = l.version;
+  }
+  return o;
 }
 
 }  // namespace
@@ -266,7 +298,11 @@ Result<StockCount> Operations::create_stock_count(const auth::Principal& p, cons
   }
   for (size_t i = 0; i < in.lines.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
-      if (in.lines[j].item == in.lines[i].item) {
+      if (in.lines[i].batch_id && in.lines[j].batch_id == in.lines[i].batch_id) {
+        std::string field = "lines[" + std::to_string(i) + "].batch_id";
+        return Error::invalid(field, "duplicate", "batch '" + *in.lines[i].batch_id + "' is counted twice");
+      }
+      if (!in.lines[i].batch_id && in.lines[j].item == in.lines[i].item) {
         std::string field = "lines[" + std::to_string(i) + "].item";
         return Error::invalid(field, "duplicate", "item '" + in.lines[i].item + "' is counted twice");
       }
@@ -284,8 +320,32 @@ Result<StockCount> Operations::create_stock_count(const auth::Principal& p, cons
   s.counted_by = in.counted_by;
   s.note = in.note;
   s.at = in.counted_at.value_or(now);
+  s.state = !in.lines.empty() && in.lines[0].batch_id ? "open" : "recorded";
   json::array lines;
-  for (const auto& li : in.lines) {
+  for (size_t i = 0; i < in.lines.size(); ++i) {
+    const auto& li = in.lines[i];
+    if (li.batch_id) {
+      // one batch: its remaining quantity and version now, applied when the count is confirmed
+      storage::Rows b = c->query(
+          "SELECT unit_id, item, unit_of_measure, remaining, version, batch_no FROM op_stock_batches WHERE id = $1",
+          {*li.batch_id});
+      if (b.empty() || b[0].text(0) != unit->id) {
+        return detail::unknown_reference("lines[" + std::to_string(i) + "].batch_id", "stock batch of this unit");
+      }
+      StockCountLine l;
+      l.batch_id = li.batch_id;
+      l.item = b[0].text(1);
+      l.unit_of_measure = b[0].text(2);
+      l.book_quantity = detail::round3(b[0].real(3));
+      l.version = b[0].integer(4);
+      l.batch_no = b[0].opt_text(5);
+      l.counted_quantity = li.counted_quantity;
+      l.difference = detail::round3(l.counted_quantity - l.book_quantity);
+      if (l.difference != 0) ++s.differences;
+      lines.push_back(count_line_json(l));
+      s.lines.push_back(std::move(l));
+      continue;
+    }
     storage::Rows book = c->query(
         "SELECT COALESCE(SUM(remaining), 0), MIN(unit_of_measure) FROM op_stock_batches WHERE unit_id = $1 AND "
         "item = $2 AND remaining > 0",
@@ -297,18 +357,14 @@ Result<StockCount> Operations::create_stock_count(const auth::Principal& p, cons
     l.counted_quantity = li.counted_quantity;
     l.difference = detail::round3(l.counted_quantity - l.book_quantity);
     if (l.difference != 0) ++s.differences;
-    lines.push_back(json::object{{"item", l.item},
-                                 {"unit_of_measure", l.unit_of_measure},
-                                 {"book_quantity", l.book_quantity},
-                                 {"counted_quantity", l.counted_quantity},
-                                 {"difference", l.difference}});
+    lines.push_back(count_line_json(l));
     s.lines.push_back(std::move(l));
   }
   c->exec(
-      "INSERT INTO op_stock_counts (id, unit_id, jpath, counted_by, note, lines, differences, at, created_by) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      "INSERT INTO op_stock_counts (id, unit_id, jpath, counted_by, note, lines, differences, at, created_by, state) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       {s.id, s.unit_id, s.jpath, s.counted_by, nullable(s.note), json::serialize(lines), s.differences, s.at,
-       p.user_id});
+       p.user_id, s.state});
   audit_.append(
       *c, auth::audit_entry(p, "stock_count.create", "stock_count:" + s.id,
                             json::serialize(json::object{{"unit_id", s.unit_id}, {"differences", s.differences}})));
@@ -334,6 +390,86 @@ Result<Page<StockCount>> Operations::list_stock_counts(const auth::Principal& p,
   for (const auto& r : detail::newest_page(*c, *w, "op_stock_counts", kSelectCounts, page,
                                            detail::anchor_of(f, clock_.now_ms()), f.from))
     out.items.push_back(count_from_row(r));
+  return out;
+}
+
+Result<StockCount> Operations::confirm_stock_count(const auth::Principal& p, std::string_view id,
+                                                   const StockCountConfirmInput& in) {
+  if (!plausible_id(id)) return Error::not_found("stock count");
+  const TimeMs now = clock_.now_ms();
+  storage::Conn c = db_.acquire();
+  storage::Transaction tx(*c);
+  storage::Rows r =
+      c->query(std::string(kSelectCounts) + " WHERE id = $1" + registry::detail::for_update(*c), {std::string(id)});
+  if (r.empty() || !p.covers(r[0].text(2), r[0].text(1))) return Error::not_found("stock count");
+  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  StockCount s = count_from_row(r[0]);
+  if (s.state != "open") {
+    return Error::conflict("illegal_transition", s.state == "confirmed"
+                                                     ? "this stock count was already confirmed"
+                                                     : "a count by item is recorded only; count by batch to adjust");
+  }
+  // every batch as it was counted, or nothing is applied
+  for (size_t i = 0; i < s.lines.size(); ++i) {
+    const auto& l = s.lines[i];
+    storage::Rows b = c->query("SELECT remaining, version FROM op_stock_batches WHERE id = $1" + storage::for_update(*c),
+                               {*l.batch_id});
+    if (b.empty() || b[0].integer(1) != l.version || std::fabs(b[0].real(0) - l.book_quantity) > kEpsilon) {
+      Error e = Error::conflict("stock_changed", "batch " + l.batch_no.value_or(*l.batch_id) + " (" + l.item +
+                                                     ") changed after it was counted; count it again");
+      e.field = "lines[" + std::to_string(i) + "].batch_id";
+      return e;
+    }
+  }
+  std::int64_t adjusted = 0;
+  for (const auto& l : s.lines) {
+    if (l.difference == 0) continue;
+    c->exec("UPDATE op_stock_batches SET remaining = $2, version = version + 1 WHERE id = $1",
+            {*l.batch_id, l.counted_quantity});
+    c->exec(
+        "INSERT INTO op_stock_movements (id, unit_id, jpath, batch_id, kind, quantity, remaining_after, ref_id, at, "
+        "created_by) VALUES ($1, $2, $3, $4, 'count_adjustment', $5, $6, $7, $8, $9)",
+        {new_id("mov"), s.unit_id, s.jpath, *l.batch_id, l.difference, l.counted_quantity, s.id, now, p.user_id});
+    ++adjusted;
+  }
+  c->exec("UPDATE op_stock_counts SET state = 'confirmed', confirmed_at = $2, confirmed_by = $3 WHERE id = $1",
+          {s.id, now, in.confirmed_by});
+  audit_.append(*c, auth::audit_entry(p, "stock_count.confirm", "stock_count:" + s.id,
+                                      json::serialize(json::object{{"unit_id", s.unit_id}, {"adjusted", adjusted}})));
+  tx.commit();
+  s.state = "confirmed";
+  s.confirmed_at = now;
+  s.confirmed_by = in.confirmed_by;
+  return s;
+}
+
+Result<Page<StockMovement>> Operations::list_stock_movements(const auth::Principal& p, const ListFilter& f,
+                                                             PageRequest page) {
+  storage::Conn c = db_.acquire();
+  auto w = detail::list_where(*c, p, f, "at");
+  Page<StockMovement> out;
+  if (!w) return out;
+  out.total = detail::capped_count(*c, *w, "op_stock_movements");
+  for (const auto& idr : detail::newest_page(*c, *w, "op_stock_movements", "SELECT id FROM op_stock_movements", page,
+                                             detail::anchor_of(f, clock_.now_ms()), f.from)) {
+    storage::Rows r = c->query(
+        "SELECT m.id, m.unit_id, m.batch_id, m.kind, m.quantity, m.remaining_after, m.ref_id, m.at, b.item, "
+        "b.batch_no FROM op_stock_movements m JOIN op_stock_batches b ON b.id = m.batch_id WHERE m.id = $1",
+        {idr.text(0)});
+    if (r.empty()) continue;
+    StockMovement m;
+    m.id = r[0].text(0);
+    m.unit_id = r[0].text(1);
+    m.batch_id = r[0].text(2);
+    m.kind = r[0].text(3);
+    m.quantity = r[0].real(4);
+    m.remaining_after = r[0].real(5);
+    m.ref_id = r[0].opt_text(6);
+    m.at = r[0].integer(7);
+    m.item = r[0].opt_text(8);
+    m.batch_no = r[0].opt_text(9);
+    out.items.push_back(std::move(m));
+  }
   return out;
 }
 

@@ -1,8 +1,12 @@
 // Suppliers (供应商, §6.1.1), acceptance (验收, §6.1.2) with its automatic return note
 // (退货单), and the clock-dependent helpers of Operations.
+#include <algorithm>
+#include <cmath>
+
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "operations/internal.hpp"
+#include "operations/json_io.hpp"
 #include "operations/operations.hpp"
 
 namespace mingchu::operations {
@@ -23,12 +27,13 @@ constexpr const char* kInsertSupplier =
 constexpr const char* kSelectAcceptances =
     "SELECT a.id, a.unit_id, a.jpath, a.supplier_id, s.name, a.item, a.spec, a.quantity, a.unit_of_measure, "
     "a.batch_no, a.produced_on, a.shelf_life_days, a.expires_on, a.sensory_ok, a.sensory_note, a.inspector, "
-    "a.file_ids, a.at, rn.id, b.id FROM op_acceptances a JOIN op_suppliers s ON s.id = a.supplier_id "
+    "a.file_ids, a.at, rn.id, b.id, a.purchase_order_id, a.purchase_line_no, a.mismatches FROM op_acceptances a JOIN op_suppliers s ON s.id = a.supplier_id "
     "LEFT JOIN op_return_notes rn ON rn.acceptance_id = a.id LEFT JOIN op_stock_batches b ON b.acceptance_id = a.id";
 constexpr const char* kInsertAcceptance =
     "INSERT INTO op_acceptances (id, unit_id, jpath, supplier_id, item, spec, quantity, unit_of_measure, batch_no, "
-    "produced_on, shelf_life_days, expires_on, sensory_ok, sensory_note, file_ids, inspector, at, created_by) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+    "produced_on, shelf_life_days, expires_on, sensory_ok, sensory_note, file_ids, inspector, at, created_by, "
+    "purchase_order_id, purchase_line_no, mismatches, mismatch_count) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
 constexpr const char* kInsertReturnNote =
     "INSERT INTO op_return_notes (id, unit_id, jpath, acceptance_id, supplier_id, item, quantity, unit_of_measure, "
     "batch_no, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
@@ -58,6 +63,23 @@ Supplier supplier_from_row(const storage::Row& r) {
   return s;
 }
 
+std::vector<Mismatch> mismatches_from_json(const std::string& text) {
+  std::vector<Mismatch> out;
+  auto v = parse_value(text);
+  if (!v || !v->is_array()) return out;
+  for (const auto& e : v->as_array()) {
+    if (!e.is_object()) continue;
+    const auto& o = e.as_object();
+    auto get = [&](std::string_view k) {
+      auto it = o.find(k);
+      return it == o.end() ? json::value(nullptr) : it->value();
+    };
+    json::value f = get("field");
+    out.push_back(Mismatch{f.is_string() ? std::string(f.as_string()) : "", get("ordered"), get("delivered")});
+  }
+  return out;
+}
+
 Acceptance acceptance_from_row(const storage::Row& r) {
   Acceptance a;
   a.id = r.text(0);
@@ -80,7 +102,43 @@ Acceptance acceptance_from_row(const storage::Row& r) {
   a.at = r.integer(17);
   a.return_note_id = r.opt_text(18);
   a.stock_batch_id = r.opt_text(19);
+  a.purchase_order_id = r.opt_text(20);
+  if (auto n = r.opt_integer(21)) a.purchase_line = static_cast<int>(*n);
+  if (auto m = r.opt_text(22)) a.mismatches = mismatches_from_json(*m);
   return a;
+}
+
+// A line of a purchase order as acceptance matches against it.
+struct OrderLine {
+  int no = 0;
+  std::string item, unit_of_measure;
+  double quantity = 0, received = 0;
+};
+
+// What of the delivery differs from the order line (none: the delivery names no line of the
+// order, an item mismatch against the order's items).
+std::vector<Mismatch> match_order(const AcceptanceInput& in, const std::string& order_supplier,
+                                  const std::vector<OrderLine>& lines, const OrderLine* line, double tolerance_pct) {
+  std::vector<Mismatch> out;
+  if (!line) {
+    json::array items;
+    for (const auto& l : lines) items.emplace_back(l.item);
+    out.push_back(Mismatch{"item", std::move(items), json::value(in.item)});
+  } else {
+    if (line->item != in.item) out.push_back(Mismatch{"item", json::value(line->item), json::value(in.item)});
+    if (line->unit_of_measure != in.unit_of_measure) {
+      out.push_back(Mismatch{"unit_of_measure", json::value(line->unit_of_measure), json::value(in.unit_of_measure)});
+    } else if (line->item == in.item) {
+      const double outstanding = std::max(0.0, detail::round3(line->quantity - line->received));
+      if (std::fabs(in.quantity - outstanding) > line->quantity * tolerance_pct / 100.0 + 1e-9) {
+        out.push_back(Mismatch{"quantity", json::value(outstanding), json::value(in.quantity)});
+      }
+    }
+  }
+  if (order_supplier != in.supplier_id) {
+    out.push_back(Mismatch{"supplier_id", json::value(order_supplier), json::value(in.supplier_id)});
+  }
+  return out;
 }
 
 ReturnNote return_note_from_row(const storage::Row& r) {
@@ -186,6 +244,43 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
   if (sup.empty() || sup[0].text(0) != unit->id) return detail::unknown_reference("supplier_id", "supplier");
   if (auto st = detail::claim_files(*c, p, "file_ids", in.file_ids, *unit); !st) return st.error();
 
+  // the purchase order this delivery receives, locked until the received quantities are in
+  std::vector<OrderLine> order_lines;
+  std::optional<OrderLine> line;
+  std::string order_supplier;
+  if (in.purchase_order_id) {
+    storage::Rows o = c->query(
+        "SELECT unit_id, supplier_id, state FROM op_purchase_orders WHERE id = $1" + registry::detail::for_update(*c),
+        {*in.purchase_order_id});
+    if (o.empty() || o[0].text(0) != unit->id) {
+      return detail::unknown_reference("purchase_order_id", "purchase order of this unit");
+    }
+    if (o[0].text(2) != "ordered") {
+      return Error::conflict("order_not_open", "only a placed order that is not fully received takes deliveries; this one is " +
+                                                   o[0].text(2));
+    }
+    order_supplier = o[0].text(1);
+    for (const auto& l : c->query("SELECT line_no, item, unit_of_measure, quantity, received FROM op_purchase_lines "
+                                  "WHERE order_id = $1 ORDER BY line_no",
+                                  {*in.purchase_order_id})) {
+      order_lines.push_back(
+          OrderLine{static_cast<int>(l.integer(0)), l.text(1), l.text(2), l.real(3), l.real(4)});
+    }
+    if (in.purchase_line) {
+      for (const auto& l : order_lines) {
+        if (l.no == *in.purchase_line) line = l;
+      }
+      if (!line) return Error::invalid("purchase_line", "unknown_line", "field 'purchase_line' names no line of the order");
+    } else {
+      for (const auto& l : order_lines) {
+        if (l.item == in.item && (!line || (line->unit_of_measure != in.unit_of_measure &&
+                                            l.unit_of_measure == in.unit_of_measure))) {
+          line = l;
+        }
+      }
+    }
+  }
+
   Acceptance a;
   a.id = new_id("acc");
   a.unit_id = unit->id;
@@ -205,11 +300,20 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
   a.inspector = in.inspector;
   a.file_ids = in.file_ids;
   a.at = in.accepted_at.value_or(now);
+  a.purchase_order_id = in.purchase_order_id;
+  if (line) a.purchase_line = line->no;
+  if (in.purchase_order_id) {
+    a.mismatches = match_order(in, order_supplier, order_lines, line ? &*line : nullptr,
+                               config_.acceptance_tolerance_pct);
+  }
   c->exec(kInsertAcceptance,
           {a.id, a.unit_id, a.jpath, a.supplier_id, a.item, nullable(a.spec), a.quantity, a.unit_of_measure,
            nullable(a.batch_no), std::int64_t{a.produced_on}, std::int64_t{a.shelf_life_days},
            std::int64_t{a.expires_on}, std::int64_t{a.sensory_ok}, nullable(a.sensory_note),
-           detail::ids_json(a.file_ids), nullable(a.inspector), a.at, p.user_id});
+           detail::ids_json(a.file_ids), nullable(a.inspector), a.at, p.user_id, nullable(a.purchase_order_id),
+           a.purchase_line ? storage::Value(std::int64_t{*a.purchase_line}) : storage::Value(nullptr),
+           a.mismatches.empty() ? storage::Value(nullptr) : storage::Value(json::serialize(to_json(a.mismatches))),
+           static_cast<std::int64_t>(a.mismatches.size())});
 
   // 查验不合格的，自动生成退货单 (§6.1.2.3); a batch already past its expiry is refused too.
   std::string reason;
@@ -223,8 +327,26 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
     c->exec(kInsertReturnNote, {*a.return_note_id, a.unit_id, a.jpath, a.id, a.supplier_id, a.item, a.quantity,
                                 a.unit_of_measure, nullable(a.batch_no), reason, now});
   }
+  // what was accepted of the line's item and unit counts as received (a refused batch goes back)
+  if (line && reason.empty() && line->item == a.item && line->unit_of_measure == a.unit_of_measure) {
+    c->exec("UPDATE op_purchase_lines SET received = received + $3 WHERE order_id = $1 AND line_no = $2",
+            {*a.purchase_order_id, std::int64_t{line->no}, a.quantity});
+    bool all = true;
+    for (auto& l : order_lines) {
+      if (l.no == line->no) l.received += a.quantity;
+      all = all && l.received + 1e-9 >= l.quantity * (1 - config_.acceptance_tolerance_pct / 100.0);
+    }
+    if (all) {
+      c->exec("UPDATE op_purchase_orders SET state = 'received', received_at = $2 WHERE id = $1",
+              {*a.purchase_order_id, now});
+    }
+  }
   json::object detail_json{{"unit_id", a.unit_id}, {"sensory_ok", a.sensory_ok}};
   if (a.return_note_id) detail_json["return_note_id"] = *a.return_note_id;
+  if (a.purchase_order_id) {
+    detail_json["purchase_order_id"] = *a.purchase_order_id;
+    detail_json["mismatches"] = static_cast<std::int64_t>(a.mismatches.size());
+  }
   audit_.append(*c, auth::audit_entry(p, "acceptance.create", "acceptance:" + a.id, json::serialize(detail_json)));
   tx.commit();
   return a;

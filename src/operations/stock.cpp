@@ -31,7 +31,8 @@ constexpr const char* kFefoBatches =
 constexpr const char* kExpiredQuantity =
     "SELECT COALESCE(SUM(remaining), 0) FROM op_stock_batches WHERE unit_id = $1 AND item = $2 AND remaining > 0 "
     "AND expires_on < $3";
-constexpr const char* kTakeFromBatch = "UPDATE op_stock_batches SET remaining = $2 WHERE id = $1";
+constexpr const char* kTakeFromBatch =
+    "UPDATE op_stock_batches SET remaining = $2, version = version + 1 WHERE id = $1";
 constexpr const char* kInsertStockOut =
     "INSERT INTO op_stock_outs (id, unit_id, jpath, item, quantity, unit_of_measure, department, receiver, handler, "
     "at) "

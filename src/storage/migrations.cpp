@@ -1072,6 +1072,39 @@ ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 -- counted and listed from the index instead of visiting every alert of the scope
 CREATE INDEX alerts_state_scope ON alerts(state, overdue, jpath, occurred_at);
 )SQL"},
+      {23, "operations: acceptances matched against orders, stock counts per batch, stock movements", R"SQL(
+-- An acceptance may name the purchase order (and line) it receives; what differs from the
+-- order is kept as JSON [{field, ordered, delivered}] and counted for the warnings.
+ALTER TABLE op_acceptances ADD COLUMN purchase_order_id TEXT;
+ALTER TABLE op_acceptances ADD COLUMN purchase_line_no BIGINT;
+ALTER TABLE op_acceptances ADD COLUMN mismatches TEXT;
+ALTER TABLE op_acceptances ADD COLUMN mismatch_count BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX op_acceptances_order ON op_acceptances(purchase_order_id);
+ALTER TABLE op_purchase_lines ADD COLUMN received {{REAL}} NOT NULL DEFAULT 0;
+ALTER TABLE op_purchase_orders ADD COLUMN received_at BIGINT;
+-- 盘点 per batch: a count is taken (open) with each batch's book quantity and version, then
+-- confirmed, which sets the batches to what was counted; every change to a batch's remaining
+-- quantity bumps its version.
+ALTER TABLE op_stock_batches ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE op_stock_counts ADD COLUMN state TEXT NOT NULL DEFAULT 'recorded';
+ALTER TABLE op_stock_counts ADD COLUMN confirmed_at BIGINT;
+ALTER TABLE op_stock_counts ADD COLUMN confirmed_by TEXT;
+CREATE TABLE op_stock_movements (
+  id TEXT PRIMARY KEY,
+  unit_id TEXT NOT NULL REFERENCES units(id),
+  jpath TEXT{{C}} NOT NULL,
+  batch_id TEXT NOT NULL REFERENCES op_stock_batches(id),
+  kind TEXT NOT NULL,
+  quantity {{REAL}} NOT NULL,
+  remaining_after {{REAL}} NOT NULL,
+  ref_id TEXT,
+  at BIGINT NOT NULL,
+  created_by TEXT NOT NULL
+);
+CREATE INDEX op_stock_movements_scope ON op_stock_movements(jpath, at);
+CREATE INDEX op_stock_movements_unit ON op_stock_movements(unit_id, at);
+CREATE INDEX op_stock_movements_batch ON op_stock_movements(batch_id, at);
+)SQL"},
   };
   return kAll;
 }
@@ -1082,7 +1115,7 @@ const std::vector<std::string_view>& unit_scoped_tables() {
       "op_suppliers",   "op_acceptances",       "op_return_notes", "op_stock_batches",     "op_stock_outs",
       "op_stock_out_lines", "op_samples",       "op_deliveries",   "op_meal_batches",      "op_meal_batch_inputs",
       "op_records",     "op_purchase_orders",   "op_purchase_lines", "op_stock_counts",      "op_dishes",
-      "op_menus",       "op_delivery_points"};
+      "op_menus",       "op_delivery_points", "op_stock_movements"};
   return kTables;
 }
 
