@@ -37,7 +37,7 @@ namespace {
 // at most 5 000 rows of each table per run, oldest first. Receipts are kept at least as long
 // as an event can still be accepted (ingest::receipt_horizon), or a retry could count twice.
 void add_retention_job(alerts::Scheduler& scheduler, const ingest::IngestConfig& ic, storage::Database& db,
-                       int receipts_days, int readings_days, int delivered_days) {
+                       int receipts_days, int delivered_days) {
   if (receipts_days > 0 && receipts_days * kDayMs < ingest::receipt_horizon(ic)) {
     log::warn("retention.receipts_days is shorter than the ingest window; receipts are kept for the window",
               {{"receipts_days", std::to_string(receipts_days)}});
@@ -51,7 +51,8 @@ void add_retention_job(alerts::Scheduler& scheduler, const ingest::IngestConfig&
     if (receipts_days > 0) {
       n += ingest::purge_receipts(db, now - std::max(receipts_days * kDayMs, ingest::receipt_horizon(ic)), kBatch);
     }
-    if (readings_days > 0) n += telemetry::purge_readings(db, now - readings_days * kDayMs, kBatch);
+    // readings: not here. Compaction (operations::SensorHistory) folds them into hourly
+    // rollups and deletes them in one transaction, capped by retention.readings_days.
     if (delivered_days > 0) n += notify::purge_delivered(db, now - delivered_days * kDayMs, kBatch);
     return n;
   });
@@ -109,12 +110,16 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   ingest::IngestConfig ic;
   ic.max_wait = std::chrono::microseconds(cfg_.ingest_max_wait_us);
   ic.max_batch = static_cast<size_t>(cfg_.ingest_max_batch);
+  ic.on_reading = [ops = operations_.get()](storage::Connection& c, const ingest::Reading& r) {
+    ops->track_from_reading(c, r.device_id, r.at, r.metrics);
+  };
   ingest_ = std::make_unique<ingest::IngestService>(*db_, *clock_, *audit_, *alerts_, *store_, metrics_, ic);
   devices_ = std::make_unique<registry::DeviceService>(*db_, *clock_, *audit_);
   operations::SensorConfig sensor_cfg;
   sensor_cfg.raw_days = cfg_.sensor_raw_days;
   sensor_cfg.rollup_days = cfg_.sensor_rollup_days;
   sensor_cfg.compact_interval_seconds = cfg_.sensor_compact_interval_seconds;
+  sensor_cfg.retention_days = cfg_.retention_readings_days;  // readings: compaction is their one owner
   sensor_cfg.utc_offset_minutes = cfg_.utc_offset_minutes;
   sensor_cfg.node_id = cfg_.push.node_id.empty() ? "node" : cfg_.push.node_id;
   sensors_ = std::make_unique<operations::SensorHistory>(*db_, *clock_, *devices_, &alerts_->config(), sensor_cfg);
@@ -123,8 +128,7 @@ Platform::Platform(const Config& cfg) : cfg_(cfg) {
   sc.tick = std::chrono::milliseconds(cfg_.scheduler_tick_ms);
   sc.cert_expiring_days = cfg_.cert_expiring_days;
   scheduler_ = std::make_unique<alerts::Scheduler>(*db_, *alerts_, &metrics_, sc);
-  add_retention_job(*scheduler_, ic, *db_, cfg_.retention_receipts_days, cfg_.retention_readings_days,
-                    cfg_.retention_delivered_days);
+  add_retention_job(*scheduler_, ic, *db_, cfg_.retention_receipts_days, cfg_.retention_delivered_days);
   BackupScheduleOptions bo;
   bo.dir = cfg_.backup_dir;
   bo.every_hours = cfg_.backup_every_hours;

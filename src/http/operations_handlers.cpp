@@ -7,7 +7,12 @@
 #include <vector>
 
 #include "core/time.hpp"
+#include <fstream>
+#include <sstream>
+
 #include "http/handler_util.hpp"
+#include "http/security_headers.hpp"
+#include "registry/registry.hpp"
 #include "operations/json_io.hpp"
 #include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
@@ -690,6 +695,19 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
         });
       },
       kJsonBodyLimit);
+  r.add(
+      "PUT", "/api/v1/delivery-trips/{id}/device",
+      [&ctx, &ops](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(device, operations::parse_vehicle_device(*body));
+          MC_TRY(out, ops.bind_vehicle_device(*who, *id, *device));
+          return Response::json(200, std::move(*out));
+        });
+      },
+      1024);
   r.add("GET", "/api/v1/delivery-trips/{id}/track", [&ctx, &ops](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
@@ -810,6 +828,36 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
       },
       1024);
 
+  // ---------------------------------------------------------------- a client unit's menu today
+  // the page is the disclosure page's (web/src/public), which reads this JSON
+  r.add("GET", "/public/units/{token}/menu", [&ctx, &ops](Request& req) {
+    Response out = guarded([&]() -> Response {
+      if (wants_html(req) && !ctx.options.web_root.empty()) {
+        std::ifstream in(ctx.options.web_root + "/public/index.html", std::ios::binary);
+        if (in) {
+          std::ostringstream ss;
+          ss << in.rdbuf();
+          Response resp;
+          resp.content_type = "text/html; charset=utf-8";
+          resp.body = ss.str();
+          resp.headers.emplace_back("Cache-Control", "no-cache");
+          add_page_headers(resp, ctx.options, true);
+          return resp;
+        }
+      }
+      auto unit = ctx.registry->unit_by_disclosure_token(req.param("token"));
+      if (!unit) return Response::error(Error::not_found("unit"));
+      auto m = ops.public_menu(unit->id);
+      if (!m) return Response::error(m.error());
+      (*m)["unit"] = json::object{{"name", unit->name}};
+      Response resp = Response::json(200, std::move(*m));
+      resp.headers.emplace_back("Cache-Control", "public, max-age=60");
+      return resp;
+    });
+    out.headers.emplace_back("Vary", "Accept");
+    return out;
+  });
+
   // ---------------------------------------------------------------- public traceability
   r.add("GET", "/public/trace/{code}", [&ops](Request& req) {
     return guarded([&]() -> Response {
@@ -870,6 +918,8 @@ std::optional<std::string> operations_route_summary(const std::string& method, c
       {"PUT", "/api/v1/delivery-trips/{id}/route", "Set a trip's route corridor (geofence) and food temperature range"},
       {"POST", "/api/v1/delivery-trips/{id}/track",
        "Add vehicle positions and temperatures, judged off-route or out of range"},
+      {"PUT", "/api/v1/delivery-trips/{id}/device",
+       "Bind the vehicle's temperature/GPS device to a trip: its readings (MQTT or HTTP) become the track"},
       {"GET", "/api/v1/delivery-trips/{id}/track",
        "A trip's route and track with its off-route and out-of-range points"},
       {"GET", "/api/v1/dishes", "Dishes with ingredients, nutrition per portion and allergens"},
@@ -882,6 +932,8 @@ std::optional<std::string> operations_route_summary(const std::string& method, c
        "A device's readings of one metric downsampled to min/max/avg buckets, thresholds and alarms"},
       {"GET", "/api/v1/devices/{id}/latest", "A device's newest reading of each metric"},
       {"POST", "/api/v1/admin/sensor-compaction", "Fold old raw readings into hourly rollups now (admin)"},
+      {"GET", "/public/units/{token}/menu",
+       "A client unit's menus today with nutrition, allergens and ingredient origins (HTML, or JSON with Accept)"},
       {"GET", "/public/trace/{code}", "The public traceability page of a meal batch (HTML, or JSON with Accept)"},
   };
   for (const auto& [m, p, s] : kDocs) {

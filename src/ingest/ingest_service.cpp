@@ -287,7 +287,7 @@ class IngestService::Batch {
   using Items = std::vector<std::unique_ptr<Item>>;
   Batch(IngestService& svc, storage::Connection& c, Items& items)
       : c_(c), items_(items), w_(c, svc.alerts_.config(), svc.clock_, svc.audit_, svc.cache_.get()),
-        telemetry_(w_) {
+        telemetry_(w_), on_reading_(svc.config_.on_reading) {
     w_.lock_ingest();
   }
 
@@ -484,12 +484,14 @@ class IngestService::Batch {
     }
     telemetry::Origin origin{item.src().key, actor_of(item.src()), item.src().scope.source};
     telemetry_.reading(*unit, *w_.device(rd.device_id), rd.at, rd.metrics, origin);
+    if (on_reading_) on_reading_(c_, rd);
   }
 
   storage::Connection& c_;
   Items& items_;
   alerts::AlertWriter w_;
   telemetry::Telemetry telemetry_;
+  const std::function<void(storage::Connection&, const Reading&)>& on_reading_;
   std::vector<Params> receipts_;
   std::unordered_map<std::string, Item*> in_batch_;  // source \x1f event_id → its first item here
   std::unordered_map<std::string, std::pair<std::string, bool>> prior_;  // source \x1f event_id → (alert, merged)

@@ -99,6 +99,9 @@ struct IngestConfig {
   size_t max_queue = 200000;                 // items waiting; beyond, 503 at once
   TimeMs max_future_ms = 10 * kMinuteMs;     // occurred_at later than now + this: 422
   TimeMs max_age_ms = 30 * kDayMs;           // occurred_at older than now - this: 422
+  // Called for every stored reading inside the writer's transaction (operations turns a
+  // vehicle device's positions into its delivery trip's track). May throw storage::DbError.
+  std::function<void(storage::Connection&, const Reading&)> on_reading;
 };
 
 class IngestService {

@@ -1,5 +1,6 @@
 // Helpers shared by the operations ledgers: unit lookup in scope, file and device
 // references, and the common list filter.
+#include "auth/auth_service.hpp"
 #include "core/ids.hpp"
 #include "files/file_catalog.hpp"
 #include "operations/internal.hpp"
@@ -12,6 +13,27 @@ std::optional<UnitRef> unit_in_scope(storage::Connection& c, const auth::Princip
       c.query("SELECT id, jpath, name FROM units WHERE id = $1 AND deleted_at IS NULL", {std::string(id)});
   if (r.empty() || !p.covers(r[0].text(1), r[0].text(0))) return std::nullopt;
   return UnitRef{r[0].text(0), r[0].text(1), r[0].text(2)};
+}
+
+Result<storage::Row> get_in_scope(storage::Connection& c, const auth::Principal& p, std::string_view select,
+                                  std::string_view id_col, std::string_view id, std::string_view what,
+                                  size_t unit_col, size_t jpath_col, bool lock) {
+  if (!plausible_id(id)) return Error::not_found(std::string(what));
+  storage::Rows r = c.query(std::string(select) + " WHERE " + std::string(id_col) + " = $1" +
+                                (lock ? registry::detail::for_update(c) : std::string()),
+                            {std::string(id)});
+  if (r.empty() || !p.covers(r[0].text(jpath_col), r[0].text(unit_col))) return Error::not_found(std::string(what));
+  return r[0];
+}
+
+void insert_audited(storage::Connection& c, storage::Transaction& tx, const audit::AuditLog& audit,
+                    const auth::Principal& p, std::string_view insert_sql, const storage::Params& params,
+                    std::string_view action, const std::string& target, const json::object& detail,
+                    const std::function<void()>& more) {
+  c.exec(std::string(insert_sql), params);
+  if (more) more();
+  audit.append(c, auth::audit_entry(p, std::string(action), target, json::serialize(detail)));
+  tx.commit();
 }
 
 std::string ids_json(const std::vector<std::string>& ids) {

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "audit/audit_log.hpp"
 #include "auth/principal.hpp"
 #include "core/json.hpp"
 #include "core/result.hpp"
@@ -39,9 +41,37 @@ inline Error unknown_reference(std::string field, std::string_view what) {
   return registry::detail::unknown_reference(std::move(field), what);
 }
 
+// The unit a new record goes to: in the caller's scope (kInvalid "unit_id" otherwise) and
+// kept by the caller (kForbidden for regulators).
+inline Result<UnitRef> writable_unit(storage::Connection& c, const auth::Principal& p, std::string_view unit_id) {
+  auto unit = unit_in_scope(c, p, unit_id);
+  if (!unit) return unknown_reference("unit_id", "unit");
+  if (!keeps_ledgers(p)) return read_only();
+  return *unit;
+}
+
+// The row of `select` + " WHERE <id_col> = $1" (locked FOR UPDATE on PostgreSQL when `lock`)
+// if the caller's scope covers the record — its unit id and jpath are the row's columns
+// unit_col and jpath_col —, else kNotFound(what), exactly as for a record that does not exist.
+Result<storage::Row> get_in_scope(storage::Connection& c, const auth::Principal& p, std::string_view select,
+                                  std::string_view id_col, std::string_view id, std::string_view what,
+                                  size_t unit_col = 1, size_t jpath_col = 2, bool lock = false);
+
+// The end of every create: the record's INSERT, then `more` (its lines, a return note…), the
+// audit entry `action` on `target` with `detail`, and the commit of tx.
+void insert_audited(storage::Connection& c, storage::Transaction& tx, const audit::AuditLog& audit,
+                    const auth::Principal& p, std::string_view insert_sql, const storage::Params& params,
+                    std::string_view action, const std::string& target, const json::object& detail,
+                    const std::function<void()>& more = {});
+
 // A list of ids stored as a JSON array of strings.
 std::string ids_json(const std::vector<std::string>& ids);
 std::vector<std::string> ids_from_json(std::string_view text);
+inline json::array strings_json(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
 
 // Checks that each file exists, the caller may read it and it is not another unit's; gives it
 // to the unit. Errors name field[i].
@@ -69,6 +99,22 @@ std::int64_t capped_count(storage::Connection& c, const Where& w, std::string_vi
 // The table has an index on (…, at) for the scope columns.
 storage::Rows newest_page(storage::Connection& c, const Where& w, std::string_view table, std::string_view select_from,
                           PageRequest page, TimeMs anchor, std::optional<TimeMs> from);
+
+// A ledger list newest first by "at": the total and the page of ids on the table's own
+// indexes, each record then loaded by load(id) (nullopt: gone meanwhile, skipped).
+template <typename T, typename Load>
+Page<T> newest_list(storage::Connection& c, const auth::Principal& p, const ListFilter& f, std::string_view table,
+                    TimeMs now, PageRequest page, Load load) {
+  Page<T> out;
+  auto w = list_where(c, p, f, "at");
+  if (!w) return out;
+  out.total = capped_count(c, *w, table);
+  for (const auto& idr : newest_page(c, *w, table, "SELECT id FROM " + std::string(table), page, anchor_of(f, now),
+                                     f.from)) {
+    if (std::optional<T> v = load(idr.text(0))) out.items.push_back(std::move(*v));
+  }
+  return out;
+}
 
 inline double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 

@@ -737,6 +737,7 @@ Result<MenuInput> parse_menu(const json::object& body) {
     r.fail("meal", "invalid_value", "meal is breakfast, lunch, dinner or snack");
   }
   in.dish_ids = r.ids("dish_ids", 30, true);
+  in.client_unit_id = r.opt_id("client_unit_id");
   return done(r, std::move(in));
 }
 
@@ -780,6 +781,7 @@ json::object to_json(const Menu& m, int off) {
   return json::object{{"id", m.id},
                       {"unit_id", m.unit_id},
                       {"client_name", m.client_name},
+                      {"client_unit_id", opt(m.client_unit_id)},
                       {"day", format_date(m.day)},
                       {"meal", m.meal},
                       {"nutrition", to_json(m.nutrition)},
@@ -820,6 +822,19 @@ Result<std::vector<TrackPoint>> parse_track(const json::object& body) {
     out.push_back(t);
   });
   return done(r, std::move(out));
+}
+
+Result<std::optional<std::string>> parse_vehicle_device(const json::object& body) {
+  Reader r(body);
+  std::optional<std::string> device;
+  if (!body.contains("device_id")) {
+    r.fail("device_id", "missing_field", "field 'device_id' is required (null unbinds)");
+  } else if (body.at("device_id").is_null()) {
+    r.allow("device_id");
+  } else {
+    device = r.id("device_id");
+  }
+  return done(r, std::move(device));
 }
 
 }  // namespace mingchu::operations

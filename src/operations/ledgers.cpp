@@ -430,9 +430,8 @@ Result<LedgerRecord> Ledgers::create(const auth::Principal& p, std::string_view 
   }
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   if (in.device_id) {
     if (auto st = detail::check_device(*c, "device_id", *in.device_id, *unit); !st) return st.error();
   }

@@ -169,9 +169,8 @@ Result<Sample> Operations::create_sample(const auth::Principal& p, const SampleI
   }
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   if (in.fridge_device_id) {
     if (auto st = detail::check_device(*c, "fridge_device_id", *in.fridge_device_id, *unit); !st) return st.error();
   }
@@ -242,9 +241,8 @@ Result<Delivery> Operations::create_delivery(const auth::Principal& p, const Del
   }
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   if (in.vehicle_device_id) {
     if (auto st = detail::check_device(*c, "vehicle_device_id", *in.vehicle_device_id, *unit); !st) return st.error();
   }
@@ -345,9 +343,8 @@ Result<Delivery> Operations::hand_over(const auth::Principal& p, std::string_vie
 Result<MealBatch> Operations::create_meal_batch(const auth::Principal& p, const MealBatchInput& in) {
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   std::set<std::string> seen;
   for (size_t i = 0; i < in.stock_out_ids.size(); ++i) {
     std::string field = "stock_out_ids[" + std::to_string(i) + "]";

@@ -5,6 +5,8 @@
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "operations/internal.hpp"
+#include "operations/json_io.hpp"
+#include "core/validate.hpp"
 #include "operations/operations.hpp"
 
 namespace mingchu::operations {
@@ -13,7 +15,19 @@ namespace {
 
 constexpr const char* kSelectDishes =
     "SELECT id, unit_id, jpath, name, ingredients, nutrition, allergens, at FROM op_dishes";
-constexpr const char* kSelectMenus = "SELECT id, unit_id, jpath, client_name, day, meal, dishes, at FROM op_menus";
+constexpr const char* kSelectMenus =
+    "SELECT id, unit_id, jpath, client_name, day, meal, dishes, at, client_unit_id FROM op_menus";
+// The newest meal batch of a dish a kitchen made in a time range: where the dish's ingredients
+// on a public menu come from.
+constexpr const char* kMealOfDish =
+    "SELECT id, trace_code FROM op_meal_batches WHERE unit_id = $1 AND dish = $2 AND at >= $3 AND at < $4 "
+    "ORDER BY at DESC, id LIMIT 1";
+constexpr const char* kOrigins =
+    "SELECT o.item, b.batch_no, b.produced_on, b.expires_on, a.sensory_ok, a.inspector, s.name, s.uscc "
+    "FROM op_meal_batch_inputs i JOIN op_stock_outs o ON o.id = i.stock_out_id "
+    "JOIN op_stock_out_lines l ON l.stock_out_id = o.id JOIN op_stock_batches b ON b.id = l.batch_id "
+    "JOIN op_acceptances a ON a.id = b.acceptance_id JOIN op_suppliers s ON s.id = a.supplier_id "
+    "WHERE i.meal_batch_id = $1 ORDER BY o.item, b.expires_on, b.id";
 
 double num(const json::object& o, std::string_view k) {
   auto it = o.find(k);
@@ -60,6 +74,7 @@ Menu menu_from_row(storage::Connection& c, const storage::Row& r) {
   m.day = static_cast<int>(r.integer(4));
   m.meal = r.text(5);
   m.at = r.integer(7);
+  m.client_unit_id = r.opt_text(8);
   for (const auto& id : detail::ids_from_json(r.text(6))) {
     storage::Rows d = c.query(std::string(kSelectDishes) + " WHERE id = $1", {id});
     if (d.empty()) continue;
@@ -83,9 +98,8 @@ Menu menu_from_row(storage::Connection& c, const storage::Row& r) {
 Result<Dish> Operations::create_dish(const auth::Principal& p, const DishInput& in) {
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   Dish d;
   d.id = new_id("dish");
   d.unit_id = unit->id;
@@ -133,21 +147,28 @@ Result<Menu> Operations::create_menu(const auth::Principal& p, const MenuInput& 
   if (in.day > today() + 366) return Error::invalid("day", "too_far", "field 'day' is more than a year ahead");
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   for (size_t i = 0; i < in.dish_ids.size(); ++i) {
     storage::Rows d = c->query("SELECT unit_id FROM op_dishes WHERE id = $1", {in.dish_ids[i]});
     if (d.empty() || d[0].text(0) != unit->id) {
       return detail::unknown_reference("dish_ids[" + std::to_string(i) + "]", "dish");
     }
   }
+  if (in.client_unit_id) {
+    // any live unit may receive a kitchen's meals (a school canteen is another unit, often in
+    // no scope of the kitchen's users); its public page names the kitchen
+    if (c->query("SELECT 1 FROM units WHERE id = $1 AND deleted_at IS NULL", {*in.client_unit_id}).empty()) {
+      return detail::unknown_reference("client_unit_id", "unit");
+    }
+  }
   const std::string id = new_id("menu");
   const TimeMs now = clock_.now_ms();
   c->exec(
-      "INSERT INTO op_menus (id, unit_id, jpath, client_name, day, meal, dishes, at) VALUES ($1, $2, $3, $4, $5, $6, "
-      "$7, $8)",
-      {id, unit->id, unit->jpath, in.client_name, std::int64_t{in.day}, in.meal, detail::ids_json(in.dish_ids), now});
+      "INSERT INTO op_menus (id, unit_id, jpath, client_name, day, meal, dishes, at, client_unit_id) VALUES ($1, $2, "
+      "$3, $4, $5, $6, $7, $8, $9)",
+      {id, unit->id, unit->jpath, in.client_name, std::int64_t{in.day}, in.meal, detail::ids_json(in.dish_ids), now,
+       detail::nullable(in.client_unit_id)});
   audit_.append(
       *c, auth::audit_entry(p, "menu.create", "menu:" + id, json::serialize(json::object{{"unit_id", unit->id}})));
   storage::Rows r = c->query(std::string(kSelectMenus) + " WHERE id = $1", {id});
@@ -173,6 +194,56 @@ Result<Page<Menu>> Operations::list_menus(const auth::Principal& p, const MenuFi
   out.total = detail::capped_count(*c, *w, "op_menus");
   for (const auto& r : w->page(*c, kSelectMenus, "day DESC, meal, id", page)) out.items.push_back(menu_from_row(*c, r));
   return out;
+}
+
+Result<json::object> Operations::public_menu(const std::string& unit_id) {
+  const int off = config_.utc_offset_minutes;
+  const int day = today();
+  const TimeMs day_start = static_cast<TimeMs>(day) * kDayMs - static_cast<TimeMs>(off) * kMinuteMs;
+  storage::Conn c = db_.acquire();
+  json::array menus;
+  for (const auto& r : c->query(std::string(kSelectMenus) +
+                                    " WHERE day = $2 AND (client_unit_id = $1 OR (unit_id = $1 AND client_unit_id IS "
+                                    "NULL)) ORDER BY CASE meal WHEN 'breakfast' THEN 0 WHEN 'lunch' THEN 1 WHEN "
+                                    "'dinner' THEN 2 ELSE 3 END, id LIMIT 20",
+                                {unit_id, std::int64_t{day}})) {
+    Menu m = menu_from_row(*c, r);
+    storage::Rows kitchen = c->query("SELECT name FROM units WHERE id = $1 AND deleted_at IS NULL", {m.unit_id});
+    if (kitchen.empty()) continue;
+    json::array dishes;
+    for (const auto& d : m.dishes) {
+      json::array ingredients, origins;
+      for (const auto& i : d.ingredients) ingredients.push_back(json::object{{"item", i.item}, {"grams", i.grams}});
+      json::value trace_code = nullptr;
+      storage::Rows meal = c->query(kMealOfDish, {m.unit_id, d.name, day_start, day_start + kDayMs});
+      if (!meal.empty()) {
+        trace_code = meal[0].text(1);
+        for (const auto& o : c->query(kOrigins, {meal[0].text(0)})) {
+          origins.push_back(json::object{
+              {"item", o.text(0)},
+              {"batch_no", o.opt_text(1) ? json::value(*o.opt_text(1)) : json::value(nullptr)},
+              {"produced_on", format_date(static_cast<int>(o.integer(2)))},
+              {"expires_on", format_date(static_cast<int>(o.integer(3)))},
+              {"acceptance", json::object{{"sensory_ok", o.boolean(4)},
+                                          {"inspector", o.opt_text(5) ? mask_name(*o.opt_text(5)) : ""}}},
+              {"supplier", json::object{{"name", o.text(6)}, {"uscc", o.text(7)}}}});
+        }
+      }
+      dishes.push_back(json::object{{"name", d.name},
+                                    {"nutrition", to_json(d.nutrition)},
+                                    {"allergens", detail::strings_json(d.allergens)},
+                                    {"ingredients", std::move(ingredients)},
+                                    {"trace_code", std::move(trace_code)},
+                                    {"origins", std::move(origins)}});
+    }
+    menus.push_back(json::object{{"meal", m.meal},
+                                 {"kitchen", json::object{{"name", kitchen[0].text(0)}}},
+                                 {"client_name", m.client_name},
+                                 {"nutrition", to_json(m.nutrition)},
+                                 {"allergens", detail::strings_json(m.allergens)},
+                                 {"dishes", std::move(dishes)}});
+  }
+  return json::object{{"day", format_date(day)}, {"menus", std::move(menus)}};
 }
 
 }  // namespace mingchu::operations

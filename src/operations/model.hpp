@@ -334,6 +334,7 @@ struct DishInput {
 // A meal of a day for a client unit; nutrition and allergens are its dishes' summed up.
 struct Menu {
   std::string id, unit_id, jpath, client_name, meal;  // breakfast|lunch|dinner|snack
+  std::optional<std::string> client_unit_id;          // the client unit's public page shows it
   int day = 0;
   std::vector<Dish> dishes;
   Nutrition nutrition;
@@ -342,6 +343,7 @@ struct Menu {
 };
 struct MenuInput {
   std::string unit_id, client_name, meal;
+  std::optional<std::string> client_unit_id;
   int day = 0;
   std::vector<std::string> dish_ids;
 };

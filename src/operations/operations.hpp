@@ -23,8 +23,11 @@
 // own the database, clock or audit log, which must outlive it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "audit/audit_log.hpp"
 #include "auth/principal.hpp"
@@ -137,6 +140,11 @@ class Operations {
   Result<Menu> create_menu(const auth::Principal& p, const MenuInput& in);
   Result<Menu> get_menu(const auth::Principal& p, std::string_view id);
   Result<Page<Menu>> list_menus(const auth::Principal& p, const MenuFilter& f, PageRequest page);
+  // The public page of a client unit (no caller; the handler resolved its disclosure token):
+  // today's menus kept for it (client_unit_id) or by it, each dish with its nutrition,
+  // allergens and the origins of its ingredients (today's meal batch of the dish → stock
+  // batches → suppliers), people's names masked.
+  Result<json::object> public_menu(const std::string& unit_id);
 
   // ---- delivery tracks (§6.3): a dispatched trip's route corridor and food temperature
   // range; positions and temperatures from the vehicle, each judged off the route (farther
@@ -145,6 +153,17 @@ class Operations {
   Result<json::object> set_route(const auth::Principal& p, std::string_view trip_id, const RouteInput& in);
   Result<json::object> add_track(const auth::Principal& p, std::string_view trip_id, const std::vector<TrackPoint>& in);
   Result<json::object> get_track(const auth::Principal& p, std::string_view trip_id);
+  // Binds the vehicle's temperature/GPS device (a device of the trip's unit; kInvalid
+  // "device_id" otherwise) to a dispatched trip, or unbinds it (nullopt). kConflict
+  // "device_busy" when the device is bound to another dispatched trip.
+  Result<json::object> bind_vehicle_device(const auth::Principal& p, std::string_view trip_id,
+                                           const std::optional<std::string>& device_id);
+  // Ingest's hook (inside its transaction): a reading with a position (lat/lng, or
+  // latitude/longitude) from a device bound to a dispatched trip becomes a track point of the
+  // trip with its temperature_c and humidity_pct, judged like add_track's. Returns the points
+  // added (0 or 1). Throws storage::DbError only.
+  std::int64_t track_from_reading(storage::Connection& c, const std::string& device_id, TimeMs at,
+                                  const std::vector<std::pair<std::string, double>>& metrics) const;
 
   // ---- what needs attention today: stock expired or expiring, suppliers' qualifications,
   // samples kept out of range, samples of meal batches missing.

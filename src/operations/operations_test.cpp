@@ -440,6 +440,63 @@ TEST_P(OperationsTest, SensorHistoryDownsamplesAndSurvivesCompaction) {
   EXPECT_EQ(pts[1].as_object().at("n").as_int64(), 60);
 }
 
+// retention.readings_days and operations.sensor_raw_days act on one table through one owner:
+// a retention shorter than the raw window folds the readings into rollups before deleting
+// them, so the history survives; nothing else deletes readings.
+TEST_P(OperationsTest, ReadingsRetentionFoldsBeforeItDeletes) {
+  registry::DeviceService devices(*db_, clock_, *audit_);
+  registry::DeviceInput di;
+  di.unit_id = unit_a_;
+  di.name = "冷冻库";
+  di.kind = "freezer";
+  auto dev = must(devices.create(admin_, di));
+  const TimeMs t0 = clock_.now_ms() / kHourMs * kHourMs - 3 * kDayMs;
+  {
+    storage::Conn c = db_->acquire();
+    storage::Transaction tx(*c);
+    for (int i = 0; i < 60; ++i) {  // an hour of minute readings three days ago, and one now
+      c->exec("INSERT INTO readings (device_id, at, metric, value) VALUES ($1, $2, 'temperature_c', $3)",
+              {dev.id, t0 + i * kMinuteMs, -18.0 - (i % 4)});
+    }
+    c->exec("INSERT INTO readings (device_id, at, metric, value) VALUES ($1, $2, 'temperature_c', -19)",
+            {dev.id, clock_.now_ms() - kMinuteMs});
+    tx.commit();
+  }
+  auto count = [&](const char* table) {
+    storage::Conn c = db_->acquire();
+    return c->query(std::string("SELECT COUNT(*) FROM ") + table + " WHERE device_id = $1", {dev.id})[0].integer(0);
+  };
+  SensorConfig keep;  // raw 30 days, no retention cap: nothing is old enough
+  keep.raw_days = 30;
+  EXPECT_EQ(SensorHistory(*db_, clock_, devices, nullptr, keep).compact().readings_folded, 0);
+  EXPECT_EQ(count("readings"), 61);
+
+  SensorConfig capped = keep;
+  capped.retention_days = 2;  // retention.readings_days shorter than the raw window
+  SensorHistory h(*db_, clock_, devices, nullptr, capped);
+  EXPECT_EQ(h.raw_cutoff(clock_.now_ms()), (clock_.now_ms() - 2 * kDayMs) / kHourMs * kHourMs);
+  auto st = h.compact();
+  EXPECT_EQ(st.readings_folded, 60);
+  EXPECT_EQ(count("readings"), 1) << "the fresh reading stays raw";
+  EXPECT_EQ(count("reading_rollups"), 1) << "the old hour is folded, not lost";
+  HistoryQuery q;
+  q.from = t0;
+  q.to = t0 + kHourMs;
+  q.buckets = 10;
+  auto hist = must(h.history(shop_a_, dev.id, q));
+  const auto& pts = hist.at("points").as_array();
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].as_object().at("n").as_int64(), 60);
+  EXPECT_DOUBLE_EQ(pts[0].as_object().at("min").to_number<double>(), -21);
+  EXPECT_DOUBLE_EQ(pts[0].as_object().at("max").to_number<double>(), -18);
+  // a retention longer than the raw window changes nothing: the raw window rules
+  SensorConfig longer = keep;
+  longer.raw_days = 1;
+  longer.retention_days = 180;
+  EXPECT_EQ(SensorHistory(*db_, clock_, devices, nullptr, longer).raw_cutoff(clock_.now_ms()),
+            (clock_.now_ms() - kDayMs) / kHourMs * kHourMs);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::ValuesIn(storage::test_engines()));
 
 }  // namespace

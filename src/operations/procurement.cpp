@@ -124,9 +124,8 @@ Result<PurchaseOrder> Operations::create_purchase_order(const auth::Principal& p
   }
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   storage::Rows sup = c->query("SELECT unit_id, name FROM op_suppliers WHERE id = $1", {in.supplier_id});
   if (sup.empty() || sup[0].text(0) != unit->id) return detail::unknown_reference("supplier_id", "supplier");
 
@@ -163,64 +162,58 @@ Result<PurchaseOrder> Operations::create_purchase_order(const auth::Principal& p
     o.lines.push_back(std::move(l));
   }
   o.total_amount = std::round(total * 100.0) / 100.0;
-  c->exec(
+  detail::insert_audited(
+      *c, tx, audit_, p,
       "INSERT INTO op_purchase_orders (id, unit_id, jpath, supplier_id, state, requested_by, reason, needed_on, "
       "total_amount, at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       {o.id, o.unit_id, o.jpath, o.supplier_id, o.state, o.requested_by, nullable(o.reason),
        o.needed_on ? storage::Value(std::int64_t{*o.needed_on}) : storage::Value(nullptr), o.total_amount, o.at,
-       p.user_id});
-  std::int64_t n = 0;
-  for (const auto& l : o.lines) {
-    c->exec(
-        "INSERT INTO op_purchase_lines (order_id, line_no, unit_id, jpath, item, quantity, unit_of_measure, "
-        "unit_price, previous_price, change_pct, price_jump, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-        "$11, $12)",
-        {o.id, n++, o.unit_id, o.jpath, l.item, l.quantity, l.unit_of_measure, l.unit_price,
-         detail::nullable_real(l.previous_price), detail::nullable_real(l.change_pct), std::int64_t{l.price_jump},
-         o.at});
-  }
-  audit_.append(*c, auth::audit_entry(p, "purchase_order.create", "purchase_order:" + o.id,
-                                      json::serialize(json::object{{"unit_id", o.unit_id}})));
-  tx.commit();
+       p.user_id},
+      "purchase_order.create", "purchase_order:" + o.id, json::object{{"unit_id", o.unit_id}}, [&] {
+        std::int64_t n = 0;
+        for (const auto& l : o.lines) {
+          c->exec(
+              "INSERT INTO op_purchase_lines (order_id, line_no, unit_id, jpath, item, quantity, unit_of_measure, "
+              "unit_price, previous_price, change_pct, price_jump, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+              "$10, $11, $12)",
+              {o.id, n++, o.unit_id, o.jpath, l.item, l.quantity, l.unit_of_measure, l.unit_price,
+               detail::nullable_real(l.previous_price), detail::nullable_real(l.change_pct),
+               std::int64_t{l.price_jump}, o.at});
+        }
+      });
   return o;
 }
 
 Result<PurchaseOrder> Operations::get_purchase_order(const auth::Principal& p, std::string_view id) {
-  if (!plausible_id(id)) return Error::not_found("purchase order");
   storage::Conn c = db_.acquire();
-  storage::Rows r = c->query(std::string(kSelectOrders) + " WHERE o.id = $1", {std::string(id)});
-  if (r.empty() || !p.covers(r[0].text(2), r[0].text(1))) return Error::not_found("purchase order");
-  return order_from_row(*c, r[0]);
+  auto r = detail::get_in_scope(*c, p, kSelectOrders, "o.id", id, "purchase order");
+  if (!r) return r.error();
+  return order_from_row(*c, *r);
 }
 
 Result<Page<PurchaseOrder>> Operations::list_purchase_orders(const auth::Principal& p, const ListFilter& f,
                                                              PageRequest page) {
   storage::Conn c = db_.acquire();
-  auto w = detail::list_where(*c, p, f, "at");
-  Page<PurchaseOrder> out;
-  if (!w) return out;
-  out.total = detail::capped_count(*c, *w, "op_purchase_orders");
-  for (const auto& idr : detail::newest_page(*c, *w, "op_purchase_orders", "SELECT id FROM op_purchase_orders", page,
-                                             detail::anchor_of(f, clock_.now_ms()), f.from)) {
-    storage::Rows r = c->query(std::string(kSelectOrders) + " WHERE o.id = $1", {idr.text(0)});
-    if (!r.empty()) out.items.push_back(order_from_row(*c, r[0]));
-  }
-  return out;
+  return detail::newest_list<PurchaseOrder>(*c, p, f, "op_purchase_orders", clock_.now_ms(), page,
+                                            [&](const std::string& id) -> std::optional<PurchaseOrder> {
+                                              storage::Rows r =
+                                                  c->query(std::string(kSelectOrders) + " WHERE o.id = $1", {id});
+                                              if (r.empty()) return std::nullopt;
+                                              return order_from_row(*c, r[0]);
+                                            });
 }
 
 Result<PurchaseOrder> Operations::decide_purchase_order(const auth::Principal& p, std::string_view id,
                                                         const PurchaseDecisionInput& in) {
-  if (!plausible_id(id)) return Error::not_found("purchase order");
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  storage::Rows r =
-      c->query("SELECT unit_id, jpath, state FROM op_purchase_orders WHERE id = $1" + registry::detail::for_update(*c),
-               {std::string(id)});
-  if (r.empty() || !p.covers(r[0].text(1), r[0].text(0))) return Error::not_found("purchase order");
+  auto r = detail::get_in_scope(*c, p, "SELECT unit_id, jpath, state FROM op_purchase_orders", "id", id,
+                                "purchase order", 0, 1, true);
+  if (!r) return r.error();
   if (!detail::keeps_ledgers(p)) return detail::read_only();
-  if (r[0].text(2) != "requested") {
+  if (r->text(2) != "requested") {
     return Error::conflict("illegal_transition",
-                           "only a requested order is approved or rejected; this one is " + r[0].text(2));
+                           "only a requested order is approved or rejected; this one is " + r->text(2));
   }
   const std::string state = in.approved ? "approved" : "rejected";
   c->exec(
@@ -233,16 +226,14 @@ Result<PurchaseOrder> Operations::decide_purchase_order(const auth::Principal& p
 }
 
 Result<PurchaseOrder> Operations::place_purchase_order(const auth::Principal& p, std::string_view id) {
-  if (!plausible_id(id)) return Error::not_found("purchase order");
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  storage::Rows r =
-      c->query("SELECT unit_id, jpath, state FROM op_purchase_orders WHERE id = $1" + registry::detail::for_update(*c),
-               {std::string(id)});
-  if (r.empty() || !p.covers(r[0].text(1), r[0].text(0))) return Error::not_found("purchase order");
+  auto r = detail::get_in_scope(*c, p, "SELECT unit_id, jpath, state FROM op_purchase_orders", "id", id,
+                                "purchase order", 0, 1, true);
+  if (!r) return r.error();
   if (!detail::keeps_ledgers(p)) return detail::read_only();
-  if (r[0].text(2) != "approved") {
-    return Error::conflict("illegal_transition", "only an approved order is placed; this one is " + r[0].text(2));
+  if (r->text(2) != "approved") {
+    return Error::conflict("illegal_transition", "only an approved order is placed; this one is " + r->text(2));
   }
   c->exec("UPDATE op_purchase_orders SET state = 'ordered', ordered_at = $2 WHERE id = $1",
           {std::string(id), clock_.now_ms()});
@@ -310,9 +301,8 @@ Result<StockCount> Operations::create_stock_count(const auth::Principal& p, cons
   }
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   StockCount s;
   s.id = new_id("cnt");
   s.unit_id = unit->id;
@@ -360,24 +350,21 @@ Result<StockCount> Operations::create_stock_count(const auth::Principal& p, cons
     lines.push_back(count_line_json(l));
     s.lines.push_back(std::move(l));
   }
-  c->exec(
+  detail::insert_audited(
+      *c, tx, audit_, p,
       "INSERT INTO op_stock_counts (id, unit_id, jpath, counted_by, note, lines, differences, at, created_by, state) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       {s.id, s.unit_id, s.jpath, s.counted_by, nullable(s.note), json::serialize(lines), s.differences, s.at,
-       p.user_id, s.state});
-  audit_.append(
-      *c, auth::audit_entry(p, "stock_count.create", "stock_count:" + s.id,
-                            json::serialize(json::object{{"unit_id", s.unit_id}, {"differences", s.differences}})));
-  tx.commit();
+       p.user_id, s.state},
+      "stock_count.create", "stock_count:" + s.id, json::object{{"unit_id", s.unit_id}, {"differences", s.differences}});
   return s;
 }
 
 Result<StockCount> Operations::get_stock_count(const auth::Principal& p, std::string_view id) {
-  if (!plausible_id(id)) return Error::not_found("stock count");
   storage::Conn c = db_.acquire();
-  storage::Rows r = c->query(std::string(kSelectCounts) + " WHERE id = $1", {std::string(id)});
-  if (r.empty() || !p.covers(r[0].text(2), r[0].text(1))) return Error::not_found("stock count");
-  return count_from_row(r[0]);
+  auto r = detail::get_in_scope(*c, p, kSelectCounts, "id", id, "stock count");
+  if (!r) return r.error();
+  return count_from_row(*r);
 }
 
 Result<Page<StockCount>> Operations::list_stock_counts(const auth::Principal& p, const ListFilter& f,
@@ -395,15 +382,13 @@ Result<Page<StockCount>> Operations::list_stock_counts(const auth::Principal& p,
 
 Result<StockCount> Operations::confirm_stock_count(const auth::Principal& p, std::string_view id,
                                                    const StockCountConfirmInput& in) {
-  if (!plausible_id(id)) return Error::not_found("stock count");
   const TimeMs now = clock_.now_ms();
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  storage::Rows r =
-      c->query(std::string(kSelectCounts) + " WHERE id = $1" + registry::detail::for_update(*c), {std::string(id)});
-  if (r.empty() || !p.covers(r[0].text(2), r[0].text(1))) return Error::not_found("stock count");
+  auto r = detail::get_in_scope(*c, p, kSelectCounts, "id", id, "stock count", 1, 2, true);
+  if (!r) return r.error();
   if (!detail::keeps_ledgers(p)) return detail::read_only();
-  StockCount s = count_from_row(r[0]);
+  StockCount s = count_from_row(*r);
   if (s.state != "open") {
     return Error::conflict("illegal_transition", s.state == "confirmed"
                                                      ? "this stock count was already confirmed"
@@ -446,31 +431,26 @@ Result<StockCount> Operations::confirm_stock_count(const auth::Principal& p, std
 Result<Page<StockMovement>> Operations::list_stock_movements(const auth::Principal& p, const ListFilter& f,
                                                              PageRequest page) {
   storage::Conn c = db_.acquire();
-  auto w = detail::list_where(*c, p, f, "at");
-  Page<StockMovement> out;
-  if (!w) return out;
-  out.total = detail::capped_count(*c, *w, "op_stock_movements");
-  for (const auto& idr : detail::newest_page(*c, *w, "op_stock_movements", "SELECT id FROM op_stock_movements", page,
-                                             detail::anchor_of(f, clock_.now_ms()), f.from)) {
-    storage::Rows r = c->query(
-        "SELECT m.id, m.unit_id, m.batch_id, m.kind, m.quantity, m.remaining_after, m.ref_id, m.at, b.item, "
-        "b.batch_no FROM op_stock_movements m JOIN op_stock_batches b ON b.id = m.batch_id WHERE m.id = $1",
-        {idr.text(0)});
-    if (r.empty()) continue;
-    StockMovement m;
-    m.id = r[0].text(0);
-    m.unit_id = r[0].text(1);
-    m.batch_id = r[0].text(2);
-    m.kind = r[0].text(3);
-    m.quantity = r[0].real(4);
-    m.remaining_after = r[0].real(5);
-    m.ref_id = r[0].opt_text(6);
-    m.at = r[0].integer(7);
-    m.item = r[0].opt_text(8);
-    m.batch_no = r[0].opt_text(9);
-    out.items.push_back(std::move(m));
-  }
-  return out;
+  return detail::newest_list<StockMovement>(
+      *c, p, f, "op_stock_movements", clock_.now_ms(), page, [&](const std::string& id) -> std::optional<StockMovement> {
+        storage::Rows r = c->query(
+            "SELECT m.id, m.unit_id, m.batch_id, m.kind, m.quantity, m.remaining_after, m.ref_id, m.at, b.item, "
+            "b.batch_no FROM op_stock_movements m JOIN op_stock_batches b ON b.id = m.batch_id WHERE m.id = $1",
+            {id});
+        if (r.empty()) return std::nullopt;
+        StockMovement m;
+        m.id = r[0].text(0);
+        m.unit_id = r[0].text(1);
+        m.batch_id = r[0].text(2);
+        m.kind = r[0].text(3);
+        m.quantity = r[0].real(4);
+        m.remaining_after = r[0].real(5);
+        m.ref_id = r[0].opt_text(6);
+        m.at = r[0].integer(7);
+        m.item = r[0].opt_text(8);
+        m.batch_no = r[0].opt_text(9);
+        return m;
+      });
 }
 
 }  // namespace mingchu::operations

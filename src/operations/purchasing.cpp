@@ -176,9 +176,8 @@ ExpiryStatus Operations::expiry_status(int expires_on, int today) const {
 Result<Supplier> Operations::create_supplier(const auth::Principal& p, const SupplierInput& in) {
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   if (auto st = detail::claim_files(*c, p, "file_ids", in.file_ids, *unit); !st) return st.error();
   Supplier s;
   s.id = new_id("sup");
@@ -193,23 +192,19 @@ Result<Supplier> Operations::create_supplier(const auth::Principal& p, const Sup
   s.qualification_expires_on = in.qualification_expires_on;
   s.file_ids = in.file_ids;
   s.at = s.updated_at = clock_.now_ms();
-  c->exec(kInsertSupplier, {s.id, s.unit_id, s.jpath, s.name, s.uscc, nullable(s.licence_number), nullable(s.address),
-                            nullable(s.contact_person), nullable(s.contact_phone),
-                            std::int64_t{s.qualification_expires_on}, detail::ids_json(s.file_ids), s.at});
-  audit_.append(*c, auth::audit_entry(p, "supplier.create", "supplier:" + s.id,
-                                      json::serialize(json::object{{"unit_id", s.unit_id}})));
-  tx.commit();
+  detail::insert_audited(*c, tx, audit_, p, kInsertSupplier,
+                         {s.id, s.unit_id, s.jpath, s.name, s.uscc, nullable(s.licence_number), nullable(s.address),
+                          nullable(s.contact_person), nullable(s.contact_phone),
+                          std::int64_t{s.qualification_expires_on}, detail::ids_json(s.file_ids), s.at},
+                         "supplier.create", "supplier:" + s.id, json::object{{"unit_id", s.unit_id}});
   return s;
 }
 
 Result<Supplier> Operations::get_supplier(const auth::Principal& p, std::string_view id) {
-  if (!plausible_id(id)) return Error::not_found("supplier");
   storage::Conn c = db_.acquire();
-  storage::Rows r = c->query(std::string(kSelectSuppliers) + " WHERE id = $1", {std::string(id)});
-  if (r.empty()) return Error::not_found("supplier");
-  Supplier s = supplier_from_row(r[0]);
-  if (!p.covers(s.jpath, s.unit_id)) return Error::not_found("supplier");
-  return s;
+  auto r = detail::get_in_scope(*c, p, kSelectSuppliers, "id", id, "supplier");
+  if (!r) return r.error();
+  return supplier_from_row(*r);
 }
 
 Result<Page<Supplier>> Operations::list_suppliers(const auth::Principal& p, const ListFilter& f, PageRequest page) {
@@ -237,9 +232,8 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
   }
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   storage::Rows sup = c->query("SELECT unit_id, name FROM op_suppliers WHERE id = $1", {in.supplier_id});
   if (sup.empty() || sup[0].text(0) != unit->id) return detail::unknown_reference("supplier_id", "supplier");
   if (auto st = detail::claim_files(*c, p, "file_ids", in.file_ids, *unit); !st) return st.error();
@@ -306,15 +300,6 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
     a.mismatches = match_order(in, order_supplier, order_lines, line ? &*line : nullptr,
                                config_.acceptance_tolerance_pct);
   }
-  c->exec(kInsertAcceptance,
-          {a.id, a.unit_id, a.jpath, a.supplier_id, a.item, nullable(a.spec), a.quantity, a.unit_of_measure,
-           nullable(a.batch_no), std::int64_t{a.produced_on}, std::int64_t{a.shelf_life_days},
-           std::int64_t{a.expires_on}, std::int64_t{a.sensory_ok}, nullable(a.sensory_note),
-           detail::ids_json(a.file_ids), nullable(a.inspector), a.at, p.user_id, nullable(a.purchase_order_id),
-           a.purchase_line ? storage::Value(std::int64_t{*a.purchase_line}) : storage::Value(nullptr),
-           a.mismatches.empty() ? storage::Value(nullptr) : storage::Value(json::serialize(to_json(a.mismatches))),
-           static_cast<std::int64_t>(a.mismatches.size())});
-
   // 查验不合格的，自动生成退货单 (§6.1.2.3); a batch already past its expiry is refused too.
   std::string reason;
   if (!a.sensory_ok) {
@@ -322,76 +307,73 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
   } else if (a.expires_on < local_day(a.at, config_.utc_offset_minutes)) {
     reason = "expired_on_arrival";
   }
-  if (!reason.empty()) {
-    a.return_note_id = new_id("rn");
-    c->exec(kInsertReturnNote, {*a.return_note_id, a.unit_id, a.jpath, a.id, a.supplier_id, a.item, a.quantity,
-                                a.unit_of_measure, nullable(a.batch_no), reason, now});
-  }
-  // what was accepted of the line's item and unit counts as received (a refused batch goes back)
-  if (line && reason.empty() && line->item == a.item && line->unit_of_measure == a.unit_of_measure) {
-    c->exec("UPDATE op_purchase_lines SET received = received + $3 WHERE order_id = $1 AND line_no = $2",
-            {*a.purchase_order_id, std::int64_t{line->no}, a.quantity});
-    bool all = true;
-    for (auto& l : order_lines) {
-      if (l.no == line->no) l.received += a.quantity;
-      all = all && l.received + 1e-9 >= l.quantity * (1 - config_.acceptance_tolerance_pct / 100.0);
-    }
-    if (all) {
-      c->exec("UPDATE op_purchase_orders SET state = 'received', received_at = $2 WHERE id = $1",
-              {*a.purchase_order_id, now});
-    }
-  }
+  if (!reason.empty()) a.return_note_id = new_id("rn");
   json::object detail_json{{"unit_id", a.unit_id}, {"sensory_ok", a.sensory_ok}};
   if (a.return_note_id) detail_json["return_note_id"] = *a.return_note_id;
   if (a.purchase_order_id) {
     detail_json["purchase_order_id"] = *a.purchase_order_id;
     detail_json["mismatches"] = static_cast<std::int64_t>(a.mismatches.size());
   }
-  audit_.append(*c, auth::audit_entry(p, "acceptance.create", "acceptance:" + a.id, json::serialize(detail_json)));
-  tx.commit();
+  detail::insert_audited(
+      *c, tx, audit_, p, kInsertAcceptance,
+      {a.id, a.unit_id, a.jpath, a.supplier_id, a.item, nullable(a.spec), a.quantity, a.unit_of_measure,
+       nullable(a.batch_no), std::int64_t{a.produced_on}, std::int64_t{a.shelf_life_days}, std::int64_t{a.expires_on},
+       std::int64_t{a.sensory_ok}, nullable(a.sensory_note), detail::ids_json(a.file_ids), nullable(a.inspector), a.at,
+       p.user_id, nullable(a.purchase_order_id),
+       a.purchase_line ? storage::Value(std::int64_t{*a.purchase_line}) : storage::Value(nullptr),
+       a.mismatches.empty() ? storage::Value(nullptr) : storage::Value(json::serialize(to_json(a.mismatches))),
+       static_cast<std::int64_t>(a.mismatches.size())},
+      "acceptance.create", "acceptance:" + a.id, detail_json, [&] {
+        if (a.return_note_id) {
+          c->exec(kInsertReturnNote, {*a.return_note_id, a.unit_id, a.jpath, a.id, a.supplier_id, a.item, a.quantity,
+                                      a.unit_of_measure, nullable(a.batch_no), reason, now});
+        }
+        // what was accepted of the line's item and unit counts as received (a refused batch goes back)
+        if (line && reason.empty() && line->item == a.item && line->unit_of_measure == a.unit_of_measure) {
+          c->exec("UPDATE op_purchase_lines SET received = received + $3 WHERE order_id = $1 AND line_no = $2",
+                  {*a.purchase_order_id, std::int64_t{line->no}, a.quantity});
+          bool all = true;
+          for (auto& l : order_lines) {
+            if (l.no == line->no) l.received += a.quantity;
+            all = all && l.received + 1e-9 >= l.quantity * (1 - config_.acceptance_tolerance_pct / 100.0);
+          }
+          if (all) {
+            c->exec("UPDATE op_purchase_orders SET state = 'received', received_at = $2 WHERE id = $1",
+                    {*a.purchase_order_id, now});
+          }
+        }
+      });
   return a;
 }
 
 Result<Acceptance> Operations::get_acceptance(const auth::Principal& p, std::string_view id) {
-  if (!plausible_id(id)) return Error::not_found("acceptance");
   storage::Conn c = db_.acquire();
-  storage::Rows r = c->query(std::string(kSelectAcceptances) + " WHERE a.id = $1", {std::string(id)});
-  if (r.empty()) return Error::not_found("acceptance");
-  Acceptance a = acceptance_from_row(r[0]);
-  if (!p.covers(a.jpath, a.unit_id)) return Error::not_found("acceptance");
-  return a;
+  auto r = detail::get_in_scope(*c, p, kSelectAcceptances, "a.id", id, "acceptance");
+  if (!r) return r.error();
+  return acceptance_from_row(*r);
 }
 
 Result<Page<Acceptance>> Operations::list_acceptances(const auth::Principal& p, const ListFilter& f, PageRequest page) {
   storage::Conn c = db_.acquire();
-  auto w = detail::list_where(*c, p, f, "at");
-  Page<Acceptance> out;
-  if (!w) return out;
-  out.total = detail::capped_count(*c, *w, "op_acceptances");
-  // page the ids on the table's own indexes, then load each row with its joins
-  storage::Rows ids = detail::newest_page(*c, *w, "op_acceptances", "SELECT id FROM op_acceptances", page,
-                                          detail::anchor_of(f, clock_.now_ms()), f.from);
-  for (const auto& idr : ids) {
-    storage::Rows r = c->query(std::string(kSelectAcceptances) + " WHERE a.id = $1", {idr.text(0)});
-    if (!r.empty()) out.items.push_back(acceptance_from_row(r[0]));
-  }
-  return out;
+  return detail::newest_list<Acceptance>(*c, p, f, "op_acceptances", clock_.now_ms(), page,
+                                         [&](const std::string& id) -> std::optional<Acceptance> {
+                                           storage::Rows r =
+                                               c->query(std::string(kSelectAcceptances) + " WHERE a.id = $1", {id});
+                                           if (r.empty()) return std::nullopt;
+                                           return acceptance_from_row(r[0]);
+                                         });
 }
 
 Result<Page<ReturnNote>> Operations::list_return_notes(const auth::Principal& p, const ListFilter& f,
                                                        PageRequest page) {
   storage::Conn c = db_.acquire();
-  auto w = detail::list_where(*c, p, f, "at");
-  Page<ReturnNote> out;
-  if (!w) return out;
-  out.total = detail::capped_count(*c, *w, "op_return_notes");
-  storage::Rows ids = detail::newest_page(*c, *w, "op_return_notes", "SELECT id FROM op_return_notes", page,
-                                          detail::anchor_of(f, clock_.now_ms()), f.from);
-  for (const auto& idr : ids) {
-    storage::Rows r = c->query(std::string(kSelectReturnNotes) + " WHERE rn.id = $1", {idr.text(0)});
-    if (!r.empty()) out.items.push_back(return_note_from_row(r[0]));
-  }
-  return out;
+  return detail::newest_list<ReturnNote>(*c, p, f, "op_return_notes", clock_.now_ms(), page,
+                                         [&](const std::string& id) -> std::optional<ReturnNote> {
+                                           storage::Rows r =
+                                               c->query(std::string(kSelectReturnNotes) + " WHERE rn.id = $1", {id});
+                                           if (r.empty()) return std::nullopt;
+                                           return return_note_from_row(r[0]);
+                                         });
 }
 
 }  // namespace mingchu::operations

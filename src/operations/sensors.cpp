@@ -176,10 +176,16 @@ Result<json::object> SensorHistory::latest(const auth::Principal& p, std::string
   return json::object{{"device_id", dev->id}, {"at", at}, {"metrics", std::move(metrics)}};
 }
 
+TimeMs SensorHistory::raw_cutoff(TimeMs now) const {
+  int days = config_.raw_days;
+  if (config_.retention_days > 0 && config_.retention_days < days) days = config_.retention_days;
+  return (now - static_cast<TimeMs>(days) * kDayMs) / kHourMs * kHourMs;
+}
+
 CompactStats SensorHistory::compact() {
   CompactStats st;
   const TimeMs now = clock_.now_ms();
-  const TimeMs cutoff = (now - static_cast<TimeMs>(config_.raw_days) * kDayMs) / kHourMs * kHourMs;
+  const TimeMs cutoff = raw_cutoff(now);
   const TimeMs drop_before = now - static_cast<TimeMs>(config_.rollup_days) * kDayMs;
   storage::Conn c = db_.acquire();
   c->exec(kEnsureLease, {std::string(kLeaseName)});
@@ -203,12 +209,16 @@ CompactStats SensorHistory::compact() {
 }
 
 void SensorHistory::start() {
-  if (config_.compact_interval_seconds <= 0 || thread_.joinable()) return;
+  // retention of raw readings happens here only: with a retention cap it runs at least hourly
+  const int interval = config_.compact_interval_seconds > 0 ? config_.compact_interval_seconds
+                       : config_.retention_days > 0        ? 3600
+                                                           : 0;
+  if (interval <= 0 || thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this, interval] {
     std::unique_lock lk(mu_);
     while (!stopping_) {
-      if (cv_.wait_for(lk, std::chrono::seconds(config_.compact_interval_seconds), [this] { return stopping_; })) break;
+      if (cv_.wait_for(lk, std::chrono::seconds(interval), [this] { return stopping_; })) break;
       lk.unlock();
       try {
         CompactStats st = compact();

@@ -3,9 +3,11 @@
 // min/max/avg/count, with the device's thresholds (its own, else the sensor rule of its kind)
 // and the sensor_out_of_range alarms raised in the range — what a chart draws.
 //
-// Retention: raw readings older than raw_days are folded into hourly rollups
-// (reading_rollups: min, max, sum, count per device, metric and hour) and deleted; rollups
-// older than rollup_days are dropped. History reads both and merges them, so a year of minute
+// Retention: raw readings older than raw_days (or retention.readings_days when that is
+// shorter) are folded into hourly rollups (reading_rollups: min, max, sum, count per device,
+// metric and hour) and deleted in the same transaction; rollups older than rollup_days are
+// dropped. This is the only place that deletes readings: the retention job leaves the table
+// alone, so no raw reading is ever deleted before it was folded. History reads both and merges them, so a year of minute
 // readings costs ~raw_days of raw rows plus one row an hour. compact() does one pass under a
 // lease (several nodes never fold the same rows twice); start() runs it every interval.
 //
@@ -33,7 +35,9 @@ namespace mingchu::operations {
 struct SensorConfig {
   int raw_days = 30;                   // operations.sensor_raw_days: raw readings kept this long
   int rollup_days = 730;               // operations.sensor_rollup_days: hourly rollups kept this long
-  int compact_interval_seconds = 600;  // operations.sensor_compact_interval_seconds (0: never by itself)
+  int compact_interval_seconds = 600;  // operations.sensor_compact_interval_seconds (0: never by itself,
+                                       // unless retention_days asks for it: then hourly)
+  int retention_days = 0;              // retention.readings_days: raw readings never kept longer (0: no cap)
   int utc_offset_minutes = 480;
   std::string node_id = "node";
 };
@@ -64,6 +68,9 @@ class SensorHistory {
   Result<json::object> latest(const auth::Principal& p, std::string_view device_id);
 
   CompactStats compact();
+  // Raw readings before this are folded and deleted: min(raw_days, retention_days) days ago,
+  // on a whole hour.
+  TimeMs raw_cutoff(TimeMs now) const;
   void start();
   void stop();
   const SensorConfig& config() const { return config_; }

@@ -169,9 +169,8 @@ Result<StockOut> Operations::stock_out(const auth::Principal& p, const StockOutI
   }
   storage::Conn c = db_.acquire();
   storage::Transaction tx(*c);
-  auto unit = detail::unit_in_scope(*c, p, in.unit_id);
-  if (!unit) return detail::unknown_reference("unit_id", "unit");
-  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  auto unit = detail::writable_unit(*c, p, in.unit_id);
+  if (!unit) return unit.error();
   const int today_n = today();
   // SQLite's write transaction already serialises stock-outs; PostgreSQL locks the rows.
   storage::Rows batches = c->query(std::string(kFefoBatches) + storage::for_update(*c),

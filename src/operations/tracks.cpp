@@ -69,16 +69,41 @@ json::object route_json(const Route& r) {
 struct Trip {
   std::string id, unit_id, jpath, state;
   TimeMs dispatched_at = 0;
-  std::optional<std::string> route;
+  std::optional<std::string> route, device_id;
 };
+
+constexpr const char* kSelectTrip =
+    "SELECT id, unit_id, jpath, state, dispatched_at, route, device_id FROM op_deliveries";
+
+Trip trip_from_row(const storage::Row& r) {
+  return Trip{r.text(0), r.text(1), r.text(2), r.text(3), r.integer(4), r.opt_text(5), r.opt_text(6)};
+}
 
 Result<Trip> trip_in_scope(storage::Connection& c, const auth::Principal& p, std::string_view id, bool lock) {
   if (!plausible_id(id)) return Error::not_found("delivery");
-  storage::Rows r = c.query("SELECT id, unit_id, jpath, state, dispatched_at, route FROM op_deliveries WHERE id = $1" +
+  storage::Rows r = c.query(std::string(kSelectTrip) + " WHERE id = $1" +
                                 std::string(lock ? registry::detail::for_update(c) : ""),
                             {std::string(id)});
   if (r.empty() || !p.covers(r[0].text(2), r[0].text(1))) return Error::not_found("delivery");
-  return Trip{r[0].text(0), r[0].text(1), r[0].text(2), r[0].text(3), r[0].integer(4), r[0].opt_text(5)};
+  return trip_from_row(r[0]);
+}
+
+// Judges a point against the trip's route and stores it; a point at a time already recorded
+// replaces it (a vehicle resending its buffer).
+void store_point(storage::Connection& c, const Trip& trip, const std::optional<Route>& route, TrackPoint& t) {
+  if (route) {
+    t.off_route = distance_to_route(t.lat, t.lng, route->points) > route->corridor_m;
+    if (t.temperature_c) {
+      t.out_of_range = (route->temp_min_c && *t.temperature_c < *route->temp_min_c) ||
+                       (route->temp_max_c && *t.temperature_c > *route->temp_max_c);
+    }
+  }
+  c.exec("DELETE FROM op_delivery_points WHERE delivery_id = $1 AND at = $2", {trip.id, t.at});
+  c.exec(
+      "INSERT INTO op_delivery_points (delivery_id, unit_id, jpath, at, lat, lng, temperature_c, humidity_pct, "
+      "off_route, out_of_range) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      {trip.id, trip.unit_id, trip.jpath, t.at, t.lat, t.lng, detail::nullable_real(t.temperature_c),
+       detail::nullable_real(t.humidity_pct), std::int64_t{t.off_route}, std::int64_t{t.out_of_range}});
 }
 
 }  // namespace
@@ -117,22 +142,9 @@ Result<json::object> Operations::add_track(const auth::Principal& p, std::string
     if (t.at < trip->dispatched_at - kHourMs) {
       return Error::invalid(field, "before_dispatch", "field '" + field + "' is before the dispatch");
     }
-    if (route) {
-      t.off_route = distance_to_route(t.lat, t.lng, route->points) > route->corridor_m;
-      if (t.temperature_c) {
-        t.out_of_range = (route->temp_min_c && *t.temperature_c < *route->temp_min_c) ||
-                         (route->temp_max_c && *t.temperature_c > *route->temp_max_c);
-      }
-    }
+    store_point(*c, *trip, route, t);
     off += t.off_route;
     out_of_range += t.out_of_range;
-    // a point at a time already recorded replaces it (a vehicle resending its buffer)
-    c->exec("DELETE FROM op_delivery_points WHERE delivery_id = $1 AND at = $2", {trip->id, t.at});
-    c->exec(
-        "INSERT INTO op_delivery_points (delivery_id, unit_id, jpath, at, lat, lng, temperature_c, humidity_pct, "
-        "off_route, out_of_range) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        {trip->id, trip->unit_id, trip->jpath, t.at, t.lat, t.lng, detail::nullable_real(t.temperature_c),
-         detail::nullable_real(t.humidity_pct), std::int64_t{t.off_route}, std::int64_t{t.out_of_range}});
   }
   tx.commit();
   return json::object{{"delivery_id", trip->id},
@@ -163,10 +175,66 @@ Result<json::object> Operations::get_track(const auth::Principal& p, std::string
                                {"out_of_range", r.boolean(6)}});
   }
   return json::object{{"delivery_id", trip->id},
+                      {"device_id", trip->device_id ? json::value(*trip->device_id) : json::value(nullptr)},
                       {"route", route ? json::value(route_json(*route)) : json::value(nullptr)},
                       {"off_route", off},
                       {"out_of_range", oor},
                       {"points", std::move(pts)}};
+}
+
+Result<json::object> Operations::bind_vehicle_device(const auth::Principal& p, std::string_view trip_id,
+                                                     const std::optional<std::string>& device_id) {
+  storage::Conn c = db_.acquire();
+  storage::Transaction tx(*c);
+  auto trip = trip_in_scope(*c, p, trip_id, true);
+  if (!trip) return trip.error();
+  if (!detail::keeps_ledgers(p)) return detail::read_only();
+  if (trip->state != "dispatched") return Error::conflict("already_delivered", "this trip was already handed over");
+  if (device_id) {
+    if (auto st = detail::check_device(*c, "device_id", *device_id, {trip->unit_id, trip->jpath, ""}); !st) {
+      return st.error();
+    }
+    storage::Rows busy = c->query(
+        "SELECT id FROM op_deliveries WHERE device_id = $1 AND state = 'dispatched' AND id <> $2", {*device_id, trip->id});
+    if (!busy.empty()) {
+      return Error::conflict("device_busy", "this device is bound to another trip on the road (" + busy[0].text(0) + ")");
+    }
+  }
+  c->exec("UPDATE op_deliveries SET device_id = $2 WHERE id = $1", {trip->id, detail::nullable(device_id)});
+  audit_.append(*c, auth::audit_entry(p, "delivery.vehicle_device", "delivery:" + trip->id,
+                                      json::serialize(json::object{{"device_id", device_id ? json::value(*device_id)
+                                                                                            : json::value(nullptr)}})));
+  tx.commit();
+  return json::object{{"delivery_id", trip->id},
+                      {"device_id", device_id ? json::value(*device_id) : json::value(nullptr)}};
+}
+
+std::int64_t Operations::track_from_reading(storage::Connection& c, const std::string& device_id, TimeMs at,
+                                            const std::vector<std::pair<std::string, double>>& metrics) const {
+  std::optional<double> lat, lng, temp, humidity;
+  for (const auto& [name, value] : metrics) {
+    if (name == "lat" || name == "latitude") lat = value;
+    if (name == "lng" || name == "lon" || name == "longitude") lng = value;
+    if (name == "temperature_c") temp = value;
+    if (name == "humidity_pct") humidity = value;
+  }
+  // a position is what makes a track point; a fridge's readings stop here without a query
+  if (!lat || !lng || *lat < -90 || *lat > 90 || *lng < -180 || *lng > 180) return 0;
+  storage::Rows r =
+      c.query(std::string(kSelectTrip) + " WHERE device_id = $1 AND state = 'dispatched'" + registry::detail::for_update(c),
+              {device_id});
+  if (r.empty()) return 0;
+  Trip trip = trip_from_row(r[0]);
+  if (at < trip.dispatched_at - kHourMs) return 0;  // the vehicle's previous trip
+  std::optional<Route> route = trip.route ? route_from(*trip.route) : std::nullopt;
+  TrackPoint t;
+  t.at = at;
+  t.lat = *lat;
+  t.lng = *lng;
+  t.temperature_c = temp;
+  t.humidity_pct = humidity;
+  store_point(c, trip, route, t);
+  return 1;
 }
 
 }  // namespace mingchu::operations

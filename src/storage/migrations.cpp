@@ -1105,6 +1105,14 @@ CREATE INDEX op_stock_movements_scope ON op_stock_movements(jpath, at);
 CREATE INDEX op_stock_movements_unit ON op_stock_movements(unit_id, at);
 CREATE INDEX op_stock_movements_batch ON op_stock_movements(batch_id, at);
 )SQL"},
+      {24, "operations: menus for a client unit's public page, vehicle devices bound to delivery trips", R"SQL(
+-- the client unit (a school canteen receiving the meals) whose public page shows the menu
+ALTER TABLE op_menus ADD COLUMN client_unit_id TEXT;
+CREATE INDEX op_menus_client ON op_menus(client_unit_id, day);
+-- the vehicle's temperature/GPS device whose readings (MQTT or HTTP ingest) become the trip's track
+ALTER TABLE op_deliveries ADD COLUMN device_id TEXT;
+CREATE INDEX op_deliveries_device ON op_deliveries(device_id, state);
+)SQL"},
   };
   return kAll;
 }

@@ -65,8 +65,9 @@ class Telemetry {
   std::vector<storage::Params> readings_;
 };
 
-// Retention: deletes up to `limit` readings taken before `before` (oldest first); returns
-// how many.
+// Deletes up to `limit` readings taken before `before` (oldest first); returns how many. Not
+// called by the server: operations::SensorHistory owns the readings table (it folds them into
+// hourly rollups before it deletes them, within retention.readings_days); kept for tools.
 std::int64_t purge_readings(storage::Database& db, TimeMs before, int limit);
 
 }  // namespace mingchu::telemetry

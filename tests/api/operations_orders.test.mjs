@@ -1,11 +1,14 @@
 // Operations, the third part (issue 11): deliveries accepted against their purchase order
 // (mismatches flagged and warned, received vs ordered, fully received), stock counts by batch
 // that adjust the stock when confirmed (count_adjustment movements, 409 when a batch moved
-// since it was counted); scope (another unit's records), bad input naming the field.
+// since it was counted); a client unit's public menu page; a vehicle device bound to a delivery
+// trip whose readings published over the real broker (mosquitto, scripts/services.sh) become the
+// trip's track; scope (another unit's records), bad input naming the field.
 //
-//   MINGCHU_BIN=build/mingchu node --test tests/api/operations_orders.test.mjs
+//   . $MINGCHU_SVC_DIR/env; MINGCHU_BIN=build/mingchu node --test tests/api/operations_orders.test.mjs
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 
 import { ADMIN, api, login, startServer, uscc } from './lib.mjs'
 
@@ -31,8 +34,18 @@ async function createUser(username, role, extra) {
   tok[username] = await login(srv.base, username, password)
 }
 
+const MQTT_URL = process.env.MINGCHU_TEST_MQTT
+const MQTT_CLIENT = 'mingchu-ops-orders-' + process.pid
+const mqttUrl = () => new URL(MQTT_URL.replace('mqtt://', 'http://'))
+function publish(topic, payload) {
+  const u = mqttUrl()
+  const r = spawnSync('mosquitto_pub', ['-h', u.hostname, '-p', u.port || '1883', '-q', '1', '-t', topic, '-m', JSON.stringify(payload)], { timeout: 10000 })
+  assert.equal(r.status, 0, `mosquitto_pub: ${r.stderr}`)
+}
+
 before(async () => {
-  srv = await startServer({})
+  assert.ok(MQTT_URL, 'MINGCHU_TEST_MQTT is not set: source $MINGCHU_SVC_DIR/env (scripts/services.sh start)')
+  srv = await startServer({ args: ['--mqtt', MQTT_URL], env: { MINGCHU_MQTT_CLIENT_ID: MQTT_CLIENT } })
   tok[ADMIN.username] = await login(srv.base, ADMIN.username, ADMIN.password)
   const jur = async (parent_id, level, code, name) => {
     const r = await call(ADMIN.username, 'POST', '/api/v1/jurisdictions', { parent_id, level, code, name })
@@ -72,6 +85,11 @@ before(async () => {
 
 after(async () => {
   await srv?.stop()
+  // end the broker session of this test's client id
+  if (MQTT_URL) {
+    const u = mqttUrl()
+    spawnSync('mosquitto_sub', ['-h', u.hostname, '-p', u.port || '1883', '-i', MQTT_CLIENT, '-t', 'none', '-E'], { timeout: 5000 })
+  }
 })
 
 // A placed order of unit A: 100 kg 大米 and 20 L 食用油 from supA.
@@ -272,4 +290,172 @@ test('stock counts by batch: confirming adjusts the batches (count_adjustment), 
   expectError(await call('shopa', 'POST', '/api/v1/stock-counts', body([{ batch_id: '<script>', counted_quantity: 1 }])), 422, 'lines[0].batch_id', 'hostile id')
   assert.equal((await stockOf())[b1], 17.5, 'refused counts changed nothing')
   await assertAlive('stock counts by batch')
+})
+
+test("a client unit's public page: today's menu with nutrition, allergens and ingredient origins (masked names), bad tokens", async () => {
+  const school = await call(ADMIN.username, 'POST', '/api/v1/units', {
+    name: '姑苏实验小学食堂', jurisdiction_id: ids.distA, store_type: 'school_canteen', licence_number: 'JY13205080054321', uscc: uscc(33),
+  })
+  assert.equal(school.status, 201, school.text)
+  const schoolToken = (await call(ADMIN.username, 'GET', `/api/v1/units/${school.json.id}`)).json.disclosure_token
+  const kitchenToken = (await call('shopa', 'GET', `/api/v1/units/${ids.unitA}`)).json.disclosure_token
+  assert.ok(schoolToken && kitchenToken)
+  const dish = async (name, nutrition, allergens) => {
+    const r = await call('shopa', 'POST', '/api/v1/dishes', { unit_id: ids.unitA, name, ingredients: [{ item: '番茄', grams: 120 }], nutrition, allergens })
+    assert.equal(r.status, 201, r.text)
+    return r.json.id
+  }
+  const d1 = await dish('番茄炒蛋', { energy_kcal: 180.5, protein_g: 9, fat_g: 12, carbohydrate_g: 8, sodium_mg: 420 }, ['egg'])
+  const d2 = await dish('白米饭', { energy_kcal: 230, protein_g: 4.5, fat_g: 0.5, carbohydrate_g: 51, sodium_mg: 2 }, [])
+  const menu = (over) => ({ unit_id: ids.unitA, client_name: '姑苏实验小学', client_unit_id: school.json.id, day: day(0), meal: 'lunch', dish_ids: [d1, d2], ...over })
+  const m = await call('shopa', 'POST', '/api/v1/menus', menu())
+  assert.equal(m.status, 201, m.text)
+  assert.equal(m.json.client_unit_id, school.json.id)
+  assert.equal((await call('shopa', 'POST', '/api/v1/menus', menu({ day: day(1), meal: 'dinner' }))).status, 201, 'tomorrow: not on the page')
+  assert.equal((await call('shopa', 'POST', '/api/v1/menus', menu({ client_unit_id: undefined, meal: 'breakfast', dish_ids: [d2] }))).status, 201,
+    "the kitchen's own menu")
+  // today's 番茄炒蛋 made from a stocked batch
+  const acc = await call('shopa', 'POST', '/api/v1/acceptances', {
+    unit_id: ids.unitA, supplier_id: ids.supA, item: '番茄', quantity: 10, unit_of_measure: 'kg', produced_on: day(-1), shelf_life_days: 7,
+    sensory_ok: true, file_ids: [], batch_no: 'FQ-20261202', inspector: '王小明',
+  })
+  assert.equal((await call('shopa', 'POST', '/api/v1/stock/in', { acceptance_id: acc.json.id })).status, 201)
+  const out = await call('shopa', 'POST', '/api/v1/stock/out', { unit_id: ids.unitA, item: '番茄', quantity: 3, department: '热菜', receiver: '李', handler: '王' })
+  assert.equal(out.status, 201, out.text)
+  const meal = await call('shopa', 'POST', '/api/v1/meal-batches', { unit_id: ids.unitA, dish: '番茄炒蛋', stock_out_ids: [out.json.id] })
+  assert.equal(meal.status, 201, meal.text)
+
+  const page = await fetch(`${srv.base}/public/units/${schoolToken}/menu`, { headers: { accept: 'application/json' } })
+  assert.equal(page.status, 200)
+  assert.match(page.headers.get('vary') ?? '', /Accept/)
+  const pj = await page.json()
+  assert.equal(pj.unit.name, '姑苏实验小学食堂')
+  assert.equal(pj.day, day(0))
+  assert.deepEqual(pj.menus.map((x) => [x.meal, x.kitchen.name]), [['lunch', '姑苏中央厨房']], "only today's menus kept for the school")
+  const lunch = pj.menus[0]
+  assert.deepEqual(lunch.nutrition, { energy_kcal: 410.5, protein_g: 13.5, fat_g: 12.5, carbohydrate_g: 59, sodium_mg: 422 })
+  assert.deepEqual(lunch.allergens, ['egg'])
+  assert.deepEqual(lunch.dishes.map((d) => [d.name, d.nutrition.energy_kcal, d.allergens]), [['番茄炒蛋', 180.5, ['egg']], ['白米饭', 230, []]])
+  const [egg, rice] = lunch.dishes
+  assert.equal(egg.trace_code, meal.json.trace_code)
+  assert.deepEqual(egg.origins.map((o) => [o.item, o.batch_no, o.supplier.name, o.acceptance.sensory_ok]), [['番茄', 'FQ-20261202', '供应商1', true]])
+  assert.notEqual(egg.origins[0].acceptance.inspector, '王小明', 'people are masked')
+  assert.match(egg.origins[0].acceptance.inspector, /^王/)
+  assert.deepEqual(rice.origins, [], 'no meal batch of the rice today')
+  assert.ok(!/王小明|shopa|disclosure_token|unit_id/.test(JSON.stringify(pj)), 'no names or internal ids: ' + JSON.stringify(pj))
+  // the kitchen's own page shows its own menu, not the school's
+  const kj = await (await fetch(`${srv.base}/public/units/${kitchenToken}/menu`, { headers: { accept: 'application/json' } })).json()
+  assert.deepEqual(kj.menus.map((x) => x.meal), ['breakfast'])
+  // the page for people: the disclosure page's HTML when the web UI is built, else the JSON
+  const html = await fetch(`${srv.base}/public/units/${schoolToken}/menu`, { headers: { accept: 'text/html' } })
+  assert.equal(html.status, 200)
+  assert.match(html.headers.get('content-type'), /text\/html|application\/json/)
+
+  // bad tokens: 404 with a JSON error, the server stays up
+  for (const t of ['nope', 'x'.repeat(300), '%2e%2e%2f%2e%2e%2fetc', "'%20OR%201=1--"]) {
+    const r = await fetch(`${srv.base}/public/units/${t}/menu`, { headers: { accept: 'application/json' } })
+    assert.equal(r.status, 404, `token ${t.slice(0, 20)}`)
+    assert.ok((await r.json()).error?.code)
+  }
+  expectError(await call('shopa', 'POST', '/api/v1/menus', menu({ client_unit_id: 'unit_doesnotexist' })), 422, 'client_unit_id', 'unknown client unit')
+  expectError(await call('shopa', 'POST', '/api/v1/menus', menu({ client_unit_id: '<b>' })), 422, 'client_unit_id', 'hostile client unit')
+  expectError(await call('shopa', 'POST', '/api/v1/menus', menu({ client_unit_id: 7 })), 422, 'client_unit_id', 'not a string')
+  await assertAlive('public menu')
+})
+
+test('a vehicle device bound to a delivery trip: its readings over MQTT become the track, judged against the route', async () => {
+  const dev = async (unit_id, name) => {
+    const r = await call(ADMIN.username, 'POST', '/api/v1/devices', { unit_id, name, kind: 'vehicle' })
+    assert.equal(r.status, 201, r.text)
+    return r.json.id
+  }
+  const vehicle = await dev(ids.unitA, '苏E1234 车载温度GPS')
+  const devB = await dev(ids.unitB, '虎丘车载')
+  const trip = async (who = 'shopa', unit_id = ids.unitA) => {
+    const r = await call(who, 'POST', '/api/v1/delivery-trips', {
+      unit_id, client_name: '姑苏实验小学', destination: '学士街1号', vehicle_plate: '苏E1234', driver: '张师傅',
+      containers: 2, portions: 80, dispatched_at: new Date(Date.now() - 30 * 60e3).toISOString(),
+    })
+    assert.equal(r.status, 201, r.text)
+    return r.json.id
+  }
+  const id = await trip()
+  // a route east along latitude 31.3, corridor 300 m, hot food 60–100 °C
+  assert.equal((await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/route`, {
+    points: [{ lat: 31.3, lng: 120.55 }, { lat: 31.3, lng: 120.65 }], corridor_m: 300, temp_min_c: 60, temp_max_c: 100,
+  })).status, 200)
+  // binding: scope, roles, bad input
+  expectError(await call('shopb', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: devB }), 404, null, "another unit's trip")
+  expectError(await call('rega', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: vehicle }), 403, null, 'regulators read only')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: devB }), 422, 'device_id', "another unit's device")
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: '../x' }), 422, 'device_id', 'hostile id')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, {}), 422, 'device_id', 'no device_id')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: vehicle, x: 1 }), 422, 'x', 'unknown field')
+  const bound = await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: vehicle })
+  assert.equal(bound.status, 200, bound.text)
+  assert.equal(bound.json.device_id, vehicle)
+  const other = await trip()
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/device`, { device_id: vehicle }), 409, null, 'a device on two trips')
+
+  // the vehicle publishes over the broker: positions with temperature and humidity; point 2
+  // drifts ~550 m north, point 3 cools to 50 °C; a fridge-like reading without a position is
+  // not a track point; another unit's topic naming this device is refused
+  const t0 = Date.now() - 10 * 60e3
+  const topic = `mingchu/${ids.unitA}/${vehicle}/readings`
+  const readings = [
+    { lat: 31.3, lng: 120.56, temperature_c: 68, humidity_pct: 55 },
+    { lat: 31.3005, lng: 120.58, temperature_c: 67, humidity_pct: 56 },
+    { lat: 31.305, lng: 120.6, temperature_c: 66, humidity_pct: 56 },
+    { lat: 31.3, lng: 120.62, temperature_c: 50, humidity_pct: 57 },
+  ]
+  readings.forEach((m, i) => publish(topic, { device_id: vehicle, at: new Date(t0 + i * 60e3).toISOString(), metrics: m }))
+  publish(topic, { device_id: vehicle, at: new Date(t0 + 5 * 60e3).toISOString(), metrics: { temperature_c: 65 } })
+  publish(`mingchu/${ids.unitB}/${vehicle}/readings`, { device_id: vehicle, at: new Date(t0 + 6 * 60e3).toISOString(), metrics: { lat: 0, lng: 0 } })
+  let tr
+  for (let i = 0; i < 100; i++) {
+    tr = await call('rega', 'GET', `/api/v1/delivery-trips/${id}/track`)
+    if (tr.json?.points?.length >= 4) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  assert.equal(tr.status, 200, tr.text)
+  assert.equal(tr.json.device_id, vehicle)
+  assert.deepEqual(tr.json.points.map((p) => [p.lat, p.lng, p.temperature_c, p.humidity_pct, p.off_route, p.out_of_range]), [
+    [31.3, 120.56, 68, 55, false, false],
+    [31.3005, 120.58, 67, 56, false, false],
+    [31.305, 120.6, 66, 56, true, false],
+    [31.3, 120.62, 50, 57, false, true],
+  ])
+  assert.deepEqual([tr.json.off_route, tr.json.out_of_range], [1, 1])
+  const otherTrack = await call('shopa', 'GET', `/api/v1/delivery-trips/${other}/track`)
+  assert.equal(otherTrack.json.points.length, 0, 'the unbound trip got nothing')
+  const warn = (await call('rega', 'GET', `/api/v1/operations/warnings?unit_id=${ids.unitA}&page_size=200`)).json.items
+  assert.deepEqual(warn.filter((w) => w.subject_id === id).map((w) => w.kind).sort(), ['delivery_off_route', 'delivery_temperature'])
+  // the readings are the device's history too
+  const latest = await call('rega', 'GET', `/api/v1/devices/${vehicle}/latest`)
+  assert.equal(latest.status, 200, latest.text)
+
+  // handed over: later readings are not the trip's; unbinding and rebinding a delivered trip is 409
+  assert.equal((await call('shopa', 'POST', `/api/v1/delivery-trips/${id}/handover`, { received_by: '李老师', place: '学校食堂', portions: 80 })).status, 200)
+  publish(topic, { device_id: vehicle, at: new Date(t0 + 7 * 60e3).toISOString(), metrics: { lat: 31.3, lng: 120.64, temperature_c: 64 } })
+  for (let i = 0; i < 100; i++) {
+    const l = await call('shopa', 'GET', `/api/v1/devices/${vehicle}/latest`)
+    if (JSON.stringify(l.json).includes('120.64')) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  // the device is free for the next trip once the first is delivered
+  const next = await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/device`, { device_id: vehicle })
+  assert.equal(next.status, 200, next.text)
+  publish(topic, { device_id: vehicle, at: new Date(t0 + 8 * 60e3).toISOString(), metrics: { lat: 31.3, lng: 120.645 } })
+  let o2
+  for (let i = 0; i < 100; i++) {
+    o2 = await call('shopa', 'GET', `/api/v1/delivery-trips/${other}/track`)
+    if (o2.json.points.length >= 1) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  assert.deepEqual(o2.json.points.map((p) => p.lng), [120.645], 'a reading between the trips belongs to neither')
+  assert.equal((await call('rega', 'GET', `/api/v1/delivery-trips/${id}/track`)).json.points.length, 4, 'the delivered trip keeps its track')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: null }), 409, null, 'a delivered trip')
+  const unbind = await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/device`, { device_id: null })
+  assert.equal(unbind.json.device_id, null)
+  await assertAlive('vehicle tracks over MQTT')
 })

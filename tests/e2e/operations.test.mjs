@@ -151,6 +151,25 @@ test('a delivery from stock-in to hand-over signed in the kitchen app, then its 
     const meal = await api('POST', '/api/v1/meal-batches', {
       token, body: { unit_id: unitId, dish: '香酥鸡腿', stock_out_ids: [out.id], sample_id: sample.id, delivery_id: trip.id },
     })
+    // the vehicle's track on the way (the API test sends it over MQTT from a bound device):
+    // east along latitude 32.0; the 4th position drifts ~550 m north, the 5th is too cold
+    await api('PUT', `/api/v1/delivery-trips/${trip.id}/route`, {
+      token, body: { points: [{ lat: 32.0, lng: 120.85 }, { lat: 32.0, lng: 120.95 }], corridor_m: 300, temp_min_c: 60, temp_max_c: 100 },
+    })
+    const t0 = Date.now() - 5 * 60e3
+    await api('POST', `/api/v1/delivery-trips/${trip.id}/track`, {
+      token,
+      body: { points: [0, 1, 2, 3, 4, 5].map((i) => ({ at: new Date(t0 + i * 40e3).toISOString(), lat: i === 3 ? 32.005 : 32.0,
+        lng: 120.86 + i * 0.015, temperature_c: i === 4 ? 50 : 66 })) },
+    })
+    // today's menu of the kitchen with the dish of that meal batch, on the unit's public page
+    const dish = await api('POST', '/api/v1/dishes', {
+      token,
+      body: { unit_id: unitId, name: '香酥鸡腿', ingredients: [{ item: '鸡腿', grams: 150 }],
+        nutrition: { energy_kcal: 320, protein_g: 26, fat_g: 21, carbohydrate_g: 6, sodium_mg: 510 }, allergens: ['gluten', 'egg'] },
+    })
+    const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10)
+    await api('POST', '/api/v1/menus', { token, body: { unit_id: unitId, client_name: '本单位', day: today, meal: 'lunch', dish_ids: [dish.id] } })
 
     // the hand-over signed in the app
     await m.reload()
@@ -186,12 +205,31 @@ test('a delivery from stock-in to hand-over signed in the kitchen app, then its 
     }
     for (const s of ['王小明', '张师傅', '刘老师', '陈库管']) assert.ok(!text.includes(s), `no full name ${s}`)
     await shot(p, 'ops-public-trace')
+
+    // the unit's public page (its QR code) shows today's menu with nutrition, allergens, origins
+    const disclosure = (await api('GET', `/api/v1/units/${unitId}`, { token })).disclosure_token
+    await p.goto(`${base}/public/units/${disclosure}`)
+    const mealEl = p.locator('[data-test=public-menu-meal]')
+    await mealEl.waitFor({ timeout: T })
+    const menuText = await p.locator('[data-test=public-menu]').innerText()
+    for (const s of ['今日菜谱', '午餐', '香酥鸡腿', '能量 320 千卡', '麸质', '蛋类', '鸡腿', 'JT-2026-1', '如皋禽业有限公司']) {
+      assert.ok(menuText.includes(s), `the menu shows ${s}:\n${menuText}`)
+    }
+    assert.equal(await p.locator('[data-test=public-dish-origin]').count(), 1)
+    await shot(p, 'ops-public-menu')
+    await p.click('[data-test=lang-toggle]')
+    await p.waitForFunction(() => document.querySelector('[data-test=public-menu]').innerText.includes("Today's menu"), null, { timeout: T })
+    assert.match(await p.locator('[data-test=public-menu]').innerText(), /Lunch[\s\S]*Energy 320 kcal[\s\S]*Gluten/)
     await ctx.close()
     await pub.close()
 
     // the district's regulator reads the same ledgers in the console (read only)
     const cctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' })
     const c = await cctx.newPage()
+    const elsewhere = [] // nothing but our own server (no map tiles, fonts or scripts from outside)
+    c.on('request', (r) => {
+      if (!r.url().startsWith(base) && !/^(data|blob):/.test(r.url())) elsewhere.push(r.url())
+    })
     await c.goto(base + '/#/login')
     await c.waitForSelector('[data-test=login-card]', { timeout: T })
     await c.fill(field('login-username'), 'district_reg')
@@ -203,6 +241,21 @@ test('a delivery from stock-in to hand-over signed in the kitchen app, then its 
     await trow.waitFor({ timeout: T })
     assert.match(await trow.innerText(), /苏F8A123/)
     await shot(c, 'ops-console-ledgers')
+    // the trip's track drawn on plain coordinates (no map tiles), alarms marked
+    await trow.locator('[data-test=show-track]').click()
+    const tc = c.locator('[data-test=track-chart]')
+    await tc.waitFor({ timeout: T })
+    assert.equal(await tc.getAttribute('data-points'), '6')
+    assert.equal(await tc.getAttribute('data-route-points'), '2')
+    assert.equal(await tc.getAttribute('data-alarms'), '2')
+    assert.match(await c.locator('[data-test=track-off-route]').innerText(), /偏离路线 1/)
+    assert.match(await c.locator('[data-test=track-out-of-range]').innerText(), /温度超限 1/)
+    await c.waitForFunction(() => {
+      const cv = document.querySelector('[data-test=track-chart] canvas')
+      return cv && cv.width > 0 && cv.height > 0
+    }, null, { timeout: T })
+    await shot(c, 'ops-console-track')
+    assert.deepEqual(elsewhere, [], 'requests that left our server')
     await cctx.close()
   })
 
