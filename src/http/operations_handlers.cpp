@@ -696,7 +696,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
       },
       kJsonBodyLimit);
   r.add(
-      "PUT", "/api/v1/delivery-trips/{id}/device",
+      "PUT", "/api/v1/delivery-trips/{id}/vehicle-device",
       [&ctx, &ops](Request& req) {
         return guarded([&]() -> Response {
           MC_TRY(who, authenticate(ctx, req));
@@ -918,7 +918,7 @@ std::optional<std::string> operations_route_summary(const std::string& method, c
       {"PUT", "/api/v1/delivery-trips/{id}/route", "Set a trip's route corridor (geofence) and food temperature range"},
       {"POST", "/api/v1/delivery-trips/{id}/track",
        "Add vehicle positions and temperatures, judged off-route or out of range"},
-      {"PUT", "/api/v1/delivery-trips/{id}/device",
+      {"PUT", "/api/v1/delivery-trips/{id}/vehicle-device",
        "Bind the vehicle's temperature/GPS device to a trip: its readings (MQTT or HTTP) become the track"},
       {"GET", "/api/v1/delivery-trips/{id}/track",
        "A trip's route and track with its off-route and out-of-range points"},

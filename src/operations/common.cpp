@@ -36,6 +36,16 @@ void insert_audited(storage::Connection& c, storage::Transaction& tx, const audi
   tx.commit();
 }
 
+Status vehicle_free(storage::Connection& c, const std::string& device_id, const std::string& trip_id) {
+  storage::Rows busy = c.query(
+      "SELECT id FROM op_deliveries WHERE vehicle_device_id = $1 AND state = 'dispatched' AND id <> $2",
+      {device_id, trip_id});
+  if (!busy.empty()) {
+    return Error::conflict("device_busy", "this device is on another trip on the road (" + busy[0].text(0) + ")");
+  }
+  return ok_status();
+}
+
 std::string ids_json(const std::vector<std::string>& ids) {
   json::array a;
   for (const auto& id : ids) a.emplace_back(id);

@@ -64,6 +64,10 @@ void insert_audited(storage::Connection& c, storage::Transaction& tx, const audi
                     std::string_view action, const std::string& target, const json::object& detail,
                     const std::function<void()>& more = {});
 
+// kConflict "device_busy" when the vehicle device is on a dispatched trip other than trip_id:
+// a device's readings go to one trip's track.
+Status vehicle_free(storage::Connection& c, const std::string& device_id, const std::string& trip_id);
+
 // A list of ids stored as a JSON array of strings.
 std::string ids_json(const std::vector<std::string>& ids);
 std::vector<std::string> ids_from_json(std::string_view text);

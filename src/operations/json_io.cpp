@@ -827,12 +827,12 @@ Result<std::vector<TrackPoint>> parse_track(const json::object& body) {
 Result<std::optional<std::string>> parse_vehicle_device(const json::object& body) {
   Reader r(body);
   std::optional<std::string> device;
-  if (!body.contains("device_id")) {
-    r.fail("device_id", "missing_field", "field 'device_id' is required (null unbinds)");
-  } else if (body.at("device_id").is_null()) {
-    r.allow("device_id");
+  if (!body.contains("vehicle_device_id")) {
+    r.fail("vehicle_device_id", "missing_field", "field 'vehicle_device_id' is required (null unbinds)");
+  } else if (body.at("vehicle_device_id").is_null()) {
+    r.allow("vehicle_device_id");
   } else {
-    device = r.id("device_id");
+    device = r.id("vehicle_device_id");
   }
   return done(r, std::move(device));
 }

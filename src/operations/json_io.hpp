@@ -26,7 +26,7 @@ Result<StockCountConfirmInput> parse_stock_count_confirm(const json::object& bod
 Result<DishInput> parse_dish(const json::object& body);
 Result<RouteInput> parse_route(const json::object& body);
 Result<std::vector<TrackPoint>> parse_track(const json::object& body);
-// {device_id: "dev_…" | null}: the vehicle device to bind, or none.
+// {vehicle_device_id: "dev_…" | null}: the vehicle device to bind, or none.
 Result<std::optional<std::string>> parse_vehicle_device(const json::object& body);
 Result<MenuInput> parse_menu(const json::object& body);
 

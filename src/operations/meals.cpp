@@ -245,6 +245,7 @@ Result<Delivery> Operations::create_delivery(const auth::Principal& p, const Del
   if (!unit) return unit.error();
   if (in.vehicle_device_id) {
     if (auto st = detail::check_device(*c, "vehicle_device_id", *in.vehicle_device_id, *unit); !st) return st.error();
+    if (auto st = detail::vehicle_free(*c, *in.vehicle_device_id, ""); !st) return st.error();
   }
   Delivery d;
   d.id = new_id("dlv");

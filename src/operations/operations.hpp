@@ -153,9 +153,10 @@ class Operations {
   Result<json::object> set_route(const auth::Principal& p, std::string_view trip_id, const RouteInput& in);
   Result<json::object> add_track(const auth::Principal& p, std::string_view trip_id, const std::vector<TrackPoint>& in);
   Result<json::object> get_track(const auth::Principal& p, std::string_view trip_id);
-  // Binds the vehicle's temperature/GPS device (a device of the trip's unit; kInvalid
-  // "device_id" otherwise) to a dispatched trip, or unbinds it (nullopt). kConflict
-  // "device_busy" when the device is bound to another dispatched trip.
+  // Binds the vehicle's temperature/GPS device (vehicle_device_id: a device of the trip's unit;
+  // kInvalid otherwise) to a dispatched trip, or unbinds it (nullopt). kConflict
+  // "device_busy" when the device is on another dispatched trip (create_delivery checks the
+  // same for a trip dispatched with its device).
   Result<json::object> bind_vehicle_device(const auth::Principal& p, std::string_view trip_id,
                                            const std::optional<std::string>& device_id);
   // Ingest's hook (inside its transaction): a reading with a position (lat/lng, or

@@ -440,6 +440,69 @@ TEST_P(OperationsTest, SensorHistoryDownsamplesAndSurvivesCompaction) {
   EXPECT_EQ(pts[1].as_object().at("n").as_int64(), 60);
 }
 
+// A delivery matched against its order: mismatches kept, received quantities, the order
+// received; a count by batch confirmed into the stock, and refused once the batch moved.
+TEST_P(OperationsTest, AcceptanceMatchesTheOrderAndConfirmedCountsAdjustTheStock) {
+  PurchaseOrderInput po;
+  po.unit_id = unit_a_;
+  po.supplier_id = supplier_;
+  po.requested_by = "王";
+  po.lines = {{"大米", "kg", 100, 5.0}};
+  auto order = must(ops_->create_purchase_order(shop_a_, po));
+  AcceptanceInput in = accept("大米", 60, 1, 180);
+  in.purchase_order_id = order.id;
+  EXPECT_EQ(ops_->create_acceptance(shop_a_, in).error().code, "order_not_open");
+  must(ops_->decide_purchase_order(shop_a_, order.id, {true, "x", {}}));
+  must(ops_->place_purchase_order(shop_a_, order.id));
+  auto a1 = must(ops_->create_acceptance(shop_a_, in));
+  ASSERT_EQ(a1.mismatches.size(), 1u);
+  EXPECT_EQ(a1.mismatches[0].field, "quantity");
+  EXPECT_DOUBLE_EQ(a1.mismatches[0].ordered.to_number<double>(), 100);
+  EXPECT_EQ(must(ops_->get_acceptance(reg_a_, a1.id)).mismatches.size(), 1u);
+  in.quantity = 39;  // 40 outstanding, within 5 % of the 100 ordered
+  EXPECT_TRUE(must(ops_->create_acceptance(shop_a_, in)).mismatches.empty());
+  auto got = must(ops_->get_purchase_order(reg_a_, order.id));
+  EXPECT_EQ(got.state, "received");
+  EXPECT_DOUBLE_EQ(got.lines[0].received, 99);
+  EXPECT_TRUE(got.received_at);
+  EXPECT_EQ(ops_->create_acceptance(shop_a_, in).error().kind, ErrorKind::kConflict);
+  in.purchase_order_id = "po_doesnotexist";
+  EXPECT_EQ(ops_->create_acceptance(shop_a_, in).error().field, "purchase_order_id");
+
+  auto b = stocked("面粉", 10, 1, 90);
+  StockCountInput sc;
+  sc.unit_id = unit_a_;
+  sc.counted_by = "赵";
+  sc.lines = {{"", 8.5, b.id}};
+  auto count = must(ops_->create_stock_count(shop_a_, sc));
+  EXPECT_EQ(count.state, "open");
+  EXPECT_EQ(ops_->confirm_stock_count(shop_b_, count.id, {"钱"}).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(ops_->confirm_stock_count(reg_a_, count.id, {"钱"}).error().kind, ErrorKind::kForbidden);
+  EXPECT_EQ(must(ops_->confirm_stock_count(shop_a_, count.id, {"钱"})).state, "confirmed");
+  StockFilter sf;
+  sf.item = "面粉";
+  EXPECT_DOUBLE_EQ(must(ops_->list_stock(shop_a_, sf, {1, 20})).items.at(0).remaining, 8.5);
+  auto moves = must(ops_->list_stock_movements(reg_a_, {}, {1, 20}));
+  ASSERT_EQ(moves.items.size(), 1u);
+  EXPECT_EQ(moves.items[0].kind, "count_adjustment");
+  EXPECT_DOUBLE_EQ(moves.items[0].quantity, -1.5);
+  EXPECT_EQ(must(ops_->list_stock_movements(shop_b_, {}, {1, 20})).total, 0);
+  EXPECT_EQ(ops_->confirm_stock_count(shop_a_, count.id, {"钱"}).error().code, "illegal_transition");
+  sc.lines = {{"", 8, b.id}};
+  auto stale = must(ops_->create_stock_count(shop_a_, sc));
+  StockOutInput so;
+  so.unit_id = unit_a_;
+  so.item = "面粉";
+  so.quantity = 1;
+  so.department = "面点";
+  so.receiver = "李";
+  so.handler = "王";
+  must(ops_->stock_out(shop_a_, so));
+  auto refused = ops_->confirm_stock_count(shop_a_, stale.id, {"钱"});
+  EXPECT_EQ(refused.error().code, "stock_changed");
+  EXPECT_DOUBLE_EQ(must(ops_->list_stock(shop_a_, sf, {1, 20})).items.at(0).remaining, 7.5);
+}
+
 // retention.readings_days and operations.sensor_raw_days act on one table through one owner:
 // a retention shorter than the raw window folds the readings into rollups before deleting
 // them, so the history survives; nothing else deletes readings.

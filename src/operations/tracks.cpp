@@ -73,7 +73,7 @@ struct Trip {
 };
 
 constexpr const char* kSelectTrip =
-    "SELECT id, unit_id, jpath, state, dispatched_at, route, device_id FROM op_deliveries";
+    "SELECT id, unit_id, jpath, state, dispatched_at, route, vehicle_device_id FROM op_deliveries";
 
 Trip trip_from_row(const storage::Row& r) {
   return Trip{r.text(0), r.text(1), r.text(2), r.text(3), r.integer(4), r.opt_text(5), r.opt_text(6)};
@@ -175,7 +175,7 @@ Result<json::object> Operations::get_track(const auth::Principal& p, std::string
                                {"out_of_range", r.boolean(6)}});
   }
   return json::object{{"delivery_id", trip->id},
-                      {"device_id", trip->device_id ? json::value(*trip->device_id) : json::value(nullptr)},
+                      {"vehicle_device_id", trip->device_id ? json::value(*trip->device_id) : json::value(nullptr)},
                       {"route", route ? json::value(route_json(*route)) : json::value(nullptr)},
                       {"off_route", off},
                       {"out_of_range", oor},
@@ -191,22 +191,17 @@ Result<json::object> Operations::bind_vehicle_device(const auth::Principal& p, s
   if (!detail::keeps_ledgers(p)) return detail::read_only();
   if (trip->state != "dispatched") return Error::conflict("already_delivered", "this trip was already handed over");
   if (device_id) {
-    if (auto st = detail::check_device(*c, "device_id", *device_id, {trip->unit_id, trip->jpath, ""}); !st) {
+    if (auto st = detail::check_device(*c, "vehicle_device_id", *device_id, {trip->unit_id, trip->jpath, ""}); !st) {
       return st.error();
     }
-    storage::Rows busy = c->query(
-        "SELECT id FROM op_deliveries WHERE device_id = $1 AND state = 'dispatched' AND id <> $2", {*device_id, trip->id});
-    if (!busy.empty()) {
-      return Error::conflict("device_busy", "this device is bound to another trip on the road (" + busy[0].text(0) + ")");
-    }
+    if (auto st = detail::vehicle_free(*c, *device_id, trip->id); !st) return st.error();
   }
-  c->exec("UPDATE op_deliveries SET device_id = $2 WHERE id = $1", {trip->id, detail::nullable(device_id)});
-  audit_.append(*c, auth::audit_entry(p, "delivery.vehicle_device", "delivery:" + trip->id,
-                                      json::serialize(json::object{{"device_id", device_id ? json::value(*device_id)
-                                                                                            : json::value(nullptr)}})));
+  c->exec("UPDATE op_deliveries SET vehicle_device_id = $2 WHERE id = $1", {trip->id, detail::nullable(device_id)});
+  json::object out{{"delivery_id", trip->id},
+                   {"vehicle_device_id", device_id ? json::value(*device_id) : json::value(nullptr)}};
+  audit_.append(*c, auth::audit_entry(p, "delivery.vehicle_device", "delivery:" + trip->id, json::serialize(out)));
   tx.commit();
-  return json::object{{"delivery_id", trip->id},
-                      {"device_id", device_id ? json::value(*device_id) : json::value(nullptr)}};
+  return out;
 }
 
 std::int64_t Operations::track_from_reading(storage::Connection& c, const std::string& device_id, TimeMs at,
@@ -221,7 +216,8 @@ std::int64_t Operations::track_from_reading(storage::Connection& c, const std::s
   // a position is what makes a track point; a fridge's readings stop here without a query
   if (!lat || !lng || *lat < -90 || *lat > 90 || *lng < -180 || *lng > 180) return 0;
   storage::Rows r =
-      c.query(std::string(kSelectTrip) + " WHERE device_id = $1 AND state = 'dispatched'" + registry::detail::for_update(c),
+      c.query(std::string(kSelectTrip) + " WHERE vehicle_device_id = $1 AND state = 'dispatched'" +
+                  registry::detail::for_update(c),
               {device_id});
   if (r.empty()) return 0;
   Trip trip = trip_from_row(r[0]);

@@ -1109,9 +1109,9 @@ CREATE INDEX op_stock_movements_batch ON op_stock_movements(batch_id, at);
 -- the client unit (a school canteen receiving the meals) whose public page shows the menu
 ALTER TABLE op_menus ADD COLUMN client_unit_id TEXT;
 CREATE INDEX op_menus_client ON op_menus(client_unit_id, day);
--- the vehicle's temperature/GPS device whose readings (MQTT or HTTP ingest) become the trip's track
-ALTER TABLE op_deliveries ADD COLUMN device_id TEXT;
-CREATE INDEX op_deliveries_device ON op_deliveries(device_id, state);
+-- the trip a vehicle's temperature/GPS device is on: its readings (MQTT or HTTP ingest) become
+-- the track of its dispatched trip
+CREATE INDEX op_deliveries_vehicle ON op_deliveries(vehicle_device_id, state);
 )SQL"},
   };
   return kAll;

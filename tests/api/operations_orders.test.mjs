@@ -371,11 +371,12 @@ test('a vehicle device bound to a delivery trip: its readings over MQTT become t
   }
   const vehicle = await dev(ids.unitA, '苏E1234 车载温度GPS')
   const devB = await dev(ids.unitB, '虎丘车载')
+  const tripBody = (extra) => ({
+    unit_id: ids.unitA, client_name: '姑苏实验小学', destination: '学士街1号', vehicle_plate: '苏E1234', driver: '张师傅',
+    containers: 2, portions: 80, dispatched_at: new Date(Date.now() - 30 * 60e3).toISOString(), ...extra,
+  })
   const trip = async (who = 'shopa', unit_id = ids.unitA) => {
-    const r = await call(who, 'POST', '/api/v1/delivery-trips', {
-      unit_id, client_name: '姑苏实验小学', destination: '学士街1号', vehicle_plate: '苏E1234', driver: '张师傅',
-      containers: 2, portions: 80, dispatched_at: new Date(Date.now() - 30 * 60e3).toISOString(),
-    })
+    const r = await call(who, 'POST', '/api/v1/delivery-trips', tripBody({ unit_id }))
     assert.equal(r.status, 201, r.text)
     return r.json.id
   }
@@ -385,17 +386,19 @@ test('a vehicle device bound to a delivery trip: its readings over MQTT become t
     points: [{ lat: 31.3, lng: 120.55 }, { lat: 31.3, lng: 120.65 }], corridor_m: 300, temp_min_c: 60, temp_max_c: 100,
   })).status, 200)
   // binding: scope, roles, bad input
-  expectError(await call('shopb', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: devB }), 404, null, "another unit's trip")
-  expectError(await call('rega', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: vehicle }), 403, null, 'regulators read only')
-  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: devB }), 422, 'device_id', "another unit's device")
-  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: '../x' }), 422, 'device_id', 'hostile id')
-  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, {}), 422, 'device_id', 'no device_id')
-  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: vehicle, x: 1 }), 422, 'x', 'unknown field')
-  const bound = await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: vehicle })
+  expectError(await call('shopb', 'PUT', `/api/v1/delivery-trips/${id}/vehicle-device`, { vehicle_device_id: devB }), 404, null, "another unit's trip")
+  expectError(await call('rega', 'PUT', `/api/v1/delivery-trips/${id}/vehicle-device`, { vehicle_device_id: vehicle }), 403, null, 'regulators read only')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/vehicle-device`, { vehicle_device_id: devB }), 422, 'vehicle_device_id', "another unit's device")
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/vehicle-device`, { vehicle_device_id: '../x' }), 422, 'vehicle_device_id', 'hostile id')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/vehicle-device`, {}), 422, 'vehicle_device_id', 'no device_id')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/vehicle-device`, { vehicle_device_id: vehicle, x: 1 }), 422, 'x', 'unknown field')
+  const bound = await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/vehicle-device`, { vehicle_device_id: vehicle })
   assert.equal(bound.status, 200, bound.text)
-  assert.equal(bound.json.device_id, vehicle)
+  assert.equal(bound.json.vehicle_device_id, vehicle)
   const other = await trip()
-  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/device`, { device_id: vehicle }), 409, null, 'a device on two trips')
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/vehicle-device`, { vehicle_device_id: vehicle }), 409, null, 'a device on two trips')
+  expectError(await call('shopa', 'POST', '/api/v1/delivery-trips', tripBody({ vehicle_device_id: vehicle })), 409, null,
+    'a trip dispatched with a device that is on the road')
 
   // the vehicle publishes over the broker: positions with temperature and humidity; point 2
   // drifts ~550 m north, point 3 cools to 50 °C; a fridge-like reading without a position is
@@ -418,7 +421,7 @@ test('a vehicle device bound to a delivery trip: its readings over MQTT become t
     await new Promise((r) => setTimeout(r, 100))
   }
   assert.equal(tr.status, 200, tr.text)
-  assert.equal(tr.json.device_id, vehicle)
+  assert.equal(tr.json.vehicle_device_id, vehicle)
   assert.deepEqual(tr.json.points.map((p) => [p.lat, p.lng, p.temperature_c, p.humidity_pct, p.off_route, p.out_of_range]), [
     [31.3, 120.56, 68, 55, false, false],
     [31.3005, 120.58, 67, 56, false, false],
@@ -443,7 +446,7 @@ test('a vehicle device bound to a delivery trip: its readings over MQTT become t
     await new Promise((r) => setTimeout(r, 100))
   }
   // the device is free for the next trip once the first is delivered
-  const next = await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/device`, { device_id: vehicle })
+  const next = await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/vehicle-device`, { vehicle_device_id: vehicle })
   assert.equal(next.status, 200, next.text)
   publish(topic, { device_id: vehicle, at: new Date(t0 + 8 * 60e3).toISOString(), metrics: { lat: 31.3, lng: 120.645 } })
   let o2
@@ -454,8 +457,8 @@ test('a vehicle device bound to a delivery trip: its readings over MQTT become t
   }
   assert.deepEqual(o2.json.points.map((p) => p.lng), [120.645], 'a reading between the trips belongs to neither')
   assert.equal((await call('rega', 'GET', `/api/v1/delivery-trips/${id}/track`)).json.points.length, 4, 'the delivered trip keeps its track')
-  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/device`, { device_id: null }), 409, null, 'a delivered trip')
-  const unbind = await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/device`, { device_id: null })
-  assert.equal(unbind.json.device_id, null)
+  expectError(await call('shopa', 'PUT', `/api/v1/delivery-trips/${id}/vehicle-device`, { vehicle_device_id: null }), 409, null, 'a delivered trip')
+  const unbind = await call('shopa', 'PUT', `/api/v1/delivery-trips/${other}/vehicle-device`, { vehicle_device_id: null })
+  assert.equal(unbind.json.vehicle_device_id, null)
   await assertAlive('vehicle tracks over MQTT')
 })
