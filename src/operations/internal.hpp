@@ -120,6 +120,19 @@ Page<T> newest_list(storage::Connection& c, const auth::Principal& p, const List
   return out;
 }
 
+// The same with the whole rows of `select` (a single-table SELECT of table) read on the
+// page, each made a record by from_row(row).
+template <typename T, typename FromRow>
+Page<T> newest_rows(storage::Connection& c, const auth::Principal& p, const ListFilter& f, std::string_view table,
+                    std::string_view select, TimeMs now, PageRequest page, FromRow from_row) {
+  Page<T> out;
+  auto w = list_where(c, p, f, "at");
+  if (!w) return out;
+  out.total = capped_count(c, *w, table);
+  for (const auto& r : newest_page(c, *w, table, select, page, anchor_of(f, now), f.from)) out.items.push_back(from_row(r));
+  return out;
+}
+
 inline double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
 }  // namespace mingchu::operations::detail

@@ -401,15 +401,8 @@ Result<MealBatch> Operations::get_meal_batch(const auth::Principal& p, std::stri
 
 Result<Page<MealBatch>> Operations::list_meal_batches(const auth::Principal& p, const ListFilter& f, PageRequest page) {
   storage::Conn c = db_.acquire();
-  auto w = detail::list_where(*c, p, f, "at");
-  Page<MealBatch> out;
-  if (!w) return out;
-  out.total = detail::capped_count(*c, *w, "op_meal_batches");
-  for (const auto& r : detail::newest_page(*c, *w, "op_meal_batches", kSelectMealBatches, page,
-                                           detail::anchor_of(f, clock_.now_ms()), f.from)) {
-    out.items.push_back(meal_batch_from_row(*c, r));
-  }
-  return out;
+  return detail::newest_rows<MealBatch>(*c, p, f, "op_meal_batches", kSelectMealBatches, clock_.now_ms(), page,
+                                        [&](const storage::Row& r) { return meal_batch_from_row(*c, r); });
 }
 
 Result<json::object> Operations::public_trace(std::string_view trace_code) {

@@ -370,14 +370,8 @@ Result<StockCount> Operations::get_stock_count(const auth::Principal& p, std::st
 Result<Page<StockCount>> Operations::list_stock_counts(const auth::Principal& p, const ListFilter& f,
                                                        PageRequest page) {
   storage::Conn c = db_.acquire();
-  auto w = detail::list_where(*c, p, f, "at");
-  Page<StockCount> out;
-  if (!w) return out;
-  out.total = detail::capped_count(*c, *w, "op_stock_counts");
-  for (const auto& r : detail::newest_page(*c, *w, "op_stock_counts", kSelectCounts, page,
-                                           detail::anchor_of(f, clock_.now_ms()), f.from))
-    out.items.push_back(count_from_row(r));
-  return out;
+  return detail::newest_rows<StockCount>(*c, p, f, "op_stock_counts", kSelectCounts, clock_.now_ms(), page,
+                                         count_from_row);
 }
 
 Result<StockCount> Operations::confirm_stock_count(const auth::Principal& p, std::string_view id,

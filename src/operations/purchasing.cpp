@@ -209,14 +209,8 @@ Result<Supplier> Operations::get_supplier(const auth::Principal& p, std::string_
 
 Result<Page<Supplier>> Operations::list_suppliers(const auth::Principal& p, const ListFilter& f, PageRequest page) {
   storage::Conn c = db_.acquire();
-  auto w = detail::list_where(*c, p, f, "at");
-  Page<Supplier> out;
-  if (!w) return out;
-  out.total = detail::capped_count(*c, *w, "op_suppliers");
-  for (const auto& r : detail::newest_page(*c, *w, "op_suppliers", kSelectSuppliers, page,
-                                           detail::anchor_of(f, clock_.now_ms()), f.from))
-    out.items.push_back(supplier_from_row(r));
-  return out;
+  return detail::newest_rows<Supplier>(*c, p, f, "op_suppliers", kSelectSuppliers, clock_.now_ms(), page,
+                                       supplier_from_row);
 }
 
 // ---------------------------------------------------------------- acceptance

@@ -244,17 +244,12 @@ Result<Page<StockBatch>> Operations::list_stock(const auth::Principal& p, const 
 
 Result<Page<StockOut>> Operations::list_stock_outs(const auth::Principal& p, const ListFilter& f, PageRequest page) {
   storage::Conn c = db_.acquire();
-  auto w = detail::list_where(*c, p, f, "at");
-  Page<StockOut> out;
-  if (!w) return out;
-  out.total = detail::capped_count(*c, *w, "op_stock_outs");
-  for (const auto& r : detail::newest_page(*c, *w, "op_stock_outs", kSelectStockOuts, page,
-                                           detail::anchor_of(f, clock_.now_ms()), f.from)) {
-    StockOut o = stock_out_from_row(r);
-    load_lines(*c, o);
-    out.items.push_back(std::move(o));
-  }
-  return out;
+  return detail::newest_rows<StockOut>(*c, p, f, "op_stock_outs", kSelectStockOuts, clock_.now_ms(), page,
+                                       [&](const storage::Row& r) {
+                                         StockOut o = stock_out_from_row(r);
+                                         load_lines(*c, o);
+                                         return o;
+                                       });
 }
 
 }  // namespace mingchu::operations

@@ -19,10 +19,11 @@ constexpr const char* kUnitColumns =
     "id, jurisdiction_id, jpath, name, operator, phone, address, uscc, licence_number, filing_number, store_type, "
     "business_format, lng, lat, licence_image_ids, storefront_image_id, disclosure_token, show_alert_stats, rating, "
     "created_at, updated_at";
+// The columns in update_params' order, then the two only an insert sets.
 constexpr const char* kInsertUnit =
     "INSERT INTO units (id, jurisdiction_id, jpath, name, operator, phone, address, uscc, licence_number, "
     "filing_number, store_type, business_format, lng, lat, licence_image_ids, storefront_image_id, "
-    "disclosure_token, show_alert_stats, rating, created_at, updated_at) "
+    "show_alert_stats, rating, updated_at, disclosure_token, created_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
 constexpr const char* kUpdateUnit =
     "UPDATE units SET jurisdiction_id = $2, jpath = $3, name = $4, operator = $5, phone = $6, address = $7, "
@@ -215,27 +216,9 @@ Result<Unit> Registry::create_unit(const auth::Principal& p, const UnitInput& in
   u.created_at = u.updated_at = clock_.now_ms();
   if (u.uscc && !c->query(kUsccTaken, {*u.uscc, u.id}).empty()) return uscc_taken();
   if (auto st = claim_unit_files(*c, p, u); !st) return st.error();
-  storage::Params ins = {u.id,
-                         u.jurisdiction_id,
-                         u.jpath,
-                         u.name,
-                         nullable(u.operator_name),
-                         nullable(u.phone),
-                         nullable(u.address),
-                         nullable(u.uscc),
-                         nullable(u.licence_number),
-                         nullable(u.filing_number),
-                         u.store_type,
-                         nullable(u.business_format),
-                         nullable_real(u.lng),
-                         nullable_real(u.lat),
-                         id_list_text(u.licence_image_ids),
-                         nullable(u.storefront_image_id),
-                         u.disclosure_token,
-                         std::int64_t{u.show_alert_stats ? 1 : 0},
-                         nullable(u.rating),
-                         u.created_at,
-                         u.updated_at};
+  storage::Params ins = update_params(u);
+  ins.emplace_back(u.disclosure_token);
+  ins.emplace_back(u.created_at);
   try {
     c->exec(kInsertUnit, ins);
   } catch (const storage::DbError& e) {
