@@ -2,21 +2,20 @@
 // samples, deliveries, meal batches, warnings, and the public traceability page. Every list
 // filters unit_id, jurisdiction_id, from, to and answers CSV with ?format=csv.
 #include <cstdio>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/time.hpp"
-#include <fstream>
-#include <sstream>
-
 #include "http/handler_util.hpp"
 #include "http/security_headers.hpp"
-#include "registry/registry.hpp"
 #include "operations/json_io.hpp"
 #include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
 #include "operations/sensors.hpp"
+#include "registry/registry.hpp"
 
 namespace mingchu::http {
 namespace {

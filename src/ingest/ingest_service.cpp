@@ -286,8 +286,11 @@ class IngestService::Batch {
  public:
   using Items = std::vector<std::unique_ptr<Item>>;
   Batch(IngestService& svc, storage::Connection& c, Items& items)
-      : c_(c), items_(items), w_(c, svc.alerts_.config(), svc.clock_, svc.audit_, svc.cache_.get()),
-        telemetry_(w_), on_reading_(svc.config_.on_reading) {
+      : c_(c),
+        items_(items),
+        w_(c, svc.alerts_.config(), svc.clock_, svc.audit_, svc.cache_.get()),
+        telemetry_(w_),
+        on_reading_(svc.config_.on_reading) {
     w_.lock_ingest();
   }
 

@@ -16,8 +16,8 @@ std::optional<UnitRef> unit_in_scope(storage::Connection& c, const auth::Princip
 }
 
 Result<storage::Row> get_in_scope(storage::Connection& c, const auth::Principal& p, std::string_view select,
-                                  std::string_view id_col, std::string_view id, std::string_view what,
-                                  size_t unit_col, size_t jpath_col, bool lock) {
+                                  std::string_view id_col, std::string_view id, std::string_view what, size_t unit_col,
+                                  size_t jpath_col, bool lock) {
   if (!plausible_id(id)) return Error::not_found(std::string(what));
   storage::Rows r = c.query(std::string(select) + " WHERE " + std::string(id_col) + " = $1" +
                                 (lock ? registry::detail::for_update(c) : std::string()),
@@ -37,9 +37,9 @@ void insert_audited(storage::Connection& c, storage::Transaction& tx, const audi
 }
 
 Status vehicle_free(storage::Connection& c, const std::string& device_id, const std::string& trip_id) {
-  storage::Rows busy = c.query(
-      "SELECT id FROM op_deliveries WHERE vehicle_device_id = $1 AND state = 'dispatched' AND id <> $2",
-      {device_id, trip_id});
+  storage::Rows busy =
+      c.query("SELECT id FROM op_deliveries WHERE vehicle_device_id = $1 AND state = 'dispatched' AND id <> $2",
+              {device_id, trip_id});
   if (!busy.empty()) {
     return Error::conflict("device_busy", "this device is on another trip on the road (" + busy[0].text(0) + ")");
   }

@@ -113,8 +113,8 @@ Page<T> newest_list(storage::Connection& c, const auth::Principal& p, const List
   auto w = list_where(c, p, f, "at");
   if (!w) return out;
   out.total = capped_count(c, *w, table);
-  for (const auto& idr : newest_page(c, *w, table, "SELECT id FROM " + std::string(table), page, anchor_of(f, now),
-                                     f.from)) {
+  for (const auto& idr :
+       newest_page(c, *w, table, "SELECT id FROM " + std::string(table), page, anchor_of(f, now), f.from)) {
     if (std::optional<T> v = load(idr.text(0))) out.items.push_back(std::move(*v));
   }
   return out;
@@ -129,7 +129,8 @@ Page<T> newest_rows(storage::Connection& c, const auth::Principal& p, const List
   auto w = list_where(c, p, f, "at");
   if (!w) return out;
   out.total = capped_count(c, *w, table);
-  for (const auto& r : newest_page(c, *w, table, select, page, anchor_of(f, now), f.from)) out.items.push_back(from_row(r));
+  for (const auto& r : newest_page(c, *w, table, select, page, anchor_of(f, now), f.from))
+    out.items.push_back(from_row(r));
   return out;
 }
 

@@ -250,7 +250,8 @@ Result<AcceptanceInput> parse_acceptance(const json::object& body) {
   in.accepted_at = r.opt_time("accepted_at");
   in.purchase_order_id = r.opt_id("purchase_order_id");
   if (auto it = body.find("purchase_line"); it != body.end() && !it->value().is_null()) {
-    if (!in.purchase_order_id) r.fail("purchase_line", "missing_order", "field 'purchase_line' needs purchase_order_id");
+    if (!in.purchase_order_id)
+      r.fail("purchase_line", "missing_order", "field 'purchase_line' needs purchase_order_id");
     in.purchase_line = static_cast<int>(r.integer("purchase_line", 0, kMaxInputs - 1));
   } else {
     r.allow("purchase_line");
@@ -395,7 +396,8 @@ json::object to_json(const Acceptance& a, int off) {
 
 json::array to_json(const std::vector<Mismatch>& m) {
   json::array out;
-  for (const auto& x : m) out.push_back(json::object{{"field", x.field}, {"ordered", x.ordered}, {"delivered", x.delivered}});
+  for (const auto& x : m)
+    out.push_back(json::object{{"field", x.field}, {"ordered", x.ordered}, {"delivered", x.delivered}});
   return out;
 }
 
@@ -607,16 +609,17 @@ json::value opt_real(const std::optional<double>& d) {
 json::object to_json(const PurchaseOrder& o, int off) {
   json::array lines;
   for (const auto& l : o.lines) {
-    lines.push_back(json::object{{"item", l.item},
-                                 {"quantity", l.quantity},
-                                 {"unit_of_measure", l.unit_of_measure},
-                                 {"unit_price", l.unit_price},
-                                 {"amount", std::round(l.quantity * l.unit_price * 100.0) / 100.0},
-                                 {"previous_price", opt_real(l.previous_price)},
-                                 {"change_pct", opt_real(l.change_pct)},
-                                 {"price_jump", l.price_jump},
-                                 {"received_quantity", l.received},
-                                 {"outstanding_quantity", std::max(0.0, std::round((l.quantity - l.received) * 1000.0) / 1000.0)}});
+    lines.push_back(
+        json::object{{"item", l.item},
+                     {"quantity", l.quantity},
+                     {"unit_of_measure", l.unit_of_measure},
+                     {"unit_price", l.unit_price},
+                     {"amount", std::round(l.quantity * l.unit_price * 100.0) / 100.0},
+                     {"previous_price", opt_real(l.previous_price)},
+                     {"change_pct", opt_real(l.change_pct)},
+                     {"price_jump", l.price_jump},
+                     {"received_quantity", l.received},
+                     {"outstanding_quantity", std::max(0.0, std::round((l.quantity - l.received) * 1000.0) / 1000.0)}});
   }
   return json::object{{"id", o.id},
                       {"unit_id", o.unit_id},

@@ -7,9 +7,9 @@
 #include "core/time.hpp"
 #include "core/validate.hpp"
 #include "operations/internal.hpp"
-#include "storage/sql.hpp"
 #include "operations/ledgers.hpp"
 #include "operations/operations.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::operations {
 

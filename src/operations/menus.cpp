@@ -4,9 +4,9 @@
 
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "core/validate.hpp"
 #include "operations/internal.hpp"
 #include "operations/json_io.hpp"
-#include "core/validate.hpp"
 #include "operations/operations.hpp"
 
 namespace mingchu::operations {
@@ -219,14 +219,14 @@ Result<json::object> Operations::public_menu(const std::string& unit_id) {
       if (!meal.empty()) {
         trace_code = meal[0].text(1);
         for (const auto& o : c->query(kOrigins, {meal[0].text(0)})) {
-          origins.push_back(json::object{
-              {"item", o.text(0)},
-              {"batch_no", o.opt_text(1) ? json::value(*o.opt_text(1)) : json::value(nullptr)},
-              {"produced_on", format_date(static_cast<int>(o.integer(2)))},
-              {"expires_on", format_date(static_cast<int>(o.integer(3)))},
-              {"acceptance", json::object{{"sensory_ok", o.boolean(4)},
-                                          {"inspector", o.opt_text(5) ? mask_name(*o.opt_text(5)) : ""}}},
-              {"supplier", json::object{{"name", o.text(6)}, {"uscc", o.text(7)}}}});
+          origins.push_back(
+              json::object{{"item", o.text(0)},
+                           {"batch_no", o.opt_text(1) ? json::value(*o.opt_text(1)) : json::value(nullptr)},
+                           {"produced_on", format_date(static_cast<int>(o.integer(2)))},
+                           {"expires_on", format_date(static_cast<int>(o.integer(3)))},
+                           {"acceptance", json::object{{"sensory_ok", o.boolean(4)},
+                                                       {"inspector", o.opt_text(5) ? mask_name(*o.opt_text(5)) : ""}}},
+                           {"supplier", json::object{{"name", o.text(6)}, {"uscc", o.text(7)}}}});
         }
       }
       dishes.push_back(json::object{{"name", d.name},

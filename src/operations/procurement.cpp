@@ -4,9 +4,9 @@
 
 #include "core/ids.hpp"
 #include "core/time.hpp"
-#include "storage/sql.hpp"
 #include "operations/internal.hpp"
 #include "operations/operations.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::operations {
 
@@ -177,8 +177,8 @@ Result<PurchaseOrder> Operations::create_purchase_order(const auth::Principal& p
               "unit_price, previous_price, change_pct, price_jump, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
               "$10, $11, $12)",
               {o.id, n++, o.unit_id, o.jpath, l.item, l.quantity, l.unit_of_measure, l.unit_price,
-               detail::nullable_real(l.previous_price), detail::nullable_real(l.change_pct),
-               std::int64_t{l.price_jump}, o.at});
+               detail::nullable_real(l.previous_price), detail::nullable_real(l.change_pct), std::int64_t{l.price_jump},
+               o.at});
         }
       });
   return o;
@@ -354,9 +354,10 @@ Result<StockCount> Operations::create_stock_count(const auth::Principal& p, cons
       *c, tx, audit_, p,
       "INSERT INTO op_stock_counts (id, unit_id, jpath, counted_by, note, lines, differences, at, created_by, state) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-      {s.id, s.unit_id, s.jpath, s.counted_by, nullable(s.note), json::serialize(lines), s.differences, s.at,
-       p.user_id, s.state},
-      "stock_count.create", "stock_count:" + s.id, json::object{{"unit_id", s.unit_id}, {"differences", s.differences}});
+      {s.id, s.unit_id, s.jpath, s.counted_by, nullable(s.note), json::serialize(lines), s.differences, s.at, p.user_id,
+       s.state},
+      "stock_count.create", "stock_count:" + s.id,
+      json::object{{"unit_id", s.unit_id}, {"differences", s.differences}});
   return s;
 }
 
@@ -391,8 +392,8 @@ Result<StockCount> Operations::confirm_stock_count(const auth::Principal& p, std
   // every batch as it was counted, or nothing is applied
   for (size_t i = 0; i < s.lines.size(); ++i) {
     const auto& l = s.lines[i];
-    storage::Rows b = c->query("SELECT remaining, version FROM op_stock_batches WHERE id = $1" + storage::for_update(*c),
-                               {*l.batch_id});
+    storage::Rows b = c->query(
+        "SELECT remaining, version FROM op_stock_batches WHERE id = $1" + storage::for_update(*c), {*l.batch_id});
     if (b.empty() || b[0].integer(1) != l.version || std::fabs(b[0].real(0) - l.book_quantity) > kEpsilon) {
       Error e = Error::conflict("stock_changed", "batch " + l.batch_no.value_or(*l.batch_id) + " (" + l.item +
                                                      ") changed after it was counted; count it again");
@@ -426,7 +427,8 @@ Result<Page<StockMovement>> Operations::list_stock_movements(const auth::Princip
                                                              PageRequest page) {
   storage::Conn c = db_.acquire();
   return detail::newest_list<StockMovement>(
-      *c, p, f, "op_stock_movements", clock_.now_ms(), page, [&](const std::string& id) -> std::optional<StockMovement> {
+      *c, p, f, "op_stock_movements", clock_.now_ms(), page,
+      [&](const std::string& id) -> std::optional<StockMovement> {
         storage::Rows r = c->query(
             "SELECT m.id, m.unit_id, m.batch_id, m.kind, m.quantity, m.remaining_after, m.ref_id, m.at, b.item, "
             "b.batch_no FROM op_stock_movements m JOIN op_stock_batches b ON b.id = m.batch_id WHERE m.id = $1",

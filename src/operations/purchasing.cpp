@@ -27,7 +27,8 @@ constexpr const char* kInsertSupplier =
 constexpr const char* kSelectAcceptances =
     "SELECT a.id, a.unit_id, a.jpath, a.supplier_id, s.name, a.item, a.spec, a.quantity, a.unit_of_measure, "
     "a.batch_no, a.produced_on, a.shelf_life_days, a.expires_on, a.sensory_ok, a.sensory_note, a.inspector, "
-    "a.file_ids, a.at, rn.id, b.id, a.purchase_order_id, a.purchase_line_no, a.mismatches FROM op_acceptances a JOIN op_suppliers s ON s.id = a.supplier_id "
+    "a.file_ids, a.at, rn.id, b.id, a.purchase_order_id, a.purchase_line_no, a.mismatches FROM op_acceptances a JOIN "
+    "op_suppliers s ON s.id = a.supplier_id "
     "LEFT JOIN op_return_notes rn ON rn.acceptance_id = a.id LEFT JOIN op_stock_batches b ON b.acceptance_id = a.id";
 constexpr const char* kInsertAcceptance =
     "INSERT INTO op_acceptances (id, unit_id, jpath, supplier_id, item, spec, quantity, unit_of_measure, batch_no, "
@@ -244,25 +245,26 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
       return detail::unknown_reference("purchase_order_id", "purchase order of this unit");
     }
     if (o[0].text(2) != "ordered") {
-      return Error::conflict("order_not_open", "only a placed order that is not fully received takes deliveries; this one is " +
-                                                   o[0].text(2));
+      return Error::conflict(
+          "order_not_open",
+          "only a placed order that is not fully received takes deliveries; this one is " + o[0].text(2));
     }
     order_supplier = o[0].text(1);
     for (const auto& l : c->query("SELECT line_no, item, unit_of_measure, quantity, received FROM op_purchase_lines "
                                   "WHERE order_id = $1 ORDER BY line_no",
                                   {*in.purchase_order_id})) {
-      order_lines.push_back(
-          OrderLine{static_cast<int>(l.integer(0)), l.text(1), l.text(2), l.real(3), l.real(4)});
+      order_lines.push_back(OrderLine{static_cast<int>(l.integer(0)), l.text(1), l.text(2), l.real(3), l.real(4)});
     }
     if (in.purchase_line) {
       for (const auto& l : order_lines) {
         if (l.no == *in.purchase_line) line = l;
       }
-      if (!line) return Error::invalid("purchase_line", "unknown_line", "field 'purchase_line' names no line of the order");
+      if (!line)
+        return Error::invalid("purchase_line", "unknown_line", "field 'purchase_line' names no line of the order");
     } else {
       for (const auto& l : order_lines) {
-        if (l.item == in.item && (!line || (line->unit_of_measure != in.unit_of_measure &&
-                                            l.unit_of_measure == in.unit_of_measure))) {
+        if (l.item == in.item &&
+            (!line || (line->unit_of_measure != in.unit_of_measure && l.unit_of_measure == in.unit_of_measure))) {
           line = l;
         }
       }
@@ -291,8 +293,8 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
   a.purchase_order_id = in.purchase_order_id;
   if (line) a.purchase_line = line->no;
   if (in.purchase_order_id) {
-    a.mismatches = match_order(in, order_supplier, order_lines, line ? &*line : nullptr,
-                               config_.acceptance_tolerance_pct);
+    a.mismatches =
+        match_order(in, order_supplier, order_lines, line ? &*line : nullptr, config_.acceptance_tolerance_pct);
   }
   // 查验不合格的，自动生成退货单 (§6.1.2.3); a batch already past its expiry is refused too.
   std::string reason;
@@ -310,10 +312,25 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
   }
   detail::insert_audited(
       *c, tx, audit_, p, kInsertAcceptance,
-      {a.id, a.unit_id, a.jpath, a.supplier_id, a.item, nullable(a.spec), a.quantity, a.unit_of_measure,
-       nullable(a.batch_no), std::int64_t{a.produced_on}, std::int64_t{a.shelf_life_days}, std::int64_t{a.expires_on},
-       std::int64_t{a.sensory_ok}, nullable(a.sensory_note), detail::ids_json(a.file_ids), nullable(a.inspector), a.at,
-       p.user_id, nullable(a.purchase_order_id),
+      {a.id,
+       a.unit_id,
+       a.jpath,
+       a.supplier_id,
+       a.item,
+       nullable(a.spec),
+       a.quantity,
+       a.unit_of_measure,
+       nullable(a.batch_no),
+       std::int64_t{a.produced_on},
+       std::int64_t{a.shelf_life_days},
+       std::int64_t{a.expires_on},
+       std::int64_t{a.sensory_ok},
+       nullable(a.sensory_note),
+       detail::ids_json(a.file_ids),
+       nullable(a.inspector),
+       a.at,
+       p.user_id,
+       nullable(a.purchase_order_id),
        a.purchase_line ? storage::Value(std::int64_t{*a.purchase_line}) : storage::Value(nullptr),
        a.mismatches.empty() ? storage::Value(nullptr) : storage::Value(json::serialize(to_json(a.mismatches))),
        static_cast<std::int64_t>(a.mismatches.size())},
@@ -349,25 +366,23 @@ Result<Acceptance> Operations::get_acceptance(const auth::Principal& p, std::str
 
 Result<Page<Acceptance>> Operations::list_acceptances(const auth::Principal& p, const ListFilter& f, PageRequest page) {
   storage::Conn c = db_.acquire();
-  return detail::newest_list<Acceptance>(*c, p, f, "op_acceptances", clock_.now_ms(), page,
-                                         [&](const std::string& id) -> std::optional<Acceptance> {
-                                           storage::Rows r =
-                                               c->query(std::string(kSelectAcceptances) + " WHERE a.id = $1", {id});
-                                           if (r.empty()) return std::nullopt;
-                                           return acceptance_from_row(r[0]);
-                                         });
+  return detail::newest_list<Acceptance>(
+      *c, p, f, "op_acceptances", clock_.now_ms(), page, [&](const std::string& id) -> std::optional<Acceptance> {
+        storage::Rows r = c->query(std::string(kSelectAcceptances) + " WHERE a.id = $1", {id});
+        if (r.empty()) return std::nullopt;
+        return acceptance_from_row(r[0]);
+      });
 }
 
 Result<Page<ReturnNote>> Operations::list_return_notes(const auth::Principal& p, const ListFilter& f,
                                                        PageRequest page) {
   storage::Conn c = db_.acquire();
-  return detail::newest_list<ReturnNote>(*c, p, f, "op_return_notes", clock_.now_ms(), page,
-                                         [&](const std::string& id) -> std::optional<ReturnNote> {
-                                           storage::Rows r =
-                                               c->query(std::string(kSelectReturnNotes) + " WHERE rn.id = $1", {id});
-                                           if (r.empty()) return std::nullopt;
-                                           return return_note_from_row(r[0]);
-                                         });
+  return detail::newest_list<ReturnNote>(
+      *c, p, f, "op_return_notes", clock_.now_ms(), page, [&](const std::string& id) -> std::optional<ReturnNote> {
+        storage::Rows r = c->query(std::string(kSelectReturnNotes) + " WHERE rn.id = $1", {id});
+        if (r.empty()) return std::nullopt;
+        return return_note_from_row(r[0]);
+      });
 }
 
 }  // namespace mingchu::operations

@@ -211,8 +211,8 @@ CompactStats SensorHistory::compact() {
 void SensorHistory::start() {
   // retention of raw readings happens here only: with a retention cap it runs at least hourly
   const int interval = config_.compact_interval_seconds > 0 ? config_.compact_interval_seconds
-                       : config_.retention_days > 0        ? 3600
-                                                           : 0;
+                       : config_.retention_days > 0         ? 3600
+                                                            : 0;
   if (interval <= 0 || thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this, interval] {

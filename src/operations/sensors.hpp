@@ -7,9 +7,9 @@
 // shorter) are folded into hourly rollups (reading_rollups: min, max, sum, count per device,
 // metric and hour) and deleted in the same transaction; rollups older than rollup_days are
 // dropped. This is the only place that deletes readings: the retention job leaves the table
-// alone, so no raw reading is ever deleted before it was folded. History reads both and merges them, so a year of minute
-// readings costs ~raw_days of raw rows plus one row an hour. compact() does one pass under a
-// lease (several nodes never fold the same rows twice); start() runs it every interval.
+// alone, so no raw reading is ever deleted before it was folded. History reads both and merges them, so a year of
+// minute readings costs ~raw_days of raw rows plus one row an hour. compact() does one pass under a lease (several
+// nodes never fold the same rows twice); start() runs it every interval.
 //
 // Scope: the device's (registry::DeviceService::get); outside it kNotFound.
 // Thread safety: history() and compact() from any thread; start()/stop() from one.

@@ -6,8 +6,8 @@
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "operations/internal.hpp"
-#include "storage/sql.hpp"
 #include "operations/operations.hpp"
+#include "storage/sql.hpp"
 
 namespace mingchu::operations {
 
@@ -173,8 +173,8 @@ Result<StockOut> Operations::stock_out(const auth::Principal& p, const StockOutI
   if (!unit) return unit.error();
   const int today_n = today();
   // SQLite's write transaction already serialises stock-outs; PostgreSQL locks the rows.
-  storage::Rows batches = c->query(std::string(kFefoBatches) + storage::for_update(*c),
-                                   {unit->id, in.item, std::int64_t{today_n}});
+  storage::Rows batches =
+      c->query(std::string(kFefoBatches) + storage::for_update(*c), {unit->id, in.item, std::int64_t{today_n}});
   std::string uom;
   double available = 0;
   for (const auto& b : batches) {

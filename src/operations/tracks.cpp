@@ -81,9 +81,9 @@ Trip trip_from_row(const storage::Row& r) {
 
 Result<Trip> trip_in_scope(storage::Connection& c, const auth::Principal& p, std::string_view id, bool lock) {
   if (!plausible_id(id)) return Error::not_found("delivery");
-  storage::Rows r = c.query(std::string(kSelectTrip) + " WHERE id = $1" +
-                                std::string(lock ? registry::detail::for_update(c) : ""),
-                            {std::string(id)});
+  storage::Rows r =
+      c.query(std::string(kSelectTrip) + " WHERE id = $1" + std::string(lock ? registry::detail::for_update(c) : ""),
+              {std::string(id)});
   if (r.empty() || !p.covers(r[0].text(2), r[0].text(1))) return Error::not_found("delivery");
   return trip_from_row(r[0]);
 }
@@ -215,10 +215,9 @@ std::int64_t Operations::track_from_reading(storage::Connection& c, const std::s
   }
   // a position is what makes a track point; a fridge's readings stop here without a query
   if (!lat || !lng || *lat < -90 || *lat > 90 || *lng < -180 || *lng > 180) return 0;
-  storage::Rows r =
-      c.query(std::string(kSelectTrip) + " WHERE vehicle_device_id = $1 AND state = 'dispatched'" +
-                  registry::detail::for_update(c),
-              {device_id});
+  storage::Rows r = c.query(std::string(kSelectTrip) + " WHERE vehicle_device_id = $1 AND state = 'dispatched'" +
+                                registry::detail::for_update(c),
+                            {device_id});
   if (r.empty()) return 0;
   Trip trip = trip_from_row(r[0]);
   if (at < trip.dispatched_at - kHourMs) return 0;  // the vehicle's previous trip
