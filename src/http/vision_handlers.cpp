@@ -114,6 +114,7 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
         return Response::error(Error::conflict("builtin_model", "the shipped model cannot be deleted"));
       if (!ctx.vision_models) return Response::error(Error::not_found("model"));
       if (auto st = ctx.vision_models->remove(*id); !st) return Response::error(st.error());
+      if (ctx.vision) ctx.vision->models_changed();  // the workers stop running it
       ctx.audit->append(*ctx.db, audit::Entry{who->user_id, who->username, "platform_admin", "vision.model.delete",
                                               "model:" + *id, who->source, "ok", ""});
       return Response::no_content();

@@ -17,6 +17,7 @@ CameraAi default_camera_ai() {
   TypeRule phone;
   phone.labels = {"cell phone"};
   phone.min_score = 0.5f;
+  phone.held_by_person = true;
   c.types["phone_use"] = phone;
   TypeRule stranger;
   stranger.labels = {"person"};
@@ -228,7 +229,7 @@ std::vector<Firing> apply_rules(const CameraAi& cfg, const std::vector<Detection
         if (aspect < t.min_aspect || aspect > t.max_aspect) continue;
         const cv::Point2f foot((d.box.x + d.box.width / 2) / fw, (d.box.y + d.box.height) / fh);
         if (!point_in_zones(t.zones, foot)) continue;
-        if (code == "phone_use") {
+        if (t.held_by_person) {
           // a phone counts only in a person's hands: its centre inside a person's box
           const cv::Point2f c(d.box.x + d.box.width / 2, d.box.y + d.box.height / 2);
           bool held = std::any_of(dets.begin(), dets.end(), [&](const Detection& p) {

@@ -42,6 +42,7 @@ struct TypeRule {
   std::vector<Polygon> zones;                    // empty: anywhere
   std::vector<std::pair<int, int>> schedule;     // active windows, minutes of the local day; empty: always
   int cooldown_s = 300;
+  bool held_by_person = false;  // phone_use: the box's centre must be inside a person's box
 };
 
 struct CameraAi {
