@@ -307,6 +307,79 @@ test('custom ONNX models: upload with a class map, versions, and refusals with t
   assert.equal((await fetch(srv.base + '/healthz')).status, 200)
 })
 
+// a dark frame with a white square on whole cells of the tiny model's 8 px grid (80 px of the
+// 640 x 360 frame once letterboxed into 64 x 64): x 160-320, y 100-260
+const SQUARE = { x: 160, y: 100, w: 160, h: 160 }
+function squareFrame(file, withSquare) {
+  const vf = withSquare ? ['-vf', `drawbox=x=${SQUARE.x}:y=${SQUARE.y}:w=${SQUARE.w}:h=${SQUARE.h}:color=white:t=fill`] : []
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x283240:s=640x360', ...vf, '-frames:v', '1', file])
+  assert.equal(r.status, 0, String(r.stderr))
+}
+
+test('an uploaded YOLOv5 model assigned to a camera raises its class map\'s alert type where the square is, naming the model', async () => {
+  const dir = path.join(tmpDir, 'square')
+  fs.mkdirSync(dir, { recursive: true })
+  squareFrame(path.join(dir, 'dark.jpg'), false)
+  squareFrame(path.join(dir, 'square.jpg'), true)
+  // 4 s dark, then 8 s of the square (looped)
+  const seq = [...Array(4).fill('dark.jpg'), ...Array(8).fill('square.jpg')]
+  seq.forEach((f, i) => fs.copyFileSync(path.join(dir, f), path.join(dir, String(i).padStart(3, '0') + '.jpg')))
+  const darkDir = path.join(tmpDir, 'dark')
+  fs.mkdirSync(darkDir, { recursive: true })
+  for (let i = 0; i < 3; i++) fs.copyFileSync(path.join(dir, 'dark.jpg'), path.join(darkDir, String(i).padStart(3, '0') + '.jpg'))
+  const cam = await startCamera({ images: dir })
+  const darkCam = await startCamera({ images: darkDir })
+  cameras.push(cam, darkCam)
+  const f = path.join(tmpDir, 'square.onnx')
+  const gen = spawnSync('/usr/bin/python3', [path.join(REPO, 'tests', 'fixtures', 'vision', 'make_tiny_onnx.py'), f, '2', 'square'], { encoding: 'utf8' })
+  assert.equal(gen.status, 0, gen.stderr)
+  const cm = CLASSMAP([['hat_missing', 'no_hat'], ['mask_missing', 'no_mask']]).replace('name = "tiny"', 'name = "square"')
+  const up = await uploadModel(admin, fs.readFileSync(f), cm)
+  assert.equal(up.status, 201, up.text)
+  const mk = async (url) => {
+    const c = await api(srv.base, admin, 'POST', '/api/v1/cameras', { unit_id: unitId, name: '专间', area: 'special_room', record: 'events', stream_url: url })
+    assert.equal(c.status, 201, c.text)
+    const p = await api(srv.base, admin, 'PATCH', `/api/v1/cameras/${c.json.id}/ai`, { models: [up.json.id] })
+    assert.equal(p.status, 200, p.text)
+    assert.deepEqual(p.json.models, [up.json.id])
+    return c.json.id
+  }
+  const sqCam = await mk(cam.url('/images'))
+  const dkCam = await mk(darkCam.url('/images'))
+  const alert = await until(async () => (await api(srv.base, admin, 'GET', `/api/v1/alerts?camera_id=${sqCam}`)).json.items[0],
+    { timeoutMs: 60000, everyMs: 500, what: 'the no_hat alert of the custom model' })
+  assert.equal(alert.type, 'no_hat')
+  const a = (await api(srv.base, admin, 'GET', `/api/v1/alerts/${alert.id}`)).json
+  assert.equal(a.model, 'square@1')
+  assert.ok(a.boxes.length >= 1)
+  for (const b of a.boxes) {
+    assert.equal(b.label, 'hat_missing')
+    assert.ok(iou(b, SQUARE) > 0 && b.x >= SQUARE.x - 8 && b.y >= SQUARE.y - 8 && b.x + b.w <= SQUARE.x + SQUARE.w + 8 && b.y + b.h <= SQUARE.y + SQUARE.h + 8,
+      `box ${JSON.stringify(b)} outside the square ${JSON.stringify(SQUARE)}`)
+  }
+  assert.equal(a.snapshot_ids.length, 1)
+  // the dark camera runs the same model and raises nothing; the status shows the model loaded
+  const st = await until(async () => {
+    const s = (await api(srv.base, admin, 'GET', '/api/v1/vision/status')).json
+    const d = s.per_camera?.find((c) => c.camera_id === dkCam)
+    return d && d.detections >= 3 ? s : null
+  }, { timeoutMs: 30000, what: 'the dark camera analysed' })
+  assert.equal(st.custom_models[up.json.id], 'square@1')
+  assert.equal((await api(srv.base, admin, 'GET', `/api/v1/alerts?camera_id=${dkCam}`)).json.total, 0)
+  // an SSD-shaped network uploaded as yolov5 is refused with the shape it has
+  const ssd = path.join(tmpDir, 'ssd.onnx')
+  assert.equal(spawnSync('/usr/bin/python3', [path.join(REPO, 'tests', 'fixtures', 'vision', 'make_tiny_onnx.py'), ssd, '1', 'square-ssd']).status, 0)
+  const wrong = await uploadModel(admin, fs.readFileSync(ssd), cm)
+  assert.equal(wrong.status, 422, wrong.text)
+  assert.equal(wrong.json.error.code, 'output_shape_mismatch')
+  assert.match(wrong.json.error.message, /\[1, 1, 64, 7\]/)
+  const right = await uploadModel(admin, fs.readFileSync(ssd), cm.replace('format = "yolov5"', 'format = "ssd"'))
+  assert.equal(right.status, 201, right.text)
+  assert.equal(right.json.format, 'ssd')
+  assert.equal((await api(srv.base, admin, 'DELETE', `/api/v1/vision/models/${up.json.id}`)).status, 204)
+  assert.equal((await fetch(srv.base + '/healthz')).status, 200)
+})
+
 test('a detector slower than its budget is counted and shown, and live view goes on', async () => {
   // fault injection: every detection takes 1.5 s against a 200 ms budget
   const cfg = path.join(tmpDir, 'slow.toml')
