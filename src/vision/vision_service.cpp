@@ -56,26 +56,7 @@ class VideoFeed final : public FrameFeed {
     video::CodecInfo codec;
     auto gop = video_.latest_gop(camera_id, &codec);
     if (!gop) return gop.error();
-    size_t idx = 0;
-    if ((*gop)[0].wall_ms <= last_wall) {
-      // the keyframe was analysed: a later frame of its GOP when the rate asks for one
-      const TimeMs target = last_wall + static_cast<TimeMs>(1000.0 / rate);
-      idx = gop->size();
-      for (size_t i = 1; i < gop->size(); ++i) {
-        if ((*gop)[i].wall_ms >= target) {
-          idx = i;
-          break;
-        }
-      }
-      if (idx == gop->size()) return std::optional<Frame>{};
-    }
-    auto pic = video::decode_bgr(codec, *gop, idx, max_width_);
-    if (!pic) return pic.error();
-    Frame f;
-    f.bgr = cv::Mat(pic->height, pic->width, CV_8UC3, pic->bgr.data()).clone();
-    f.wall_ms = (*gop)[idx].wall_ms;
-    f.key = idx == 0;
-    return std::optional<Frame>(std::move(f));
+    return pick_frame(codec, *gop, last_wall, rate, max_width_);
   }
 
  private:
@@ -98,6 +79,31 @@ class IngestSink final : public AlertSink {
 };
 
 }  // namespace
+
+Result<std::optional<Frame>> pick_frame(const video::CodecInfo& codec, const std::vector<video::AccessUnit>& gop,
+                                       TimeMs last_wall, double rate, int max_width) {
+  if (gop.empty()) return std::optional<Frame>{};
+  size_t idx = 0;
+  if (gop[0].wall_ms <= last_wall) {
+    // the keyframe was analysed: a later frame of its GOP when the rate asks for one
+    const TimeMs target = last_wall + static_cast<TimeMs>(1000.0 / rate);
+    idx = gop.size();
+    for (size_t i = 1; i < gop.size(); ++i) {
+      if (gop[i].wall_ms >= target) {
+        idx = i;
+        break;
+      }
+    }
+    if (idx == gop.size()) return std::optional<Frame>{};
+  }
+  auto pic = video::decode_bgr(codec, gop, idx, max_width);
+  if (!pic) return pic.error();
+  Frame f;
+  f.bgr = cv::Mat(pic->height, pic->width, CV_8UC3, pic->bgr.data()).clone();
+  f.wall_ms = gop[idx].wall_ms;
+  f.key = idx == 0;
+  return std::optional<Frame>(std::move(f));
+}
 
 std::unique_ptr<FrameFeed> make_video_feed(storage::Database& db, video::VideoService& video, int max_width) {
   return std::make_unique<VideoFeed>(db, video, max_width);

@@ -8,7 +8,7 @@
 //
 // The pipeline (Analyser) does not know where frames come from or where events go: FrameFeed
 // and AlertSink. In the server they are the media core and IngestService; `mingchu vision
-// --server URL` would give it HTTP ones (not written yet).
+// --server URL` gives it HTTP ones (vision/remote.hpp).
 //
 // Budget: the pipeline runs on its own worker threads, never on the streams' pullers or the HTTP
 // threads, so a slow detector costs analysed frames, not live view or recording. A detection that
@@ -40,6 +40,7 @@
 #include "vision/detector.hpp"
 #include "vision/motion.hpp"
 #include "vision/rules.hpp"
+#include "video/media.hpp"
 
 namespace mingchu::storage {
 class Database;
@@ -79,6 +80,12 @@ class AlertSink {
   // done(ok, alert_id) once the event is stored (or refused); may be called on another thread.
   virtual void send(const std::string& unit_id, ingest::AlertEvent ev, std::function<void(bool, std::string)> done) = 0;
 };
+
+// The frame to analyse from a camera's newest GOP after last_wall_ms at the given rate: a new
+// keyframe alone, else the first later frame of the GOP the rate asks for; nullopt when there is
+// nothing new. Both feeds (the media core's, the remote one's) take frames this way.
+Result<std::optional<Frame>> pick_frame(const video::CodecInfo& codec, const std::vector<video::AccessUnit>& gop,
+                                       TimeMs last_wall_ms, double rate, int max_width);
 
 // In the server: frames from the media core, cameras from the database.
 std::unique_ptr<FrameFeed> make_video_feed(storage::Database& db, video::VideoService& video, int max_width);
