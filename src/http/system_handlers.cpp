@@ -105,6 +105,8 @@ std::string summary_of(const std::string& method, const std::string& pattern) {
       {"POST", "/api/v1/vision/models", "Upload a custom model (multipart: ONNX + class-map TOML); refused with the reason when it cannot load"},
       {"GET", "/api/v1/vision/models/{id}", "One detection model with its labels and SHA-256"},
       {"DELETE", "/api/v1/vision/models/{id}", "Delete an uploaded model"},
+      {"GET", "/api/v1/vision/models/{id}/feedback", "A model's precision per day from reviewed alerts (approved / dismissed)"},
+      {"GET", "/api/v1/vision/samples", "Reviewed vision alerts as a YOLO data set (zip: images, labels, classes, manifest with SHA-256)"},
       {"GET", "/api/v1/cameras/{id}/ai", "A camera's AI settings: models, alert types with score, zones and schedule"},
       {"PATCH", "/api/v1/cameras/{id}/ai", "Change a camera's AI settings, merged per alert type"},
       {"GET", "/api/v1/gb/devices", "GB/T 28181 devices that registered: pending (bound to no unit) or bound"},

@@ -9,6 +9,7 @@
 #include "audit/audit_log.hpp"
 #include "files/multipart.hpp"
 #include "http/handler_util.hpp"
+#include "http/vision_samples.hpp"
 #include "registry/registry.hpp"
 #include "storage/database.hpp"
 #include "vision/detector.hpp"
@@ -229,6 +230,7 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
         });
       },
       kAiBodyLimit);
+  add_vision_sample_routes(r, ctx);
 }
 
 }  // namespace mingchu::http

@@ -1,0 +1,11 @@
+// GET /api/v1/vision/samples (reviewed alerts as a YOLO data set, a zip) and
+// GET /api/v1/vision/models/{id}/feedback (precision per day from the reviews); see the .cpp.
+#pragma once
+
+#include "http/api.hpp"
+
+namespace mingchu::http {
+
+void add_vision_sample_routes(Router& r, ApiContext& ctx);
+
+}  // namespace mingchu::http
