@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   vision->require_subcommand(0, 1);
   auto* vision_eval = vision->add_subcommand("eval", "precision, recall and AP@0.5 per class on a YOLO-format data set");
   vision::EvalArgs eval_args;
-  vision_eval->add_option("--model", eval_args.model, "coco-ssdlite, or a model directory")->required();
+  vision_eval->add_option("--model", eval_args.model, "coco-ssdlite, a model directory, or X.onnx with X.toml")->required();
   vision_eval->add_option("--dataset", eval_args.dataset, "DIR with images/, labels/, classes.txt")->required();
   vision_eval->add_flag("--json", eval_args.json, "print JSON");
   vision_eval->add_option("--min-score", eval_args.min_score, "operating score for precision/recall (default 0.5)")

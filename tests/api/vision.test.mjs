@@ -429,6 +429,29 @@ test('a detector slower than its budget is counted and shown, and live view goes
   }
 })
 
+test('mingchu vision eval on an uploaded-style ONNX file with its class map beside it', () => {
+  // one white 80 x 80 square on a whole cell of the tiny model's grid, and a dark frame
+  const set = fs.mkdtempSync(path.join(os.tmpdir(), 'mingchu-onnxset-'))
+  fs.mkdirSync(path.join(set, 'images'))
+  fs.mkdirSync(path.join(set, 'labels'))
+  fs.writeFileSync(path.join(set, 'classes.txt'), 'hat_missing\n')
+  const sq = { x: 160, y: 100, w: 80, h: 80 }
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x283240:s=640x360', '-vf', `drawbox=x=${sq.x}:y=${sq.y}:w=${sq.w}:h=${sq.h}:color=white:t=fill`, '-frames:v', '1', path.join(set, 'images', 'a.jpg')])
+  assert.equal(r.status, 0)
+  assert.equal(spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x283240:s=640x360', '-frames:v', '1', path.join(set, 'images', 'b.jpg')]).status, 0)
+  fs.writeFileSync(path.join(set, 'labels', 'a.txt'), `0 ${(sq.x + sq.w / 2) / 640} ${(sq.y + sq.h / 2) / 360} ${sq.w / 640} ${sq.h / 360}\n`)
+  const onnx = path.join(set, 'square.onnx')
+  assert.equal(spawnSync('/usr/bin/python3', [path.join(REPO, 'tests', 'fixtures', 'vision', 'make_tiny_onnx.py'), onnx, '1', 'square']).status, 0)
+  const noMap = spawnSync(BIN, ['vision', 'eval', '--model', onnx, '--dataset', set], { encoding: 'utf8' })
+  assert.equal(noMap.status, 2)
+  assert.match(noMap.stderr, /class map/)
+  fs.writeFileSync(path.join(set, 'square.toml'), 'name = "square"\n[input]\nwidth = 64\nheight = 64\n[[labels]]\nname = "hat_missing"\nalert_type = "no_hat"\n')
+  const j = spawnSync(BIN, ['vision', 'eval', '--model', onnx, '--dataset', set, '--json'], { encoding: 'utf8' })
+  assert.equal(j.status, 0, j.stderr)
+  const c = JSON.parse(j.stdout).classes.hat_missing
+  assert.deepEqual([c.tp, c.fp, c.fn, c.precision, c.recall, c.ap50], [1, 0, 0, 1, 1, 1])
+})
+
 test('mingchu vision eval: text and JSON on the shipped set, exit 2 on a bad data set', () => {
   const j = spawnSync(BIN, ['vision', 'eval', '--model', 'coco-ssdlite', '--dataset', EVAL, '--json'], { encoding: 'utf8', timeout: 120000 })
   assert.equal(j.status, 0, j.stderr)
