@@ -94,6 +94,10 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
       items.push_back(builtin_model());
       if (ctx.vision_models)
         for (auto& m : ctx.vision_models->list()) items.push_back(std::move(m));
+      for (auto& m : items) {
+        auto& o = m.as_object();
+        o["evaluation"] = latest_evaluation(ctx, std::string(o.at("id").as_string()));
+      }
       const auto total = static_cast<std::int64_t>(items.size());
       return Response::json(200, list_body(std::move(items), total, *pg));
     });
@@ -102,9 +106,17 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
       MC_TRY(id, path_id(req));
-      if (*id == "coco-ssdlite") return Response::json(200, builtin_model());
-      if (!ctx.vision_models) return Response::error(Error::not_found("model"));
-      return respond(ctx.vision_models->get(*id));
+      json::object m;
+      if (*id == "coco-ssdlite") {
+        m = builtin_model();
+      } else {
+        if (!ctx.vision_models) return Response::error(Error::not_found("model"));
+        auto got = ctx.vision_models->get(*id);
+        if (!got) return Response::error(got.error());
+        m = std::move(*got);
+      }
+      m["evaluation"] = latest_evaluation(ctx, *id);
+      return Response::json(200, m);
     });
   });
   r.add("DELETE", "/api/v1/vision/models/{id}", [&ctx](Request& req) {

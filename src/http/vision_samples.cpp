@@ -21,11 +21,13 @@
 #include "http/vision_samples.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "auth/principal.hpp"
+#include "core/ids.hpp"
 #include "core/time.hpp"
 #include "crypto/sm3.hpp"
 #include "files/file_catalog.hpp"
@@ -343,7 +345,85 @@ class SamplesZip final : public BodySource {
 
 }  // namespace
 
+json::value latest_evaluation(ApiContext& ctx, const std::string& model_id) {
+  storage::Conn c = ctx.db->acquire();
+  auto rows = c->query(
+      "SELECT id, dataset, report, created_at FROM vision_evaluations WHERE model_id = $1 "
+      "ORDER BY created_at DESC, id DESC LIMIT 1",
+      {model_id});
+  if (rows.empty()) return nullptr;
+  auto report = parse_value(rows[0].text(2));
+  return json::object{{"id", rows[0].text(0)},
+                      {"dataset", rows[0].text(1)},
+                      {"classes", report && report->is_object() && report->as_object().contains("classes")
+                                      ? report->as_object().at("classes")
+                                      : json::value(json::object())},
+                      {"created_at", format_rfc3339(rows[0].integer(3), ctx.options.utc_offset_minutes)}};
+}
+
+namespace {
+
+// {dataset, report: {classes: {name: {precision, recall, ap50, tp, fp, fn}}}} as
+// `mingchu vision eval --json` prints the report
+Result<std::pair<std::string, json::object>> read_evaluation(const json::object& body) {
+  const auto* ds = body.if_contains("dataset");
+  if (!ds || !ds->is_string() || ds->as_string().empty() || ds->as_string().size() > 200)
+    return Error::invalid("dataset", "invalid_dataset", "dataset names the evaluation set (1 to 200 bytes)");
+  for (const auto& [k, v] : body)
+    if (k != "dataset" && k != "report")
+      return Error::invalid(std::string(k), "unknown_field", "unknown field '" + std::string(k) + "'");
+  const auto* rep = body.if_contains("report");
+  if (!rep || !rep->is_object()) return Error::invalid("report", "invalid_report", "report is the eval command's JSON");
+  const auto* classes = rep->as_object().if_contains("classes");
+  if (!classes || !classes->is_object() || classes->as_object().empty() || classes->as_object().size() > 1000)
+    return Error::invalid("report.classes", "invalid_report", "report.classes holds 1 to 1000 classes");
+  json::object clean;
+  for (const auto& [name, fig] : classes->as_object()) {
+    const std::string f = "report.classes." + std::string(name);
+    if (name.empty() || name.size() > 64) return Error::invalid("report.classes", "invalid_report", "class names are 1 to 64 bytes");
+    if (!fig.is_object()) return Error::invalid(f, "invalid_report", f + " must be an object");
+    json::object c;
+    for (const char* k : {"precision", "recall", "ap50"}) {
+      const auto* v = fig.as_object().if_contains(k);
+      if (!v || !v->is_number() || !(v->to_number<double>() >= 0 && v->to_number<double>() <= 1))
+        return Error::invalid(f + "." + k, "invalid_report", f + "." + k + " is a number 0 to 1");
+      c[k] = v->to_number<double>();
+    }
+    for (const char* k : {"tp", "fp", "fn"}) {
+      const auto* v = fig.as_object().if_contains(k);
+      if (!v || !v->is_number() || !(v->to_number<double>() >= 0 && v->to_number<double>() <= 1e9) ||
+          v->to_number<double>() != std::floor(v->to_number<double>()))
+        return Error::invalid(f + "." + k, "invalid_report", f + "." + k + " is a count");
+      c[k] = static_cast<std::int64_t>(v->to_number<double>());
+    }
+    clean[name] = std::move(c);
+  }
+  return std::pair{std::string(ds->as_string()), json::object{{"classes", std::move(clean)}}};
+}
+
+}  // namespace
+
 void add_vision_sample_routes(Router& r, ApiContext& ctx) {
+  r.add(
+      "POST", "/api/v1/vision/models/{id}/evaluations",
+      [&ctx](Request& req) {
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+          MC_TRY(id, path_id(req));
+          if (*id != "coco-ssdlite" && (!ctx.vision_models || !ctx.vision_models->get(*id)))
+            return Response::error(Error::not_found("model"));
+          MC_TRY(body, read_json(req));
+          MC_TRY(ev, read_evaluation(*body));
+          const std::string eid = new_id("mev");
+          storage::Conn c = ctx.db->acquire();
+          c->exec("INSERT INTO vision_evaluations (id, model_id, dataset, report, created_by, created_at) "
+                  "VALUES ($1, $2, $3, $4, $5, $6)",
+                  {eid, *id, ev->first, json::serialize(ev->second), who->user_id, ctx.clock->now_ms()});
+          return Response::json(201, latest_evaluation(ctx, *id).as_object());
+        });
+      },
+      256 * 1024);
+
   r.add("GET", "/api/v1/vision/samples", [&ctx](Request& req) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate_role(ctx, req, auth::Role::kRegulator));

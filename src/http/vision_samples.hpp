@@ -7,5 +7,7 @@
 namespace mingchu::http {
 
 void add_vision_sample_routes(Router& r, ApiContext& ctx);
+// The newest evaluator report posted for a model ({id, dataset, classes, created_at}) or null.
+json::value latest_evaluation(ApiContext& ctx, const std::string& model_id);
 
 }  // namespace mingchu::http

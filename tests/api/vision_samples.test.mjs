@@ -216,3 +216,36 @@ test('feedback: a model\'s precision per day from the reviews, scoped', async ()
   assert.equal((await call(merchant, 'GET', '/api/v1/vision/models/coco-ssdlite/feedback')).status, 403)
   assert.equal((await fetch(srv.base + '/healthz')).status, 200)
 })
+
+test('evaluator figures: posted per model, shown with the model; bad reports refused naming the field', async () => {
+  const report = { classes: { cat: { precision: 1, recall: 1, ap50: 1, tp: 6, fp: 0, fn: 0 }, cup: { precision: 1, recall: 0.571, ap50: 0.837, tp: 4, fp: 0, fn: 3 } } }
+  const ok = await call(admin, 'POST', '/api/v1/vision/models/coco-ssdlite/evaluations', { dataset: 'tests/fixtures/vision/eval', report })
+  assert.equal(ok.status, 201, ok.text)
+  assert.deepEqual(ok.json.classes.cup, report.classes.cup)
+  const one = await call(regA, 'GET', '/api/v1/vision/models/coco-ssdlite')
+  assert.equal(one.json.evaluation.dataset, 'tests/fixtures/vision/eval')
+  assert.equal(one.json.evaluation.classes.cat.tp, 6)
+  const list = (await call(admin, 'GET', '/api/v1/vision/models')).json.items
+  assert.equal(list.find((m) => m.id === ids.model).evaluation, null)
+  const custom = await call(admin, 'POST', `/api/v1/vision/models/${ids.model}/evaluations`, { dataset: 'squares', report: { classes: { hat_missing: { precision: 0.5, recall: 1, ap50: 0.5, tp: 1, fp: 1, fn: 0 } } } })
+  assert.equal(custom.status, 201, custom.text)
+  assert.equal((await call(admin, 'GET', '/api/v1/vision/models')).json.items.find((m) => m.id === ids.model).evaluation.classes.hat_missing.fp, 1)
+  const bad = [
+    [{ report }, 'dataset'],
+    [{ dataset: 'x' }, 'report'],
+    [{ dataset: 'x', report: { classes: {} } }, 'report.classes'],
+    [{ dataset: 'x', report: { classes: { cat: { ...report.classes.cat, precision: 1.5 } } } }, 'report.classes.cat.precision'],
+    [{ dataset: 'x', report: { classes: { cat: { ...report.classes.cat, tp: -1 } } } }, 'report.classes.cat.tp'],
+    [{ dataset: 'x', report: { classes: { cat: { ...report.classes.cat, fn: 0.5 } } } }, 'report.classes.cat.fn'],
+    [{ dataset: 'x', report, evil: 1 }, 'evil'],
+  ]
+  for (const [body, field] of bad) {
+    const r = await call(admin, 'POST', '/api/v1/vision/models/coco-ssdlite/evaluations', body)
+    assert.equal(r.status, 422, r.text)
+    assert.equal(r.json.error.field, field, r.text)
+  }
+  assert.equal((await call(admin, 'POST', '/api/v1/vision/models/mdl_nope/evaluations', { dataset: 'x', report })).status, 404)
+  assert.equal((await call(regA, 'POST', '/api/v1/vision/models/coco-ssdlite/evaluations', { dataset: 'x', report })).status, 403)
+  const big = await api(srv.base, admin, 'POST', '/api/v1/vision/models/coco-ssdlite/evaluations', { dataset: 'x', report, pad: 'p'.repeat(300 * 1024) })
+  assert.equal(big.status, 413, big.text)
+})
