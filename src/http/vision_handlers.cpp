@@ -243,6 +243,7 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
       },
       kAiBodyLimit);
   add_vision_sample_routes(r, ctx);
+  add_roster_routes(r, ctx);
 }
 
 }  // namespace mingchu::http

@@ -7,6 +7,8 @@
 namespace mingchu::http {
 
 void add_vision_sample_routes(Router& r, ApiContext& ctx);
+// GET/PUT /api/v1/units/{id}/roster (roster_handlers.cpp): the staff on shift, for `stranger`.
+void add_roster_routes(Router& r, ApiContext& ctx);
 // The newest evaluator report posted for a model ({id, dataset, classes, created_at}) or null.
 json::value latest_evaluation(ApiContext& ctx, const std::string& model_id);
 

@@ -252,3 +252,72 @@ TEST(VisionCustom, AnalyserRunsTheCamerasModelsAndNamesTheModelInTheAlert) {
 
 }  // namespace
 }  // namespace mingchu::vision
+
+namespace mingchu::vision {
+namespace {
+
+Detection person(float x) {
+  Detection d;
+  d.label = "person";
+  d.score = 0.9f;
+  d.box = {x, 100, 60, 180};
+  return d;
+}
+
+TEST(VisionRoster, OnShiftCountsDistinctStaffAndWrapsPastMidnight) {
+  auto r = parse_roster(*parse_value(R"([
+    {"days": [1, 2, 3, 4, 5], "from": "06:00", "to": "14:00", "staff_ids": ["a", "b"]},
+    {"days": [1, 2, 3, 4, 5], "from": "10:00", "to": "20:00", "staff_ids": ["b", "c"]},
+    {"days": [5], "from": "22:00", "to": "02:00", "staff_ids": ["d"]}])"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->on_shift(1, 5 * 60), 0);
+  EXPECT_EQ(r->on_shift(1, 7 * 60), 2);
+  EXPECT_EQ(r->on_shift(1, 11 * 60), 3);  // a, b, c (b once)
+  EXPECT_EQ(r->on_shift(1, 14 * 60), 2);  // the first shift ends at 14:00
+  EXPECT_EQ(r->on_shift(6, 11 * 60), 0);  // Saturday
+  EXPECT_EQ(r->on_shift(5, 23 * 60), 1);  // Friday night
+  EXPECT_EQ(r->on_shift(6, 60), 1);       // ... into Saturday
+  EXPECT_EQ(r->on_shift(5, 60), 0);       // Friday 01:00 belongs to Thursday's night: none
+  EXPECT_EQ(roster_to_json(*r)[2].as_object().at("from").as_string(), "22:00");
+  const char* bad[][2] = {
+      {R"({"days": [1]})", "shifts"},
+      {R"([{"days": [], "from": "06:00", "to": "07:00", "staff_ids": []}])", "shifts[0].days"},
+      {R"([{"days": [8], "from": "06:00", "to": "07:00", "staff_ids": []}])", "shifts[0].days"},
+      {R"([{"days": [1, 1], "from": "06:00", "to": "07:00", "staff_ids": []}])", "shifts[0].days"},
+      {R"([{"days": [1], "from": "06:00", "to": "06:00", "staff_ids": []}])", "shifts[0].from"},
+      {R"([{"days": [1], "from": "25:00", "to": "06:00", "staff_ids": []}])", "shifts[0].from"},
+      {R"([{"days": [1], "from": "06:00", "to": "07:00", "staff_ids": [3]}])", "shifts[0].staff_ids"},
+      {R"([{"days": [1], "from": "06:00", "to": "07:00", "staff_ids": [], "x": 1}])", "shifts[0].x"},
+  };
+  for (const auto& [text, field] : bad) {
+    auto b = parse_roster(*parse_value(text));
+    ASSERT_FALSE(b) << text;
+    EXPECT_EQ(b.error().field, field) << text;
+  }
+}
+
+TEST(VisionRoster, StrangerFiresOnMorePeopleThanStaffOnShiftInsteadOfTheSchedule) {
+  CameraAi cfg = default_camera_ai();
+  cfg.types["stranger"].k = 1;
+  cfg.types["stranger"].n = 1;
+  cfg.types["stranger"].cooldown_s = 0;
+  RuleState st;
+  const std::vector<Detection> two = {person(10), person(200)};
+  const int noon = 12 * 60;
+  // without a roster: the schedule (22:00-06:00) says no at noon
+  EXPECT_TRUE(apply_rules(cfg, two, {640, 360}, 1000, noon, st).empty());
+  // two people, two on shift: nothing; one on shift: stranger with both boxes
+  cfg.people_allowed = 2;
+  EXPECT_TRUE(apply_rules(cfg, two, {640, 360}, 2000, noon, st).empty());
+  cfg.people_allowed = 1;
+  auto f = apply_rules(cfg, two, {640, 360}, 3000, noon, st);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].type, "stranger");
+  EXPECT_EQ(f[0].boxes.size(), 2u);
+  // nobody on shift at night: one person is enough
+  cfg.people_allowed = 0;
+  EXPECT_EQ(apply_rules(cfg, {person(10)}, {640, 360}, 4000, 23 * 60, st).size(), 1u);
+}
+
+}  // namespace
+}  // namespace mingchu::vision

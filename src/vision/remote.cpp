@@ -263,6 +263,25 @@ class RemoteFeed final : public FrameFeed {
       const auto total = body->contains("total") && body->at("total").is_int64() ? body->at("total").as_int64() : 0;
       if (items.empty() || static_cast<std::int64_t>(page) * 200 >= total) break;
     }
+    // the units' rosters (stranger)
+    std::map<std::string, std::optional<Roster>> rosters;
+    for (auto& t : out) {
+      if (t.unit_id.empty()) continue;
+      auto it = rosters.find(t.unit_id);
+      if (it == rosters.end()) {
+        std::optional<Roster> roster;
+        auto rr = remote_request(o_, "GET", "/api/v1/units/" + t.unit_id + "/roster");
+        if (rr && rr->status == 200) {
+          auto ro = parse_object(rr->body);
+          if (ro && ro->contains("shifts")) {
+            auto parsed = parse_roster(ro->at("shifts"));
+            if (parsed && !parsed->shifts.empty()) roster = std::move(*parsed);
+          }
+        }
+        it = rosters.emplace(t.unit_id, std::move(roster)).first;
+      }
+      t.roster = it->second;
+    }
     // pullers of cameras no longer analysed stop
     std::set<std::string> keep;
     for (const auto& t : out) keep.insert(t.id);

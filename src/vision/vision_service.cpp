@@ -49,6 +49,21 @@ class VideoFeed final : public FrameFeed {
       }
       out.push_back(std::move(t));
     }
+    std::map<std::string, std::optional<Roster>> rosters;
+    for (auto& t : out) {
+      auto it = rosters.find(t.unit_id);
+      if (it == rosters.end()) {
+        std::optional<Roster> r;
+        auto rows = c->query("SELECT shifts FROM unit_rosters WHERE unit_id = $1", {t.unit_id});
+        if (!rows.empty()) {
+          auto v = parse_value(rows[0].text(0));
+          auto parsed = v ? parse_roster(*v) : Result<Roster>(v.error());
+          if (parsed) r = std::move(*parsed);
+        }
+        it = rosters.emplace(t.unit_id, std::move(r)).first;
+      }
+      t.roster = it->second;
+    }
     return out;
   }
 
@@ -132,6 +147,7 @@ CameraAi custom_model_rules(const CameraAi& cam, const std::vector<std::pair<std
       }
       t.labels.clear();
       t.held_by_person = false;
+      t.against_roster = false;
       it = out.types.emplace(type, std::move(t)).first;
     }
     it->second.labels.push_back(label);
@@ -163,6 +179,9 @@ Analyser::Outcome Analyser::analyse(const CameraTarget& cam, const Frame& f) {
   }
   const TimeMs minute = f.wall_ms / 60000 + cfg_.utc_offset_minutes;
   const int local_minute = static_cast<int>(((minute % 1440) + 1440) % 1440);
+  // ISO weekday of the local day (1970-01-01 was a Thursday)
+  const TimeMs day = (minute >= 0 ? minute : minute - 1439) / 1440;
+  const int weekday = static_cast<int>(((day + 3) % 7 + 7) % 7) + 1;
   std::vector<unsigned char> jpeg;
   for (const auto& model_id : cam.ai.models) {
     Detector* det = detectors_(model_id);
@@ -173,7 +192,9 @@ Analyser::Outcome Analyser::analyse(const CameraTarget& cam, const Frame& f) {
     ModelState& ms = st.models[model_id];
     const auto raises = det->raises();
     const bool custom = !raises.empty();
-    const CameraAi rules = custom ? custom_model_rules(cam.ai, raises) : cam.ai;
+    CameraAi rules = custom ? custom_model_rules(cam.ai, raises) : cam.ai;
+    if (!custom && cam.roster && !cam.roster->shifts.empty())
+      rules.people_allowed = cam.roster->on_shift(weekday, local_minute);
     if (run) {
       float floor = custom ? 0.0f : 0.3f;
       for (const auto& [code, t] : rules.types)

@@ -57,6 +57,7 @@ namespace mingchu::vision {
 struct CameraTarget {
   std::string id, unit_id;
   CameraAi ai;
+  std::optional<Roster> roster;  // the unit's staff roster, when it has one (stranger)
 };
 
 struct Frame {

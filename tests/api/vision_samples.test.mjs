@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { startServer, api, login, multipart, uscc, REPO, ADMIN } from './lib.mjs'
+import { startServer, api, login, multipart, uscc, idNumber, REPO, ADMIN } from './lib.mjs'
 
 const EVAL = path.join(REPO, 'tests', 'fixtures', 'vision', 'eval')
 const CAT_JPEG = fs.readFileSync(path.join(EVAL, 'images', '022.jpg'))  // 640 x 360
@@ -248,4 +248,54 @@ test('evaluator figures: posted per model, shown with the model; bad reports ref
   assert.equal((await call(regA, 'POST', '/api/v1/vision/models/coco-ssdlite/evaluations', { dataset: 'x', report })).status, 403)
   const big = await api(srv.base, admin, 'POST', '/api/v1/vision/models/coco-ssdlite/evaluations', { dataset: 'x', report, pad: 'p'.repeat(300 * 1024) })
   assert.equal(big.status, 413, big.text)
+})
+
+test('a unit\'s staff roster: read, replaced, checked field by field, scoped', async () => {
+  let k = 10
+  const staff = async (unit_id, name) => {
+    const r = await call(admin, 'POST', '/api/v1/staff', { unit_id, name, id_number: idNumber(++k), phone: '13812345678' })
+    assert.equal(r.status, 201, r.text)
+    return r.json.id
+  }
+  const a1 = await staff(ids.unitA, '张三')
+  const a2 = await staff(ids.unitA, '李四')
+  const b1 = await staff(ids.unitB, '王五')
+  const empty = await call(merchant, 'GET', `/api/v1/units/${ids.unitA}/roster`)
+  assert.equal(empty.status, 200, empty.text)
+  assert.deepEqual(empty.json.shifts, [])
+  const shifts = [
+    { days: [1, 2, 3, 4, 5], from: '06:00', to: '14:00', staff_ids: [a1, a2] },
+    { days: [6, 7], from: '22:00', to: '02:00', staff_ids: [a2] },
+  ]
+  const put = await call(merchant, 'PUT', `/api/v1/units/${ids.unitA}/roster`, { shifts })
+  assert.equal(put.status, 200, put.text)
+  assert.deepEqual(put.json.shifts, shifts)
+  assert.deepEqual((await call(regA, 'GET', `/api/v1/units/${ids.unitA}/roster`)).json.shifts, shifts)
+  const bad = [
+    [{ shifts: [{ ...shifts[0], staff_ids: [b1] }] }, 'shifts[0].staff_ids', 'another unit\'s staff'],
+    [{ shifts: [{ ...shifts[0], days: [0] }] }, 'shifts[0].days', 'day 0'],
+    [{ shifts: [{ ...shifts[0], from: '6am' }] }, 'shifts[0].from', 'a bad time'],
+    [{ shifts: [{ ...shifts[0], evil: true }] }, 'shifts[0].evil', 'an unknown field'],
+    [{ shifts: 'all day' }, 'shifts', 'not an array'],
+    [{ shifts: Array(51).fill(shifts[0]) }, 'shifts', 'too many shifts'],
+    [{}, 'shifts', 'missing'],
+    [{ shifts, more: 1 }, 'more', 'an unknown top field'],
+  ]
+  for (const [body, field, what] of bad) {
+    const r = await call(admin, 'PUT', `/api/v1/units/${ids.unitA}/roster`, body)
+    assert.equal(r.status, 422, `${what}: ${r.text}`)
+    assert.equal(r.json.error.field, field, `${what}: ${r.text}`)
+  }
+  // nothing was lost by the refusals
+  assert.deepEqual((await call(admin, 'GET', `/api/v1/units/${ids.unitA}/roster`)).json.shifts, shifts)
+  // out of scope: 404 (another district's regulator, another unit's merchant), not found: 404
+  assert.equal((await call(regA, 'GET', `/api/v1/units/${ids.unitB}/roster`)).status, 404)
+  assert.equal((await call(merchant, 'PUT', `/api/v1/units/${ids.unitB}/roster`, { shifts: [] })).status, 404)
+  assert.equal((await call(admin, 'GET', '/api/v1/units/unit_nope/roster')).status, 404)
+  assert.equal((await call(null, 'GET', `/api/v1/units/${ids.unitA}/roster`)).status, 401)
+  const big = await api(srv.base, admin, 'PUT', `/api/v1/units/${ids.unitA}/roster`, { shifts: [], pad: 'x'.repeat(300 * 1024) })
+  assert.equal(big.status, 413)
+  const audit = await call(admin, 'GET', '/api/v1/audit?action=unit.roster.update')
+  assert.equal(audit.status, 200, audit.text)
+  assert.ok(audit.json.items.some((e) => e.action === 'unit.roster.update'), audit.text.slice(0, 300))
 })
