@@ -12,7 +12,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { startServer, api, login, multipart, uscc, REPO, BIN, ADMIN } from './lib.mjs'
+import { startServer, api, login, multipart, uscc, idNumber, REPO, BIN, ADMIN } from './lib.mjs'
 import { startCamera, until, sm3 } from './video_lib.mjs'
 
 const EVAL = path.join(REPO, 'tests', 'fixtures', 'vision', 'eval')
@@ -378,6 +378,48 @@ test('an uploaded YOLOv5 model assigned to a camera raises its class map\'s aler
   assert.equal(right.json.format, 'ssd')
   assert.equal((await api(srv.base, admin, 'DELETE', `/api/v1/vision/models/${up.json.id}`)).status, 204)
   assert.equal((await fetch(srv.base + '/healthz')).status, 200)
+})
+
+test('stranger with the roster: one person where nobody is on shift is a stranger, where one is on shift it is not', async () => {
+  // scikit-image's astronaut pasted on a wall (frame 016 of the evaluation set): one person
+  const dir = path.join(tmpDir, 'person')
+  fs.mkdirSync(dir, { recursive: true })
+  for (let i = 0; i < 3; i++) fs.copyFileSync(path.join(EVAL, 'images', '016.jpg'), path.join(dir, String(i).padStart(3, '0') + '.jpg'))
+  const cam = await startCamera({ images: dir })
+  cameras.push(cam)
+  const call = (m, p, b) => api(srv.base, admin, m, p, b)
+  const file = (await call('GET', `/api/v1/units/${unitId}`)).json.licence_image_ids[0]
+  const unitOf = async (n, name) => {
+    const u = await call('POST', '/api/v1/units', { name, jurisdiction_id: (await call('GET', `/api/v1/units/${unitId}`)).json.jurisdiction_id, store_type: 'school_canteen', licence_number: `JY1320602001234${n}`, uscc: uscc(n), licence_image_ids: [file] })
+    assert.equal(u.status, 201, u.text)
+    return u.json.id
+  }
+  const nobody = await unitOf(5, '无人值班食堂')
+  const staffed = await unitOf(6, '有人值班食堂')
+  const cook = await call('POST', '/api/v1/staff', { unit_id: staffed, name: '王师傅', id_number: idNumber(61), phone: '13812345678' })
+  assert.equal(cook.status, 201, cook.text)
+  const allDay = (staff_ids) => ({ shifts: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00', staff_ids }] })
+  assert.equal((await call('PUT', `/api/v1/units/${nobody}/roster`, allDay([]))).status, 200)
+  assert.equal((await call('PUT', `/api/v1/units/${staffed}/roster`, allDay([cook.json.id]))).status, 200)
+  const mk = async (unit) => {
+    const c = await call('POST', '/api/v1/cameras', { unit_id: unit, name: '后厨', area: 'cooking', record: 'off', stream_url: cam.url('/images') })
+    assert.equal(c.status, 201, c.text)
+    return c.json.id
+  }
+  const camNobody = await mk(nobody)
+  const camStaffed = await mk(staffed)
+  const alert = await until(async () => (await call('GET', `/api/v1/alerts?camera_id=${camNobody}`)).json.items[0],
+    { timeoutMs: 60000, everyMs: 500, what: 'the stranger alert' })
+  assert.equal(alert.type, 'stranger')
+  const a = (await call('GET', `/api/v1/alerts/${alert.id}`)).json
+  assert.ok(a.boxes.some((b) => b.label === 'person'), JSON.stringify(a.boxes))
+  // the staffed kitchen's camera saw the same person for as many frames: no alert
+  await until(async () => {
+    const s = (await call('GET', '/api/v1/vision/status')).json
+    const c = s.per_camera?.find((x) => x.camera_id === camStaffed)
+    return c && c.frames >= 8 ? c : null
+  }, { timeoutMs: 30000, what: '8 frames of the staffed camera' })
+  assert.equal((await call('GET', `/api/v1/alerts?camera_id=${camStaffed}`)).json.total, 0)
 })
 
 test('a detector slower than its budget is counted and shown, and live view goes on', async () => {
