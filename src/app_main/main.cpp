@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   vision->add_option("--api-key", remote_args.remote.api_key, "its API key (ingest, read, write), or MINGCHU_API_KEY");
   vision->add_option("--workers", remote_args.vision.workers, "pipeline threads (1)")->check(CLI::Range(1, 64));
   vision->add_option("--model-dir", remote_args.vision.model_dir, "where the shipped model is");
+  vision->add_option("--cache-dir", remote_args.remote.cache_dir, "where fetched custom models are kept");
   vision->add_option("--max-width", remote_args.remote.max_width, "frames scaled to this width (640)")
       ->check(CLI::Range(160, 3840));
   vision->add_option("--budget-ms", remote_args.vision.budget_ms, "detector time budget per frame (1000)")

@@ -107,6 +107,8 @@ std::string summary_of(const std::string& method, const std::string& pattern) {
       {"DELETE", "/api/v1/vision/models/{id}", "Delete an uploaded model"},
       {"GET", "/api/v1/vision/models/{id}/feedback", "A model's precision per day from reviewed alerts (approved / dismissed)"},
       {"POST", "/api/v1/vision/models/{id}/evaluations", "Record a model's evaluator figures (the JSON of `mingchu vision eval --json`)"},
+      {"GET", "/api/v1/vision/models/{id}/file", "An uploaded model's ONNX file (for remote vision nodes)"},
+      {"GET", "/api/v1/vision/models/{id}/classmap", "An uploaded model's class map (TOML)"},
       {"GET", "/api/v1/units/{id}/roster", "A unit's staff roster: shifts (weekdays, local times) and the staff on them"},
       {"PUT", "/api/v1/units/{id}/roster", "Replace a unit's staff roster (stranger alerts count people against it)"},
       {"GET", "/api/v1/vision/samples", "Reviewed vision alerts as a YOLO data set (zip: images, labels, classes, manifest with SHA-256)"},

@@ -242,6 +242,38 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
         });
       },
       kAiBodyLimit);
+  // the file and class map of an uploaded model, for `mingchu vision --server` nodes
+  r.add("GET", "/api/v1/vision/models/{id}/file", [&ctx](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kRegulator));
+      MC_TRY(id, path_id(req));
+      if (!ctx.vision_models) return Response::error(Error::not_found("model"));
+      MC_TRY(m, ctx.vision_models->load(*id));
+      std::ifstream in(m->path, std::ios::binary);
+      if (!in) return Response::error(Error::unavailable("the model file is missing"));
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      Response resp;
+      resp.content_type = "application/octet-stream";
+      resp.body = ss.str();
+      resp.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + m->name + "-" +
+                                                           std::to_string(m->version) + ".onnx\"");
+      resp.headers.emplace_back("X-Content-SHA256", m->sha256);
+      return resp;
+    });
+  });
+  r.add("GET", "/api/v1/vision/models/{id}/classmap", [&ctx](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kRegulator));
+      MC_TRY(id, path_id(req));
+      if (!ctx.vision_models) return Response::error(Error::not_found("model"));
+      MC_TRY(m, ctx.vision_models->load(*id));
+      Response resp;
+      resp.content_type = "application/toml; charset=utf-8";
+      resp.body = m->classmap_toml;
+      return resp;
+    });
+  });
   add_vision_sample_routes(r, ctx);
   add_roster_routes(r, ctx);
 }

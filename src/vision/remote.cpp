@@ -7,6 +7,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -16,6 +18,8 @@
 #include "core/log.hpp"
 #include "core/time.hpp"
 #include "crypto/base64.hpp"
+#include "crypto/sm3.hpp"
+#include "vision/onnx_detector.hpp"
 #include "video/source.hpp"
 
 namespace mingchu::vision {
@@ -351,6 +355,51 @@ class RemoteSink final : public AlertSink {
 
 }  // namespace
 
+ModelLoader make_remote_model_loader(RemoteOptions o, std::filesystem::path cache_dir) {
+  return [o = std::move(o), dir = std::move(cache_dir)](const std::string& id) -> Result<std::unique_ptr<Detector>> {
+    auto meta = remote_request(o, "GET", "/api/v1/vision/models/" + id);
+    if (!meta) return meta.error();
+    if (meta->status != 200) return http_error("GET /api/v1/vision/models/" + id, *meta);
+    auto m = parse_object(meta->body);
+    if (!m || !m->contains("sha256") || !m->at("sha256").is_string() || !m->contains("name") ||
+        !m->at("name").is_string() || !m->contains("version"))
+      return Error::unavailable("the server's answer for model " + id + " is not a model");
+    const std::string sha(m->at("sha256").as_string());
+    const std::string name(m->at("name").as_string());
+    const std::string version =
+        m->at("version").is_int64() ? std::to_string(m->at("version").as_int64()) : json::serialize(m->at("version"));
+    if (sha.size() != 64 || !std::all_of(sha.begin(), sha.end(), [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        }))
+      return Error::unavailable("model " + id + ": no SHA-256");
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    const std::filesystem::path file = dir / (sha + ".onnx");
+    if (!std::filesystem::exists(file, ec)) {
+      // content-addressed: a file is fetched once and checked against the server's digest
+      auto body = remote_request(o, "GET", "/api/v1/vision/models/" + id + "/file");
+      if (!body) return body.error();
+      if (body->status != 200) return http_error("GET /api/v1/vision/models/" + id + "/file", *body);
+      if (crypto::sha256_hex(body->body) != sha)
+        return Error::unavailable("model " + id + ": the file does not match its SHA-256");
+      const std::filesystem::path tmp = dir / (sha + ".onnx.tmp" + std::to_string(now_ms()));
+      {
+        std::ofstream out(tmp, std::ios::binary);
+        out.write(body->body.data(), static_cast<std::streamsize>(body->body.size()));
+        if (!out) return Error::unavailable("cannot write " + tmp.string());
+      }
+      std::filesystem::rename(tmp, file, ec);
+      if (ec) return Error::unavailable("cannot write " + file.string());
+    }
+    auto toml = remote_request(o, "GET", "/api/v1/vision/models/" + id + "/classmap");
+    if (!toml) return toml.error();
+    if (toml->status != 200) return http_error("GET /api/v1/vision/models/" + id + "/classmap", *toml);
+    auto cm = parse_classmap(toml->body, [](const std::string&) { return true; });
+    if (!cm) return cm.error();
+    return load_onnx_detector(file, *cm, id, name, version, sha);
+  };
+}
+
 std::unique_ptr<FrameFeed> make_remote_feed(RemoteOptions o) { return std::make_unique<RemoteFeed>(std::move(o)); }
 std::unique_ptr<AlertSink> make_remote_sink(RemoteOptions o) { return std::make_unique<RemoteSink>(std::move(o)); }
 
@@ -390,7 +439,11 @@ int remote_command(RemoteArgs a) {
   Metrics metrics;
   a.vision.enabled = true;
   a.vision.max_width = a.remote.max_width;
-  VisionService svc(clock, metrics, a.vision, make_remote_feed(a.remote), make_remote_sink(a.remote));
+  const std::filesystem::path cache =
+      !a.remote.cache_dir.empty() ? a.remote.cache_dir
+                                  : (a.vision.model_dir.empty() ? default_model_dir() : a.vision.model_dir) / "remote";
+  VisionService svc(clock, metrics, a.vision, make_remote_feed(a.remote), make_remote_sink(a.remote),
+                    make_remote_model_loader(a.remote, cache));
   svc.start();
   if (!svc.status().at("running").as_bool()) {
     std::cerr << "mingchu vision: no detector (see the log)\n";

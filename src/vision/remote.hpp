@@ -11,12 +11,14 @@
 //   - events: POST /api/v1/ingest/alerts (the frame as snapshot_base64, the boxes, the model),
 //     the same path as AI boxes; event ids are the in-server ones, so a retry is idempotent.
 // The API key needs the permissions ingest, read and write (write: opening live streams) and a
-// scope covering the cameras. Custom (uploaded) models: not run remotely yet (the shipped model).
+// scope covering the cameras. Uploaded models assigned to the cameras are fetched from the server
+// (file and class map) and run as in the server.
 //
 // Threads: the feed's pullers are its own; cameras()/next_frame() from the pipeline's workers;
 // the sink posts on the calling worker (bounded by a 10 s timeout).
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -30,6 +32,7 @@ struct RemoteOptions {
   std::string api_key;  // X-Api-Key
   int max_width = 640;
   int timeout_ms = 10000;
+  std::filesystem::path cache_dir;  // uploaded models fetched; empty: <model dir>/remote
 };
 
 // The platform's answer to a request: status and body (transport failures are errors).
@@ -41,6 +44,9 @@ Result<RemoteReply> remote_request(const RemoteOptions& o, const std::string& me
                                    const std::string& json_body = {});
 
 std::unique_ptr<FrameFeed> make_remote_feed(RemoteOptions o);
+// Uploaded models from the server (GET /api/v1/vision/models/{id}, .../file, .../classmap), kept
+// content-addressed in cache_dir (<sha256>.onnx, fetched once, checked against the digest).
+ModelLoader make_remote_model_loader(RemoteOptions o, std::filesystem::path cache_dir);
 std::unique_ptr<AlertSink> make_remote_sink(RemoteOptions o);
 
 // The ingest API's JSON for an event (what IngestService::submit takes in-process).

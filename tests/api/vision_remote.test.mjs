@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { startServer, api, login, multipart, uscc, REPO, BIN, ADMIN } from './lib.mjs'
 import { startCamera, until } from './video_lib.mjs'
 
@@ -116,4 +117,50 @@ test('mingchu vision --server: the cat on the RTSP camera raises the same animal
   const code = await new Promise((resolve) => { remote.on('exit', (c) => resolve(c)); remote.kill('SIGTERM') })
   assert.equal(code, 0, remoteLog.slice(-2000))
   assert.equal((await fetch(srv.base + '/healthz')).status, 200)
+})
+
+test('remotely, an uploaded model assigned to a camera is fetched (file, class map, SHA-256) and raises its alert', async () => {
+  // a dark frame with a white square on whole cells of the tiny model's grid (see vision.test.mjs)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mingchu-remote-square-'))
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x283240:s=640x360', '-vf', 'drawbox=x=160:y=100:w=160:h=160:color=white:t=fill', '-frames:v', '1', path.join(dir, '000.jpg')])
+  assert.equal(r.status, 0)
+  fs.copyFileSync(path.join(dir, '000.jpg'), path.join(dir, '001.jpg'))
+  const sqCamera = await startCamera({ images: dir })
+  try {
+    const onnx = path.join(dir, 'sq.onnx')
+    assert.equal(spawnSync('/usr/bin/python3', [path.join(REPO, 'tests', 'fixtures', 'vision', 'make_tiny_onnx.py'), onnx, '1', 'square']).status, 0)
+    const mp = multipart([
+      { name: 'model', filename: 'm.onnx', contentType: 'application/octet-stream', data: fs.readFileSync(onnx) },
+      { name: 'classmap', filename: 'm.toml', contentType: 'application/toml', data: Buffer.from('name = "square"\n[input]\nwidth = 64\nheight = 64\n[[labels]]\nname = "hat_missing"\nalert_type = "no_hat"\n') },
+    ])
+    const m = await api(srv.base, admin, 'POST', '/api/v1/vision/models', mp.body, { 'content-type': mp.contentType })
+    assert.equal(m.status, 201, m.text)
+    // the routes the node uses: the file (with its digest) and the class map; merchants and strangers not
+    const file = await api(srv.base, null, 'GET', `/api/v1/vision/models/${m.json.id}/file`, undefined, { 'x-api-key': key })
+    assert.equal(file.status, 200)
+    assert.equal(file.headers.get('x-content-sha256'), m.json.sha256)
+    assert.equal(createHash('sha256').update(file.bytes).digest('hex'), m.json.sha256)
+    assert.match((await api(srv.base, null, 'GET', `/api/v1/vision/models/${m.json.id}/classmap`, undefined, { 'x-api-key': key })).text, /hat_missing/)
+    assert.equal((await api(srv.base, null, 'GET', `/api/v1/vision/models/${m.json.id}/file`)).status, 401)
+    assert.equal((await api(srv.base, admin, 'GET', '/api/v1/vision/models/mdl_nope/file')).status, 404)
+    const c = await api(srv.base, admin, 'POST', '/api/v1/cameras', { unit_id: (await api(srv.base, admin, 'GET', `/api/v1/cameras/${catCam}`)).json.unit_id, name: '专间', area: 'special_room', record: 'off', stream_url: sqCamera.url('/images') })
+    assert.equal(c.status, 201, c.text)
+    assert.equal((await api(srv.base, admin, 'PATCH', `/api/v1/cameras/${c.json.id}/ai`, { models: [m.json.id] })).status, 200)
+    remoteLog = ''
+    remote = spawn(BIN, ['vision', '--server', srv.base, '--api-key', key, '--cache-dir', path.join(dir, 'models')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    remote.stdout.on('data', (d) => { remoteLog += d })
+    remote.stderr.on('data', (d) => { remoteLog += d })
+    const alert = await until(async () => {
+      assert.equal(remote.exitCode, null, `the remote pipeline ended: ${remoteLog.slice(-2000)}`)
+      return (await api(srv.base, admin, 'GET', `/api/v1/alerts?camera_id=${c.json.id}`)).json.items[0]
+    }, { timeoutMs: 60000, everyMs: 500, what: 'the no_hat alert from the remote node' })
+    assert.equal(alert.type, 'no_hat')
+    assert.equal((await api(srv.base, admin, 'GET', `/api/v1/alerts/${alert.id}`)).json.model, 'square@1')
+    // the node kept the file content-addressed
+    assert.ok(fs.existsSync(path.join(dir, 'models', `${m.json.sha256}.onnx`)))
+    const code = await new Promise((resolve) => { remote.on('exit', (x) => resolve(x)); remote.kill('SIGTERM') })
+    assert.equal(code, 0)
+  } finally {
+    await sqCamera.stop()
+  }
 })
