@@ -18,10 +18,6 @@ namespace mingchu::http {
 
 namespace {
 
-#define MC_TRY(var, expr) \
-  auto var = (expr);      \
-  if (!var) return Response::error(var.error());
-
 Status unit_in_scope(storage::Connection& c, const auth::Principal& who, const std::string& unit_id) {
   auto rows = c.query("SELECT jpath FROM units WHERE id = $1 AND deleted_at IS NULL", {unit_id});
   if (rows.empty() || !who.covers(rows[0].text(0), unit_id)) return Error::not_found("unit");

@@ -40,10 +40,6 @@ namespace mingchu::http {
 
 namespace {
 
-#define MC_TRY(var, expr) \
-  auto var = (expr);      \
-  if (!var) return Response::error(var.error());
-
 constexpr int kMaxSamples = 5000;
 
 // + scope and filters
