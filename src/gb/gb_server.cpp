@@ -579,6 +579,14 @@ void GbServer::handle_message(const sip::SipMessage& m, const Peer& peer) {
     return;
   }
   if (x->cmd_type == "Catalog" && x->root == "Response") return on_catalog(d, *x);
+  if (x->cmd_type == "RecordInfo" && x->root == "Response") {
+    lk.unlock();
+    return on_record_info(id, *x);
+  }
+  if (x->cmd_type == "MediaStatus" && x->root == "Notify") {
+    lk.unlock();
+    return on_media_status(id, m, *x);
+  }
   if (x->cmd_type == "DeviceInfo" && x->root == "Response") {
     d.name = x->fields["DeviceName"].substr(0, 100);
     d.manufacturer = x->fields["Manufacturer"].substr(0, 100);
@@ -823,6 +831,7 @@ void GbServer::tick() {
   if (now - last_liveness_ >= 1s) {  // a scan of every device: once a second is enough
     last_liveness_ = now;
     check_liveness();
+    expire_playbacks();
   }
 }
 
@@ -1140,8 +1149,8 @@ json::object GbServer::status() {
 // ------------------------------------------------------------------ play sessions
 
 Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_id, const std::string& channel_id,
-                                                      const std::string& media_ip, unsigned short media_port,
-                                                      bool tcp) {
+                                                      const std::string& media_ip, unsigned short media_port, bool tcp,
+                                                      bool tcp_active, const Playback* pb) {
   auto s = std::make_shared<PlaySession>();
   std::string uri, branch = "z9hG4bK" + quick_random_hex(8);
   std::string data;
@@ -1156,8 +1165,8 @@ Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_
     s->device_host = d.peer.host();
     s->device_id = device_id;
     s->channel_id = channel_id;
-    char ssrc[16];
-    std::snprintf(ssrc, sizeof ssrc, "0%s%04u", cfg_.domain.substr(3, 5).c_str(), next_ssrc_++ % 10000);
+    char ssrc[16];  // the first digit: 0 live, 1 playback
+    std::snprintf(ssrc, sizeof ssrc, "%d%s%04u", pb ? 1 : 0, cfg_.domain.substr(3, 5).c_str(), next_ssrc_++ % 10000);
     s->ssrc = static_cast<std::uint32_t>(std::strtoul(ssrc, nullptr, 10));
     s->call_id = quick_random_hex(8) + "@" + our_host();
     s->from_tag = quick_random_hex(4);
@@ -1165,11 +1174,21 @@ Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_
     s->to = "<sip:" + channel_id + "@" + cfg_.domain + ">";
     uri = device_uri(d, channel_id);
     s->remote_uri = uri;
-    std::string sdp = "v=0\r\no=" + cfg_.sip_id + " 0 0 IN IP4 " + media_ip + "\r\ns=Play\r\nc=IN IP4 " + media_ip +
-                      "\r\nt=0 0\r\nm=video " + std::to_string(media_port) + (tcp ? " TCP/RTP/AVP" : " RTP/AVP") +
-                      " 96 98 99\r\na=recvonly\r\na=rtpmap:96 PS/90000\r\na=rtpmap:98 H264/90000\r\n"
-                      "a=rtpmap:99 H265/90000\r\n" +
-                      (tcp ? "a=setup:passive\r\na=connection:new\r\n" : "") + "y=" + ssrc + "\r\n";
+    s->tcp_active = tcp && tcp_active;
+    // playback: s=Playback, u=<channel>:0, t=<start> <stop> (seconds since the epoch)
+    std::string session_lines = pb ? "s=Playback\r\nu=" + channel_id + ":0\r\nc=IN IP4 " + media_ip +
+                                         "\r\nt=" + std::to_string(pb->from / 1000) + " " +
+                                         std::to_string(pb->to / 1000) + "\r\n"
+                                   : "s=Play\r\nc=IN IP4 " + media_ip + "\r\nt=0 0\r\n";
+    if (pb) s->playback_id = pb->id;
+    std::string sdp =
+        "v=0\r\no=" + cfg_.sip_id + " 0 0 IN IP4 " + media_ip + "\r\n" + session_lines + "m=video " +
+        std::to_string(s->tcp_active ? 9 : media_port) + (tcp ? " TCP/RTP/AVP" : " RTP/AVP") +
+        " 96 98 99\r\na=recvonly\r\na=rtpmap:96 PS/90000\r\na=rtpmap:98 H264/90000\r\n"
+        "a=rtpmap:99 H265/90000\r\n" +
+        (tcp ? (s->tcp_active ? "a=setup:active\r\na=connection:new\r\n" : "a=setup:passive\r\na=connection:new\r\n")
+             : "") +
+        "y=" + ssrc + "\r\n";
     data = request_head("INVITE", uri, s->peer, branch) + "From: " + s->from + "\r\nTo: " + s->to +
            "\r\nCall-ID: " + s->call_id + "\r\nCSeq: 1 INVITE\r\nContact: <sip:" + cfg_.sip_id + "@" + our_host() +
            ":" + std::to_string(port_) + ">\r\nSubject: " + channel_id + ":" + ssrc + "," + cfg_.sip_id +
@@ -1193,6 +1212,11 @@ Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_
           size_t y = r->body.find("y=");
           if (y != std::string::npos)
             s->answer_ssrc = static_cast<std::uint32_t>(std::strtoul(r->body.c_str() + y + 2, nullptr, 10));
+          size_t mv = r->body.find("m=video ");
+          if (mv != std::string::npos) {
+            unsigned long port = std::strtoul(r->body.c_str() + mv + 8, nullptr, 10);
+            s->answer_port = port > 0 && port < 65536 ? static_cast<unsigned short>(port) : 0;
+          }
           std::string branch2 = "z9hG4bK" + quick_random_hex(8);
           std::string ack = request_head("ACK", s->remote_uri, s->peer, branch2) + "From: " + s->from +
                             "\r\nTo: " + s->to + "\r\nCall-ID: " + s->call_id +
@@ -1221,6 +1245,13 @@ Result<std::shared_ptr<PlaySession>> GbServer::invite(const std::string& device_
   return s;
 }
 
+std::string GbServer::media_mode(const std::string& device_id) const {
+  auto it = cfg_.device_media.find(device_id);
+  const std::string& m = it != cfg_.device_media.end() ? it->second : cfg_.media_transport;
+  if (m == "udp" || m == "tcp" || m == "tcp_active") return m;
+  return device_transport(device_id) == "tcp" ? "tcp" : "udp";
+}
+
 std::string GbServer::device_transport(const std::string& device_id) const {
   std::lock_guard lk(mu_);
   auto it = devices_.find(device_id);
@@ -1242,7 +1273,8 @@ void GbServer::bye(const std::shared_ptr<PlaySession>& s) {
     s->state = 3;
     std::string branch = "z9hG4bK" + quick_random_hex(8);
     data = request_head("BYE", s->remote_uri, s->peer, branch) + "From: " + s->from + "\r\nTo: " + s->to +
-           "\r\nCall-ID: " + s->call_id + "\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+           "\r\nCall-ID: " + s->call_id + "\r\nCSeq: " + std::to_string(++s->cseq) +
+           " BYE\r\nContent-Length: 0\r\n\r\n";
     if (stopped_) return;
     count("bye");
     send_request(s->peer, std::move(data), branch, false, nullptr, std::chrono::milliseconds(8000));
