@@ -5,7 +5,6 @@
 // (gb_service.cpp); this file holds the signalling and the records. docs/gb28181.md.
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 
 #include "core/ids.hpp"
 #include "core/log.hpp"
@@ -19,34 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr size_t kMaxPlaybacks = 1000;
-
-// GB/T 28181 times: local "YYYY-MM-DDTHH:MM:SS" without a zone.
-std::string local_time(TimeMs ms, int offset_minutes) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000 + offset_minutes * 60);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char b[64];
-  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec);
-  return b;
-}
-
-std::optional<TimeMs> parse_local_time(const std::string& s, int offset_minutes) {
-  int y, mo, d, h, mi, se;
-  char sep;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &sep, &h, &mi, &se) != 7) return std::nullopt;
-  if ((sep != 'T' && sep != ' ') || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || y < 1970 ||
-      y > 9999)
-    return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  return (static_cast<TimeMs>(timegm(&tm)) - offset_minutes * 60) * 1000;
-}
 
 Error device_offline() { return {ErrorKind::kUnavailable, "device_offline", "the GB/T 28181 device is offline", {}}; }
 
@@ -100,8 +71,8 @@ void GbServer::record_info(const auth::Principal& p, const std::string& camera_i
   }
   std::string body = "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Query>\r\n<CmdType>RecordInfo</CmdType>\r\n<SN>" +
                      sn + "</SN>\r\n<DeviceID>" + cc->channel_id + "</DeviceID>\r\n<StartTime>" +
-                     local_time(from, cfg_.utc_offset_minutes) + "</StartTime>\r\n<EndTime>" +
-                     local_time(to, cfg_.utc_offset_minutes) +
+                     sip::manscdp_time(from, cfg_.utc_offset_minutes) + "</StartTime>\r\n<EndTime>" +
+                     sip::manscdp_time(to, cfg_.utc_offset_minutes) +
                      "</EndTime>\r\n<Secrecy>0</Secrecy>\r\n<Type>all</Type>\r\n</Query>\r\n";
   std::string branch = "z9hG4bK" + quick_random_hex(8);
   std::string msg =
@@ -140,8 +111,8 @@ static json::object record_result(const RecordQuery& q, bool complete, int utc_o
       auto it = item.find(k);
       return it == item.end() ? std::string() : it->second;
     };
-    auto s = parse_local_time(get("StartTime"), utc_offset_minutes);
-    auto e = parse_local_time(get("EndTime"), utc_offset_minutes);
+    auto s = sip::parse_manscdp_time(get("StartTime"), utc_offset_minutes);
+    auto e = sip::parse_manscdp_time(get("EndTime"), utc_offset_minutes);
     if (!s || !e || *e < *s) continue;  // unreadable times: not a record we could play
     json::object o{{"start", format_rfc3339(*s, utc_offset_minutes)},
                    {"end", format_rfc3339(*e, utc_offset_minutes)},

@@ -1,5 +1,8 @@
 #include "sip/manscdp.hpp"
 
+#include <cstdio>
+#include <ctime>
+
 #include <iconv.h>
 
 #include <algorithm>
@@ -221,6 +224,36 @@ std::string xml_escape(std::string_view s) {
     }
   }
   return o;
+}
+
+std::string manscdp_time(std::int64_t epoch_ms, int utc_offset_minutes) {
+  std::time_t t = static_cast<std::time_t>(epoch_ms / 1000 + std::int64_t{utc_offset_minutes} * 60);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[64];
+  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec);
+  return b;
+}
+
+std::optional<std::int64_t> parse_manscdp_time(std::string_view sv, int utc_offset_minutes) {
+  if (sv.size() < 19 || sv.size() > 40) return std::nullopt;
+  std::string s(sv);
+  int y, mo, d, h, mi, se, n = 0;
+  char sep;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &se, &n) != 7 || n != 19)
+    return std::nullopt;
+  if ((sep != 'T' && sep != ' ') || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+      se < 0 || se > 60 || y < 1970 || y > 9999)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  return (static_cast<std::int64_t>(timegm(&tm)) - std::int64_t{utc_offset_minutes} * 60) * 1000;
 }
 
 }  // namespace mingchu::sip
