@@ -201,6 +201,7 @@ class GbServer {
   unsigned short port_ = 0;
   std::atomic<bool> stopped_{false};
   SteadyTime last_liveness_{};  // the I/O thread's
+  size_t liveness_bucket_ = 0;  // under mu_: where check_liveness() goes on
   bool started_ = false;
 
   mutable std::mutex mu_;  // everything below

@@ -236,15 +236,20 @@ std::string manscdp_time(std::int64_t epoch_ms, int utc_offset_minutes) {
   return b;
 }
 
-std::optional<std::int64_t> parse_manscdp_time(std::string_view sv, int utc_offset_minutes) {
-  if (sv.size() < 19 || sv.size() > 40) return std::nullopt;
-  std::string s(sv);
-  int y, mo, d, h, mi, se, n = 0;
-  char sep;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &se, &n) != 7 || n != 19)
-    return std::nullopt;
-  if ((sep != 'T' && sep != ' ') || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-      se < 0 || se > 60 || y < 1970 || y > 9999)
+std::optional<std::int64_t> parse_manscdp_time(std::string_view s, int utc_offset_minutes) {
+  // exactly "YYYY-MM-DDTHH:MM:SS" (or a space for the T); anything after it (a zone, fractions) ignored
+  if (s.size() < 19 || s.size() > 40) return std::nullopt;
+  auto num = [&](size_t at, size_t n) {
+    int v = 0;
+    for (size_t k = at; k < at + n; ++k) {
+      if (s[k] < '0' || s[k] > '9') return -1;
+      v = v * 10 + (s[k] - '0');
+    }
+    return v;
+  };
+  if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':') return std::nullopt;
+  int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59)
     return std::nullopt;
   std::tm tm{};
   tm.tm_year = y - 1900;
@@ -253,7 +258,11 @@ std::optional<std::int64_t> parse_manscdp_time(std::string_view sv, int utc_offs
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = se;
-  return (static_cast<std::int64_t>(timegm(&tm)) - std::int64_t{utc_offset_minutes} * 60) * 1000;
+  std::time_t t = timegm(&tm);
+  std::tm back{};
+  gmtime_r(&t, &back);
+  if (back.tm_mday != d || back.tm_mon != mo - 1) return std::nullopt;  // 31 February
+  return (static_cast<std::int64_t>(t) - std::int64_t{utc_offset_minutes} * 60) * 1000;
 }
 
 }  // namespace mingchu::sip

@@ -232,6 +232,7 @@ TEST(Manscdp, RecordInfoAnswerItemsAndTimes) {
 TEST(Manscdp, RefusesBadTimes) {
   for (const char* s : {"", "2026-12-01", "2026-13-01T00:00:00", "2026-12-01T24:00:00", "2026-12-01T10:61:00",
                         "2026-12-01X10:00:00", "1969-12-31T23:59:59", "2026-12-01T10:00:0x", "yesterday at noon!!",
+                        "2026-02-31T10:00:00", "2026-12-01T 1:00:00", "+026-12-01T10:00:00", "2026-12-01T10:00:60",
                         "2026-12-01T10:00:00 and then a very long tail of text"}) {
     EXPECT_FALSE(parse_manscdp_time(s, 480)) << s;
   }
