@@ -158,6 +158,7 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
     }
   }
   num(t["gb28181"]["playback_max_hours"], "gb28181.playback_max_hours", gs.playback_max_hours, 1, 24 * 31);
+  num(t["gb28181"]["record_timeout_ms"], "gb28181.record_timeout_ms", gs.record_timeout_ms, 500, 60'000);
   if (auto mt = t["gb28181"]["media_transports"]; mt) {
     auto* tbl = mt.as_table();
     if (!tbl && st) st = bad("gb28181.media_transports", "must be a table of device id = udp | tcp | tcp_active");

@@ -67,6 +67,7 @@ struct GbSettings {
   int invite_timeout_ms = 5000;         // gb28181.invite_timeout_ms
   std::map<std::string, std::string> device_media;  // [gb28181.media_transports]: device id = udp | tcp | tcp_active
   int playback_max_hours = 24;                      // gb28181.playback_max_hours: a device playback's longest range
+  int record_timeout_ms = 8000;                     // gb28181.record_timeout_ms: for all RecordInfo answers
 };
 
 // [video]: the media core (src/video, docs/video.md).

@@ -284,6 +284,7 @@ void Platform::start_gb() {
   gc.invite_timeout = std::chrono::milliseconds(gs.invite_timeout_ms);
   gc.device_media = gs.device_media;
   gc.playback_max_hours = gs.playback_max_hours;
+  gc.record_timeout = std::chrono::milliseconds(gs.record_timeout_ms);
   gc.node = cfg_.push.node_id.empty() ? "node" : cfg_.push.node_id;
   gc.utc_offset_minutes = cfg_.utc_offset_minutes;
   gb_ = std::make_unique<gb::GbService>(*db_, *clock_, *audit_, *alerts_, ingest_.get(), metrics_, gc);

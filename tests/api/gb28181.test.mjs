@@ -47,6 +47,7 @@ before(async () => {
 keepalive_seconds = 1
 keepalive_misses = 3
 invite_timeout_ms = 3000
+record_timeout_ms = 2000
 
 [gb28181.passwords]
 "34020000001329999999" = "Own@device1"
