@@ -56,6 +56,11 @@ export function makeH264(seconds = 4, size = '320x240') {
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`)
   const data = fs.readFileSync(f)
   fs.rmSync(dir, { recursive: true, force: true })
+  return splitAnnexB(data)
+}
+
+/** Access units of a raw H.264 Annex B stream with AUDs ({ data, key }), split at the AUDs. */
+export function splitAnnexB(data) {
   // split at AUD NAL units (00 00 00 01 09)
   const starts = []
   for (let i = 0; i + 4 < data.length; i++) {
