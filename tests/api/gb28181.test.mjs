@@ -545,6 +545,18 @@ test('device playback: INVITE s=Playback with the range, HLS like live, INFO MAN
   assert.equal(off.json.error.code, 'device_offline')
 })
 
+test('the playback routes are in the OpenAPI document with a summary', async () => {
+  const o = await api(srv.base, null, 'GET', '/api/v1/openapi.json')
+  const base = '/api/v1/cameras/{id}'
+  for (const [method, p] of [['get', `${base}/device-recordings`], ['post', `${base}/device-playback`],
+    ['get', `${base}/device-playback/{session_id}`], ['delete', `${base}/device-playback/{session_id}`],
+    ['post', `${base}/device-playback/{session_id}/control`]]) {
+    const op = o.json.paths[p]?.[method]
+    assert.ok(op, `${method} ${p} listed`)
+    assert.notEqual(op.summary, `${method.toUpperCase()} ${p}`, `${method} ${p} has a summary`)
+  }
+})
+
 test('the server survived everything above', async () => {
   assert.equal((await api(srv.base, null, 'GET', '/healthz')).status, 200)
   assert.ok(srv.alive())
