@@ -1,6 +1,8 @@
-// GB/T 28181 signalling benchmark: simulated devices (all in this one process, spread over a few
-// UDP sockets) register with MD5 digest to a real `mingchu serve --sip-listen` and keep alive; per
-// step of N devices it reports
+// GB/T 28181 signalling benchmark: simulated devices register with MD5 digest to a real
+// `mingchu serve --sip-listen` and keep alive. The devices are spread over --procs child processes
+// (each a contiguous range of device ids on its own UDP sockets, i.e. its own loopback source
+// ports), so that the simulator is not the limit; the parent starts the server and the echo,
+// drives the steps over IPC and merges the measurements. Per step of N devices it reports
 //   - authenticated REGISTERs per second (401 + digested REGISTER + 200, a window of 1000 in flight),
 //   - keepalive round trip p50/p99 while every device keeps alive once per period (default 60 s;
 //     the window of --seconds sees N * seconds / period keepalives, i.e. the real rate),
@@ -14,6 +16,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { startServer, api, login, freePort, ADMIN } from '../tests/api/lib.mjs'
 
 const args = Object.fromEntries(
@@ -22,8 +25,9 @@ const args = Object.fromEntries(
 const steps = (args.steps || '1000,10000').split(',').map(Number)
 const seconds = Number(args.seconds || 20)
 const period = Number(args.period || 60)
-const SOCKETS = Number(args.sockets || 32)
-const WINDOW = Number(args.window || 1000)
+const PROCS = Number(args.procs || 4)
+const SOCKETS = Math.max(1, Math.round(Number(args.sockets || 32) / PROCS)) // per process
+const WINDOW = Math.max(1, Math.round(Number(args.window || 2000) / PROCS)) // REGISTERs in flight per process
 const DOMAIN = '3402000000'
 const PASSWORD = 'Bench@28181'
 const md5 = (s) => crypto.createHash('md5').update(s).digest('hex')
@@ -147,8 +151,9 @@ async function registerAll(net, from, to) {
 // device i at offset (i / n) of the period, from its registration on (the background loop below),
 // so the server sees n / period keepalives per second. A measuring window records the round trips.
 class Keepalives {
-  constructor(net) {
+  constructor(net, lo = 0) {
     this.net = net
+    this.lo = lo
     this.n = 0
     this.rtts = null
     this.lost = 0
@@ -168,7 +173,7 @@ class Keepalives {
       this.acc = (this.acc || 0) + perTick
       while (this.acc >= 1) {
         this.acc -= 1
-        const i = k++ % this.n
+        const i = this.lo + (k++ % this.n)
         this.one(i)
       }
       await sleep(tick)
@@ -194,12 +199,12 @@ class Keepalives {
     const rtts = this.rtts
     this.rtts = null
     await sleep(2000) // the last answers
-    return { sent: rtts.length + this.lost, lost: this.lost, p50: pct(rtts, 50), p99: pct(rtts, 99), rate: this.n / period }
+    return { rtts, lost: this.lost, rate: this.n / period }
   }
 }
 
 // The floor: the same messages at the same rate to the echo.
-async function echoWindow(net, n) {
+async function echoWindow(net, lo, n) {
   const rtts = []
   let lost = 0
   const total = Math.round((n * seconds) / period)
@@ -209,7 +214,7 @@ async function echoWindow(net, n) {
     const at = t0 + (k * seconds * 1000) / total
     const wait = at - Date.now()
     if (wait > 2) await sleep(wait)
-    const i = k % n
+    const i = lo + (k % n)
     const dev = devId(i)
     const sock = net.socks[i % SOCKETS]
     const callId = `echo-${n}-${k}`
@@ -219,11 +224,78 @@ async function echoWindow(net, n) {
       r ? rtts.push(Number(process.hrtime.bigint() - t) / 1e6) : lost++))
   }
   await Promise.all(pending)
-  return { lost, p50: pct(rtts, 50), p99: pct(rtts, 99) }
+  return { rtts, lost }
 }
 
 function keepaliveBody(dev, sn) {
   return `<?xml version="1.0" encoding="GB2312"?>\r\n<Notify>\r\n<CmdType>Keepalive</CmdType>\r\n<SN>${sn}</SN>\r\n<DeviceID>${dev}</DeviceID>\r\n<Status>OK</Status>\r\n</Notify>\r\n`
+}
+
+// ---------------------------------------------------------------- a worker: devices [lo, hi)
+async function worker() {
+  const lo = Number(process.env.GB_LO)
+  const hi = Number(process.env.GB_HI)
+  const net = new Net(Number(process.env.GB_SIP_PORT))
+  await net.open()
+  const echoNet = new Net(Number(process.env.GB_ECHO_PORT))
+  await echoNet.open()
+  const ka = new Keepalives(net, lo)
+  const kaLoop = ka.run()
+  process.on('message', async (m) => {
+    if (m.cmd === 'register') {
+      const from = Math.max(lo, m.from)
+      const to = Math.min(hi, m.to)
+      const r = from < to ? await registerAll(net, from, to) : { ok: 0, failed: 0, seconds: 0 }
+      process.send({ id: m.id, ...r })
+    } else if (m.cmd === 'keepalive') {
+      ka.n = Math.max(0, Math.min(hi, m.n) - lo) // this process's share of the n devices
+      process.send({ id: m.id })
+    } else if (m.cmd === 'measure') {
+      process.send({ id: m.id, ...(await ka.measure()) })
+    } else if (m.cmd === 'echo') {
+      const n = Math.max(0, Math.min(hi, m.n) - lo)
+      process.send({ id: m.id, ...(n ? await echoWindow(echoNet, lo, n) : { rtts: [], lost: 0 }) })
+    } else if (m.cmd === 'stop') {
+      ka.stopped = true
+      await kaLoop
+      net.close()
+      echoNet.close()
+      process.send({ id: m.id }, () => process.exit(0))
+    }
+  })
+  process.send({ ready: true })
+}
+
+// The parent's handle on the worker processes: call(cmd) sends to all and answers every reply.
+async function workers(n, sipPort, echoPort) {
+  const per = Math.ceil(n / PROCS)
+  const kids = []
+  for (let k = 0; k < PROCS; k++) {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, GB_WORKER: '1', GB_LO: String(k * per), GB_HI: String((k + 1) * per), GB_SIP_PORT: String(sipPort), GB_ECHO_PORT: String(echoPort) },
+    })
+    const waiting = new Map()
+    child.on('message', (m) => {
+      if (m.ready) return child.emit('ready')
+      const w = waiting.get(m.id)
+      waiting.delete(m.id)
+      w?.(m)
+    })
+    await new Promise((r) => child.once('ready', r))
+    kids.push({ child, waiting })
+  }
+  let seq = 0
+  return {
+    pids: kids.map((k) => k.child.pid),
+    call(cmd, extra = {}) {
+      const id = ++seq
+      return Promise.all(kids.map((k) => new Promise((resolve) => {
+        k.waiting.set(id, resolve)
+        k.child.send({ id, cmd, ...extra })
+      })))
+    },
+  }
 }
 
 async function main() {
@@ -238,50 +310,62 @@ async function main() {
   const pid = srv.proc.pid
   // the floor: a bare UDP echo (one Node process) answering each message with the same bytes
   const echoPort = await freePort()
-  const echo = spawn(process.execPath, ['-e', `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(m,r.port,r.address));s.bind(${echoPort},'127.0.0.1',()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const echo = spawn(process.execPath, ['-e', `const s=require('dgram').createSocket({type:'udp4',recvBufferSize:8<<20});s.on('message',(m,r)=>s.send(m,r.port,r.address));s.bind(${echoPort},'127.0.0.1',()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise((r) => echo.stdout.once('data', r))
-  const net = new Net(sipPort)
-  await net.open()
-  const echoNet = new Net(echoPort)
-  await echoNet.open()
+  const max = Math.max(...steps)
+  const w = await workers(max, sipPort, echoPort)
+  const simCpu = () => w.pids.reduce((a, p) => a + cpuSeconds(p), 0)
   const rss0 = rssKiB(pid)
-  const ka = new Keepalives(net)
-  const kaLoop = ka.run()
   const rows = []
   let registered = 0
-  console.log(`# GB/T 28181 bench: ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, period ${period} s, window ${seconds} s`)
+  const limits = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
+  const rmem = fs.existsSync('/proc/sys/net/core/rmem_max') ? fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim() : '?'
+  console.log(`# GB/T 28181 bench: ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, period ${period} s, window ${seconds} s, ${PROCS} simulator processes x ${SOCKETS} sockets, ${WINDOW * PROCS} REGISTERs in flight`)
+  console.log(`# limits: ${limits.replace(/\s+/g, ' ')}; net.core.rmem_max ${rmem}`)
   for (const n of steps) {
     const rcpu0 = cpuSeconds(pid)
-    const reg = await registerAll(net, registered, n)
+    const scpu0 = simCpu()
+    const t0 = process.hrtime.bigint()
+    const regs = await w.call('register', { from: registered, to: n })
+    const regWall = Number(process.hrtime.bigint() - t0) / 1e9
     const regCpu = cpuSeconds(pid) - rcpu0
+    const regSimCpu = simCpu() - scpu0
+    const reg = regs.reduce((a, r) => ({ ok: a.ok + r.ok, failed: a.failed + r.failed }), { ok: 0, failed: 0 })
     registered = n
     await sleep(1500) // the platform's DeviceInfo/Catalog queries of the new devices settle
-    ka.n = n
+    await w.call('keepalive', { n })
     const rss = rssKiB(pid)
     const cpu0 = cpuSeconds(pid)
-    const kr = await ka.measure()
+    const kas = await w.call('measure')
     const cpu = cpuSeconds(pid) - cpu0
+    const rtts = kas.flatMap((k) => k.rtts)
+    const lost = kas.reduce((a, k) => a + k.lost, 0)
     const ecpu0 = cpuSeconds(echo.pid)
-    const base = await echoWindow(echoNet, n)
+    const echoes = await w.call('echo', { n })
     const ecpu = cpuSeconds(echo.pid) - ecpu0
+    const ertts = echoes.flatMap((k) => k.rtts)
     const st = (await api(srv.base, admin, 'GET', '/api/v1/gb/status')).json
+    const p99 = pct(rtts, 99)
+    const ep99 = pct(ertts, 99)
     const row = {
       devices: n,
       registered_ok: reg.ok,
       register_failed: reg.failed,
-      registers_per_s: Math.round(reg.perSecond),
+      registers_per_s: Math.round(reg.ok / regWall),
       register_server_cpu_s: +regCpu.toFixed(2), // the platform's CPU seconds for this step's REGISTERs
-      register_seconds: +reg.seconds.toFixed(1),
+      register_server_ms_each: +((regCpu * 1000) / Math.max(reg.ok, 1)).toFixed(3),
+      register_sim_cpu_s: +regSimCpu.toFixed(2), // the simulator processes' CPU seconds meanwhile
+      register_seconds: +regWall.toFixed(1),
       online: st.devices_online,
       false_offline: n - st.devices_online,
-      ka_rate_per_s: Math.round(kr.rate),
-      ka_p50_ms: +kr.p50.toFixed(2),
-      ka_p99_ms: +kr.p99.toFixed(2),
-      ka_sent: kr.sent,
-      ka_lost: kr.lost,
-      echo_p50_ms: +base.p50.toFixed(2),
-      echo_p99_ms: +base.p99.toFixed(2),
-      p99_ratio: +(kr.p99 / base.p99).toFixed(2),
+      ka_rate_per_s: Math.round(n / period),
+      ka_p50_ms: +pct(rtts, 50).toFixed(2),
+      ka_p99_ms: +p99.toFixed(2),
+      ka_sent: rtts.length + lost,
+      ka_lost: lost,
+      echo_p50_ms: +pct(ertts, 50).toFixed(2),
+      echo_p99_ms: +ep99.toFixed(2),
+      p99_ratio: +(p99 / ep99).toFixed(2),
       cpu_s: +cpu.toFixed(2),
       echo_cpu_s: +ecpu.toFixed(2),
       cpu_ratio: +(cpu / Math.max(ecpu, 0.01)).toFixed(2),
@@ -292,16 +376,15 @@ async function main() {
     console.log(JSON.stringify(row))
   }
   console.table(rows)
-  ka.stopped = true
-  await kaLoop
-  net.close()
-  echoNet.close()
+  const ev = (await api(srv.base, admin, 'GET', '/api/v1/gb/status')).json.events
+  console.log(`# server counters: ${JSON.stringify(ev)}`)
+  await w.call('stop')
   echo.kill()
   await srv.stop()
   fs.rmSync(cfgDir, { recursive: true, force: true })
 }
 
-main().catch((e) => {
+;(process.env.GB_WORKER ? worker() : main()).catch((e) => {
   console.error(e)
   process.exit(1)
 })

@@ -159,6 +159,19 @@ Status apply_toml_file(Config& cfg, const std::string& path) {
       st = bad("gb28181.passwords", "must be a table of device id = password");
     }
   }
+  num(t["gb28181"]["playback_max_hours"], "gb28181.playback_max_hours", gs.playback_max_hours, 1, 24 * 31);
+  num(t["gb28181"]["record_timeout_ms"], "gb28181.record_timeout_ms", gs.record_timeout_ms, 500, 60'000);
+  if (auto mt = t["gb28181"]["media_transports"]; mt) {
+    auto* tbl = mt.as_table();
+    if (!tbl && st) st = bad("gb28181.media_transports", "must be a table of device id = udp | tcp | tcp_active");
+    for (const auto& [dev, v] : tbl ? *tbl : toml::table{}) {
+      auto s = v.value<std::string>();
+      if (s && (*s == "udp" || *s == "tcp" || *s == "tcp_active"))
+        gs.device_media[std::string(dev.str())] = *s;
+      else if (st)
+        st = bad("gb28181.media_transports." + std::string(dev.str()), "must be udp, tcp or tcp_active");
+    }
+  }
   VideoSettings& vs = cfg.video;
   flag(t["video"]["enabled"], "video.enabled", vs.enabled);
   num(t["video"]["idle_stop_seconds"], "video.idle_stop_seconds", vs.idle_stop_seconds, 1, 86'400);

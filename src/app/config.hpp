@@ -59,11 +59,15 @@ struct GbSettings {
   std::string password;                 // gb28181.password / --sip-password: default device password
   std::map<std::string, std::string> device_passwords;  // [gb28181.passwords]: device id = password
   std::string media_host;               // gb28181.media_host: address in our SDP (default: the listen host)
-  std::string media_transport = "auto";  // gb28181.media_transport: auto (as the SIP transport) | udp | tcp (RFC 4571, the device connects)
+  std::string media_transport = "auto";  // gb28181.media_transport: auto (as the SIP transport) | udp | tcp (RFC 4571,
+                                         // the device connects) | tcp_active (we connect)
   int keepalive_seconds = 60;           // gb28181.keepalive_seconds: the devices' keepalive period
   int keepalive_misses = 3;             // gb28181.keepalive_misses: missed keepalives before offline
   int register_expires_max = 3600;      // gb28181.register_expires_max
   int invite_timeout_ms = 5000;         // gb28181.invite_timeout_ms
+  std::map<std::string, std::string> device_media;  // [gb28181.media_transports]: device id = udp | tcp | tcp_active
+  int playback_max_hours = 24;                      // gb28181.playback_max_hours: a device playback's longest range
+  int record_timeout_ms = 8000;                     // gb28181.record_timeout_ms: for all RecordInfo answers
 };
 
 // [video]: the media core (src/video, docs/video.md).

@@ -276,8 +276,9 @@ void Platform::start_gb() {
   };
   if (!digits(gs.sip_id, 20)) throw std::runtime_error("gb28181.sip_id (--sip-id) must be 20 digits");
   if (!digits(gs.domain, 10)) throw std::runtime_error("gb28181.domain (--sip-domain) must be 10 digits");
-  if (gs.media_transport != "udp" && gs.media_transport != "tcp" && gs.media_transport != "auto") {
-    throw std::runtime_error("gb28181.media_transport must be auto, udp or tcp");
+  if (gs.media_transport != "udp" && gs.media_transport != "tcp" && gs.media_transport != "auto" &&
+      gs.media_transport != "tcp_active") {
+    throw std::runtime_error("gb28181.media_transport must be auto, udp, tcp or tcp_active");
   }
   gb::GbConfig gc;
   gc.listen = gs.listen;
@@ -291,6 +292,9 @@ void Platform::start_gb() {
   gc.keepalive_misses = gs.keepalive_misses;
   gc.register_expires_max = gs.register_expires_max;
   gc.invite_timeout = std::chrono::milliseconds(gs.invite_timeout_ms);
+  gc.device_media = gs.device_media;
+  gc.playback_max_hours = gs.playback_max_hours;
+  gc.record_timeout = std::chrono::milliseconds(gs.record_timeout_ms);
   gc.node = cfg_.push.node_id.empty() ? "node" : cfg_.push.node_id;
   gc.utc_offset_minutes = cfg_.utc_offset_minutes;
   gb_ = std::make_unique<gb::GbService>(*db_, *clock_, *audit_, *alerts_, ingest_.get(), metrics_, gc);

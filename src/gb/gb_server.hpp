@@ -67,6 +67,35 @@ struct PlaySession {
   std::condition_variable cv;
   int state = 0;  // 0 inviting, 1 up, 2 failed, 3 ended
   std::string error;
+  // playback of the device's own recording (gb_playback.cpp)
+  std::string playback_id;
+  bool paused = false;  // under mu: no media expected while paused
+  // TCP active (we connect): the port of the device's answer (a=setup:passive)
+  bool tcp_active = false;
+  unsigned short answer_port = 0;
+};
+
+// A playback of a device's own recording (INVITE s=Playback), viewed through the media core as a
+// session stream "<camera>|pb-<id>" (gb_playback.cpp).
+struct Playback {
+  std::string id, camera_id, unit_id, jpath, device_id, channel_id;
+  TimeMs from = 0, to = 0;
+  std::string state = "starting";  // starting | playing | paused | ended | failed
+  std::string reason;              // why it ended
+  double scale = 1;
+  TimeMs position = 0;  // the last seek target (epoch ms), 0: from
+  std::weak_ptr<PlaySession> session;
+  int rtsp_cseq = 0;
+  SteadyTime ended_at{};
+};
+
+// A RecordInfo query waiting for its answers (several MESSAGEs up to SumNum).
+struct RecordQuery {
+  std::string device_id, channel_id;
+  int sum = -1;
+  std::vector<std::map<std::string, std::string>> items;
+  SteadyTime deadline;
+  std::function<void(Result<json::object>)> done;
 };
 
 class GbServer {
@@ -87,11 +116,32 @@ class GbServer {
   json::object status();
   void tick();
 
+  // ---- the device's own recordings (gb_playback.cpp)
+  void record_info(const auth::Principal& p, const std::string& camera_id, TimeMs from, TimeMs to,
+                   std::function<void(Result<json::object>)> done);
+  // A playback record for the camera's channel; the media core then opens "gb28181-playback://<id>".
+  Result<std::shared_ptr<Playback>> create_playback(const auth::Principal& p, const std::string& camera_id, TimeMs from,
+                                                    TimeMs to);
+  // The playback in the caller's scope (404 otherwise); a copy.
+  Result<Playback> find_playback(const auth::Principal& p, const std::string& camera_id, const std::string& id);
+  void playback_control(const auth::Principal& p, const std::string& camera_id, const std::string& id,
+                        const std::string& action, TimeMs at, double scale,
+                        std::function<void(Result<json::object>)> done);
+  void end_playback(const std::string& id, const std::string& reason);
+  void attach_playback(const std::string& id, const std::shared_ptr<PlaySession>& s);
+  std::shared_ptr<Playback> playback(const std::string& id);
+  json::object playback_json(const Playback& pb) const;
+
   // ---- play sessions (GbSource)
+  // tcp_active: we connect to the device (a=setup:active); pb: a playback (s=Playback, t= its range)
   Result<std::shared_ptr<PlaySession>> invite(const std::string& device_id, const std::string& channel_id,
-                                              const std::string& media_ip, unsigned short media_port, bool tcp);
+                                              const std::string& media_ip, unsigned short media_port, bool tcp,
+                                              bool tcp_active = false, const Playback* pb = nullptr);
   void bye(const std::shared_ptr<PlaySession>& s);
   std::string device_transport(const std::string& device_id) const;
+  // udp | tcp (the device connects) | tcp_active (we connect): [gb28181.media_transports], else
+  // media_transport (auto: as the device signals).
+  std::string media_mode(const std::string& device_id) const;
   void count(const std::string& event, std::uint64_t n = 1);
 
   // ---- called by TcpConn on the I/O thread
@@ -115,6 +165,9 @@ class GbServer {
                            const std::string& branch);
   void query_device(const std::string& device_id, const std::string& cmd);
   void on_catalog(Device& d, const sip::Manscdp& x);
+  void on_record_info(const std::string& device_id, const sip::Manscdp& x);  // gb_playback.cpp
+  void on_media_status(const std::string& device_id, const sip::SipMessage& m, const sip::Manscdp& x);
+  void expire_playbacks();
   void timer_loop();
   void check_liveness();
   void went_offline(Device& d, const char* why);
@@ -148,6 +201,7 @@ class GbServer {
   unsigned short port_ = 0;
   std::atomic<bool> stopped_{false};
   SteadyTime last_liveness_{};  // the I/O thread's
+  size_t liveness_bucket_ = 0;  // under mu_: where check_liveness() goes on
   bool started_ = false;
 
   mutable std::mutex mu_;  // everything below
@@ -174,6 +228,8 @@ class GbServer {
   std::atomic<std::uint32_t> next_sn_{1};
   std::atomic<std::uint32_t> next_cseq_{1};
   std::map<std::string, std::uint64_t> counts_;
+  std::unordered_map<std::string, RecordQuery> record_queries_;           // by SN, under mu_
+  std::unordered_map<std::string, std::shared_ptr<Playback>> playbacks_;  // by id, under mu_
 
   std::thread writer_;
   std::mutex wmu_;

@@ -63,6 +63,10 @@ struct GbConfig {
   int nonce_seconds = 300;
   std::chrono::milliseconds invite_timeout{5000};
   std::chrono::milliseconds request_timeout{32000};  // UDP client transactions (64*T1)
+  std::map<std::string, std::string> device_media;   // device id -> udp | tcp | tcp_active
+  int playback_max_hours = 24;                       // a device playback's longest range
+  int record_query_max_days = 31;                    // a RecordInfo query's longest range
+  std::chrono::milliseconds record_timeout{8000};    // for every RecordInfo answer to arrive
   std::string node = "node";
   int utc_offset_minutes = 480;
 };
@@ -89,7 +93,24 @@ class GbService {
   void ptz(const auth::Principal& p, const std::string& camera_id, const std::string& action, int speed, int preset,
            std::function<void(Status)> done);
 
-  // A Source for "gb28181://<device id>/<channel id>" (nullptr for any other URL).
+  // ---- the device's own recordings (RecordInfo) and their playback (docs/gb28181.md)
+  // {device_id, channel_id, sum_num, complete, items: [{start, end, name, file_path, type, file_size?}]}
+  void record_info(const auth::Principal& p, const std::string& camera_id, TimeMs from, TimeMs to,
+                   std::function<void(Result<json::object>)> done);
+  // A playback record (404 out of scope, 422 bad range or not a GB camera, 503 device offline):
+  // {session_id, ...}; the media core opens the stream of source_url(session_id).
+  Result<json::object> create_playback(const auth::Principal& p, const std::string& camera_id, TimeMs from, TimeMs to);
+  static std::string source_url(const std::string& session_id) { return "gb28181-playback://" + session_id; }
+  Result<json::object> playback_status(const auth::Principal& p, const std::string& camera_id,
+                                       const std::string& session_id);
+  // action pause | play | seek (at) | speed (scale): INFO Application/MANSRTSP in the dialog.
+  void playback_control(const auth::Principal& p, const std::string& camera_id, const std::string& session_id,
+                        const std::string& action, TimeMs at, double scale,
+                        std::function<void(Result<json::object>)> done);
+  // Ends it (BYE); the caller stops the media core's session stream.
+  void end_playback(const std::string& session_id, const std::string& reason);
+
+  // A Source for "gb28181://<device id>/<channel id>" or source_url() (nullptr for any other URL).
   std::unique_ptr<video::Source> make_source(const std::string& url, std::chrono::milliseconds io_timeout);
 
   json::object status();

@@ -1,8 +1,10 @@
 // GB/T 28181 (docs/gb28181.md, API.md "GB/T 28181"): the devices that registered over SIP, binding
 // a device to a unit (its channels become the unit's cameras), and PTZ of a GB camera.
 #include "core/ids.hpp"
+#include "core/time.hpp"
 #include "gb/gb_service.hpp"
 #include "http/handler_util.hpp"
+#include "video/video_service.hpp"
 
 namespace mingchu::http {
 namespace {
@@ -18,6 +20,27 @@ Result<int> int_field(const json::object& body, const char* key, int dflt, int l
   }
   return static_cast<int>(it->value().as_int64());
 }
+
+// A required RFC 3339 time: from the query string (body == nullptr) or the JSON body.
+Result<TimeMs> time_field(const ApiContext& ctx, const Request& req, const json::object* body, const char* key) {
+  if (!body) {
+    auto t = query_time(ctx, req, key);
+    if (!t) return t.error();
+    if (!*t) {
+      return Error::invalid(key, "missing_field", std::string("query parameter '") + key + "' is required (RFC 3339)");
+    }
+    return **t;
+  }
+  auto it = body->find(key);
+  if (it == body->end() || !it->value().is_string()) {
+    return Error::invalid(key, "missing_field", std::string("field '") + key + "' is required (RFC 3339)");
+  }
+  auto t = parse_rfc3339(std::string(it->value().as_string()));
+  if (!t) return Error::invalid(key, "invalid_time", std::string("field '") + key + "' is not an RFC 3339 time");
+  return *t;
+}
+
+std::string playback_tag(const std::string& session_id) { return "pb-" + session_id; }
 
 }  // namespace
 
@@ -81,6 +104,102 @@ void add_gb_routes(Router& r, ApiContext& ctx) {
     auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
     if (!who) return Response::error(who.error());
     return Response::json(200, ctx.gb->status());
+  });
+
+  // ---- the device's own recordings and their playback (docs/gb28181.md "Playback")
+  r.add_async("GET", "/api/v1/cameras/{id}/device-recordings",
+              [&ctx](Request& req, std::function<void(Response)> done) {
+                auto who = authenticate(ctx, req);
+                if (!who) return done(Response::error(who.error()));
+                auto id = path_id(req);
+                if (!id) return done(Response::error(id.error()));
+                auto from = time_field(ctx, req, nullptr, "from");
+                if (!from) return done(Response::error(from.error()));
+                auto to = time_field(ctx, req, nullptr, "to");
+                if (!to) return done(Response::error(to.error()));
+                ctx.gb->record_info(*who, *id, *from, *to, [done](Result<json::object> r) { done(respond(r)); });
+              });
+
+  r.add_async("POST", "/api/v1/cameras/{id}/device-playback", [&ctx](Request& req, std::function<void(Response)> done) {
+    auto w = begin_object_write(ctx, req);
+    if (!w) return done(Response::error(w.error()));
+    auto from = time_field(ctx, req, &w->body, "from");
+    if (!from) return done(Response::error(from.error()));
+    auto to = time_field(ctx, req, &w->body, "to");
+    if (!to) return done(Response::error(to.error()));
+    if (!ctx.video) {
+      return done(Response::error(
+          Error{ErrorKind::kUnavailable, "video_disabled", "this node has no media core (video.enabled)", {}}));
+    }
+    auto pb = ctx.gb->create_playback(w->who, w->id, *from, *to);
+    if (!pb) return done(Response::error(pb.error()));
+    std::string sid(pb->at("session_id").as_string());
+    ctx.video->open_session(w->id, playback_tag(sid), gb::GbService::source_url(sid),
+                            [&ctx, done, sid, info = *pb](Result<video::LiveUrls> u) mutable {
+                              if (!u) {
+                                ctx.gb->end_playback(sid, u.error().message);
+                                return done(Response::error(u.error()));
+                              }
+                              info["state"] = "playing";
+                              info["hls_url"] = u->hls_url;
+                              info["flv_url"] = u->flv_url;
+                              info["codec"] = u->codec;
+                              info["expires_at"] = format_rfc3339(u->expires_at, ctx.options.utc_offset_minutes);
+                              done(Response::json(200, std::move(info)));
+                            });
+  });
+
+  r.add("GET", "/api/v1/cameras/{id}/device-playback/{session_id}", [&ctx](Request& req) {
+    return guarded([&] {
+      auto who = authenticate(ctx, req);
+      if (!who) return Response::error(who.error());
+      auto id = path_id(req);
+      if (!id) return Response::error(id.error());
+      return respond(ctx.gb->playback_status(*who, *id, req.param("session_id")));
+    });
+  });
+
+  r.add_async("POST", "/api/v1/cameras/{id}/device-playback/{session_id}/control",
+              [&ctx](Request& req, std::function<void(Response)> done) {
+                auto w = begin_object_write(ctx, req);
+                if (!w) return done(Response::error(w.error()));
+                auto a = w->body.find("action");
+                if (a == w->body.end() || !a->value().is_string()) {
+                  return done(Response::error(Error::invalid("action", "missing_field", "field 'action' is required")));
+                }
+                std::string action(a->value().as_string());
+                TimeMs at = 0;
+                double scale = 1;
+                if (action == "seek") {
+                  auto t = time_field(ctx, req, &w->body, "at");
+                  if (!t) return done(Response::error(t.error()));
+                  at = *t;
+                } else if (action == "speed") {
+                  auto sc = w->body.find("scale");
+                  bool ok = sc != w->body.end() && sc->value().is_number();
+                  if (ok) scale = sc->value().to_number<double>();
+                  if (!ok || !(scale == 0.25 || scale == 0.5 || scale == 1 || scale == 2 || scale == 4 || scale == 8)) {
+                    return done(Response::error(
+                        Error::invalid("scale", "invalid_value", "field 'scale' must be 0.25, 0.5, 1, 2, 4 or 8")));
+                  }
+                }
+                ctx.gb->playback_control(w->who, w->id, req.param("session_id"), action, at, scale,
+                                         [done](Result<json::object> r) { done(respond(r)); });
+              });
+
+  r.add("DELETE", "/api/v1/cameras/{id}/device-playback/{session_id}", [&ctx](Request& req) {
+    return guarded([&] {
+      auto who = authenticate(ctx, req);
+      if (!who) return Response::error(who.error());
+      auto id = path_id(req);
+      if (!id) return Response::error(id.error());
+      std::string sid = req.param("session_id");
+      auto pb = ctx.gb->playback_status(*who, *id, sid);
+      if (!pb) return Response::error(pb.error());
+      if (ctx.video) ctx.video->stop_session(*id, playback_tag(sid));  // its source sends the BYE
+      ctx.gb->end_playback(sid, "stopped");
+      return respond(ctx.gb->playback_status(*who, *id, sid));
+    });
   });
 }
 

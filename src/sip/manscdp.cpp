@@ -1,5 +1,8 @@
 #include "sip/manscdp.hpp"
 
+#include <cstdio>
+#include <ctime>
+
 #include <iconv.h>
 
 #include <algorithm>
@@ -221,6 +224,45 @@ std::string xml_escape(std::string_view s) {
     }
   }
   return o;
+}
+
+std::string manscdp_time(std::int64_t epoch_ms, int utc_offset_minutes) {
+  std::time_t t = static_cast<std::time_t>(epoch_ms / 1000 + std::int64_t{utc_offset_minutes} * 60);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[64];
+  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec);
+  return b;
+}
+
+std::optional<std::int64_t> parse_manscdp_time(std::string_view s, int utc_offset_minutes) {
+  // exactly "YYYY-MM-DDTHH:MM:SS" (or a space for the T); anything after it (a zone, fractions) ignored
+  if (s.size() < 19 || s.size() > 40) return std::nullopt;
+  auto num = [&](size_t at, size_t n) {
+    int v = 0;
+    for (size_t k = at; k < at + n; ++k) {
+      if (s[k] < '0' || s[k] > '9') return -1;
+      v = v * 10 + (s[k] - '0');
+    }
+    return v;
+  };
+  if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':') return std::nullopt;
+  int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  std::time_t t = timegm(&tm);
+  std::tm back{};
+  gmtime_r(&t, &back);
+  if (back.tm_mday != d || back.tm_mon != mo - 1) return std::nullopt;  // 31 February
+  return (static_cast<std::int64_t>(t) - std::int64_t{utc_offset_minutes} * 60) * 1000;
 }
 
 }  // namespace mingchu::sip

@@ -5,7 +5,9 @@
 // to UTF-8 with iconv first.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +32,11 @@ std::string manscdp_to_utf8(std::string_view body);
 // An error (code "bad_manscdp") when the body is not such a document.
 Result<Manscdp> parse_manscdp(std::string_view body);
 std::string xml_escape(std::string_view s);
+// MANSCDP times (StartTime, EndTime of RecordInfo): local "YYYY-MM-DDTHH:MM:SS" without a zone,
+// at utc_offset_minutes east of UTC; epoch milliseconds (whole seconds) both ways. The parser
+// also takes a space for the T and refuses anything out of range.
+std::string manscdp_time(std::int64_t epoch_ms, int utc_offset_minutes);
+std::optional<std::int64_t> parse_manscdp_time(std::string_view s, int utc_offset_minutes);
 bool valid_utf8(std::string_view s);
 
 }  // namespace mingchu::sip

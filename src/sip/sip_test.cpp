@@ -202,6 +202,43 @@ std::vector<PsFrame> demux_all(const std::string& ps, size_t piece, PsDemuxer& d
   return out;
 }
 
+TEST(Manscdp, RecordInfoAnswerItemsAndTimes) {
+  const std::string body =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Response>\r\n<CmdType>RecordInfo</CmdType>\r\n<SN>17</SN>\r\n"
+      "<DeviceID>34020000001310000001</DeviceID>\r\n<Name>ch1</Name>\r\n<SumNum>3</SumNum>\r\n"
+      "<RecordList Num=\"2\">\r\n"
+      "<Item><DeviceID>34020000001310000001</DeviceID><Name>a</Name><StartTime>2026-12-01T08:00:00</StartTime>"
+      "<EndTime>2026-12-01T09:00:00</EndTime><Type>time</Type><FileSize>1000</FileSize></Item>\r\n"
+      "<Item><DeviceID>34020000001310000001</DeviceID><Name>b</Name><StartTime>2026-12-01 09:00:00</StartTime>"
+      "<EndTime>2026-12-01T10:00:00</EndTime><Type>alarm</Type></Item>\r\n"
+      "</RecordList>\r\n</Response>\r\n";
+  auto x = parse_manscdp(body);
+  ASSERT_TRUE(x) << x.error().message;
+  EXPECT_EQ(x->cmd_type, "RecordInfo");
+  EXPECT_EQ(x->sn, "17");
+  EXPECT_EQ(x->fields["SumNum"], "3");
+  ASSERT_EQ(x->items.size(), 2u);
+  EXPECT_EQ(x->items[0].at("StartTime"), "2026-12-01T08:00:00");
+  EXPECT_EQ(x->items[1].at("Type"), "alarm");
+  // local time at +08:00: 08:00 there is 00:00 UTC
+  auto t = parse_manscdp_time(x->items[0].at("StartTime"), 480);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t, 1'796'083'200'000);
+  EXPECT_EQ(manscdp_time(*t, 480), "2026-12-01T08:00:00");
+  EXPECT_EQ(manscdp_time(*t + 999, 0), "2026-12-01T00:00:00");
+  EXPECT_EQ(parse_manscdp_time(x->items[1].at("StartTime"), 480), *t + 3'600'000);
+}
+
+TEST(Manscdp, RefusesBadTimes) {
+  for (const char* s : {"", "2026-12-01", "2026-13-01T00:00:00", "2026-12-01T24:00:00", "2026-12-01T10:61:00",
+                        "2026-12-01X10:00:00", "1969-12-31T23:59:59", "2026-12-01T10:00:0x", "yesterday at noon!!",
+                        "2026-02-31T10:00:00", "2026-12-01T 1:00:00", "+026-12-01T10:00:00", "2026-12-01T10:00:60",
+                        "2026-12-01T10:00:00 and then a very long tail of text"}) {
+    EXPECT_FALSE(parse_manscdp_time(s, 480)) << s;
+  }
+  EXPECT_TRUE(parse_manscdp_time("2026-12-01T10:00:00Z", 480)) << "a zone letter after the seconds is ignored";
+}
+
 TEST(Ps, DemuxesFramesWithPsmInAnyPieces) {
   std::string ps;
   std::vector<std::string> aus;

@@ -174,6 +174,7 @@ Result<VideoService::CameraRow> VideoService::camera_in_scope(const auth::Princi
 }
 
 std::string VideoService::stream_key(const CameraRow& cam, const std::string& quality) const {
+  if (session_quality(quality)) return cam.id + "|" + quality;
   bool sd = quality == "sd" && !cam.sub_stream_url.empty();
   return cam.id + (sd ? "|sd" : "|hd");
 }
@@ -207,13 +208,13 @@ Result<std::shared_ptr<Stream>> VideoService::ensure_stream(const CameraRow& cam
   StreamOptions so;
   so.camera_id = cam.id;
   so.unit_id = cam.unit_id;
-  so.quality = sd ? "sd" : "hd";
+  so.quality = session_quality(quality) ? quality : sd ? "sd" : "hd";
   so.rtsp.url = sd ? cam.sub_stream_url : cam.stream_url;
   so.rtsp.transport = cam.transport;
   so.rtsp.io_timeout = cfg_.io_timeout;
   so.segment_target = cfg_.segment_target;
   // cameras that do not record keep their recent seconds in memory, for evidence clips
-  if (cam.record != "continuous" || !records_here(cam.id) || for_clip) {
+  if (!session_quality(quality) && (cam.record != "continuous" || !records_here(cam.id) || for_clip)) {
     so.ring = cfg_.clip_before + cfg_.clip_after + std::chrono::seconds(15);
   }
   auto s = std::make_shared<Stream>(so, clock_, factory_);
@@ -306,9 +307,36 @@ void VideoService::open_public_live(const std::string& unit_token, const std::st
   start_live(*cam, "sd", std::move(done));
 }
 
+void VideoService::open_session(const std::string& camera_id, const std::string& tag, const std::string& url,
+                                LiveDone done) {
+  auto cam = load_camera(camera_id);
+  if (!cam) {
+    done(not_found_camera());
+    return;
+  }
+  cam->stream_url = url;
+  cam->sub_stream_url.clear();
+  start_live(*cam, tag, std::move(done));
+}
+
+void VideoService::stop_session(const std::string& camera_id, const std::string& tag) {
+  std::shared_ptr<Stream> s;
+  {
+    std::lock_guard lk(mu_);
+    auto it = streams_.find(camera_id + "|" + tag);
+    if (it == streams_.end()) return;
+    if (it->second->transcoding()) --transcodes_;
+    s = std::move(it->second);
+    streams_.erase(it);
+    streams_gauge_.set(static_cast<double>(streams_.size()));
+  }
+  s->stop();
+}
+
 Result<std::shared_ptr<Stream>> VideoService::live_stream(const MediaGrant& g) {
   if (g.kind != "live") return Error{ErrorKind::kForbidden, "invalid_media_token", "not a live token", {}};
   auto s = find_stream(g.camera_id, g.quality);
+  if (!s && session_quality(g.quality)) return Error::not_found("session");  // stopped: never restarted
   if (!s) {
     // the stream stopped (idle) while the player still holds the URL: start it again
     auto cam = load_camera(g.camera_id);
@@ -774,8 +802,10 @@ void VideoService::restart_changed_streams() {
   for (const auto& [key, rtsp] : running) {
     std::string camera_id = key.substr(0, key.find('|'));
     bool sd = key.ends_with("|sd");
+    bool session = !sd && !key.ends_with("|hd");
     auto cam = load_camera(camera_id);
-    bool same = cam && (sd ? cam->sub_stream_url : cam->stream_url) == rtsp.url && cam->transport == rtsp.transport;
+    bool same = cam && (session ||
+                        ((sd ? cam->sub_stream_url : cam->stream_url) == rtsp.url && cam->transport == rtsp.transport));
     if (same) continue;
     // the camera was edited or deleted: its viewers reconnect to the new source, the recording
     // starts a new file
@@ -852,6 +882,7 @@ void VideoService::report_health() {
     std::lock_guard lk(mu_);
     for (const auto& [key, s] : streams_) {
       if (s->options().quality != "hd" && streams_.count(s->options().camera_id + "|hd")) continue;
+      if (session_quality(s->options().quality)) continue;  // a session says nothing of the camera's health
       rows.push_back({s->options().camera_id, s->options().unit_id, s->stats(), key});
     }
   }

@@ -114,6 +114,13 @@ class VideoService {
   Result<std::string> live_playlist(const std::string& token);
   Result<std::shared_ptr<const std::string>> live_segment(const std::string& token, std::uint64_t seq);
   Result<std::shared_ptr<ByteQueue>> live_flv(const std::string& token);
+  // A session: a camera's stream from another source (a GB/T 28181 device's own recording played
+  // back, docs/gb28181.md), viewed with live URLs of quality `tag` (not hd or sd). The caller
+  // checked the scope. It stops with stop_session() or when unused for idle_stop, like live, and
+  // is never restarted after; it says nothing of the camera's health and is never recorded.
+  void open_session(const std::string& camera_id, const std::string& tag, const std::string& url, LiveDone done);
+  void stop_session(const std::string& camera_id, const std::string& tag);
+  static bool session_quality(const std::string& q) { return q != "hd" && q != "sd"; }
 
   // ---- snapshots
   void snapshot(const auth::Principal& p, const std::string& camera_id, JpegDone done);

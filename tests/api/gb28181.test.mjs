@@ -47,9 +47,13 @@ before(async () => {
 keepalive_seconds = 1
 keepalive_misses = 3
 invite_timeout_ms = 3000
+record_timeout_ms = 2000
 
 [gb28181.passwords]
 "34020000001329999999" = "Own@device1"
+
+[gb28181.media_transports]
+"34020000001327777777" = "tcp_active"
 
 [video]
 idle_stop_seconds = 3
@@ -370,6 +374,187 @@ test('SIPp scenarios: REGISTER with digest (200), a wrong password (403), unregi
   assert.equal(bad.status, 0, bad.stdout + bad.stderr)
   const un = await run('unregister.xml', PASSWORD)
   assert.equal(un.status, 0, un.stdout + un.stderr)
+})
+
+test('TCP active media: the offer says a=setup:active, the platform connects to the device\'s answered port (RFC 4571)', async () => {
+  const { d, camId } = await bindOne({ id: '34020000001327777777' })
+  const live = await api(srv.base, merchant, 'POST', `/api/v1/cameras/${camId}/live`, { quality: 'hd' })
+  assert.equal(live.status, 200, live.text)
+  assert.match(d.invitesSdp[0], /m=video \d+ TCP\/RTP\/AVP/)
+  assert.match(d.invitesSdp[0], /a=setup:active/)
+  assert.equal(d.activeConns, 1, 'the platform connected to the device once')
+  const pl = await until(async () => {
+    const r = await api(srv.base, null, 'GET', live.json.hls_url)
+    return r.status === 200 && /\d+\.ts/.test(r.text) ? r.text : null
+  }, { what: 'a segment over TCP active' })
+  const ts = await api(srv.base, null, 'GET', live.json.hls_url.replace('index.m3u8', pl.match(/(\d+\.ts)/)[1]))
+  const v = probe(ts.bytes).streams.find((s) => s.codec_type === 'video')
+  assert.equal(v.codec_name, 'h264')
+  assert.ok((await status()).events.rtp_tcp_active >= 1)
+  await until(() => d.byes >= 1, { what: 'BYE when idle', timeoutMs: 30000 })
+  d.stopKeepalives()
+})
+
+test('device recordings: RecordInfo over several MESSAGEs up to SumNum; bad ranges, scope, offline', async () => {
+  const { d, camId } = await bindOne({})
+  const q = (token, from, to, id = camId) =>
+    api(srv.base, token, 'GET', `/api/v1/cameras/${id}/device-recordings?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)
+  const now = Date.now()
+  const iso = (ms) => new Date(ms).toISOString()
+  const r = await q(merchant, iso(now - 4 * 3600e3), iso(now))
+  assert.equal(r.status, 200, r.text)
+  assert.equal(r.json.sum_num, 3)
+  assert.equal(r.json.complete, true)
+  assert.equal(r.json.items.length, 3, 'three records assembled from two MESSAGEs')
+  assert.equal(d.requests.filter((x) => x.cmdType === 'RecordInfo').length, 1)
+  assert.equal(Date.parse(r.json.items[0].start), Math.floor(d.records[0].start / 1000) * 1000)
+  assert.equal(Date.parse(r.json.items[2].end), Math.floor(d.records[2].end / 1000) * 1000)
+  assert.equal(r.json.items[1].file_size, 2000)
+  // a narrower range: only the last record
+  const one = await q(merchant, iso(now - 45 * 60e3), iso(now))
+  assert.equal(one.json.items.length, 1)
+  // a device that loses the second MESSAGE: what came, complete false
+  d.dropRecordMessages = true
+  const part = await q(merchant, iso(now - 4 * 3600e3), iso(now))
+  assert.equal(part.status, 200, part.text)
+  assert.equal(part.json.complete, false)
+  assert.equal(part.json.items.length, 2)
+  d.dropRecordMessages = false
+  // bad input
+  let bad = await q(merchant, iso(now), iso(now - 3600e3))
+  assert.equal(bad.status, 422)
+  assert.equal(bad.json.error.field, 'to')
+  bad = await q(merchant, 'yesterday', iso(now))
+  assert.equal(bad.status, 422)
+  assert.equal(bad.json.error.field, 'from')
+  bad = await q(merchant, iso(now - 40 * 86400e3), iso(now))
+  assert.equal(bad.status, 422, 'longer than the query window')
+  assert.equal(bad.json.error.field, 'to')
+  assert.equal((await api(srv.base, merchant, 'GET', `/api/v1/cameras/${camId}/device-recordings?from=${iso(now)}`)).json.error.field, 'to')
+  assert.equal((await q(other, iso(now - 3600e3), iso(now))).status, 404, 'another district\'s camera')
+  assert.equal((await q(merchant, iso(now - 3600e3), iso(now), 'cam_nope')).status, 404)
+  assert.equal((await q(null, iso(now - 3600e3), iso(now))).status, 401)
+  d.stopKeepalives()
+  d.close()
+  await until(async () => (await listed(admin, d.id))?.online === false, { what: 'device offline', timeoutMs: 15000 })
+  const off = await q(merchant, iso(now - 3600e3), iso(now))
+  assert.equal(off.status, 503)
+  assert.equal(off.json.error.code, 'device_offline')
+})
+
+test('device playback: INVITE s=Playback with the range, HLS like live, INFO MANSRTSP pause/play/seek/speed, MediaStatus 121 ends it', async () => {
+  const { d, camId } = await bindOne({})
+  const base = `/api/v1/cameras/${camId}/device-playback`
+  const rec = d.records[2]
+  const from = Math.floor(rec.start / 1000) * 1000
+  const to = from + 12000
+  const iso = (ms) => new Date(ms).toISOString()
+  // bad ranges, scope
+  let bad = await api(srv.base, merchant, 'POST', base, { from: iso(to), to: iso(from) })
+  assert.equal(bad.status, 422)
+  assert.equal(bad.json.error.field, 'to')
+  bad = await api(srv.base, merchant, 'POST', base, { from: iso(from - 30 * 3600e3), to: iso(from) })
+  assert.equal(bad.status, 422, 'more than playback_max_hours')
+  assert.equal(bad.json.error.field, 'to')
+  bad = await api(srv.base, merchant, 'POST', base, { from: '2026-13-45T99:00:00Z', to: iso(to) })
+  assert.equal(bad.status, 422)
+  assert.equal(bad.json.error.field, 'from')
+  bad = await api(srv.base, merchant, 'POST', base, { from: iso(Date.now() + 3600e3), to: iso(Date.now() + 7200e3) })
+  assert.equal(bad.json.error.field, 'from', 'in the future')
+  assert.equal((await api(srv.base, other, 'POST', base, { from: iso(from), to: iso(to) })).status, 404)
+  assert.equal(d.invites, 0, 'nothing reached the device')
+
+  const pb = await api(srv.base, merchant, 'POST', base, { from: iso(from), to: iso(to) })
+  assert.equal(pb.status, 200, pb.text)
+  assert.match(pb.json.session_id, /^[0-9a-f]{24}$/)
+  assert.equal(pb.json.state, 'playing')
+  assert.equal(pb.json.codec, 'h264')
+  const sdp = d.invitesSdp.at(-1)
+  const chan = chanId(d.id, 1)
+  assert.match(sdp, /s=Playback/)
+  assert.match(sdp, new RegExp(`u=${chan}:0`))
+  assert.match(sdp, new RegExp(`t=${from / 1000} ${to / 1000}`))
+  assert.match(sdp, /y=1\d{9}/, 'a playback SSRC starts with 1')
+  const pl = await until(async () => {
+    const r = await api(srv.base, null, 'GET', pb.json.hls_url)
+    return r.status === 200 && /\d+\.ts/.test(r.text) ? r.text : null
+  }, { what: 'a playback segment' })
+  const ts = await api(srv.base, null, 'GET', pb.json.hls_url.replace('index.m3u8', pl.match(/(\d+\.ts)/)[1]))
+  assert.equal(probe(ts.bytes).streams.find((s) => s.codec_type === 'video').codec_name, 'h264')
+  const ctl = (token, body, sid = pb.json.session_id) => api(srv.base, token, 'POST', `${base}/${sid}/control`, body)
+
+  // pause: the device stops sending
+  let c = await ctl(merchant, { action: 'pause' })
+  assert.equal(c.status, 200, c.text)
+  assert.equal(c.json.state, 'paused')
+  const sent = d.framesSent
+  await new Promise((r) => setTimeout(r, 700))
+  assert.equal(d.framesSent, sent, 'no frames while paused')
+  assert.equal((await api(srv.base, merchant, 'GET', `${base}/${pb.json.session_id}`)).json.state, 'paused')
+  c = await ctl(merchant, { action: 'play' })
+  assert.equal(c.json.state, 'playing')
+  await until(() => d.framesSent > sent, { what: 'frames again' })
+  c = await ctl(merchant, { action: 'seek', at: iso(from + 2000) })
+  assert.equal(c.status, 200, c.text)
+  assert.equal(Date.parse(c.json.position), from + 2000)
+  // bad control input, scope
+  assert.equal((await ctl(merchant, { action: 'fly' })).json.error.field, 'action')
+  assert.equal((await ctl(merchant, {})).status, 422)
+  assert.equal((await ctl(merchant, { action: 'speed', scale: 3 })).json.error.field, 'scale')
+  assert.equal((await ctl(merchant, { action: 'seek', at: iso(to + 60000) })).json.error.field, 'at')
+  assert.equal((await ctl(merchant, { action: 'seek', at: 'soon' })).json.error.field, 'at')
+  assert.equal((await ctl(other, { action: 'pause' })).status, 404)
+  assert.equal((await ctl(merchant, { action: 'pause' }, 'f'.repeat(24))).status, 404)
+  assert.equal((await api(srv.base, other, 'GET', `${base}/${pb.json.session_id}`)).status, 404)
+  // INFO Application/MANSRTSP, the SIP CSeq counting up in the dialog, its own RTSP CSeq
+  assert.deepEqual(d.infos.map((i) => [i.method, i.cseq, i.range ?? null]),
+    [['PAUSE', 1, null], ['PLAY', 2, 'now-'], ['PLAY', 3, '2-']])
+  assert.ok(d.infos.every((i) => /Application\/MANSRTSP/i.test(i.contentType)))
+  assert.deepEqual(d.infos.map((i) => i.sipCseq), [2, 3, 4])
+  // speed 4: the rest of the range plays in about 2.5 s, then the device says end of file (121)
+  c = await ctl(merchant, { action: 'speed', scale: 4 })
+  assert.equal(c.status, 200, c.text)
+  assert.equal(c.json.scale, 4)
+  assert.equal(d.infos.at(-1).scale, '4')
+  const ended = await until(async () => {
+    // a player keeps fetching the playlist meanwhile
+    await api(srv.base, null, 'GET', pb.json.hls_url)
+    const r = await api(srv.base, merchant, 'GET', `${base}/${pb.json.session_id}`)
+    return r.json.state === 'ended' ? r.json : null
+  }, { what: 'ended by MediaStatus 121', timeoutMs: 15000 })
+  assert.match(ended.reason, /121/)
+  assert.equal(d.mediaStatusSent, 1)
+  await until(() => d.byes >= 1, { what: 'BYE after end of file' })
+  assert.equal((await ctl(merchant, { action: 'play' })).status, 409, 'an ended playback cannot be controlled')
+
+  // a second playback stopped by DELETE: BYE
+  const pb2 = await api(srv.base, merchant, 'POST', base, { from: iso(from), to: iso(to) })
+  assert.equal(pb2.status, 200, pb2.text)
+  assert.equal((await api(srv.base, other, 'DELETE', `${base}/${pb2.json.session_id}`)).status, 404)
+  const del = await api(srv.base, merchant, 'DELETE', `${base}/${pb2.json.session_id}`)
+  assert.equal(del.status, 200, del.text)
+  assert.equal(del.json.state, 'ended')
+  await until(() => d.byes >= 2, { what: 'BYE after DELETE' })
+  assert.equal((await api(srv.base, null, 'GET', pb2.json.hls_url)).status, 404, 'the session\'s URL is gone')
+  // the device goes offline: 503 with a JSON error
+  d.stopKeepalives()
+  d.close()
+  await until(async () => (await listed(admin, d.id))?.online === false, { what: 'device offline', timeoutMs: 15000 })
+  const off = await api(srv.base, merchant, 'POST', base, { from: iso(from), to: iso(to) })
+  assert.equal(off.status, 503)
+  assert.equal(off.json.error.code, 'device_offline')
+})
+
+test('the playback routes are in the OpenAPI document with a summary', async () => {
+  const o = await api(srv.base, null, 'GET', '/api/v1/openapi.json')
+  const base = '/api/v1/cameras/{id}'
+  for (const [method, p] of [['get', `${base}/device-recordings`], ['post', `${base}/device-playback`],
+    ['get', `${base}/device-playback/{session_id}`], ['delete', `${base}/device-playback/{session_id}`],
+    ['post', `${base}/device-playback/{session_id}/control`]]) {
+    const op = o.json.paths[p]?.[method]
+    assert.ok(op, `${method} ${p} listed`)
+    assert.notEqual(op.summary, `${method.toUpperCase()} ${p}`, `${method} ${p} has a summary`)
+  }
 })
 
 test('the server survived everything above', async () => {

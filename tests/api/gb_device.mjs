@@ -1,7 +1,10 @@
 // A GB/T 28181 device simulator for the tests (none is packaged): SIP over UDP or TCP, REGISTER
 // with MD5 digest, keepalives, DeviceInfo and Catalog answers (split over several MESSAGEs), PTZ
-// commands recorded, INVITE answered with PS over RTP (UDP, or TCP with RFC 4571 framing) packetised
-// from a real H.264 file that ffmpeg makes at test time. Loopback only.
+// commands recorded, INVITE answered with PS over RTP (UDP, or TCP with RFC 4571 framing; the device
+// connects, or with a=setup:active in the offer it listens and the platform connects) packetised
+// from a real H.264 file that ffmpeg makes at test time; its own "storage": RecordInfo answers
+// (split over several MESSAGEs) and Playback of a range (s=Playback, t=), obeying INFO MANSRTSP
+// PAUSE / PLAY Range / Scale, MediaStatus 121 at the end. Loopback only.
 import crypto from 'node:crypto'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
@@ -53,6 +56,11 @@ export function makeH264(seconds = 4, size = '320x240') {
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`)
   const data = fs.readFileSync(f)
   fs.rmSync(dir, { recursive: true, force: true })
+  return splitAnnexB(data)
+}
+
+/** Access units of a raw H.264 Annex B stream with AUDs ({ data, key }), split at the AUDs. */
+export function splitAnnexB(data) {
   // split at AUD NAL units (00 00 00 01 09)
   const starts = []
   for (let i = 0; i + 4 < data.length; i++) {
@@ -142,6 +150,19 @@ export class GbDevice {
     this.invites = 0
     this.byes = 0
     this.answerQueries = true
+    this.infos = [] // MANSRTSP bodies received by INFO: { sipCseq, method, cseq, range, scale }
+    this.invitesSdp = [] // the SDP of every INVITE
+    this.framesSent = 0
+    this.activeConns = 0 // media connections the platform made to us (tcp active)
+    this.mediaStatusSent = 0
+    this.recordPerMessage = 2
+    const now = Date.now()
+    // the device's own recordings (epoch ms); the file's picture stands in for all of them
+    this.records = opts.records || [
+      { start: now - 3 * 3600e3, end: now - 2 * 3600e3 },
+      { start: now - 2 * 3600e3, end: now - 3600e3 },
+      { start: now - 50 * 60e3, end: now - 40 * 60e3 },
+    ]
   }
 
   async open() {
@@ -284,11 +305,14 @@ export class GbDevice {
         this.message(this.xml('Response', 'DeviceInfo', sn,
           '<DeviceName>模拟设备</DeviceName>\r\n<Result>OK</Result>\r\n<Manufacturer>MingChuSim</Manufacturer>\r\n<Model>SIM-1</Model>\r\n<Firmware>1.0</Firmware>\r\n'))
       } else if (cmd === 'DeviceControl') this.ptz.push(/<PTZCmd>([^<]+)<\/PTZCmd>/.exec(body)?.[1])
+      else if (cmd === 'RecordInfo' && this.answerQueries) this.sendRecordInfo(sn, body)
     } else if (m.method === 'INVITE') {
       this.invites++
       this.onInvite(m, body)
     } else if (m.method === 'ACK') {
       if (this.media && !this.media.started) this.startMedia()
+    } else if (m.method === 'INFO') {
+      this.onInfo(m, body)
     } else if (m.method === 'BYE') {
       this.byes++
       this.stopMedia()
@@ -309,15 +333,69 @@ export class GbDevice {
     }
   }
 
+  /** RecordInfo: the records overlapping [StartTime, EndTime] (local times, +08:00), recordPerMessage a MESSAGE. */
+  async sendRecordInfo(sn, body) {
+    const local = (t) => Date.parse(`${t}+08:00`)
+    const fmt = (ms) => new Date(ms + 8 * 3600e3).toISOString().slice(0, 19)
+    const from = local(/<StartTime>([^<]+)</.exec(body)[1])
+    const to = local(/<EndTime>([^<]+)</.exec(body)[1])
+    const chan = /<DeviceID>([^<]+)</.exec(body)[1]
+    const recs = this.records.filter((r) => r.end > from && r.start < to)
+    const per = this.recordPerMessage
+    for (let i = 0; i < Math.max(recs.length, 1); i += per) {
+      const items = recs.slice(i, i + per).map((r, j) =>
+        `<Item>\r\n<DeviceID>${chan}</DeviceID>\r\n<Name>录像${i + j + 1}</Name>\r\n<FilePath>/rec/${i + j + 1}.ps</FilePath>\r\n<Address>sim</Address>\r\n<StartTime>${fmt(r.start)}</StartTime>\r\n<EndTime>${fmt(r.end)}</EndTime>\r\n<Secrecy>0</Secrecy>\r\n<Type>time</Type>\r\n<FileSize>${1000 * (i + j + 1)}</FileSize>\r\n</Item>\r\n`).join('')
+      if (this.dropRecordMessages && i > 0) continue // a device that loses answers
+      await this.message(this.xml('Response', 'RecordInfo', sn,
+        `<Name>${chan}</Name>\r\n<SumNum>${recs.length}</SumNum>\r\n<RecordList Num="${Math.min(per, recs.length - i)}">\r\n${items}</RecordList>\r\n`))
+    }
+  }
+
+  /** INFO Application/MANSRTSP: PAUSE, PLAY (Range npt=N- seeks, Scale changes the speed). */
+  onInfo(m, body) {
+    const md = this.media
+    const method = body.split(' ')[0]
+    const info = { sipCseq: Number((m.h('cseq') || '').split(' ')[0]), method, cseq: Number(/CSeq: (\d+)/i.exec(body)?.[1]),
+      range: /Range: npt=([^\r\n]+)/i.exec(body)?.[1], scale: /Scale: ([\d.]+)/i.exec(body)?.[1], contentType: m.h('content-type') }
+    this.infos.push(info)
+    if (!md || !md.playback || md.callId !== m.h('call-id')) return this.respond(m, 481, 'Call/Transaction Does Not Exist')
+    if (method === 'PAUSE') md.paused = true
+    else if (method === 'PLAY') {
+      md.paused = false
+      if (info.range && info.range !== 'now-') md.pos = md.playback.start + Number(info.range.split('-')[0]) * 1000
+      if (info.scale) md.scale = Number(info.scale)
+    }
+    this.respond(m, 200, 'OK')
+  }
+
   onInvite(m, sdp) {
+    this.invitesSdp.push(sdp)
     const port = Number(/m=video (\d+)/.exec(sdp)[1])
     const ip = /c=IN IP4 (\S+)/.exec(sdp)[1]
     const tcp = /TCP\/RTP\/AVP/.test(sdp)
+    const active = /a=setup:active/.test(sdp) // the platform connects to us
     const ssrc = Number(/y=(\d+)/.exec(sdp)[1])
     if (!this.o.aus) return this.respond(m, 488, 'Not Acceptable Here')
-    this.media = { ip, port, tcp, ssrc: this.o.wrongSsrc ? ssrc + 1 : ssrc, started: false, callId: m.h('call-id') }
-    const answer = `v=0\r\no=${this.id} 0 0 IN IP4 127.0.0.1\r\ns=Play\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 15060 ${tcp ? 'TCP/RTP/AVP' : 'RTP/AVP'} 96\r\na=sendonly\r\na=rtpmap:96 PS/90000\r\n${tcp ? 'a=setup:active\r\n' : ''}y=${ssrc}\r\n`
-    this.respond(m, 200, 'OK', { body: answer, contentType: 'APPLICATION/SDP' })
+    this.media = { ip, port, tcp, active, ssrc: this.o.wrongSsrc ? ssrc + 1 : ssrc, started: false, callId: m.h('call-id') }
+    const t = /t=(\d+) (\d+)/.exec(sdp)
+    if (/s=Playback/.test(sdp) && t) {
+      this.media.playback = { start: Number(t[1]) * 1000, stop: Number(t[2]) * 1000 }
+      this.media.pos = this.media.playback.start
+      this.media.scale = 1
+    }
+    const answer = (mport) => `v=0\r\no=${this.id} 0 0 IN IP4 127.0.0.1\r\ns=${this.media.playback ? 'Playback' : 'Play'}\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video ${mport} ${tcp ? 'TCP/RTP/AVP' : 'RTP/AVP'} 96\r\na=sendonly\r\na=rtpmap:96 PS/90000\r\n${tcp ? (active ? 'a=setup:passive\r\n' : 'a=setup:active\r\n') : ''}y=${ssrc}\r\n`
+    if (tcp && active) {
+      const md = this.media
+      md.server = net.createServer((c) => {
+        this.activeConns++
+        c.on('error', () => {})
+        md.conn = c
+        if (md.started && !md.timer) this.startMedia()
+      })
+      md.server.listen(0, '127.0.0.1', () => this.respond(m, 200, 'OK', { body: answer(md.server.address().port), contentType: 'APPLICATION/SDP' }))
+      return
+    }
+    this.respond(m, 200, 'OK', { body: answer(15060), contentType: 'APPLICATION/SDP' })
   }
 
   startMedia() {
@@ -327,7 +405,10 @@ export class GbDevice {
     let k = 0
     let pts = 90000
     let send
-    if (md.tcp) {
+    if (md.tcp && md.active) {
+      if (!md.conn) return // sent once the platform connected
+      send = (p) => { const h = Buffer.alloc(2); h.writeUInt16BE(p.length); md.conn.write(Buffer.concat([h, p])) }
+    } else if (md.tcp) {
       md.conn = net.connect(md.port, md.ip)
       md.conn.on('error', () => {})
       send = (p) => { const h = Buffer.alloc(2); h.writeUInt16BE(p.length); md.conn.write(Buffer.concat([h, p])) }
@@ -335,20 +416,47 @@ export class GbDevice {
       md.sock = dgram.createSocket('udp4')
       send = (p) => md.sock.send(p, md.port, md.ip)
     }
-    md.timer = setInterval(() => {
+    const frame = () => {
       const au = this.o.aus[k % this.o.aus.length]
       k++
       const ps = psPack(au.data, pts, au.key, { psm: this.o.psm })
       if (this.o.garbage && k % 5 === 0) send(Buffer.concat([Buffer.from([0x00]), crypto.randomBytes(199)])) // not RTP v2
       for (const p of rtpPackets(ps, { seq, ts: pts, ssrc: md.ssrc })) send(p)
+      this.framesSent++
       pts += 3600
-    }, 40)
+    }
+    if (md.playback) {
+      // the recording's clock: frame n of the range at pts (pos - start) * 90; a seek starts at a keyframe
+      let tick = 0
+      let lastPos = md.pos
+      md.timer = setInterval(() => {
+        if (md.paused) return
+        tick++
+        if (md.pos !== lastPos) k = Math.floor(Math.round((md.pos - md.playback.start) / 40) / 25) * 25 // seeked
+        const n = md.scale >= 1 ? md.scale : (tick % Math.round(1 / md.scale) === 0 ? 1 : 0)
+        for (let i = 0; i < n && md.pos < md.playback.stop; i++) {
+          pts = 90000 + Math.round((md.pos - md.playback.start) * 90)
+          frame()
+          md.pos += 40
+        }
+        lastPos = md.pos
+        if (md.pos >= md.playback.stop && !md.eof) { // end of file: MediaStatus 121 (out of the dialog)
+          md.eof = true
+          clearInterval(md.timer)
+          this.mediaStatusSent++
+          this.message(this.xml('Notify', 'MediaStatus', this.cseq, '<NotifyType>121</NotifyType>\r\n'))
+        }
+      }, 40)
+      return
+    }
+    md.timer = setInterval(frame, 40)
   }
 
   stopMedia() {
     const md = this.media
     if (!md) return
     clearInterval(md.timer)
+    md.server?.close()
     try {
       md.sock?.close()
     } catch {

@@ -35,6 +35,46 @@ export async function getRecordings(client: ApiClient, cameraId: string, r: Rang
   return parseRecordings(a)
 }
 
+// ---- PTZ of GB/T 28181 cameras (docs/gb28181.md): POST /api/v1/cameras/{id}/ptz
+export type PtzAction = 'up' | 'down' | 'left' | 'right' | 'zoom_in' | 'zoom_out' | 'stop' | 'preset_set' | 'preset_call'
+
+/** Whether the camera takes PTZ commands: a GB/T 28181 channel. */
+export const hasPtz = (c: { gb_device_id?: string | null; gb_channel_id?: string | null } | null | undefined) =>
+  !!(c?.gb_device_id && c?.gb_channel_id)
+
+export function ptz(client: ApiClient, cameraId: string, action: PtzAction, opts: { speed?: number; preset?: number } = {}) {
+  return client.post<{ ok: boolean; action: string }>(`/api/v1/cameras/${enc(cameraId)}/ptz`, { action, ...opts })
+}
+
+/**
+ * Press-and-hold PTZ: press(action) sends it, release() sends stop once after it (in order: the
+ * commands are chained, so a quick tap still ends with stop). Errors go to onError.
+ */
+export function ptzHold(client: ApiClient, cameraId: () => string, onError: (e: Error) => void, speed = 128) {
+  let chain: Promise<unknown> = Promise.resolve()
+  let held: PtzAction | null = null
+  const send = (action: PtzAction, opts: { speed?: number; preset?: number } = {}) => {
+    const id = cameraId()
+    chain = chain.then(() => ptz(client, id, action, opts)).catch((e: Error) => onError(e))
+    return chain
+  }
+  return {
+    press(action: PtzAction) {
+      if (held) return
+      held = action
+      void send(action, { speed })
+    },
+    release() {
+      if (!held) return
+      held = null
+      void send('stop')
+    },
+    preset(action: 'preset_set' | 'preset_call', n: number) {
+      return send(action, { preset: n })
+    },
+  }
+}
+
 export const snapshotPath = (cameraId: string) => `/api/v1/cameras/${enc(cameraId)}/snapshot.jpg`
 
 /**
