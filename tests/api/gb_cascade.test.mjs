@@ -1,0 +1,323 @@
+// GB/T 28181 cascade (级联) with real counterparts: two `mingchu serve` processes on loopback. The
+// upper runs its GB/T 28181 server (--sip-listen); the lower has an RTSP camera
+// (scripts/rtsp_camera.py) and an upstream pointing to the upper. The lower registers with digest,
+// keeps alive, answers the upper's Catalog with the cameras of its shared jurisdiction subtree
+// only, and serves the upper's INVITE: its camera's stream muxed into PS over RTP, which the
+// upper demuxes into its own media core (HLS checked by ffprobe, snapshot). Also: the admin API's
+// validation and hostile input, a wrong password (403 in the status), a channel outside the
+// subtree (404), the upper's BYE stopping the sending, the upper gone and back (backoff, registered
+// again), Expires: 0 when the upstream is deleted.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { startServer, api, login, freePort, multipart, uscc, ADMIN } from './lib.mjs'
+import { DEMO, png } from './alerts_lib.mjs'
+import { startCamera, probe, until } from './video_lib.mjs'
+
+const DOMAIN = '3402000000'
+const UPPER_ID = '34020000002000000001'
+const LOWER_ID = '32060200002000000001' // type 200: a platform
+const PASSWORD = 'Cascade@28181'
+let cam, upper, lower, upperArgs, upperCfgDir, upperSip, upperAdmin, upperMerchant, lowerAdmin
+let upperUnit, juA, juB, camInside, camInside2, camOutside, upstreamId
+
+const lowerApi = (method, p, body, headers) => api(lower.base, lowerAdmin, method, p, body, headers)
+const upstream = async (id = upstreamId) => (await lowerApi('GET', `/api/v1/gb/upstreams/${id}`)).json
+const metric = async (base, event) => {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  const m = text.match(new RegExp(`mingchu_gb_cascade_events_total\\{event="${event}"\\} (\\d+)`))
+  return m ? Number(m[1]) : 0
+}
+const upperDevice = async () =>
+  (await api(upper.base, upperAdmin, 'GET', '/api/v1/gb/devices?page_size=200')).json.items.find((d) => d.device_id === LOWER_ID)
+
+function startUpper(extra = {}) {
+  return startServer({ demo: true, createAdmin: false, args: upperArgs, ...extra })
+}
+
+before(async () => {
+  cam = await startCamera()
+  upperSip = await freePort()
+  upperCfgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mingchu-cascade-cfg-'))
+  const cfg = path.join(upperCfgDir, 'upper.toml')
+  fs.writeFileSync(cfg, `
+[gb28181]
+keepalive_seconds = 1
+keepalive_misses = 3
+invite_timeout_ms = 3000
+
+[video]
+idle_stop_seconds = 3
+open_timeout_ms = 10000
+`)
+  upperArgs = ['--config', cfg, '--sip-listen', `127.0.0.1:${upperSip}`, '--sip-id', UPPER_ID, '--sip-domain', DOMAIN,
+    '--sip-password', PASSWORD]
+  ;[upper, lower] = await Promise.all([startUpper(), startServer()])
+  upperAdmin = await login(upper.base, 'admin', 'Platform@2026!')
+  upperMerchant = await login(upper.base, DEMO.merchant.username, DEMO.merchant.password)
+  upperUnit = (await api(upper.base, upperMerchant, 'GET', '/api/v1/me')).json.unit_ids[0]
+
+  // the lower: 江苏省 / 南通市 / 崇川区 (shared) and 通州区 (not shared), a unit and cameras in each
+  lowerAdmin = await login(lower.base, ADMIN.username, ADMIN.password)
+  const jur = async (parent_id, level, code, name) => {
+    const r = await lowerApi('POST', '/api/v1/jurisdictions', { parent_id, level, code, name })
+    assert.equal(r.status, 201, r.text)
+    return r.json.id
+  }
+  const province = await jur(undefined, 'province', '320000', '江苏省')
+  const city = await jur(province, 'city', '320600', '南通市')
+  juA = await jur(city, 'district', '320602', '崇川区')
+  juB = await jur(city, 'district', '320612', '通州区')
+  const up = multipart([{ name: 'file', filename: 'licence.png', contentType: 'image/png', data: png(7) }])
+  const file = await lowerApi('POST', '/api/v1/files', up.body, { 'content-type': up.contentType })
+  assert.equal(file.status, 201, file.text)
+  const unit = async (jurisdiction_id, name, n) => {
+    const r = await lowerApi('POST', '/api/v1/units', {
+      name, jurisdiction_id, store_type: 'school_canteen', licence_number: `JY1320602001234${n}`, uscc: uscc(40 + n),
+      licence_image_ids: [file.json.id],
+    })
+    assert.equal(r.status, 201, r.text)
+    return r.json.id
+  }
+  const unitA = await unit(juA, '崇川实验小学食堂', 1)
+  const unitB = await unit(juB, '通州中学食堂', 2)
+  const camera = async (unit_id, name, extra = {}) => {
+    const r = await lowerApi('POST', '/api/v1/cameras', { unit_id, name, area: 'cooking', ...extra })
+    assert.equal(r.status, 201, r.text)
+    return r.json.id
+  }
+  camInside = await camera(unitA, '后厨烹饪区', { stream_url: cam.url('/h264'), record: 'off' })
+  camInside2 = await camera(unitA, '粗加工区')
+  camOutside = await camera(unitB, '通州后厨')
+})
+
+after(async () => {
+  if (process.env.CASCADE_DEBUG) fs.writeFileSync('/tmp/cascade-logs.txt', `UPPER\n${upper?.log()}\nLOWER\n${lower?.log()}`)
+  await Promise.all([lower?.stop(), upper?.stop()])
+  await cam?.stop()
+  if (upperCfgDir) fs.rmSync(upperCfgDir, { recursive: true, force: true })
+})
+
+const good = () => ({
+  name: '南通市平台',
+  sip_id: UPPER_ID,
+  domain: DOMAIN,
+  address: `127.0.0.1:${upperSip}`,
+  transport: 'udp',
+  password: PASSWORD,
+  local_sip_id: LOWER_ID,
+  jurisdiction_id: juA,
+  keepalive_s: 1,
+  enabled: true,
+})
+
+test('upstreams API: admins only, strict validation naming the field, hostile input, password never returned', async () => {
+  const merchant = await api(upper.base, upperMerchant, 'GET', '/api/v1/gb/upstreams')
+  assert.equal(merchant.status, 403) // on the upper: a merchant is no admin
+  assert.equal((await api(lower.base, null, 'GET', '/api/v1/gb/upstreams')).status, 401)
+  for (const [patch, field] of [
+    [{ sip_id: '3402000000200000000' }, 'sip_id'],
+    [{ sip_id: '3402000000200000000x' }, 'sip_id'],
+    [{ sip_id: 34020000002000000001 }, 'sip_id'],
+    [{ domain: '34020000' }, 'domain'],
+    [{ address: 'http://127.0.0.1:5060' }, 'address'],
+    [{ address: '127.0.0.1' }, 'address'],
+    [{ address: '127.0.0.1:0' }, 'address'],
+    [{ address: '127.0.0.1:70000' }, 'address'],
+    [{ address: '127.0.0.1:5060;rm -rf /' }, 'address'],
+    [{ transport: 'sctp' }, 'transport'],
+    [{ transport: 'tcp' }, 'transport'], // not yet: refused rather than pretended
+    [{ password: '' }, 'password'],
+    [{ password: 'x'.repeat(129) }, 'password'],
+    [{ local_sip_id: UPPER_ID }, 'local_sip_id'],
+    [{ local_sip_id: 'abc' }, 'local_sip_id'],
+    [{ jurisdiction_id: 'jur_nothere' }, 'jurisdiction_id'],
+    [{ jurisdiction_id: '../../etc' }, 'jurisdiction_id'],
+    [{ keepalive_s: 0 }, 'keepalive_s'],
+    [{ keepalive_s: 1.5 }, 'keepalive_s'],
+    [{ keepalive_s: '60' }, 'keepalive_s'],
+    [{ enabled: 'yes' }, 'enabled'],
+    [{ name: 'x'.repeat(101) }, 'name'],
+    [{ name: 'a\u0000b' }, 'name'],
+    [{ is_admin: true }, 'is_admin'],
+  ]) {
+    const r = await lowerApi('POST', '/api/v1/gb/upstreams', { ...good(), ...patch })
+    assert.equal(r.status, 422, `${JSON.stringify(patch)}: ${r.text}`)
+    assert.equal(r.json.error.field, field, JSON.stringify(patch))
+  }
+  const { name, ...noName } = good()
+  const missing = await lowerApi('POST', '/api/v1/gb/upstreams', noName)
+  assert.equal(missing.status, 422)
+  assert.equal(missing.json.error.field, 'name')
+  assert.equal((await lowerApi('POST', '/api/v1/gb/upstreams', '{"name": ')).status, 400)
+  assert.equal((await lowerApi('POST', '/api/v1/gb/upstreams', '[1,2]')).status, 400)
+  assert.equal((await lowerApi('POST', '/api/v1/gb/upstreams', { ...good(), name: 'x'.repeat(20000) })).status, 413)
+  assert.equal((await lowerApi('GET', '/api/v1/gb/upstreams/gbu_nothere')).status, 404)
+  assert.equal((await lowerApi('PATCH', '/api/v1/gb/upstreams/gbu_nothere', { name: 'x' })).status, 404)
+  assert.equal((await lowerApi('DELETE', '/api/v1/gb/upstreams/..%2F..%2Fx')).status, 404)
+  assert.equal((await lowerApi('GET', '/api/v1/gb/upstreams')).json.total, 0) // nothing was stored
+
+  const r = await lowerApi('POST', '/api/v1/gb/upstreams', good())
+  assert.equal(r.status, 201, r.text)
+  upstreamId = r.json.id
+  assert.equal(r.json.password, undefined)
+  assert.ok(!r.text.includes(PASSWORD))
+  const list = await lowerApi('GET', '/api/v1/gb/upstreams')
+  assert.equal(list.json.total, 1)
+  assert.ok(!list.text.includes(PASSWORD))
+  assert.equal(list.json.items[0].local_sip_id, LOWER_ID)
+  const audit = await lowerApi('GET', '/api/v1/audit?action=gb.upstream.create&page_size=100')
+  const entry = audit.json.items.find((e) => e.action === 'gb.upstream.create')
+  assert.ok(entry, 'the creation is audited')
+  assert.ok(!JSON.stringify(entry).includes(PASSWORD))
+  assert.ok(lower.alive() && upper.alive())
+})
+
+test('registers with digest and keeps alive; the upper binds it and gets the shared subtree cameras only', async () => {
+  const st = await until(async () => {
+    const u = await upstream()
+    return u.status.registered && u.status.last_keepalive_at ? u : null
+  }, { what: 'registered and a keepalive answered' })
+  assert.equal(st.status.last_error, null)
+  // pending on the upper with the catalog: the two cameras of 崇川区, not the one of 通州区
+  const dev = await until(async () => {
+    const d = await upperDevice()
+    return d && d.channels.length >= 2 ? d : null
+  }, { what: 'the catalog on the upper' })
+  assert.equal(dev.state, 'pending')
+  assert.equal(dev.online, true)
+  assert.equal(dev.name, '南通市平台') // DeviceInfo answered
+  assert.deepEqual(dev.channels.map((c) => c.name).sort(), ['后厨烹饪区', '粗加工区'].sort())
+  for (const c of dev.channels) assert.match(c.channel_id, /^3206020000131\d{7}$/) // derived, type 131
+  const b = await api(upper.base, upperMerchant, 'POST', `/api/v1/gb/devices/${LOWER_ID}/bind`, { unit_id: upperUnit })
+  assert.equal(b.status, 200, b.text)
+  assert.equal(b.json.channels.length, 2)
+  const cams = (await api(upper.base, upperAdmin, 'GET', `/api/v1/cameras?unit_id=${upperUnit}&page_size=100`)).json.items
+  const fromLower = cams.filter((c) => c.gb_device_id === LOWER_ID)
+  assert.deepEqual(fromLower.map((c) => c.name).sort(), ['后厨烹饪区', '粗加工区'].sort())
+  assert.ok(!cams.some((c) => c.name === '通州后厨'))
+  // the channel ids are stable: asked again (a second catalog), the same ids
+  const again = await lowerApi('GET', `/api/v1/gb/upstreams/${upstreamId}`)
+  assert.equal(again.json.status.registered, true)
+})
+
+// the upper pulls no stream of this camera (stopped when idle)
+const upperStreamGone = (camId) =>
+  until(async () => {
+    const st = await api(upper.base, upperAdmin, 'GET', '/api/v1/video/status')
+    return st.status === 200 && !st.json.streams.some((s) => s.camera_id === camId)
+  }, { what: "the upper's stream stopped", timeoutMs: 30000 })
+
+async function upperCamera(name) {
+  const cams = (await api(upper.base, upperAdmin, 'GET', `/api/v1/cameras?unit_id=${upperUnit}&page_size=100`)).json.items
+  return cams.find((c) => c.gb_device_id === LOWER_ID && c.name === name)
+}
+
+test('live on the upper plays the lower camera: PS over RTP end to end (ffprobe, snapshot), BYE stops the sending', async () => {
+  const c = await upperCamera('后厨烹饪区')
+  const live = await api(upper.base, upperMerchant, 'POST', `/api/v1/cameras/${c.id}/live`, { quality: 'hd' })
+  assert.equal(live.status, 200, live.text)
+  assert.equal(live.json.codec, 'h264')
+  assert.equal((await upstream()).status.sessions, 1)
+  const pl = await until(async () => {
+    const r = await api(upper.base, null, 'GET', live.json.hls_url)
+    return r.status === 200 && /\d+\.ts/.test(r.text) ? r.text : null
+  }, { what: 'a live segment on the upper' })
+  const seg = pl.match(/(\d+\.ts)/)[1]
+  const ts = await api(upper.base, null, 'GET', live.json.hls_url.replace('index.m3u8', seg))
+  assert.equal(ts.status, 200)
+  const v = probe(ts.bytes).streams.find((s) => s.codec_type === 'video')
+  assert.equal(v.codec_name, 'h264')
+  assert.ok(v.width >= 320 && v.height >= 240, `${v.width}x${v.height}`)
+  assert.ok(Number(v.nb_read_frames) >= 5, `frames in the segment: ${v.nb_read_frames}`)
+  const jpg = await api(upper.base, upperMerchant, 'GET', `/api/v1/cameras/${c.id}/snapshot.jpg`)
+  assert.equal(jpg.status, 200)
+  assert.equal(jpg.bytes[0], 0xff)
+  assert.equal(jpg.bytes[1], 0xd8)
+  // nobody watches on the upper: its stream stops (idle 3 s), it sends BYE, the lower stops sending
+  const byes = await metric(lower.base, 'bye_received')
+  await until(async () => (await upstream()).status.sessions === 0, { what: 'the session ended', timeoutMs: 30000 })
+  await upperStreamGone(c.id)
+  assert.equal(await metric(lower.base, 'bye_received'), byes + 1)
+  assert.equal((await upstream()).status.sessions, 0)
+  // a camera without a stream: the INVITE is answered, then the lower ends it (BYE) and the live fails
+  const c2 = await upperCamera('粗加工区')
+  const dead = await api(upper.base, upperMerchant, 'POST', `/api/v1/cameras/${c2.id}/live`, { quality: 'hd' })
+  assert.equal(dead.status, 503, dead.text)
+  assert.ok(upper.alive() && lower.alive())
+})
+
+test('a channel outside the shared subtree is 404 to the upper (the subtree changed to 通州区)', async () => {
+  const c = await upperCamera('后厨烹饪区')
+  const before = await metric(lower.base, 'invite_not_found')
+  const p = await lowerApi('PATCH', `/api/v1/gb/upstreams/${upstreamId}`, { jurisdiction_id: juB })
+  assert.equal(p.status, 200, p.text)
+  assert.equal(p.json.jurisdiction_id, juB)
+  // registered again (a new dialog); the upper's next catalog has only 通州后厨
+  await until(async () => {
+    const d = await upperDevice()
+    return d && d.online && d.channels.length === 1 && d.channels[0].name === '通州后厨'
+  }, { what: 'the new catalog on the upper' })
+  await upperStreamGone(c.id)
+  const live = await api(upper.base, upperMerchant, 'POST', `/api/v1/cameras/${c.id}/live`, { quality: 'hd' })
+  assert.equal(live.status, 503, live.text)
+  assert.equal(await metric(lower.base, 'invite_not_found'), before + 1)
+  const back = await lowerApi('PATCH', `/api/v1/gb/upstreams/${upstreamId}`, { jurisdiction_id: juA })
+  assert.equal(back.status, 200)
+})
+
+test('a wrong password: the status shows the 403; disabled: nothing runs', async () => {
+  const r = await lowerApi('POST', '/api/v1/gb/upstreams', {
+    ...good(), name: '错误密码', local_sip_id: '32060200002000000002', password: 'wrong-password',
+  })
+  assert.equal(r.status, 201, r.text)
+  const st = await until(async () => {
+    const u = await upstream(r.json.id)
+    return u.status.last_error ? u : null
+  }, { what: 'the refusal in the status' })
+  assert.equal(st.status.registered, false)
+  assert.match(st.status.last_error, /403/)
+  const off = await lowerApi('PATCH', `/api/v1/gb/upstreams/${r.json.id}`, { enabled: false })
+  assert.equal(off.status, 200)
+  assert.equal(off.json.enabled, false)
+  assert.equal((await lowerApi('DELETE', `/api/v1/gb/upstreams/${r.json.id}`)).status, 204)
+  assert.equal((await lowerApi('GET', `/api/v1/gb/upstreams/${r.json.id}`)).status, 404)
+})
+
+test('the upper gone: the lower notices, retries with backoff and registers again when it is back', async () => {
+  await until(async () => (await upstream()).status.registered, { what: 'registered' })
+  const { port, dataDir } = upper
+  await upper.kill()
+  const down = await until(async () => {
+    const u = await upstream()
+    return !u.status.registered && u.status.last_error ? u : null
+  }, { what: 'the lower sees the upper gone', timeoutMs: 30000 })
+  assert.match(down.status.last_error, /no answer/)
+  const failedBefore = await metric(lower.base, 'register_failed')
+  upper = await startUpper({ port, dataDir })
+  upper.stop = ((stop) => async () => {
+    await stop({ keepData: true })
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  })(upper.stop)
+  upperAdmin = await login(upper.base, 'admin', 'Platform@2026!')
+  await until(async () => (await upstream()).status.registered, { what: 'registered again', timeoutMs: 40000 })
+  assert.ok((await metric(lower.base, 'register_failed')) >= failedBefore)
+  const dev = await until(async () => {
+    const d = await upperDevice()
+    return d && d.online ? d : null
+  }, { what: 'online on the restarted upper' })
+  assert.equal(dev.state, 'bound') // the binding survived the upper's restart
+})
+
+test('deleting the upstream unregisters (Expires: 0) at once', async () => {
+  const events = async () => (await api(upper.base, upperAdmin, 'GET', '/api/v1/gb/status')).json.events
+  await until(async () => (await upstream()).status.registered, { what: 'registered' })
+  const before = (await events()).unregister || 0
+  assert.equal((await lowerApi('DELETE', `/api/v1/gb/upstreams/${upstreamId}`)).status, 204)
+  await until(async () => ((await events()).unregister || 0) === before + 1, { what: 'the unregistration', timeoutMs: 5000 })
+  const d = await upperDevice()
+  assert.equal(d.online, false)
+  assert.ok(lower.alive() && upper.alive())
+})
