@@ -313,7 +313,13 @@ class Link : public std::enable_shared_from_this<Link> {
   using Final = std::function<void(const sip::SipMessage*, std::string_view raw)>;
 
   Link(CascadeImpl& impl, Upstream u)
-      : impl_(impl), u_(std::move(u)), sock_(impl.io()), reg_timer_(impl.io()), ka_timer_(impl.io()) {
+      : impl_(impl),
+        u_(std::move(u)),
+        tcp_(u_.transport == "tcp"),
+        sock_(impl.io()),
+        tsock_(impl.io()),
+        reg_timer_(impl.io()),
+        ka_timer_(impl.io()) {
     reg_call_id_ = quick_random_hex(10) + "@mingchu";
     reg_tag_ = quick_random_hex(5);
   }
@@ -324,6 +330,7 @@ class Link : public std::enable_shared_from_this<Link> {
     auto hp = split_address(u_.address);
     if (!hp) return fail("bad address " + u_.address);
     boost::system::error_code ec;
+    if (tcp_) return connect_tcp(hp->first, hp->second);
     udp::resolver res(impl_.io());
     auto eps = res.resolve(udp::v4(), hp->first, std::to_string(hp->second), ec);
     if (ec || eps.empty()) {
@@ -341,6 +348,97 @@ class Link : public std::enable_shared_from_this<Link> {
     do_register();
   }
 
+  // SIP over TCP: one connection to the upper, messages framed by Content-Length; connected again
+  // (with the backoff) when it breaks.
+  void connect_tcp(const std::string& host, unsigned short port) {
+    boost::system::error_code ec;
+    asio::ip::tcp::resolver res(impl_.io());
+    auto eps = res.resolve(asio::ip::tcp::v4(), host, std::to_string(port), ec);
+    if (ec || eps.empty()) return fail("cannot resolve " + host + ": " + ec.message());
+    tsock_.open(asio::ip::tcp::v4(), ec);
+    if (ec) return fail("cannot open a socket: " + ec.message());
+    auto self = shared_from_this();
+    auto guard = std::make_shared<asio::steady_timer>(impl_.io());
+    guard->expires_after(impl_.cfg().request_timeout);
+    guard->async_wait([self](boost::system::error_code e) {
+      if (!e && !self->tcp_up_) {
+        boost::system::error_code ignored;
+        self->tsock_.close(ignored);  // the connect below ends with an error
+      }
+    });
+    tsock_.async_connect(*eps.begin(), [self, guard](boost::system::error_code e) {
+      guard->cancel();
+      if (self->closed_ || self->stopping_) return;
+      if (e) {
+        boost::system::error_code ignored;
+        self->tsock_.close(ignored);
+        return self->fail("cannot connect to " + self->u_.address + " over TCP: " + e.message());
+      }
+      self->tcp_up_ = true;
+      boost::system::error_code le;
+      auto local = self->tsock_.local_endpoint(le);
+      self->local_ip_ = local.address().to_string();
+      self->local_port_ = local.port();
+      self->impl_.set_status(
+          self->u_.id, [&](LinkStatus& s) { s.local = self->local_ip_ + ":" + std::to_string(self->local_port_); });
+      self->receive_tcp();
+      self->do_register();
+    });
+  }
+
+  void receive_tcp() {
+    auto self = shared_from_this();
+    tsock_.async_read_some(asio::buffer(buf_), [self](boost::system::error_code ec, size_t n) {
+      if (self->closed_ || ec == asio::error::operation_aborted) return;
+      if (ec) return self->tcp_broken("the upper closed the TCP connection");
+      self->tin_.append(self->buf_, n);
+      for (;;) {
+        size_t skip = 0;
+        while (skip < self->tin_.size() && (self->tin_[skip] == '\r' || self->tin_[skip] == '\n')) ++skip;
+        if (skip) self->tin_.erase(0, skip);
+        long len = sip::sip_frame_length(self->tin_);
+        if (len < 0) {
+          self->impl_.count("sip_oversized");
+          return self->tcp_broken("malformed or oversized SIP over TCP from the upper");
+        }
+        if (len == 0) break;
+        std::string msg = self->tin_.substr(0, static_cast<size_t>(len));
+        self->tin_.erase(0, static_cast<size_t>(len));
+        try {
+          self->on_message(msg);
+        } catch (const std::exception& e) {
+          self->impl_.count("error");
+          log::warn("gb cascade: message not handled", {{"error", e.what()}});
+        }
+        if (self->closed_ || !self->tsock_.is_open()) return;
+      }
+      self->receive_tcp();
+    });
+  }
+
+  void tcp_broken(const std::string& why) {
+    boost::system::error_code ignored;
+    tsock_.close(ignored);
+    tcp_up_ = false;
+    tin_.clear();
+    tout_.clear();
+    if (stopping_) return;
+    reg_timer_.cancel();
+    ka_timer_.cancel();
+    fail(why);
+  }
+
+  void write_tcp() {
+    auto self = shared_from_this();
+    asio::async_write(tsock_, asio::buffer(tout_.front()), [self](boost::system::error_code ec, size_t) {
+      if (ec || self->tout_.empty()) return;
+      self->tout_.pop_front();
+      if (!self->tout_.empty()) self->write_tcp();
+    });
+  }
+
+  bool is_open() const { return tcp_ ? tsock_.is_open() && tcp_up_ : sock_.is_open(); }
+
   // Unregisters (Expires: 0) when registered, ends the sessions, closes; done() once.
   void shutdown(std::function<void()> done) {
     if (stopping_) return done ? done() : void();
@@ -357,10 +455,12 @@ class Link : public std::enable_shared_from_this<Link> {
       self->closed_ = true;
       boost::system::error_code e;
       self->sock_.close(e);
+      self->tsock_.close(e);
+      self->tout_.clear();
       self->txns_.clear();
       if (done) done();
     });
-    if (!registered_ || !sock_.is_open()) return (*finish)();
+    if (!registered_ || !is_open()) return (*finish)();
     unregister_done_ = [finish] { (*finish)(); };
     auto guard = std::make_shared<asio::steady_timer>(impl_.io());
     guard->expires_after(2s);
@@ -378,7 +478,7 @@ class Link : public std::enable_shared_from_this<Link> {
         it = txns_.erase(it);
         continue;
       }
-      if (now >= it->second.next) {
+      if (!tcp_ && now >= it->second.next) {  // UDP only: TCP is reliable
         send(it->second.data);
         it->second.interval = std::min<std::chrono::milliseconds>(it->second.interval * 2, 4000ms);
         it->second.next = now + it->second.interval;
@@ -425,7 +525,8 @@ class Link : public std::enable_shared_from_this<Link> {
   };
 
   std::string via(const std::string& branch) const {
-    return "Via: SIP/2.0/UDP " + local_ip_ + ":" + std::to_string(local_port_) + ";rport;branch=" + branch + "\r\n";
+    return std::string("Via: SIP/2.0/") + (tcp_ ? "TCP " : "UDP ") + local_ip_ + ":" + std::to_string(local_port_) +
+           ";rport;branch=" + branch + "\r\n";
   }
   std::string from_header(const std::string& tag) const {
     return "<sip:" + u_.local_sip_id + "@" + u_.local_domain() + ">;tag=" + tag;
@@ -433,6 +534,13 @@ class Link : public std::enable_shared_from_this<Link> {
   std::string upper_uri() const { return "sip:" + u_.sip_id + "@" + u_.address; }
 
   void send(const std::string& data) {
+    if (tcp_) {
+      if (!is_open()) return;
+      bool idle = tout_.empty();
+      tout_.push_back(data);
+      if (idle) write_tcp();
+      return;
+    }
     if (!sock_.is_open()) return;
     boost::system::error_code ec;  // UDP: sent at once (a BYE must leave before the socket closes)
     sock_.send(asio::buffer(data), 0, ec);
@@ -626,7 +734,7 @@ class Link : public std::enable_shared_from_this<Link> {
     reg_timer_.async_wait([weak, this](boost::system::error_code ec) {
       auto self = weak.lock();
       if (!self || ec) return;
-      if (!sock_.is_open()) return start();
+      if (!is_open()) return start();
       do_register();
     });
   }
@@ -846,7 +954,7 @@ class Link : public std::enable_shared_from_this<Link> {
     s->stop = true;
     s->cv.notify_all();
     if (s->th.joinable()) s->th.join();
-    if (!send_bye || !sock_.is_open()) return;
+    if (!send_bye || !is_open()) return;
     impl_.count("bye_sent");
     std::string branch = "z9hG4bK" + quick_random_hex(8);
     std::string msg = "BYE " + s->remote_target + " SIP/2.0\r\n" + via(branch) + "From: " + s->local_to +
@@ -959,7 +1067,12 @@ class Link : public std::enable_shared_from_this<Link> {
 
   CascadeImpl& impl_;
   Upstream u_;
+  bool tcp_;
   udp::socket sock_;
+  asio::ip::tcp::socket tsock_;
+  bool tcp_up_ = false;
+  std::string tin_;
+  std::deque<std::string> tout_;
   udp::endpoint peer_;
   asio::steady_timer reg_timer_, ka_timer_;
   std::string local_ip_;
@@ -1223,10 +1336,8 @@ Result<Upstream> CascadeImpl::validate(const json::object& body, std::optional<U
     return Error::invalid("address", "invalid_value",
                           "field 'address' must be HOST:PORT (a host name or IPv4 address)");
   }
-  if (u.transport == "tcp") {
-    return Error::invalid("transport", "unsupported", "field 'transport': only udp is supported for now");
-  }
-  if (u.transport != "udp") return Error::invalid("transport", "invalid_value", "field 'transport' must be udp or tcp");
+  if (u.transport != "udp" && u.transport != "tcp")
+    return Error::invalid("transport", "invalid_value", "field 'transport' must be udp or tcp");
   if (auto it = body.find("keepalive_s"); it != body.end() && !it->value().is_null()) {
     if (!it->value().is_int64() || it->value().as_int64() < 1 || it->value().as_int64() > 3600) {
       return Error::invalid("keepalive_s", "invalid_value", "field 'keepalive_s' must be an integer from 1 to 3600");
