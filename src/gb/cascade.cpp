@@ -224,6 +224,9 @@ struct CascadeSession {
   int fd = -1;  // the media socket (UDP connected, or TCP bound and connected by the sender)
   unsigned short local_port = 0;
   bool acked = false;
+  std::string ok;  // our 200 to the INVITE, sent again over UDP until the ACK (RFC 3261 §13.3.1.4)
+  Steady::time_point ok_again;
+  std::chrono::milliseconds ok_every{500};
   Steady::time_point created = Steady::now();
   std::atomic<bool> stop{false};
   std::mutex mu;
@@ -500,6 +503,13 @@ class Link : public std::enable_shared_from_this<Link> {
         it = sessions_.erase(it);
         publish_sessions();
       } else {
+        auto& x = *it->second;
+        if (!x.acked && !tcp_ && now >= x.ok_again) {  // the 200 or its ACK was lost
+          send(x.ok);
+          x.ok_every = std::min<std::chrono::milliseconds>(x.ok_every * 2, 4000ms);
+          x.ok_again = now + x.ok_every;
+          impl_.count("invite_ok_resent");
+        }
         ++it;
       }
     }
@@ -614,12 +624,19 @@ class Link : public std::enable_shared_from_this<Link> {
   }
 
   void respond(const sip::SipMessage& req, int status, const std::string& reason,
-               const std::vector<std::pair<std::string, std::string>>& headers = {}, std::string_view ctype = {},
-               std::string_view body = {}, const std::string& to_tag = {}) {
+               const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    (void)answer(req, status, reason, headers);
+  }
+
+  // The response, sent and kept for retransmitted requests (32 s).
+  std::string answer(const sip::SipMessage& req, int status, const std::string& reason,
+                     const std::vector<std::pair<std::string, std::string>>& headers = {}, std::string_view ctype = {},
+                     std::string_view body = {}, const std::string& to_tag = {}) {
     std::string r =
         sip::build_response(req, status, reason, to_tag.empty() ? quick_random_hex(4) : to_tag, headers, ctype, body);
     if (status >= 200) cache_[cache_key(req)] = {r, Steady::now() + 32s};
     send(r);
+    return r;
   }
 
   // ---- registration
@@ -924,9 +941,10 @@ class Link : public std::enable_shared_from_this<Link> {
                       (offer->tcp ? "a=setup:active\r\na=connection:new\r\n" : "") + "y=" + offer->y + "\r\nf=\r\n";
     sessions_[s->call_id] = s;
     publish_sessions();
-    respond(m, 200, "OK",
-            {{"Contact", "<sip:" + u_.local_sip_id + "@" + local_ip_ + ":" + std::to_string(local_port_) + ">"}},
-            "APPLICATION/SDP", sdp, tag);
+    s->ok = answer(m, 200, "OK",
+                   {{"Contact", "<sip:" + u_.local_sip_id + "@" + local_ip_ + ":" + std::to_string(local_port_) + ">"}},
+                   "APPLICATION/SDP", sdp, tag);
+    s->ok_again = Steady::now() + s->ok_every;
   }
 
   void on_ack(const sip::SipMessage& m) {

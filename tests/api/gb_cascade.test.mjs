@@ -9,12 +9,15 @@
 // again), Expires: 0 when the upstream is deleted.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
+import dgram from 'node:dgram'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { startServer, api, login, freePort, multipart, uscc, ADMIN } from './lib.mjs'
 import { DEMO, png } from './alerts_lib.mjs'
 import { startCamera, probe, until } from './video_lib.mjs'
+import { parseSip } from './gb_device.mjs'
 
 const DOMAIN = '3402000000'
 const UPPER_ID = '34020000002000000001'
@@ -323,6 +326,123 @@ test('over TCP: SIP on one connection, media over TCP (RFC 4571, we connect to t
   assert.ok(Number(v.nb_read_frames) >= 5)
   assert.equal((await lowerApi('DELETE', `/api/v1/gb/upstreams/${r.json.id}`)).status, 204)
   await upperStreamGone(camId) // the lower's BYE ended it (or the idle stop)
+})
+
+// A bare UDP socket as the upper (no MingChu): digest with qop=auth, then hostile input.
+function fakeUpper() {
+  const sock = dgram.createSocket('udp4')
+  const inbox = []
+  let waiter = null
+  let peer = null
+  sock.on('message', (buf, rinfo) => {
+    peer = rinfo
+    inbox.push(parseSip(buf))
+    if (waiter) waiter()
+  })
+  const next = async (pred, what, timeoutMs = 8000) => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const i = inbox.findIndex(pred)
+      if (i >= 0) return inbox.splice(i, 1)[0]
+      if (Date.now() > deadline) throw new Error(`the fake upper got no ${what}`)
+      await new Promise((r) => {
+        waiter = r
+        setTimeout(r, 100)
+      })
+    }
+  }
+  const send = (text) => new Promise((r) => sock.send(Buffer.from(text, 'latin1'), peer.port, peer.address, r))
+  const reply = (m, status, reason, extra = '') =>
+    send(`SIP/2.0 ${status} ${reason}\r\nVia: ${m.h('via')}\r\nFrom: ${m.h('from')}\r\nTo: ${m.h('to')};tag=up1\r\n` +
+      `Call-ID: ${m.h('call-id')}\r\nCSeq: ${m.h('cseq')}\r\n${extra}Content-Length: 0\r\n\r\n`)
+  let cseq = 1
+  const request = (method, user, body = '', ctype = 'Application/MANSCDP+xml', extra = '') => {
+    const b = Buffer.from(body, 'utf8')
+    return send(`${method} sip:${user}@${peer.address}:${peer.port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${sock.address().port};branch=z9hG4bK${crypto.randomBytes(6).toString('hex')}\r\n` +
+      `From: <sip:${UPPER_ID}@${DOMAIN}>;tag=f${cseq}\r\nTo: <sip:${user}@${DOMAIN}>\r\nCall-ID: c${cseq}-${Date.now()}@fake\r\nCSeq: ${cseq++} ${method}\r\n` +
+      `${extra}Content-Type: ${ctype}\r\nContent-Length: ${b.length}\r\n\r\n` + b.toString('latin1'))
+  }
+  return new Promise((resolve) => sock.bind(0, '127.0.0.1', () => resolve({ sock, next, reply, request, send, port: sock.address().port })))
+}
+
+const md5 = (s) => crypto.createHash('md5').update(s).digest('hex')
+const digestParam = (h, k) => (new RegExp(`${k}="?([^",]*)"?`).exec(h) || [])[1]
+
+test('a bare GB/T 28181 upper (qop=auth digest), then hostile input: answered or dropped, the lower stays up', async () => {
+  const up = await fakeUpper()
+  const LOCAL = '32060400002000000004'
+  try {
+    const r = await lowerApi('POST', '/api/v1/gb/upstreams', {
+      ...good(), name: '外部平台', local_sip_id: LOCAL, address: `127.0.0.1:${up.port}`, password: 'Fake@pw1', keepalive_s: 60,
+    })
+    assert.equal(r.status, 201, r.text)
+    const first = await up.next((m) => m.method === 'REGISTER', 'REGISTER')
+    assert.equal(first.h('authorization'), undefined)
+    assert.match(first.h('from'), new RegExp(`sip:${LOCAL}@3206040000`))
+    await up.reply(first, 401, 'Unauthorized', `WWW-Authenticate: Digest realm="${DOMAIN}", nonce="n0nce42", qop="auth", algorithm=MD5\r\n`)
+    const second = await up.next((m) => m.method === 'REGISTER', 'REGISTER with credentials')
+    const a = second.h('authorization')
+    assert.equal(digestParam(a, 'username'), LOCAL)
+    assert.equal(digestParam(a, 'qop'), 'auth')
+    const ha1 = md5(`${LOCAL}:${DOMAIN}:Fake@pw1`)
+    const ha2 = md5(`REGISTER:${digestParam(a, 'uri')}`)
+    const want = md5(`${ha1}:n0nce42:${digestParam(a, 'nc')}:${digestParam(a, 'cnonce')}:auth:${ha2}`)
+    assert.equal(digestParam(a, 'response'), want)
+    await up.reply(second, 200, 'OK', 'Expires: 3600\r\n')
+    await until(async () => (await upstream(r.json.id)).status.registered, { what: 'registered to the bare upper' })
+
+    // a catalog query with an SN that needs escaping: three items of 崇川区, SumNum 3
+    await up.request('MESSAGE', LOCAL, `<?xml version="1.0"?><Query><CmdType>Catalog</CmdType><SN>7&amp;1</SN><DeviceID>${LOCAL}</DeviceID></Query>`)
+    assert.equal((await up.next((m) => m.status, 'the 200 to the query')).status, 200)
+    const cat = await up.next((m) => m.method === 'MESSAGE' && /Catalog/.test(m.body.toString()), 'the catalog')
+    await up.reply(cat, 200, 'OK')
+    const body = cat.body.toString('utf8')
+    assert.match(body, /<SumNum>3<\/SumNum>/)
+    assert.match(body, /<SN>7&amp;1<\/SN>/)
+    assert.equal((body.match(/<Item>/g) || []).length, 3)
+    assert.ok(!body.includes('通州后厨'))
+    const channel = /<DeviceID>(3206040000131\d{7})<\/DeviceID>/.exec(body)[1]
+
+    // hostile: garbage, an oversized datagram, bad XML, an unknown method, bad INVITEs
+    await up.send('\x00\x01garbage that is no SIP at all\r\n\r\n')
+    await up.send('MESSAGE sip:x SIP/2.0\r\n' + 'X'.repeat(64000))
+    await up.request('MESSAGE', LOCAL, '<Query><CmdType>Catalog</CmdType><SN>1</Query>')
+    assert.equal((await up.next((m) => m.status, 'the answer to bad XML')).status, 400)
+    await up.request('FOO', LOCAL)
+    assert.equal((await up.next((m) => m.status, 'the answer to FOO')).status, 405)
+    const sdp = (y = 'y=0100000001\r\n', m = 'm=video 9 RTP/AVP 96') =>
+      `v=0\r\no=${UPPER_ID} 0 0 IN IP4 127.0.0.1\r\ns=Play\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n${m}\r\na=recvonly\r\na=rtpmap:96 PS/90000\r\n${y}`
+    for (const [user, body, want] of [
+      ['not-a-channel', sdp(), 404],
+      ['32060400001319999999', sdp(), 404], // the type and prefix of ours, no such serial
+      [channel, sdp(''), 488], // no y= SSRC
+      [channel, sdp(undefined, 'm=video 99999 RTP/AVP 96'), 488],
+      [channel, sdp(undefined, 'm=video 9 TCP/RTP/AVP 96\r\na=setup:active'), 488],
+      [channel, 'v=0\r\n' + 'a=x\r\n'.repeat(3000), 488],
+    ]) {
+      await up.request('INVITE', user, body, 'APPLICATION/SDP')
+      const ans = await up.next((m) => m.status, `the answer to an INVITE for ${user}`)
+      assert.equal(ans.status, want, `${user} ${body.slice(0, 80)}`)
+      await up.request('ACK', user, '', 'APPLICATION/SDP')
+    }
+    await up.request('BYE', channel, '', 'APPLICATION/SDP')
+    assert.equal((await up.next((m) => m.status, 'the answer to a BYE of no dialog')).status, 481)
+    assert.equal((await upstream(r.json.id)).status.sessions, 0)
+    assert.ok((await metric(lower.base, 'sip_malformed')) >= 1)
+    assert.ok(lower.alive())
+
+    // deleted: REGISTER Expires: 0, answered to the challenge again
+    assert.equal((await lowerApi('DELETE', `/api/v1/gb/upstreams/${r.json.id}`)).status, 204)
+    const bye = await up.next((m) => m.method === 'REGISTER', 'the unregistration')
+    assert.equal(bye.h('expires'), '0')
+    await up.reply(bye, 401, 'Unauthorized', `WWW-Authenticate: Digest realm="${DOMAIN}", nonce="n0nce43", algorithm=MD5\r\n`)
+    const bye2 = await up.next((m) => m.method === 'REGISTER', 'the unregistration with credentials')
+    assert.equal(bye2.h('expires'), '0')
+    assert.equal(digestParam(bye2.h('authorization'), 'nonce'), 'n0nce43')
+    await up.reply(bye2, 200, 'OK', 'Expires: 0\r\n')
+  } finally {
+    up.sock.close()
+  }
 })
 
 test('the upper gone: the lower notices, retries with backoff and registers again when it is back', async () => {
