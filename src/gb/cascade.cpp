@@ -892,6 +892,10 @@ class Link : public std::enable_shared_from_this<Link> {
   void on_invite(const sip::SipMessage& m) {
     impl_.count("invite");
     if (sessions_.count(m.call_id)) return respond(m, 491, "Request Pending");
+    if (sessions_.size() >= static_cast<size_t>(impl_.cfg().max_sessions)) {
+      impl_.count("invite_busy");
+      return respond(m, 486, "Busy Here");
+    }
     std::string channel = m.to_user;
     if (!digits(channel, 20)) return respond(m, 404, "Not Found");
     auto cam = impl_.camera_of(u_, channel);
@@ -1373,6 +1377,14 @@ Result<Upstream> CascadeImpl::validate(const json::object& body, std::optional<U
   storage::Conn c = db_.acquire();
   if (c->query("SELECT 1 FROM jurisdictions WHERE id = $1", {u.jurisdiction_id}).empty()) {
     return Error::invalid("jurisdiction_id", "unknown", "field 'jurisdiction_id' names no jurisdiction");
+  }
+  // one registration per (upper, our id): two would take turns at the upper
+  if (!c->query("SELECT 1 FROM gb_upstreams WHERE deleted_at IS NULL AND address = $1 AND sip_id = $2 AND "
+                "local_sip_id = $3 AND id <> $4",
+                {u.address, u.sip_id, u.local_sip_id, u.id})
+           .empty()) {
+    return Error::invalid("local_sip_id", "duplicate",
+                          "field 'local_sip_id': another upstream already registers this id to that upper");
   }
   return u;
 }

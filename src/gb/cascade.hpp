@@ -52,6 +52,7 @@ struct CascadeConfig {
   std::chrono::milliseconds media_open_timeout{10000};  // the stream's first keyframe
   std::chrono::milliseconds media_idle_timeout{10000};  // no new frame: the session ends (BYE)
   int catalog_items_per_message = 10;
+  int max_sessions = 64;  // play sessions per upstream; more INVITEs: 486 Busy Here
   std::string node_name = "MingChu";
   int utc_offset_minutes = 480;
 };

@@ -175,6 +175,9 @@ test('upstreams API: admins only, strict validation naming the field, hostile in
   assert.equal(list.json.total, 1)
   assert.ok(!list.text.includes(PASSWORD))
   assert.equal(list.json.items[0].local_sip_id, LOWER_ID)
+  const twice = await lowerApi('POST', '/api/v1/gb/upstreams', good()) // the same id to the same upper
+  assert.equal(twice.status, 422)
+  assert.equal(twice.json.error.field, 'local_sip_id')
   const audit = await lowerApi('GET', '/api/v1/audit?action=gb.upstream.create&page_size=100')
   const entry = audit.json.items.find((e) => e.action === 'gb.upstream.create')
   assert.ok(entry, 'the creation is audited')
