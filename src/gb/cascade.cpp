@@ -234,6 +234,15 @@ struct CascadeSession {
   std::thread th;
   std::atomic<std::uint64_t> packets{0};
   ~CascadeSession() {
+    if (th.joinable()) {  // never left running (ended sessions are joined on the I/O thread)
+      stop = true;
+      cv.notify_all();
+      if (th.get_id() == std::this_thread::get_id()) {
+        th.detach();
+      } else {
+        th.join();
+      }
+    }
     if (fd >= 0) ::close(fd);
   }
 };
@@ -891,6 +900,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
   void on_invite(const sip::SipMessage& m) {
     impl_.count("invite");
+    if (stopping_) return respond(m, 480, "Temporarily Unavailable");
     if (sessions_.count(m.call_id)) return respond(m, 491, "Request Pending");
     if (sessions_.size() >= static_cast<size_t>(impl_.cfg().max_sessions)) {
       impl_.count("invite_busy");
@@ -953,7 +963,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
   void on_ack(const sip::SipMessage& m) {
     auto it = sessions_.find(m.call_id);
-    if (it == sessions_.end() || it->second->acked) return;
+    if (stopping_ || it == sessions_.end() || it->second->acked) return;
     auto s = it->second;
     s->acked = true;
     impl_.count("session_started");
