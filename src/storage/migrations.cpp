@@ -1075,7 +1075,8 @@ CREATE INDEX alerts_state_scope ON alerts(state, overdue, jpath, occurred_at);
       {21, "GB/T 28181 cascade to upper platforms (issue 9)", R"SQL(
 -- Upper platforms this node registers to as a lower platform (src/gb/cascade.cpp). password is
 -- encrypted (FieldCipher, context "gb_upstreams.password") and never returned; jurisdiction_id
--- is the subtree whose cameras the upper sees.
+-- is the subtree whose cameras the upper sees (no foreign key: a jurisdiction deleted later
+-- leaves an upstream that shares nothing, and does not block the deletion).
 CREATE TABLE gb_upstreams (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -1085,7 +1086,7 @@ CREATE TABLE gb_upstreams (
   transport TEXT NOT NULL,
   password TEXT NOT NULL,
   local_sip_id TEXT NOT NULL,
-  jurisdiction_id TEXT NOT NULL REFERENCES jurisdictions(id),
+  jurisdiction_id TEXT NOT NULL,
   keepalive_s BIGINT NOT NULL,
   enabled BIGINT NOT NULL,
   created_at BIGINT NOT NULL,
@@ -1095,7 +1096,7 @@ CREATE TABLE gb_upstreams (
 -- the stable serial of a camera that did not come from a GB device: its channel id towards an
 -- upper is the first 10 digits of local_sip_id, type 131, and this serial in 7 digits
 CREATE TABLE gb_cascade_channels (
-  camera_id TEXT PRIMARY KEY REFERENCES cameras(id),
+  camera_id TEXT PRIMARY KEY,
   serial BIGINT NOT NULL UNIQUE
 );
 )SQL"},

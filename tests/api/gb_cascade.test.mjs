@@ -182,6 +182,13 @@ test('upstreams API: admins only, strict validation naming the field, hostile in
   const entry = audit.json.items.find((e) => e.action === 'gb.upstream.create')
   assert.ok(entry, 'the creation is audited')
   assert.ok(!JSON.stringify(entry).includes(PASSWORD))
+  // a shared jurisdiction can still be deleted (the upstream then shares nothing)
+  const lone = await lowerApi('POST', '/api/v1/jurisdictions', { parent_id: juA, level: 'station', code: '320602009', name: '空所' })
+  assert.equal(lone.status, 201, lone.text)
+  const off = await lowerApi('POST', '/api/v1/gb/upstreams', { ...good(), local_sip_id: '32060200002000000009', jurisdiction_id: lone.json.id, enabled: false })
+  assert.equal(off.status, 201, off.text)
+  assert.equal((await lowerApi('DELETE', `/api/v1/jurisdictions/${lone.json.id}`)).status, 204)
+  assert.equal((await lowerApi('DELETE', `/api/v1/gb/upstreams/${off.json.id}`)).status, 204)
   assert.ok(lower.alive() && upper.alive())
 })
 
