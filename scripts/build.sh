@@ -3,6 +3,8 @@
 #
 #   bash scripts/build.sh            build/       RelWithDebInfo: mingchu, mingchu_unit_tests, benchmarks
 #   bash scripts/build.sh --asan     build-asan/  -DMINGCHU_SANITIZE=ON, only mingchu_unit_tests
+#   bash scripts/build.sh --tsan     build-tsan/  -DMINGCHU_TSAN=ON, only mingchu_tsan_tests (the
+#                                    threaded modules' tests under ThreadSanitizer)
 #   bash scripts/build.sh --no-web   skip the web UI (web/, npm run build)
 #
 # Two parallel jobs: each translation unit with Beast takes ~800 MB and ~20 s on these 2 cores.
@@ -11,14 +13,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 asan=0
+tsan=0
 web=1
 cmake_extra=()
 for arg in "$@"; do
   case $arg in
     --asan) asan=1 ;;
+    --tsan) tsan=1 ;;
     --no-web) web=0 ;;
     -D*) cmake_extra+=("$arg") ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +33,7 @@ jobs=${MINGCHU_JOBS:-2}
 # The web UI first: the server serves web/dist. A failed web build does not stop the C++ build
 # (its tests can still run); build.sh exits non-zero at the end.
 web_failed=0
-if [[ $web == 1 && $asan == 0 && -f web/package.json ]]; then
+if [[ $web == 1 && $asan == 0 && $tsan == 0 && -f web/package.json ]]; then
   if [[ ! -d web/node_modules ]]; then
     bash scripts/install-deps.sh
   fi
@@ -59,7 +63,11 @@ if [[ $web == 1 && $asan == 0 && -f web/package.json ]]; then
   fi
 fi
 
-if [[ $asan == 1 ]]; then
+if [[ $tsan == 1 ]]; then
+  dir=build-tsan
+  cfg=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINGCHU_TSAN=ON -DMINGCHU_BENCH=OFF)
+  targets=(--target mingchu_tsan_tests)
+elif [[ $asan == 1 ]]; then
   dir=build-asan
   cfg=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINGCHU_SANITIZE=ON -DMINGCHU_BENCH=OFF)
   targets=(--target mingchu_unit_tests)

@@ -4,12 +4,14 @@
 #   bash scripts/test.sh
 #
 # 1. scripts/install-deps.sh
-# 2. scripts/build.sh (build/, RelWithDebInfo) and scripts/build.sh --asan (build-asan/)
+# 2. scripts/build.sh (build/, RelWithDebInfo), scripts/build.sh --asan (build-asan/) and
+#    scripts/build.sh --tsan (build-tsan/: the threaded modules' tests under ThreadSanitizer)
 # 3. scripts/services.sh start --fresh: private PostgreSQL 15, mosquitto and RabbitMQ on loopback,
 #    always stopped again on the way out
 # 4. with the services' env file sourced:
 #    a. ctest in build/
 #    b. ctest in build-asan/ (AddressSanitizer with leak detection + UndefinedBehaviorSanitizer)
+#       and in build-tsan/ (ThreadSanitizer: a race or lock-order inversion fails the test)
 #    c. node --test tests/api/*.test.mjs, then tests/e2e/*.test.mjs (when tests/package.json exists)
 #    d. scripts/fuzz.sh, 10 s per target (when it exists)
 #    e. the web UI's unit tests: npm test (vitest) in web/ (when web/package.json has "test")
@@ -169,6 +171,7 @@ trap 'note "interrupted"; exit 130' INT TERM
 setup install-deps "$LOGS/install-deps.log" bash scripts/install-deps.sh
 setup build "$LOGS/build.log" bash scripts/build.sh
 setup build-asan "$LOGS/build-asan.log" bash scripts/build.sh --asan --no-web
+setup build-tsan "$LOGS/build-tsan.log" bash scripts/build.sh --tsan --no-web
 services_up=1   # from here on, stop them whatever happens (stop is safe if start failed half-way)
 setup services "$LOGS/services.log" bash scripts/services.sh start --fresh
 if [[ -f $MINGCHU_SVC_DIR/env ]]; then
@@ -185,6 +188,8 @@ run_ctest ctest-asan build-asan \
   ASAN_OPTIONS=detect_leaks=1 \
   LSAN_OPTIONS=suppressions="$PWD/scripts/lsan.supp" \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# a report makes the test binary exit 66, so ctest fails that test
+run_ctest ctest-tsan build-tsan TSAN_OPTIONS=second_deadlock_stack=1:exitcode=66
 
 if [[ -f tests/package.json ]]; then
   shopt -s nullglob

@@ -118,8 +118,7 @@ Response alert_answer(const ApiContext& ctx, const Result<alerts::Alert>& a) {
 
 void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/alert-types", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate(ctx, req));
     const auto& cfg = ctx.alerts->config();
     json::array items;
     for (const auto& t : cfg.types) {
@@ -141,26 +140,19 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("GET", "/api/v1/alerts", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto pg = page_params(req);
-    if (!pg) return Response::error(pg.error());
-    auto f = alert_filter(ctx, req);
-    if (!f) return Response::error(f.error());
-    auto page = ctx.alerts->list(*who, *f, page_of(*pg));
-    if (!page) return Response::error(page.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(pg, page_params(req));
+    MC_TRY(f, alert_filter(ctx, req));
+    MC_TRY(page, ctx.alerts->list(*who, *f, page_of(*pg)));
     json::array items;
     for (const auto& a : page->items) items.push_back(alerts::alert_to_json(a, ctx.alerts->config()));
     return Response::json(200, list_body(std::move(items), page->total, *pg));
   });
 
   r.add("GET", "/api/v1/alerts/{id}", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto d = ctx.alerts->get(*who, *id);
-    if (!d) return Response::error(d.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(id, path_id(req));
+    MC_TRY(d, ctx.alerts->get(*who, *id));
     json::object o = detail_json(ctx, *d);
     o["clips"] = alert_clips_json(ctx, *id);
     return Response::json(200, o);
@@ -169,8 +161,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/alerts/{id}/rectifications",
       [&ctx](Request& req) {
-        auto w = begin_object_write(ctx, req);
-        if (!w) return Response::error(w.error());
+        MC_TRY(w, begin_object_write(ctx, req));
         ObjectReader rd(w->body);
         alerts::RectificationInput in;
         in.text = rd.req_string("text", alerts::kMaxRectificationChars);
@@ -192,8 +183,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/alerts/{id}/review",
       [&ctx](Request& req) {
-        auto w = begin_object_write(ctx, req);
-        if (!w) return Response::error(w.error());
+        MC_TRY(w, begin_object_write(ctx, req));
         ObjectReader rd(w->body);
         std::string decision = rd.req_string("decision", 16);
         alerts::ReviewInput in;
@@ -210,8 +200,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/alerts/{id}/dismiss",
       [&ctx](Request& req) {
-        auto w = begin_object_write(ctx, req);
-        if (!w) return Response::error(w.error());
+        MC_TRY(w, begin_object_write(ctx, req));
         ObjectReader rd(w->body);
         std::string reason = rd.req_string("reason", alerts::kMaxCommentChars);
         if (auto st = rd.finish(); !st) return Response::error(st.error());
@@ -222,8 +211,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/alerts/{id}/documents",
       [&ctx](Request& req) {
-        auto w = begin_object_write(ctx, req);
-        if (!w) return Response::error(w.error());
+        MC_TRY(w, begin_object_write(ctx, req));
         ObjectReader rd(w->body);
         alerts::DocumentInput in;
         in.kind = rd.req_string("kind", 32);
@@ -234,8 +222,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
         auto day = parse_date(issued);
         if (!day) return Response::error(Error::invalid("issued_on", "invalid_date", "issued_on must be YYYY-MM-DD"));
         in.issued_on = *day;
-        auto d = ctx.alerts->add_document(w->who, w->id, in);
-        if (!d) return Response::error(d.error());
+        MC_TRY(d, ctx.alerts->add_document(w->who, w->id, in));
         return Response::json(201,
                               json::object{{"id", d->id},
                                            {"alert_id", d->alert_id},
@@ -249,10 +236,8 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
       8 * 1024);
 
   r.add("GET", "/api/v1/notifications", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto pg = page_params(req);
-    if (!pg) return Response::error(pg.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(pg, page_params(req));
     bool unread = false;
     if (auto u = req.query_param("unread"); u && !u->empty()) {
       if (*u != "true" && *u != "false" && *u != "1" && *u != "0") {
@@ -261,8 +246,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
       unread = *u == "true" || *u == "1";
     }
     std::int64_t unread_total = 0;
-    auto page = ctx.alerts->notifications(*who, unread, page_of(*pg), unread_total);
-    if (!page) return Response::error(page.error());
+    MC_TRY(page, ctx.alerts->notifications(*who, unread, page_of(*pg), unread_total));
     json::array items;
     for (const auto& n : page->items) items.push_back(notification_json(ctx, n));
     json::object body = list_body(std::move(items), page->total, *pg);
@@ -273,25 +257,19 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/notifications/{id}/read",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto id = path_id(req);
-        if (!id) return Response::error(id.error());
-        auto n = ctx.alerts->mark_read(*who, *id);
-        if (!n) return Response::error(n.error());
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(id, path_id(req));
+        MC_TRY(n, ctx.alerts->mark_read(*who, *id));
         return Response::json(200, notification_json(ctx, *n));
       },
       1024);
 
   r.add("GET", "/api/v1/labels/false-positives", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate(ctx, req));
     if (who->role == auth::Role::kMerchant)
       return Response::error(Error::forbidden("labels are for regulators and operators"));
-    auto from = query_time(ctx, req, "from");
-    if (!from) return Response::error(from.error());
-    auto to = query_time(ctx, req, "to");
-    if (!to) return Response::error(to.error());
+    MC_TRY(from, query_time(ctx, req, "from"));
+    MC_TRY(to, query_time(ctx, req, "to"));
     int limit = 10000;
     if (auto l = req.query_param("limit"); l && !l->empty()) {
       if (l->size() > 6 || l->find_first_not_of("0123456789") != std::string::npos || std::stoi(*l) < 1 ||
@@ -304,8 +282,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
     if (format != "json" && format != "jsonl") {
       return Response::error(Error::invalid("format", "invalid_format", "format must be json or jsonl"));
     }
-    auto labels = ctx.alerts->false_positives(*who, *from, *to, limit);
-    if (!labels) return Response::error(labels.error());
+    MC_TRY(labels, ctx.alerts->false_positives(*who, *from, *to, limit));
     json::array items;
     for (const auto& l : *labels) {
       json::array snaps;
@@ -336,8 +313,7 @@ void add_alert_routes(Router& r, ApiContext& ctx) {
     r.add(
         "POST", "/api/v1/admin/scheduler/run",
         [&ctx](Request& req) {
-          auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-          if (!who) return Response::error(who.error());
+          MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
           auto rep = ctx.scheduler->run_once();
           return Response::json(200, json::object{{"lease", rep.lease},
                                                   {"overdue", rep.overdue},

@@ -142,8 +142,7 @@ Result<auth::UserPatch> read_user_patch(const Request& req) {
 
 void add_auth_routes(Router& r, ApiContext& ctx) {
   r.add("POST", "/api/v1/auth/login", [&ctx](Request& req) {
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
+    MC_TRY(body, read_json(req));
     ObjectReader rd(*body);
     std::string username = rd.req_string("username", 64);
     std::string password = rd.req_string("password", 256);
@@ -165,8 +164,7 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
   }, 8 * 1024);
 
   r.add("POST", "/api/v1/auth/logout", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate(ctx, req));
     if (who->is_api_key) return Response::error(Error::forbidden("API keys do not log out; revoke them"));
     if (auto st = ctx.auth->logout(*who); !st) return Response::error(st.error());
     return Response::no_content();
@@ -176,15 +174,12 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/auth/tickets",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto body = read_json(req);
-        if (!body) return Response::error(body.error());
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(body, read_json(req));
         ObjectReader rd(*body);
         std::string purpose = rd.req_string("purpose", 16);
         if (auto st = rd.finish(); !st) return Response::error(st.error());
-        auto t = ctx.auth->issue_ticket(*who, purpose);
-        if (!t) return Response::error(t.error());
+        MC_TRY(t, ctx.auth->issue_ticket(*who, purpose));
         return Response::json(
             201, json::object{
                      {"ticket", t->ticket}, {"purpose", t->purpose}, {"expires_at", format_time(ctx, t->expires_at)}});
@@ -192,8 +187,7 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
       1024);
 
   r.add("GET", "/api/v1/me", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate(ctx, req));
     json::object o{{"id", who->user_id},
                    {"username", who->username},
                    {"display_name", who->display_name},
@@ -209,24 +203,19 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("POST", "/api/v1/auth/password", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(body, read_json(req));
     ObjectReader rd(*body);
     std::string old_pw = rd.req_string("old_password", 256);
     std::string new_pw = rd.req_string("new_password", 256);
     if (auto st = rd.finish(); !st) return Response::error(st.error());
-    auto st = ctx.auth->change_password(*who, old_pw, new_pw);
-    if (!st) return Response::error(st.error());
+    MC_TRY(st, ctx.auth->change_password(*who, old_pw, new_pw));
     return Response::no_content();
   }, 8 * 1024);
 
   r.add("GET", "/api/v1/users", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto pg = page_params(req);
-    if (!pg) return Response::error(pg.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(pg, page_params(req));
     auto [users, total] = ctx.auth->list_users(*who, pg->page, pg->page_size);
     json::array items;
     for (const auto& u : users) items.emplace_back(user_json(ctx, u));
@@ -234,26 +223,19 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("GET", "/api/v1/users/{id}", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto u = ctx.auth->get_user(*who, *id);
-    if (!u) return Response::error(u.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(id, path_id(req));
+    MC_TRY(u, ctx.auth->get_user(*who, *id));
     return Response::json(200, user_json(ctx, *u));
   });
 
   r.add(
       "PATCH", "/api/v1/users/{id}",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto id = path_id(req);
-        if (!id) return Response::error(id.error());
-        auto patch = read_user_patch(req);
-        if (!patch) return Response::error(patch.error());
-        auto u = ctx.auth->update_user(*who, *id, *patch);
-        if (!u) return Response::error(u.error());
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(id, path_id(req));
+        MC_TRY(patch, read_user_patch(req));
+        MC_TRY(u, ctx.auth->update_user(*who, *id, *patch));
         return Response::json(200, user_json(ctx, *u));
       },
       16 * 1024);
@@ -261,20 +243,16 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/users/{id}/unlock",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto id = path_id(req);
-        if (!id) return Response::error(id.error());
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(id, path_id(req));
         if (auto st = ctx.auth->unlock_user(*who, *id); !st) return Response::error(st.error());
         return Response::no_content();
       },
       1024);
 
   r.add("POST", "/api/v1/users", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(body, read_json(req));
     ObjectReader rd(*body);
     auth::NewUser u;
     u.username = rd.req_string("username", 32);
@@ -298,14 +276,12 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
           Error::invalid("role", "invalid_role", "role must be platform_admin, regulator or merchant"));
     }
     u.role = *parsed;
-    auto created = ctx.auth->create_user(*who, u);
-    if (!created) return Response::error(created.error());
+    MC_TRY(created, ctx.auth->create_user(*who, u));
     return Response::json(201, user_json(ctx, *created));
   }, 16 * 1024);
 
   r.add("GET", "/api/v1/api-keys", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate(ctx, req));
     json::array items;
     for (const auto& k : ctx.auth->list_api_keys(*who)) items.emplace_back(key_json(ctx, k));
     PageParams p{1, static_cast<int>(items.size())};
@@ -314,10 +290,8 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("POST", "/api/v1/api-keys", [&ctx, &r](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(body, read_json(req));
     ObjectReader rd(*body);
     std::string name = rd.req_string("name", 64);
     auth::ApiKeyScope scope;
@@ -342,26 +316,20 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
     scope.resources = std::move(*resources);
     // least privilege: without a list, a key ingests and does nothing else
     scope.permissions = *perms != 0 ? *perms : auth::kPermIngest;
-    auto k = ctx.auth->create_api_key(*who, name, scope);
-    if (!k) return Response::error(k.error());
+    MC_TRY(k, ctx.auth->create_api_key(*who, name, scope));
     return Response::json(201, key_json(ctx, *k));
   }, 8 * 1024);
 
   r.add("DELETE", "/api/v1/api-keys/{id}", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto st = ctx.auth->revoke_api_key(*who, *id);
-    if (!st) return Response::error(st.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(id, path_id(req));
+    MC_TRY(st, ctx.auth->revoke_api_key(*who, *id));
     return Response::no_content();
   });
 
   r.add("GET", "/api/v1/audit", [&ctx](Request& req) {
-    auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-    if (!who) return Response::error(who.error());
-    auto pg = page_params(req);
-    if (!pg) return Response::error(pg.error());
+    MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+    MC_TRY(pg, page_params(req));
     audit::AuditQuery q;
     q.page = pg->page;
     q.page_size = pg->page_size;
@@ -374,10 +342,8 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
       }
       q.result = *res;
     }
-    auto from = query_time(ctx, req, "from");
-    if (!from) return Response::error(from.error());
-    auto to = query_time(ctx, req, "to");
-    if (!to) return Response::error(to.error());
+    MC_TRY(from, query_time(ctx, req, "from"));
+    MC_TRY(to, query_time(ctx, req, "to"));
     q.from = *from;
     q.to = *to;
     auto [entries, total] = ctx.audit->list(*ctx.db, q);
@@ -400,8 +366,7 @@ void add_auth_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("GET", "/api/v1/audit/verify", [&ctx](Request& req) {
-    auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
     auto v = ctx.audit->verify(*ctx.db);
     json::object o{{"ok", v.ok}, {"checked", v.checked}};
     if (v.first_bad_seq) o["first_bad_seq"] = *v.first_bad_seq;

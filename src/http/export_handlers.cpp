@@ -259,15 +259,11 @@ const char* state_zh(alerts::AlertState s) {
 void add_export_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/alerts/export", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto fmt = format_of(req);
-      if (!fmt) return Response::error(fmt.error());
-      auto f = alert_filter(ctx, req);
-      if (!f) return Response::error(f.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(fmt, format_of(req));
+      MC_TRY(f, alert_filter(ctx, req));
       // the filters are checked against the scope now (422 before the 200 starts)
-      auto first = ctx.alerts->list_after(*who, *f, std::nullopt, 1);
-      if (!first) return Response::error(first.error());
+      MC_TRY(first, ctx.alerts->list_after(*who, *f, std::nullopt, 1));
       std::vector<Column> cols = {{"预警编号", CellKind::kText, 24}, {"单位名称", CellKind::kText, 30},
                                   {"单位编号", CellKind::kText, 24}, {"预警类型", CellKind::kText, 16},
                                   {"风险等级", CellKind::kNumber, 8}, {"状态", CellKind::kText, 10},
@@ -347,10 +343,8 @@ void add_export_routes(Router& r, ApiContext& ctx) {
     const ListExport* le = &spec;
     r.add("GET", std::string(spec.list_path) + "/export", [&ctx, list, le](Request& req) {
       return guarded([&] {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto fmt = format_of(req);
-        if (!fmt) return Response::error(fmt.error());
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(fmt, format_of(req));
         constexpr int kPage = 200;
         // page 1 now: the list's own answer to a bad filter or a caller it refuses
         ListPage first = call_list(ctx, req, le->list_path, 1, kPage);

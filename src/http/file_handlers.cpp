@@ -15,15 +15,13 @@ constexpr size_t kMaxParts = 8;
 constexpr size_t kMultipartOverhead = 16 * 1024;
 
 Response upload(ApiContext& ctx, Request& req) {
-  auto who = authenticate(ctx, req);
-  if (!who) return Response::error(who.error());
+  MC_TRY(who, authenticate(ctx, req));
   auto ct = req.header("content-type");
   if (!ct || ct->rfind("multipart/form-data", 0) != 0) {
     return Response::error(Error{
         ErrorKind::kUnsupported, "unsupported_media_type", "upload as multipart/form-data with a 'file' field", {}});
   }
-  auto parts = files::parse_multipart(*ct, req.body, kMaxParts);
-  if (!parts) return Response::error(parts.error());
+  MC_TRY(parts, files::parse_multipart(*ct, req.body, kMaxParts));
   const files::MultipartPart* file = nullptr;
   std::optional<std::string> unit_id;
   for (const auto& part : *parts) {
@@ -43,18 +41,14 @@ Response upload(ApiContext& ctx, Request& req) {
                                  "file"});
   }
   if (unit_id && unit_id->empty()) unit_id.reset();
-  auto rec = ctx.files->upload(*who, file->data, file->filename, unit_id);
-  if (!rec) return Response::error(rec.error());
+  MC_TRY(rec, ctx.files->upload(*who, file->data, file->filename, unit_id));
   return Response::json(201, files::to_json(*rec));
 }
 
 Response download(ApiContext& ctx, Request& req) {
-  auto who = authenticate(ctx, req);
-  if (!who) return Response::error(who.error());
-  auto id = path_id(req);
-  if (!id) return Response::error(id.error());
-  auto got = ctx.files->read(*who, *id);
-  if (!got) return Response::error(got.error());
+  MC_TRY(who, authenticate(ctx, req));
+  MC_TRY(id, path_id(req));
+  MC_TRY(got, ctx.files->read(*who, *id));
   auto& [rec, bytes] = *got;
   Response resp;
   resp.headers.emplace_back("Cache-Control", "private, max-age=86400");

@@ -58,6 +58,14 @@ struct ObjectWrite {
 };
 Result<ObjectWrite> begin_object_write(ApiContext& ctx, const Request& req);
 
+// The one way a handler unwraps a Result: `MC_TRY(page, service.list(...));` declares `page`
+// and, when it holds an error, answers that error (Response::error: its status and JSON).
+// Results inside a function that itself returns a Result pass errors on with
+// `if (!x) return x.error();`.
+#define MC_TRY(var, expr) \
+  auto var = (expr);      \
+  if (!var) return Response::error(var.error())
+
 // Wraps a handler body: maps a Result's error to its JSON answer.
 template <typename T>
 Response respond(const Result<T>& r, int status = 200) {

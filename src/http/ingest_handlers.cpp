@@ -151,10 +151,8 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
   // "Did you get my event?" — the stored answer to an event id this sender sent before; the
   // query form takes event ids with '/' in them.
   auto receipt = [&ctx](Request& req, const std::string& event_id) {
-    auto who = authenticate_ingest(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto res = ctx.ingest->receipt(ingest::IngestSource::from_principal(*who), event_id);
-    if (!res) return Response::error(res.error());
+    MC_TRY(who, authenticate_ingest(ctx, req));
+    MC_TRY(res, ctx.ingest->receipt(ingest::IngestSource::from_principal(*who), event_id));
     return Response::json(
         200, json::object{{"event_id", res->event_id}, {"alert_id", res->alert_id}, {"merged", res->merged}});
   };
@@ -199,14 +197,11 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
 
   // ---- devices
   r.add("GET", "/api/v1/devices", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto pg = page_params(req);
-    if (!pg) return Response::error(pg.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(pg, page_params(req));
     registry::DeviceFilter f;
     for (auto [name, target] : {std::pair{"unit_id", &f.unit_id}, std::pair{"jurisdiction_id", &f.jurisdiction_id}}) {
-      auto id = query_id(req, name);
-      if (!id) return Response::error(id.error());
+      MC_TRY(id, query_id(req, name));
       *target = *id;
     }
     if (auto k = req.query_param("kind"); k && !k->empty()) f.kind = *k;
@@ -216,8 +211,7 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
       }
       f.status = *s;
     }
-    auto page = ctx.devices->list(*who, f, registry::PageRequest{pg->page, pg->page_size});
-    if (!page) return Response::error(page.error());
+    MC_TRY(page, ctx.devices->list(*who, f, registry::PageRequest{pg->page, pg->page_size}));
     json::array items;
     for (const auto& d : page->items) items.push_back(registry::to_json(d, ctx.options.utc_offset_minutes));
     return Response::json(200, list_body(std::move(items), page->total, *pg));
@@ -226,46 +220,34 @@ void add_ingest_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/devices",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto body = read_json(req);
-        if (!body) return Response::error(body.error());
-        auto in = registry::parse_device_input(*body, false);
-        if (!in) return Response::error(in.error());
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(body, read_json(req));
+        MC_TRY(in, registry::parse_device_input(*body, false));
         return device_response(ctx, ctx.devices->create(*who, *in), 201);
       },
       16 * 1024);
 
   r.add("GET", "/api/v1/devices/{id}", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(id, path_id(req));
     return device_response(ctx, ctx.devices->get(*who, *id));
   });
 
   r.add(
       "PATCH", "/api/v1/devices/{id}",
       [&ctx](Request& req) {
-        auto who = authenticate(ctx, req);
-        if (!who) return Response::error(who.error());
-        auto id = path_id(req);
-        if (!id) return Response::error(id.error());
-        auto body = read_json(req);
-        if (!body) return Response::error(body.error());
-        auto in = registry::parse_device_input(*body, true);
-        if (!in) return Response::error(in.error());
+        MC_TRY(who, authenticate(ctx, req));
+        MC_TRY(id, path_id(req));
+        MC_TRY(body, read_json(req));
+        MC_TRY(in, registry::parse_device_input(*body, true));
         return device_response(ctx, ctx.devices->update(*who, *id, *in));
       },
       16 * 1024);
 
   r.add("DELETE", "/api/v1/devices/{id}", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto id = path_id(req);
-    if (!id) return Response::error(id.error());
-    auto st = ctx.devices->remove(*who, *id);
-    if (!st) return Response::error(st.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(id, path_id(req));
+    MC_TRY(st, ctx.devices->remove(*who, *id));
     return Response::no_content();
   });
 }

@@ -22,10 +22,6 @@ using operations::PageRequest;
 constexpr size_t kJsonBodyLimit = 64 * 1024;
 constexpr int kMaxCsvRows = 10000;
 
-#define MC_TRY(var, expr) \
-  auto var = (expr);      \
-  if (!var) return Response::error(var.error());
-
 // unit_id, jurisdiction_id, from, to: the filters every ledger list takes.
 Result<ListFilter> list_filter(const ApiContext& ctx, const Request& req) {
   ListFilter f;
@@ -761,8 +757,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
         }
         q.buckets = std::stoi(*b);
       }
-      auto h = sensors.history(*who, *id, q);
-      if (!h) return Response::error(h.error());
+      MC_TRY(h, sensors.history(*who, *id, q));
       return Response::json(200, std::move(*h));
     });
   });
@@ -770,8 +765,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
       MC_TRY(id, path_id(req));
-      auto l = sensors.latest(*who, *id);
-      if (!l) return Response::error(l.error());
+      MC_TRY(l, sensors.latest(*who, *id));
       return Response::json(200, std::move(*l));
     });
   });
@@ -793,8 +787,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   // ---------------------------------------------------------------- public traceability
   r.add("GET", "/public/trace/{code}", [&ops](Request& req) {
     return guarded([&]() -> Response {
-      auto t = ops.public_trace(req.param("code"));
-      if (!t) return Response::error(t.error());
+      MC_TRY(t, ops.public_trace(req.param("code")));
       Response resp;
       if (wants_html(req)) {
         resp.content_type = "text/html; charset=utf-8";

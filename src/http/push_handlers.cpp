@@ -134,10 +134,8 @@ class HubStream final : public EventStream {
 void add_push_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/webhooks", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = push_actor(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto pp = page_params(req);
-      if (!pp) return Response::error(pp.error());
+      MC_TRY(who, push_actor(ctx, req));
+      MC_TRY(pp, page_params(req));
       auto [items, total] = ctx.webhooks->list(*who, pp->offset(), pp->page_size);
       json::array a;
       for (const auto& w : items) a.push_back(webhook_json(ctx, w));
@@ -149,12 +147,9 @@ void add_push_routes(Router& r, ApiContext& ctx) {
       "POST", "/api/v1/webhooks",
       [&ctx](Request& req) {
         return guarded([&] {
-          auto who = push_actor(ctx, req);
-          if (!who) return Response::error(who.error());
-          auto in = read_webhook(req);
-          if (!in) return Response::error(in.error());
-          auto w = ctx.webhooks->create(*who, *in);
-          if (!w) return Response::error(w.error());
+          MC_TRY(who, push_actor(ctx, req));
+          MC_TRY(in, read_webhook(req));
+          MC_TRY(w, ctx.webhooks->create(*who, *in));
           return Response::json(201, webhook_json(ctx, *w));
         });
       },
@@ -162,22 +157,17 @@ void add_push_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/webhooks/{id}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = push_actor(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
-      auto w = ctx.webhooks->get(*who, *id);
-      if (!w) return Response::error(w.error());
+      MC_TRY(who, push_actor(ctx, req));
+      MC_TRY(id, path_id(req));
+      MC_TRY(w, ctx.webhooks->get(*who, *id));
       return Response::json(200, webhook_json(ctx, *w));
     });
   });
 
   r.add("DELETE", "/api/v1/webhooks/{id}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = push_actor(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
+      MC_TRY(who, push_actor(ctx, req));
+      MC_TRY(id, path_id(req));
       if (auto st = ctx.webhooks->remove(*who, *id); !st) return Response::error(st.error());
       return Response::no_content();
     });
@@ -185,16 +175,11 @@ void add_push_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/webhooks/{id}/deliveries", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = push_actor(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
-      auto pp = page_params(req);
-      if (!pp) return Response::error(pp.error());
-      auto state = state_param(req);
-      if (!state) return Response::error(state.error());
-      auto res = ctx.webhooks->deliveries_of(*who, *id, *state, pp->offset(), pp->page_size);
-      if (!res) return Response::error(res.error());
+      MC_TRY(who, push_actor(ctx, req));
+      MC_TRY(id, path_id(req));
+      MC_TRY(pp, page_params(req));
+      MC_TRY(state, state_param(req));
+      MC_TRY(res, ctx.webhooks->deliveries_of(*who, *id, *state, pp->offset(), pp->page_size));
       json::array a;
       for (const auto& d : res->first) a.push_back(delivery_json(ctx, d));
       return Response::json(200, list_body(std::move(a), res->second, *pp));
@@ -204,13 +189,10 @@ void add_push_routes(Router& r, ApiContext& ctx) {
   // Every channel's deliveries (webhook, amqp, sms): platform admins.
   r.add("GET", "/api/v1/deliveries", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-      if (!who) return Response::error(who.error());
-      auto pp = page_params(req);
-      if (!pp) return Response::error(pp.error());
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+      MC_TRY(pp, page_params(req));
       notify::DeliveryQuery q;
-      auto state = state_param(req);
-      if (!state) return Response::error(state.error());
+      MC_TRY(state, state_param(req));
       q.state = *state;
       if (auto ch = req.query_param("channel"); ch && !ch->empty()) {
         if (*ch != "webhook" && *ch != "amqp" && *ch != "sms") {
@@ -218,11 +200,9 @@ void add_push_routes(Router& r, ApiContext& ctx) {
         }
         q.channel = *ch;
       }
-      auto ev = query_id(req, "event_id");
-      if (!ev) return Response::error(ev.error());
+      MC_TRY(ev, query_id(req, "event_id"));
       q.outbox_id = *ev;
-      auto target = query_id(req, "target_id");
-      if (!target) return Response::error(target.error());
+      MC_TRY(target, query_id(req, "target_id"));
       q.target_id = *target;
       q.offset = pp->offset();
       q.limit = pp->page_size;
@@ -237,12 +217,9 @@ void add_push_routes(Router& r, ApiContext& ctx) {
       "POST", "/api/v1/deliveries/{id}/retry",
       [&ctx](Request& req) {
         return guarded([&] {
-          auto who = push_actor(ctx, req);
-          if (!who) return Response::error(who.error());
-          auto id = path_id(req);
-          if (!id) return Response::error(id.error());
-          auto d = ctx.webhooks->retry(*who, *id);
-          if (!d) return Response::error(d.error());
+          MC_TRY(who, push_actor(ctx, req));
+          MC_TRY(id, path_id(req));
+          MC_TRY(d, ctx.webhooks->retry(*who, *id));
           return Response::json(200, delivery_json(ctx, *d));
         });
       },
@@ -254,8 +231,7 @@ void add_push_routes(Router& r, ApiContext& ctx) {
   // the session token (?access_token=, accepted on this route only).
   r.add("GET", "/api/v1/stream", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate_in_url(ctx, req, "stream");
-      if (!who) return Response::error(who.error());
+      MC_TRY(who, authenticate_in_url(ctx, req, "stream"));
       if (!ctx.hub) return Response::error(Error::unavailable("the live stream is not enabled on this server"));
       auth::Principal p = *who;
       auto sub = ctx.hub->subscribe([p](const notify::OutboxEvent& e) {

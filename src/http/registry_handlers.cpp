@@ -30,11 +30,6 @@ Result<std::optional<std::string>> query_text(const Request& req, std::string_vi
   return std::optional<std::string>(*v);
 }
 
-// Evaluates a Result into var, or answers its error.
-#define MC_TRY(var, expr) \
-  auto var = (expr);      \
-  if (!var) return Response::error(var.error());
-
 template <typename T, typename Fmt>
 Response list_answer(const Result<registry::Page<T>>& page, const PageParams& pg, Fmt fmt) {
   if (!page) return Response::error(page.error());

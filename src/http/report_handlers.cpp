@@ -152,12 +152,9 @@ void add_report_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/report-schedules", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto pg = page_params(req);
-      if (!pg) return Response::error(pg.error());
-      auto l = ctx.schedules->list(*who, pg->page, pg->page_size);
-      if (!l) return Response::error(l.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(pg, page_params(req));
+      MC_TRY(l, ctx.schedules->list(*who, pg->page, pg->page_size));
       json::array items;
       for (const auto& s : l->first) items.push_back(schedule_json(ctx, s));
       return Response::json(200, list_body(std::move(items), l->second, *pg));
@@ -167,24 +164,18 @@ void add_report_routes(Router& r, ApiContext& ctx) {
       "POST", "/api/v1/report-schedules",
       [&ctx](Request& req) {
         return guarded([&] {
-          auto who = authenticate(ctx, req);
-          if (!who) return Response::error(who.error());
-          auto body = read_json(req);
-          if (!body) return Response::error(body.error());
-          auto in = schedule_input(*body, true);
-          if (!in) return Response::error(in.error());
-          auto s = ctx.schedules->create(*who, *in);
-          if (!s) return Response::error(s.error());
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, schedule_input(*body, true));
+          MC_TRY(s, ctx.schedules->create(*who, *in));
           return Response::json(201, schedule_json(ctx, *s));
         });
       },
       16 * 1024);
   r.add("GET", "/api/v1/report-schedules/{id}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto s = ctx.schedules->get(*who, req.param("id"));
-      if (!s) return Response::error(s.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(s, ctx.schedules->get(*who, req.param("id")));
       return Response::json(200, schedule_json(ctx, *s));
     });
   });
@@ -192,24 +183,18 @@ void add_report_routes(Router& r, ApiContext& ctx) {
       "PATCH", "/api/v1/report-schedules/{id}",
       [&ctx](Request& req) {
         return guarded([&] {
-          auto who = authenticate(ctx, req);
-          if (!who) return Response::error(who.error());
-          auto body = read_json(req);
-          if (!body) return Response::error(body.error());
-          auto in = schedule_input(*body, false);
-          if (!in) return Response::error(in.error());
-          auto s = ctx.schedules->update(*who, req.param("id"), *in);
-          if (!s) return Response::error(s.error());
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
+          MC_TRY(in, schedule_input(*body, false));
+          MC_TRY(s, ctx.schedules->update(*who, req.param("id"), *in));
           return Response::json(200, schedule_json(ctx, *s));
         });
       },
       16 * 1024);
   r.add("DELETE", "/api/v1/report-schedules/{id}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto st = ctx.schedules->remove(*who, req.param("id"));
-      if (!st) return Response::error(st.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(st, ctx.schedules->remove(*who, req.param("id")));
       return Response::no_content();
     });
   });
@@ -217,22 +202,17 @@ void add_report_routes(Router& r, ApiContext& ctx) {
       "POST", "/api/v1/report-schedules/{id}/run",
       [&ctx](Request& req) {
         return guarded([&] {
-          auto who = authenticate(ctx, req);
-          if (!who) return Response::error(who.error());
-          auto a = ctx.schedules->run_now(*who, req.param("id"));
-          if (!a) return Response::error(a.error());
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(a, ctx.schedules->run_now(*who, req.param("id")));
           return Response::json(201, archive_json(ctx, *a));
         });
       },
       1024);
   r.add("GET", "/api/v1/report-archive", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto pg = page_params(req);
-      if (!pg) return Response::error(pg.error());
-      auto l = ctx.schedules->archive(*who, pg->page, pg->page_size);
-      if (!l) return Response::error(l.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(pg, page_params(req));
+      MC_TRY(l, ctx.schedules->archive(*who, pg->page, pg->page_size));
       json::array items;
       for (const auto& a : l->first) items.push_back(archive_json(ctx, a));
       return Response::json(200, list_body(std::move(items), l->second, *pg));
@@ -240,19 +220,15 @@ void add_report_routes(Router& r, ApiContext& ctx) {
   });
   r.add("GET", "/api/v1/report-archive/{id}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto a = ctx.schedules->archive_entry(*who, req.param("id"));
-      if (!a) return Response::error(a.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(a, ctx.schedules->archive_entry(*who, req.param("id")));
       return Response::json(200, archive_json(ctx, *a));
     });
   });
   r.add("GET", "/api/v1/report-archive/{id}/file", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto f = ctx.schedules->archive_file(*who, req.param("id"));
-      if (!f) return Response::error(f.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(f, ctx.schedules->archive_file(*who, req.param("id")));
       Response resp;
       resp.content_type = f->first.content_type;
       resp.body = std::move(f->second);
@@ -266,10 +242,8 @@ void add_report_routes(Router& r, ApiContext& ctx) {
       "POST", "/api/v1/report-deliveries/{id}/retry",
       [&ctx](Request& req) {
         return guarded([&] {
-          auto who = authenticate(ctx, req);
-          if (!who) return Response::error(who.error());
-          auto a = ctx.schedules->retry_delivery(*who, req.param("id"));
-          if (!a) return Response::error(a.error());
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(a, ctx.schedules->retry_delivery(*who, req.param("id")));
           return Response::json(200, archive_json(ctx, *a));
         });
       },
@@ -279,12 +253,10 @@ void add_report_routes(Router& r, ApiContext& ctx) {
       [&ctx](Request& req) {
         return guarded([&] {
           // a lower platform's batch is data coming in: the key's ingest permission, as for events
-          auto who = authenticate_ingest(ctx, req);
-          if (!who) return Response::error(who.error());
-          auto res = ctx.exchange->receive(*who, req.header("x-api-key").value_or(""),
-                                           req.header("x-mingchu-timestamp").value_or(""),
-                                           req.header("x-mingchu-signature").value_or(""), req.body);
-          if (!res) return Response::error(res.error());
+          MC_TRY(who, authenticate_ingest(ctx, req));
+          MC_TRY(res, ctx.exchange->receive(*who, req.header("x-api-key").value_or(""),
+                                            req.header("x-mingchu-timestamp").value_or(""),
+                                            req.header("x-mingchu-signature").value_or(""), req.body));
           return Response::json(200, json::object{{"batch_id", res->batch_id},
                                                   {"duplicate", res->duplicate},
                                                   {"applied", res->applied},
@@ -295,30 +267,25 @@ void add_report_routes(Router& r, ApiContext& ctx) {
       8 * 1024 * 1024);
   r.add("GET", "/api/v1/exchange/sources", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto s = ctx.exchange->sources(*who, ctx.options.utc_offset_minutes);
-      if (!s) return Response::error(s.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(s, ctx.exchange->sources(*who, ctx.options.utc_offset_minutes));
       return Response::json(200, json::object{{"items", std::move(*s)}});
     });
   });
   r.add("GET", "/api/v1/exchange/{kind}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
+      MC_TRY(who, authenticate(ctx, req));
       std::string kind = req.param("kind");
       if (kind != "alerts" && kind != "units" && kind != "cameras" && kind != "stats")
         return Response::error(Error::not_found("exchange list"));
-      auto pg = page_params(req);
-      if (!pg) return Response::error(pg.error());
+      MC_TRY(pg, page_params(req));
       reports::ExchangeReceiver::Query q;
       q.kind = kind == "stats" ? kind : kind.substr(0, kind.size() - 1);
       if (auto v = req.query_param("state"); v && !v->empty()) q.state = *v;
       if (auto v = req.query_param("source"); v && !v->empty()) q.source = *v;
       q.page = pg->page;
       q.page_size = pg->page_size;
-      auto l = ctx.exchange->list(*who, q, ctx.options.utc_offset_minutes);
-      if (!l) return Response::error(l.error());
+      MC_TRY(l, ctx.exchange->list(*who, q, ctx.options.utc_offset_minutes));
       return Response::json(200, list_body(std::move(l->first), l->second, *pg));
     });
   });
@@ -329,8 +296,7 @@ void add_report_routes(Router& r, ApiContext& ctx) {
         "POST", "/api/v1/admin/report-scheduler/run",
         [&ctx](Request& req) {
           return guarded([&] {
-            auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-            if (!who) return Response::error(who.error());
+            MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
             auto t = ctx.schedules->tick();
             return Response::json(200, json::object{{"runs", t.runs}, {"delivered", t.delivered}, {"failed", t.failed}});
           });
@@ -339,8 +305,7 @@ void add_report_routes(Router& r, ApiContext& ctx) {
   }
   r.add("GET", "/api/v1/alerts/{id}/notice.pdf", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
+      MC_TRY(who, authenticate(ctx, req));
       std::string name;
       auto pdf = ctx.reports->notice_pdf(*who, req.param("id"), &name);
       return pdf_answer(pdf, name, req);
@@ -349,8 +314,7 @@ void add_report_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/alerts/{id}/documents/{doc_id}.pdf", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
+      MC_TRY(who, authenticate(ctx, req));
       std::string name;
       auto pdf = ctx.reports->document_pdf(*who, req.param("id"), req.param("doc_id"), &name);
       return pdf_answer(pdf, name, req);
@@ -359,8 +323,7 @@ void add_report_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/units/{id}/archive.pdf", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
+      MC_TRY(who, authenticate(ctx, req));
       std::string name;
       auto pdf = ctx.reports->unit_archive_pdf(*who, req.param("id"), &name);
       return pdf_answer(pdf, name, req);
@@ -369,13 +332,13 @@ void add_report_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/reports/monthly.pdf", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
+      MC_TRY(who, authenticate(ctx, req));
       reports::MonthlyQuery q;
       auto jid = req.query_param("jurisdiction_id");
       if (jid && !jid->empty()) q.jurisdiction_id = *jid;
       q.month = req.query_param("month").value_or("");
-      if (q.month.empty()) return Response::error(Error::invalid("month", "missing_field", "month (YYYY-MM) is required"));
+      if (q.month.empty())
+        return Response::error(Error::invalid("month", "missing_field", "month (YYYY-MM) is required"));
       q.to_month = req.query_param("to_month");
       std::string name;
       auto pdf = ctx.reports->monthly_pdf(*who, q, &name);
@@ -385,10 +348,8 @@ void add_report_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/jurisdictions/{id}/document-templates/{kind}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto t = ctx.reports->get_template(*who, req.param("id"), req.param("kind"));
-      if (!t) return Response::error(t.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(t, ctx.reports->get_template(*who, req.param("id"), req.param("kind")));
       return Response::json(200, template_json(ctx, *t));
     });
   });
@@ -397,10 +358,8 @@ void add_report_routes(Router& r, ApiContext& ctx) {
       "PUT", "/api/v1/jurisdictions/{id}/document-templates/{kind}",
       [&ctx](Request& req) {
         return guarded([&] {
-          auto who = authenticate(ctx, req);
-          if (!who) return Response::error(who.error());
-          auto body = read_json(req);
-          if (!body) return Response::error(body.error());
+          MC_TRY(who, authenticate(ctx, req));
+          MC_TRY(body, read_json(req));
           ObjectReader rd(*body);
           reports::TemplateInput in;
           in.title = rd.req_string("title", 200);
@@ -409,8 +368,7 @@ void add_report_routes(Router& r, ApiContext& ctx) {
           in.signature = rd.opt_string("signature", 200).value_or("");
           in.seal_file_id = rd.opt_string("seal_file_id", 64);
           if (auto st = rd.finish(); !st) return Response::error(st.error());
-          auto t = ctx.reports->put_template(*who, req.param("id"), req.param("kind"), in);
-          if (!t) return Response::error(t.error());
+          MC_TRY(t, ctx.reports->put_template(*who, req.param("id"), req.param("kind"), in));
           return Response::json(200, template_json(ctx, *t));
         });
       },

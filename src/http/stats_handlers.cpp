@@ -13,20 +13,15 @@ double round4(double v) { return std::round(v * 10000) / 10000; }
 
 void add_stats_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/stats/overview", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate(ctx, req));
     stats::OverviewQuery q;
-    auto j = query_id(req, "jurisdiction_id");
-    if (!j) return Response::error(j.error());
+    MC_TRY(j, query_id(req, "jurisdiction_id"));
     q.jurisdiction_id = *j;
-    auto from = query_time(ctx, req, "from");
-    if (!from) return Response::error(from.error());
-    auto to = query_time(ctx, req, "to");
-    if (!to) return Response::error(to.error());
+    MC_TRY(from, query_time(ctx, req, "from"));
+    MC_TRY(to, query_time(ctx, req, "to"));
     q.from = *from;
     q.to = *to;
-    auto o = ctx.stats->overview(*who, q);
-    if (!o) return Response::error(o.error());
+    MC_TRY(o, ctx.stats->overview(*who, q));
     json::object by_type;
     for (const auto& [k, v] : o->by_type) by_type[k] = v;
     json::object by_class;

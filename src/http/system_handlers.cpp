@@ -235,10 +235,8 @@ void add_system_routes(Router& r, ApiContext& ctx) {
 
   if (ctx.options.manual_clock && ctx.manual_clock) {
     r.add("POST", "/api/v1/admin/clock", [&ctx](Request& req) {
-      auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-      if (!who) return Response::error(who.error());
-      auto body = read_json(req);
-      if (!body) return Response::error(body.error());
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+      MC_TRY(body, read_json(req));
       ObjectReader rd(*body);
       auto secs = rd.opt_int("advance_seconds", 0, 10LL * 365 * 24 * 3600);
       if (auto st = rd.finish(); !st) return Response::error(st.error());

@@ -19,10 +19,6 @@
 namespace mingchu::http {
 namespace {
 
-#define MC_TRY(var, expr) \
-  auto var = (expr);      \
-  if (!var) return Response::error(var.error());
-
 constexpr size_t kAiBodyLimit = 64 * 1024;
 constexpr size_t kModelBodyLimit = 40u * 1024 * 1024;
 constexpr const char* kGetAi = "SELECT config FROM camera_ai WHERE camera_id = $1";
@@ -79,8 +75,7 @@ json::object ai_answer(const std::string& camera_id, bool ai_enabled, const visi
 
 void add_vision_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/v1/vision/status", [&ctx](Request& req) {
-    auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
     if (!ctx.vision) return Response::json(200, json::object{{"enabled", false}, {"running", false}});
     return Response::json(200, ctx.vision->status());
   });
@@ -130,8 +125,7 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
                                          "unsupported_media_type",
                                          "upload as multipart/form-data with 'model' (ONNX) and 'classmap' (TOML)",
                                          {}});
-          auto parts = files::parse_multipart(*ct, req.body, 4);
-          if (!parts) return Response::error(parts.error());
+          MC_TRY(parts, files::parse_multipart(*ct, req.body, 4));
           const files::MultipartPart *model = nullptr, *classmap = nullptr;
           for (const auto& part : *parts) {
             if (part.name == "model" && !model) {

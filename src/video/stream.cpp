@@ -60,7 +60,7 @@ LiveOutput::LiveOutput(std::chrono::milliseconds segment_target, size_t keep_seg
     : target_(segment_target), keep_(keep_segments), ring_span_(ring) {}
 
 void LiveOutput::set_segment_hook(SegmentHook hook) {
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(hook_mu_);  // waits for a call in progress: none follows after a reset
   hook_ = std::move(hook);
 }
 
@@ -81,13 +81,29 @@ void LiveOutput::close_segment_locked(std::int64_t next_dts_us, std::int64_t wal
   s.data = std::make_shared<const std::string>(muxer_->take());
   in_segment_ = false;
   discontinuity_ = false;
-  if (hook_) hook_(codec_, s);
+  closed_.emplace_back(codec_, s);  // for the hook, called by push() after mu_ is released
   segments_.push_back(std::move(s));
   while (segments_.size() > keep_) segments_.pop_front();
 }
 
 void LiveOutput::push(const CodecInfo& codec, const AccessUnit& au) {
-  std::lock_guard lk(mu_);
+  std::vector<std::pair<CodecInfo, Segment>> closed;
+  {
+    std::lock_guard lk(mu_);
+    push_locked(codec, au);
+    closed.swap(closed_);
+  }
+  // The hook (the recorder writing to disk) runs outside mu_: viewers reading the playlist and
+  // segments are not held up by file I/O, and no lock of the hook's can be taken under mu_
+  // (ThreadSanitizer found that inversion). push() is called by the stream's one thread, so the
+  // hook still sees the segments in order.
+  if (closed.empty()) return;
+  std::lock_guard hk(hook_mu_);
+  if (hook_)
+    for (const auto& [c, seg] : closed) hook_(c, seg);
+}
+
+void LiveOutput::push_locked(const CodecInfo& codec, const AccessUnit& au) {
   bool new_codec = codec.get() != codec_.get();
   if (new_codec || next_discontinuity_) {
     if (!gop_.empty()) close_segment_locked(gop_.back().dts_us + 40000, gop_.back().wall_ms);

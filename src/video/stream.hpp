@@ -85,6 +85,7 @@ class LiveOutput {
 
  private:
   void close_segment_locked(std::int64_t next_dts_us, std::int64_t wall_ms);
+  void push_locked(const CodecInfo& codec, const AccessUnit& au);
 
   mutable std::mutex mu_;
   std::chrono::milliseconds target_;
@@ -106,6 +107,8 @@ class LiveOutput {
     const AVCodecParameters* codec = nullptr;
   };
   std::vector<FlvViewer> flv_;
+  std::vector<std::pair<CodecInfo, Segment>> closed_;  // closed under mu_, not yet given to the hook
+  std::mutex hook_mu_;                                 // held while the hook runs; not with mu_
   SegmentHook hook_;
 };
 
