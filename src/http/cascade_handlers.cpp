@@ -14,11 +14,9 @@ constexpr size_t kBodyLimit = 16 * 1024;
 void add_cascade_routes(Router& r, ApiContext& ctx) {
   if (!ctx.cascade) return;
   r.add("GET", "/api/v1/gb/upstreams", [&ctx](Request& req) {
-    return guarded([&] {
-      auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-      if (!who) return Response::error(who.error());
-      auto pg = page_params(req);
-      if (!pg) return Response::error(pg.error());
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+      MC_TRY(pg, page_params(req));
       return respond(ctx.cascade->list(pg->page, pg->page_size));
     });
   });
@@ -26,22 +24,18 @@ void add_cascade_routes(Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/v1/gb/upstreams",
       [&ctx](Request& req) {
-        return guarded([&] {
-          auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-          if (!who) return Response::error(who.error());
-          auto body = read_json(req);
-          if (!body) return Response::error(body.error());
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+          MC_TRY(body, read_json(req));
           return respond(ctx.cascade->create(*who, *body), 201);
         });
       },
       kBodyLimit);
 
   r.add("GET", "/api/v1/gb/upstreams/{id}", [&ctx](Request& req) {
-    return guarded([&] {
-      auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+      MC_TRY(id, path_id(req));
       return respond(ctx.cascade->get(*id));
     });
   });
@@ -49,24 +43,19 @@ void add_cascade_routes(Router& r, ApiContext& ctx) {
   r.add(
       "PATCH", "/api/v1/gb/upstreams/{id}",
       [&ctx](Request& req) {
-        return guarded([&] {
-          auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-          if (!who) return Response::error(who.error());
-          auto id = path_id(req);
-          if (!id) return Response::error(id.error());
-          auto body = read_json(req);
-          if (!body) return Response::error(body.error());
+        return guarded([&]() -> Response {
+          MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+          MC_TRY(id, path_id(req));
+          MC_TRY(body, read_json(req));
           return respond(ctx.cascade->update(*who, *id, *body));
         });
       },
       kBodyLimit);
 
   r.add("DELETE", "/api/v1/gb/upstreams/{id}", [&ctx](Request& req) {
-    return guarded([&] {
-      auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
+      MC_TRY(id, path_id(req));
       if (auto st = ctx.cascade->remove(*who, *id); !st) return Response::error(st.error());
       return Response::no_content();
     });
