@@ -33,7 +33,7 @@ packages=(
   curl ca-certificates
   libicu-dev
   libcurl4-openssl-dev
-  libopencv-dnn-dev libopencv-imgproc-dev libopencv-imgcodecs-dev python3-protobuf python3-numpy protobuf-compiler
+  libopencv-dnn-dev libopencv-imgproc-dev libopencv-imgcodecs-dev python3-protobuf python3-numpy protobuf-compiler python3-onnx
   libosip2-dev sip-tester
 )
 # The machines come with Node 20 + npm 11 (not Debian's); only install Debian's when node is

@@ -28,6 +28,7 @@
 #include "gb/gb_service.hpp"
 #include "video/video_service.hpp"
 #include "vision/model_registry.hpp"
+#include "vision/onnx_detector.hpp"
 #include "vision/vision_service.hpp"
 
 namespace mingchu::app {
@@ -255,7 +256,11 @@ void Platform::start_vision(const std::string& node) {
   vc.utc_offset_minutes = cfg_.utc_offset_minutes;
   vision_ = std::make_unique<vision::VisionService>(*clock_, metrics_, vc,
                                                     vision::make_video_feed(*db_, *video_, vc.max_width),
-                                                    vision::make_ingest_sink(*ingest_, node));
+                                                    vision::make_ingest_sink(*ingest_, node),
+                                                    [this](const std::string& id) -> Result<std::unique_ptr<vision::Detector>> {
+                                                      if (!vision_models_) return Error::unavailable("models not ready");
+                                                      return vision::load_registered_model(*vision_models_, id);
+                                                    });
   vision_->start();
 }
 

@@ -9,6 +9,7 @@
 #include "core/log.hpp"
 #include "storage/migrations.hpp"
 #include "vision/cli.hpp"
+#include "vision/remote.hpp"
 
 using namespace mingchu;
 
@@ -130,14 +131,36 @@ int main(int argc, char** argv) {
   vision->require_subcommand(0, 1);
   auto* vision_eval = vision->add_subcommand("eval", "precision, recall and AP@0.5 per class on a YOLO-format data set");
   vision::EvalArgs eval_args;
-  vision_eval->add_option("--model", eval_args.model, "coco-ssdlite, or a model directory")->required();
+  vision_eval->add_option("--model", eval_args.model, "coco-ssdlite, a model directory, or X.onnx with X.toml")->required();
   vision_eval->add_option("--dataset", eval_args.dataset, "DIR with images/, labels/, classes.txt")->required();
   vision_eval->add_flag("--json", eval_args.json, "print JSON");
   vision_eval->add_option("--min-score", eval_args.min_score, "operating score for precision/recall (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
 
+  // `mingchu vision --server URL --api-key K`: the pipeline on this machine for that server
+  vision::RemoteArgs remote_args;
+  vision->add_option("--server", remote_args.remote.server, "run for the MingChu server at this http(s):// URL");
+  vision->add_option("--api-key", remote_args.remote.api_key, "its API key (ingest, read, write), or MINGCHU_API_KEY");
+  vision->add_option("--workers", remote_args.vision.workers, "pipeline threads (1)")->check(CLI::Range(1, 64));
+  vision->add_option("--model-dir", remote_args.vision.model_dir, "where the shipped model is");
+  vision->add_option("--cache-dir", remote_args.remote.cache_dir, "where fetched custom models are kept");
+  vision->add_option("--max-width", remote_args.remote.max_width, "frames scaled to this width (640)")
+      ->check(CLI::Range(160, 3840));
+  vision->add_option("--budget-ms", remote_args.vision.budget_ms, "detector time budget per frame (1000)")
+      ->check(CLI::Range(10, 60000));
+
   CLI11_PARSE(cli, argc, argv);
   if (vision_eval->parsed()) return vision::eval_command(eval_args, std::cout, std::cerr);
+  if (vision->parsed()) {
+    if (remote_args.remote.server.empty()) {
+      std::cerr << "mingchu vision: give a subcommand (eval) or --server URL --api-key K\n";
+      return 2;
+    }
+    if (remote_args.remote.api_key.empty())
+      if (const char* k = std::getenv("MINGCHU_API_KEY")) remote_args.remote.api_key = k;
+    remote_args.vision.refresh_ms = 10000;  // each refresh is a request per camera
+    return vision::remote_command(std::move(remote_args));
+  }
 
   try {
     if (version->parsed()) {

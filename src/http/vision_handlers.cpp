@@ -9,6 +9,7 @@
 #include "audit/audit_log.hpp"
 #include "files/multipart.hpp"
 #include "http/handler_util.hpp"
+#include "http/vision_samples.hpp"
 #include "registry/registry.hpp"
 #include "storage/database.hpp"
 #include "vision/detector.hpp"
@@ -88,6 +89,10 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
       items.push_back(builtin_model());
       if (ctx.vision_models)
         for (auto& m : ctx.vision_models->list()) items.push_back(std::move(m));
+      for (auto& m : items) {
+        auto& o = m.as_object();
+        o["evaluation"] = latest_evaluation(ctx, std::string(o.at("id").as_string()));
+      }
       const auto total = static_cast<std::int64_t>(items.size());
       return Response::json(200, list_body(std::move(items), total, *pg));
     });
@@ -96,9 +101,17 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
     return guarded([&]() -> Response {
       MC_TRY(who, authenticate(ctx, req));
       MC_TRY(id, path_id(req));
-      if (*id == "coco-ssdlite") return Response::json(200, builtin_model());
-      if (!ctx.vision_models) return Response::error(Error::not_found("model"));
-      return respond(ctx.vision_models->get(*id));
+      json::object m;
+      if (*id == "coco-ssdlite") {
+        m = builtin_model();
+      } else {
+        if (!ctx.vision_models) return Response::error(Error::not_found("model"));
+        auto got = ctx.vision_models->get(*id);
+        if (!got) return Response::error(got.error());
+        m = std::move(*got);
+      }
+      m["evaluation"] = latest_evaluation(ctx, *id);
+      return Response::json(200, m);
     });
   });
   r.add("DELETE", "/api/v1/vision/models/{id}", [&ctx](Request& req) {
@@ -109,6 +122,7 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
         return Response::error(Error::conflict("builtin_model", "the shipped model cannot be deleted"));
       if (!ctx.vision_models) return Response::error(Error::not_found("model"));
       if (auto st = ctx.vision_models->remove(*id); !st) return Response::error(st.error());
+      if (ctx.vision) ctx.vision->models_changed();  // the workers stop running it
       ctx.audit->append(*ctx.db, audit::Entry{who->user_id, who->username, "platform_admin", "vision.model.delete",
                                               "model:" + *id, who->source, "ok", ""});
       return Response::no_content();
@@ -222,6 +236,40 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
         });
       },
       kAiBodyLimit);
+  // the file and class map of an uploaded model, for `mingchu vision --server` nodes
+  r.add("GET", "/api/v1/vision/models/{id}/file", [&ctx](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kRegulator));
+      MC_TRY(id, path_id(req));
+      if (!ctx.vision_models) return Response::error(Error::not_found("model"));
+      MC_TRY(m, ctx.vision_models->load(*id));
+      std::ifstream in(m->path, std::ios::binary);
+      if (!in) return Response::error(Error::unavailable("the model file is missing"));
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      Response resp;
+      resp.content_type = "application/octet-stream";
+      resp.body = ss.str();
+      resp.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + m->name + "-" +
+                                                           std::to_string(m->version) + ".onnx\"");
+      resp.headers.emplace_back("X-Content-SHA256", m->sha256);
+      return resp;
+    });
+  });
+  r.add("GET", "/api/v1/vision/models/{id}/classmap", [&ctx](Request& req) {
+    return guarded([&]() -> Response {
+      MC_TRY(who, authenticate_role(ctx, req, auth::Role::kRegulator));
+      MC_TRY(id, path_id(req));
+      if (!ctx.vision_models) return Response::error(Error::not_found("model"));
+      MC_TRY(m, ctx.vision_models->load(*id));
+      Response resp;
+      resp.content_type = "application/toml; charset=utf-8";
+      resp.body = m->classmap_toml;
+      return resp;
+    });
+  });
+  add_vision_sample_routes(r, ctx);
+  add_roster_routes(r, ctx);
 }
 
 }  // namespace mingchu::http

@@ -1100,6 +1100,24 @@ CREATE TABLE gb_cascade_channels (
   serial BIGINT NOT NULL UNIQUE
 );
 )SQL"},
+      {22, "vision: evaluator figures per model, staff rosters", R"SQL(
+-- `mingchu vision eval --json` reports posted for a model (the shipped one or an upload)
+CREATE TABLE vision_evaluations (
+  id TEXT PRIMARY KEY,
+  model_id TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  report TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX vision_evaluations_model ON vision_evaluations(model_id, created_at);
+-- a unit's staff roster: [{days: [1..7], from: "HH:MM", to: "HH:MM", staff_ids: [...]}] (stranger)
+CREATE TABLE unit_rosters (
+  unit_id TEXT PRIMARY KEY,
+  shifts TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+)SQL"},
   };
   return kAll;
 }

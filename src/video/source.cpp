@@ -27,19 +27,20 @@ Error unreachable(const std::string& what, int err = 0) {
 
 class RtspSource final : public Source {
  public:
-  explicit RtspSource(RtspOptions opt) : opt_(std::move(opt)) {}
+  explicit RtspSource(RtspOptions opt, bool flv = false) : opt_(std::move(opt)), flv_(flv) {}
   ~RtspSource() override {
     if (ctx_) avformat_close_input(&ctx_);
   }
 
   Result<CodecInfo> open() override {
-    if (!valid_rtsp_url(opt_.url)) return unreachable("not an rtsp:// URL");
+    if (flv_ ? !(opt_.url.starts_with("http://") || opt_.url.starts_with("https://")) : !valid_rtsp_url(opt_.url))
+      return unreachable(flv_ ? "not an http:// URL" : "not an rtsp:// URL");
     ctx_ = avformat_alloc_context();
     if (!ctx_) throw std::bad_alloc();
     ctx_->interrupt_callback.callback = &RtspSource::interrupted;
     ctx_->interrupt_callback.opaque = this;
     AVDictionary* o = nullptr;
-    av_dict_set(&o, "rtsp_transport", opt_.transport == "udp" ? "udp" : "tcp", 0);
+    if (!flv_) av_dict_set(&o, "rtsp_transport", opt_.transport == "udp" ? "udp" : "tcp", 0);
     av_dict_set(&o, "timeout", std::to_string(opt_.io_timeout.count() * 1000).c_str(), 0);
     av_dict_set(&o, "analyzeduration", std::to_string(opt_.probe.count() * 1000).c_str(), 0);
     av_dict_set(&o, "probesize", "500000", 0);
@@ -49,9 +50,10 @@ class RtspSource final : public Source {
     // (no "fflags nobuffer": it would drop the frames read while probing, the first keyframe
     // among them, and the first picture would wait for the next one)
     av_dict_set(&o, "allowed_media_types", "video", 0);
-    av_dict_set(&o, "protocol_whitelist", "rtsp,rtsps,rtp,udp,tcp,tls", 0);
+    av_dict_set(&o, "protocol_whitelist", flv_ ? "http,https,tcp,tls" : "rtsp,rtsps,rtp,udp,tcp,tls", 0);
+    if (flv_) av_dict_set(&o, "rw_timeout", std::to_string(opt_.io_timeout.count() * 1000).c_str(), 0);
     deadline_ = std::chrono::steady_clock::now() + opt_.io_timeout * 2;
-    const AVInputFormat* rtsp = av_find_input_format("rtsp");
+    const AVInputFormat* rtsp = av_find_input_format(flv_ ? "flv" : "rtsp");
     int err = avformat_open_input(&ctx_, opt_.url.c_str(), rtsp, &o);
     av_dict_free(&o);
     if (err < 0) {
@@ -113,6 +115,7 @@ class RtspSource final : public Source {
   }
 
   RtspOptions opt_;
+  bool flv_ = false;
   AVFormatContext* ctx_ = nullptr;
   int index_ = -1;
   AVRational time_base_{1, 90000};
@@ -134,5 +137,8 @@ std::string redact_url(const std::string& url) {
 }
 
 std::unique_ptr<Source> make_rtsp_source(RtspOptions opt) { return std::make_unique<RtspSource>(std::move(opt)); }
+std::unique_ptr<Source> make_http_flv_source(RtspOptions opt) {
+  return std::make_unique<RtspSource>(std::move(opt), true);
+}
 
 }  // namespace mingchu::video

@@ -46,6 +46,9 @@ struct RtspOptions {
 // Pulls RTSP with libavformat, in-process; only rtsp:// and rtsps:// URLs (checked again here,
 // so nothing else can make FFmpeg open a file or another protocol).
 std::unique_ptr<Source> make_rtsp_source(RtspOptions opt);
+// The same over HTTP-FLV (the server's live FLV, for `mingchu vision --server`): only http:// and
+// https:// URLs; url is the FLV's address (transport unused).
+std::unique_ptr<Source> make_http_flv_source(RtspOptions opt);
 
 // "rtsp://user:pass@host/x" -> "rtsp://***@host/x" (for logs and errors).
 std::string redact_url(const std::string& url);

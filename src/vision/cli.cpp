@@ -3,7 +3,11 @@
 #include <filesystem>
 #include <ostream>
 
+#include <fstream>
+#include <sstream>
+
 #include "vision/evaluate.hpp"
+#include "vision/onnx_detector.hpp"
 
 namespace mingchu::vision {
 
@@ -14,8 +18,24 @@ Result<std::unique_ptr<Detector>> open_model(const std::string& name_or_path) {
   fs::path p(name_or_path);
   std::error_code ec;
   if (fs::is_directory(p, ec)) return load_coco_ssd(p);
+  if (p.extension() == ".onnx" && fs::is_regular_file(p, ec)) {
+    // its class map beside it: x.onnx.toml or x.toml
+    fs::path toml = p;
+    toml += ".toml";
+    if (!fs::exists(toml, ec)) toml = fs::path(p).replace_extension(".toml");
+    std::ifstream in(toml);
+    if (!in)
+      return Error::invalid("model", "no_classmap", "no class map " + toml.string() + " beside " + p.string());
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    auto cm = parse_classmap(ss.str(), [](const std::string&) { return true; });
+    if (!cm) return Error::invalid("model", cm.error().code, toml.string() + ": " + cm.error().message);
+    if (auto st = check_onnx(p, *cm); !st) return st.error();
+    return load_onnx_detector(p, *cm, p.filename().string(), cm->name, "file");
+  }
   return Error::invalid("model", "unknown_model",
-                        "no model named '" + name_or_path + "' (coco-ssdlite, or a directory with a converted model)");
+                        "no model named '" + name_or_path +
+                            "' (coco-ssdlite, a directory with a converted model, or an .onnx file with its class map)");
 }
 
 int eval_command(const EvalArgs& a, std::ostream& out, std::ostream& err) {

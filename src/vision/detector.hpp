@@ -41,6 +41,11 @@ class Detector {
   virtual const std::string& name() const = 0;
   virtual const std::string& version() const = 0;
   virtual std::vector<std::string> labels() const = 0;
+  // Custom models: the alert type each label raises (its class map; "" raises nothing). Empty
+  // for the shipped model, whose labels the camera's rules name.
+  virtual std::vector<std::pair<std::string, std::string>> raises() const { return {}; }
+  // The model's id in the registry ("coco-ssdlite" for the shipped one).
+  virtual std::string id() const { return name(); }
 };
 
 // The COCO names of the 90-id map (index = id; "" for the 10 unused ids, 0 = background).

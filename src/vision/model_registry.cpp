@@ -10,6 +10,7 @@
 #include "core/ids.hpp"
 #include "crypto/sm3.hpp"
 #include "storage/database.hpp"
+#include "vision/onnx_detector.hpp"
 
 namespace mingchu::vision {
 
@@ -78,7 +79,8 @@ Result<ClassMap> parse_classmap(std::string_view text, const std::function<bool(
   if (auto st = str("name", cm.name, true, 48); !st) return st.error();
   if (!name_ok(cm.name)) return bad("name", "use [a-z0-9-], 1 to 48");
   if (auto st = str("format", cm.format, false, 16); !st) return st.error();
-  if (cm.format != "yolov5") return bad("format", "only \"yolov5\" ([1, N, 5 + classes]) is decoded");
+  if (cm.format != "yolov5" && cm.format != "ssd")
+    return bad("format", "\"yolov5\" ([1, N, 5 + labels]) or \"ssd\" ([1, 1, N, 7])");
   if (auto st = str("licence", cm.licence, false, 200); !st) return st.error();
   if (t["license"]) {
     if (auto st = str("license", cm.licence, false, 200); !st) return st.error();
@@ -104,7 +106,8 @@ Result<ClassMap> parse_classmap(std::string_view text, const std::function<bool(
     if (auto st = dim("height", cm.height); !st) return st.error();
     if (auto n = (*in)["layout"]) {
       auto v = n.value<std::string>();
-      if (!v || *v != "NCHW") return bad("input.layout", "only \"NCHW\"");
+      if (!v || (*v != "NCHW" && *v != "NHWC")) return bad("input.layout", "\"NCHW\" or \"NHWC\"");
+      cm.layout = *v;
     }
     if (auto n = (*in)["scale"]) {
       auto v = n.value<double>();
@@ -174,23 +177,35 @@ Status check_onnx(const fs::path& file, const ClassMap& cm) {
   cv::Mat out;
   try {
     cv::Mat blank(cm.height, cm.width, CV_8UC3, cv::Scalar(114, 114, 114));
-    net.setInput(cv::dnn::blobFromImage(blank, cm.scale, cv::Size(cm.width, cm.height),
-                                        cv::Scalar(cm.mean[0], cm.mean[1], cm.mean[2]), cm.rgb, false, CV_32F));
+    net.setInput(input_blob(blank, cm));
     out = net.forward();
   } catch (const cv::Exception& e) {
     return Error::invalid("model", "model_unrunnable",
                           "the model does not run on a " + std::to_string(cm.width) + "x" + std::to_string(cm.height) +
-                              " input: " + std::string(e.what()));
+                              " " + cm.layout + " input: " + std::string(e.what()));
   }
-  const int want = 5 + static_cast<int>(cm.labels.size());
-  std::string got = "[";
-  for (int i = 0; i < out.dims; ++i) got += (i ? ", " : "") + std::to_string(out.size[i]);
-  got += "]";
-  if (out.dims != 3 || out.size[0] != 1 || out.size[2] != want)
-    return Error::invalid("model", "output_shape_mismatch",
-                          "the output is " + got + "; a yolov5 model with " + std::to_string(cm.labels.size()) +
-                              " labels gives [1, N, " + std::to_string(want) + "]");
+  if (auto problem = output_shape_problem(out, cm); !problem.empty())
+    return Error::invalid("model", "output_shape_mismatch", problem);
   return ok_status();
+}
+
+Result<StoredModel> ModelRegistry::load(const std::string& id) {
+  storage::Conn c = db_.acquire();
+  auto rows = c->query(
+      "SELECT id, name, version, sha256, classmap, path FROM vision_models WHERE id = $1 AND deleted_at IS NULL", {id});
+  if (rows.empty()) return Error::not_found("model");
+  StoredModel m;
+  m.id = rows[0].text(0);
+  m.name = rows[0].text(1);
+  m.version = rows[0].integer(2);
+  m.sha256 = rows[0].text(3);
+  m.classmap_toml = rows[0].text(4);
+  m.path = rows[0].text(5);
+  // the stored class map was checked at upload; the taxonomy may have changed since: any type
+  auto cm = parse_classmap(m.classmap_toml, [](const std::string&) { return true; });
+  if (!cm) return cm.error();
+  m.classmap = std::move(*cm);
+  return m;
 }
 
 ModelRegistry::ModelRegistry(storage::Database& db, const Clock& clock, fs::path dir,

@@ -4,7 +4,7 @@
 //
 // The class map is TOML:
 //   name = "hats"                 # [a-z0-9-]{1,48}; each upload of a name is its next version
-//   format = "yolov5"             # the only output layout decoded so far
+//   format = "yolov5"             # or "ssd" ([1, 1, N, 7]); vision/onnx_detector.hpp decodes both
 //   licence = "AGPL-3.0"  source = "https://..."   (free text, shown)
 //   sha256 = "..."                # optional: the ONNX file's digest, checked
 //   [input]  width = 640  height = 640  layout = "NCHW"  scale = 0.0039215686  mean = [0, 0, 0]  rgb = true
@@ -13,12 +13,13 @@
 // An upload is refused (422, the reason in the message) when the class map is invalid (the field
 // named), names an alert type the taxonomy does not know, OpenCV 4.6 cannot load the ONNX file
 // (its own message, plus what is known about YOLOv8 exports), or the network's output does not
-// have the declared shape [1, N, 5 + labels].
+// have the declared format's shape (yolov5 [1, N, 5 + labels], ssd [1, 1, N, 7]).
 //
 // Threads: any (the database serialises; files are written under a temporary name and renamed).
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,14 @@ Result<ClassMap> parse_classmap(std::string_view toml_text, const std::function<
 // Loads the ONNX file with OpenCV, runs one forward on a blank input and checks the output shape.
 Status check_onnx(const std::filesystem::path& file, const ClassMap& cm);
 
+// An uploaded model as the pipeline needs it.
+struct StoredModel {
+  std::string id, name, sha256, classmap_toml;
+  std::int64_t version = 0;
+  std::filesystem::path path;
+  ClassMap classmap;
+};
+
 class ModelRegistry {
  public:
   ModelRegistry(storage::Database& db, const Clock& clock, std::filesystem::path dir,
@@ -61,6 +70,8 @@ class ModelRegistry {
   json::array list();
   Result<json::object> get(const std::string& id);
   Status remove(const std::string& id);
+  // The file, class map, name and version of a live (not deleted) model; 404 otherwise.
+  Result<StoredModel> load(const std::string& id);
 
  private:
   storage::Database& db_;

@@ -17,6 +17,7 @@ CameraAi default_camera_ai() {
   TypeRule phone;
   phone.labels = {"cell phone"};
   phone.min_score = 0.5f;
+  phone.held_by_person = true;
   c.types["phone_use"] = phone;
   TypeRule stranger;
   stranger.labels = {"person"};
@@ -24,8 +25,22 @@ CameraAi default_camera_ai() {
   stranger.k = 3;
   stranger.n = 4;
   stranger.schedule = {{22 * 60, 6 * 60}};
+  stranger.against_roster = true;
   c.types["stranger"] = stranger;
   return c;
+}
+
+int Roster::on_shift(int weekday, int minute) const {
+  const int prev = weekday == 1 ? 7 : weekday - 1;
+  std::vector<std::string> on;
+  for (const auto& s : shifts) {
+    auto has = [&](int d) { return std::find(s.days.begin(), s.days.end(), d) != s.days.end(); };
+    const bool active = s.from < s.to ? (has(weekday) && minute >= s.from && minute < s.to)
+                                      : ((has(weekday) && minute >= s.from) || (has(prev) && minute < s.to));
+    if (active) on.insert(on.end(), s.staff_ids.begin(), s.staff_ids.end());
+  }
+  std::sort(on.begin(), on.end());
+  return static_cast<int>(std::unique(on.begin(), on.end()) - on.begin());
 }
 
 bool in_schedule(const std::vector<std::pair<int, int>>& windows, int minute) {
@@ -97,6 +112,65 @@ json::array polygons_json(const std::vector<Polygon>& ps) {
 }
 
 }  // namespace
+
+Result<Roster> parse_roster(const json::value& v) {
+  if (!v.is_array()) return Error::invalid("shifts", "invalid_roster", "shifts must be an array");
+  const auto& arr = v.as_array();
+  if (arr.size() > 50) return Error::invalid("shifts", "invalid_roster", "at most 50 shifts");
+  Roster r;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string f = "shifts[" + std::to_string(i) + "]";
+    if (!arr[i].is_object()) return Error::invalid(f, "invalid_roster", f + " must be an object");
+    const auto& o = arr[i].as_object();
+    for (const auto& [k, val] : o)
+      if (k != "days" && k != "from" && k != "to" && k != "staff_ids")
+        return Error::invalid(f + "." + std::string(k), "unknown_field", "unknown field '" + std::string(k) + "'");
+    Shift s;
+    const auto* days = o.if_contains("days");
+    if (!days || !days->is_array() || days->as_array().empty() || days->as_array().size() > 7)
+      return Error::invalid(f + ".days", "invalid_roster", "days are 1 to 7 ISO weekdays (1 = Monday)");
+    for (const auto& d : days->as_array()) {
+      if (!d.is_int64() || d.as_int64() < 1 || d.as_int64() > 7)
+        return Error::invalid(f + ".days", "invalid_roster", "days are ISO weekdays 1 (Monday) to 7");
+      const int day = static_cast<int>(d.as_int64());
+      if (std::find(s.days.begin(), s.days.end(), day) != s.days.end())
+        return Error::invalid(f + ".days", "invalid_roster", "a day is listed twice");
+      s.days.push_back(day);
+    }
+    const auto* from = o.if_contains("from");
+    const auto* to = o.if_contains("to");
+    std::pair<int, int> win;
+    if (!from || !to || !from->is_string() || !to->is_string() ||
+        !parse_window(std::string(from->as_string()) + "-" + std::string(to->as_string()), win))
+      return Error::invalid(f + ".from", "invalid_roster", "from and to are local times \"HH:MM\", not equal");
+    s.from = win.first;
+    s.to = win.second;
+    const auto* staff = o.if_contains("staff_ids");
+    if (!staff || !staff->is_array() || staff->as_array().size() > 500)
+      return Error::invalid(f + ".staff_ids", "invalid_roster", "staff_ids is an array of at most 500 staff ids");
+    for (const auto& id : staff->as_array()) {
+      if (!id.is_string() || id.as_string().empty() || id.as_string().size() > 64)
+        return Error::invalid(f + ".staff_ids", "invalid_roster", "staff ids are strings");
+      s.staff_ids.emplace_back(id.as_string());
+    }
+    r.shifts.push_back(std::move(s));
+  }
+  return r;
+}
+
+json::array roster_to_json(const Roster& r) {
+  json::array out;
+  for (const auto& s : r.shifts) {
+    json::array days, staff;
+    for (int d : s.days) days.emplace_back(d);
+    for (const auto& id : s.staff_ids) staff.emplace_back(id);
+    char from[16], to[16];
+    std::snprintf(from, sizeof from, "%02d:%02d", s.from / 60, s.from % 60);
+    std::snprintf(to, sizeof to, "%02d:%02d", s.to / 60, s.to % 60);
+    out.push_back(json::object{{"days", std::move(days)}, {"from", from}, {"to", to}, {"staff_ids", std::move(staff)}});
+  }
+  return out;
+}
 
 Result<CameraAi> parse_camera_ai(const json::object& o, const std::function<bool(const std::string&)>& known_type) {
   CameraAi c = default_camera_ai();
@@ -218,7 +292,8 @@ std::vector<Firing> apply_rules(const CameraAi& cfg, const std::vector<Detection
     }
     Firing f;
     f.type = code;
-    if (in_schedule(t.schedule, local_minute)) {
+    const bool by_roster = t.against_roster && cfg.people_allowed.has_value();
+    if (by_roster || in_schedule(t.schedule, local_minute)) {
       for (const auto& d : dets) {
         if (d.score < t.min_score) continue;
         if (std::find(t.labels.begin(), t.labels.end(), d.label) == t.labels.end()) continue;
@@ -228,7 +303,7 @@ std::vector<Firing> apply_rules(const CameraAi& cfg, const std::vector<Detection
         if (aspect < t.min_aspect || aspect > t.max_aspect) continue;
         const cv::Point2f foot((d.box.x + d.box.width / 2) / fw, (d.box.y + d.box.height) / fh);
         if (!point_in_zones(t.zones, foot)) continue;
-        if (code == "phone_use") {
+        if (t.held_by_person) {
           // a phone counts only in a person's hands: its centre inside a person's box
           const cv::Point2f c(d.box.x + d.box.width / 2, d.box.y + d.box.height / 2);
           bool held = std::any_of(dets.begin(), dets.end(), [&](const Detection& p) {
@@ -240,6 +315,8 @@ std::vector<Firing> apply_rules(const CameraAi& cfg, const std::vector<Detection
         f.score = std::max(f.score, d.score);
       }
     }
+    // with the roster: only more people than the staff on shift count
+    if (by_roster && static_cast<int>(f.boxes.size()) <= *cfg.people_allowed) f.boxes.clear();
     hist.push_back(!f.boxes.empty());
     while (hist.size() > static_cast<size_t>(t.n)) hist.pop_front();
     const auto hits = std::count(hist.begin(), hist.end(), true);

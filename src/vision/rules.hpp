@@ -6,7 +6,8 @@
 //                   zones: [polygon], schedule: ["HH:MM-HH:MM", ...], cooldown_s}}}
 // with polygons as [[x, y], ...] normalised to 0..1 of the frame. Fields left out take the
 // built-in defaults: animal (cat, dog, bird), phone_use (a cell phone inside a person's box),
-// stranger (a person while the kitchen is closed, 22:00-06:00 local, or inside a zone).
+// stranger (a person while the kitchen is closed, 22:00-06:00 local, or inside a zone; with the
+// unit's roster: more people than the staff on shift).
 //
 // A type fires when, over the last n analysed frames, at least k had a box that passed its
 // filters (score, area and aspect limits, zones by the box's bottom centre, the schedule),
@@ -18,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,24 @@ struct TypeRule {
   std::vector<Polygon> zones;                    // empty: anywhere
   std::vector<std::pair<int, int>> schedule;     // active windows, minutes of the local day; empty: always
   int cooldown_s = 300;
+  bool held_by_person = false;  // phone_use: the box's centre must be inside a person's box
+  // stranger: with the unit's roster, the type counts the boxes that pass and fires when there
+  // are more than the staff on shift at that time (the roster replaces the schedule)
+  bool against_roster = false;
+};
+
+// A unit's staff roster (PUT /api/v1/units/{id}/roster): shifts on ISO weekdays (1 = Monday)
+// between local times (minutes; from > to wraps past midnight into the next day) with the staff
+// on them.
+struct Shift {
+  std::vector<int> days;
+  int from = 0, to = 0;
+  std::vector<std::string> staff_ids;
+};
+struct Roster {
+  std::vector<Shift> shifts;
+  // how many distinct staff are on shift at that local weekday and minute
+  int on_shift(int weekday, int minute) const;
 };
 
 struct CameraAi {
@@ -51,7 +71,14 @@ struct CameraAi {
   int motion_threshold = 30;
   std::vector<Polygon> motion_masks;  // areas whose motion is ignored
   std::map<std::string, TypeRule> types;
+  // set per frame by the pipeline from the unit's roster: the people allowed in the picture now
+  std::optional<int> people_allowed;
 };
+
+// A roster from its JSON: [{days: [1..7], from: "HH:MM", to: "HH:MM", staff_ids: [...]}] (at most
+// 50 shifts of 500 staff); 422 naming the field (shifts[i].days, ...). Staff ids are not looked up.
+Result<Roster> parse_roster(const json::value& shifts);
+json::array roster_to_json(const Roster& r);
 
 // The built-in rules (every type the shipped model feeds).
 CameraAi default_camera_ai();

@@ -49,6 +49,21 @@ class VideoFeed final : public FrameFeed {
       }
       out.push_back(std::move(t));
     }
+    std::map<std::string, std::optional<Roster>> rosters;
+    for (auto& t : out) {
+      auto it = rosters.find(t.unit_id);
+      if (it == rosters.end()) {
+        std::optional<Roster> r;
+        auto rows = c->query("SELECT shifts FROM unit_rosters WHERE unit_id = $1", {t.unit_id});
+        if (!rows.empty()) {
+          auto v = parse_value(rows[0].text(0));
+          auto parsed = v ? parse_roster(*v) : Result<Roster>(v.error());
+          if (parsed) r = std::move(*parsed);
+        }
+        it = rosters.emplace(t.unit_id, std::move(r)).first;
+      }
+      t.roster = it->second;
+    }
     return out;
   }
 
@@ -56,26 +71,7 @@ class VideoFeed final : public FrameFeed {
     video::CodecInfo codec;
     auto gop = video_.latest_gop(camera_id, &codec);
     if (!gop) return gop.error();
-    size_t idx = 0;
-    if ((*gop)[0].wall_ms <= last_wall) {
-      // the keyframe was analysed: a later frame of its GOP when the rate asks for one
-      const TimeMs target = last_wall + static_cast<TimeMs>(1000.0 / rate);
-      idx = gop->size();
-      for (size_t i = 1; i < gop->size(); ++i) {
-        if ((*gop)[i].wall_ms >= target) {
-          idx = i;
-          break;
-        }
-      }
-      if (idx == gop->size()) return std::optional<Frame>{};
-    }
-    auto pic = video::decode_bgr(codec, *gop, idx, max_width_);
-    if (!pic) return pic.error();
-    Frame f;
-    f.bgr = cv::Mat(pic->height, pic->width, CV_8UC3, pic->bgr.data()).clone();
-    f.wall_ms = (*gop)[idx].wall_ms;
-    f.key = idx == 0;
-    return std::optional<Frame>(std::move(f));
+    return pick_frame(codec, *gop, last_wall, rate, max_width_);
   }
 
  private:
@@ -99,6 +95,31 @@ class IngestSink final : public AlertSink {
 
 }  // namespace
 
+Result<std::optional<Frame>> pick_frame(const video::CodecInfo& codec, const std::vector<video::AccessUnit>& gop,
+                                       TimeMs last_wall, double rate, int max_width) {
+  if (gop.empty()) return std::optional<Frame>{};
+  size_t idx = 0;
+  if (gop[0].wall_ms <= last_wall) {
+    // the keyframe was analysed: a later frame of its GOP when the rate asks for one
+    const TimeMs target = last_wall + static_cast<TimeMs>(1000.0 / rate);
+    idx = gop.size();
+    for (size_t i = 1; i < gop.size(); ++i) {
+      if (gop[i].wall_ms >= target) {
+        idx = i;
+        break;
+      }
+    }
+    if (idx == gop.size()) return std::optional<Frame>{};
+  }
+  auto pic = video::decode_bgr(codec, gop, idx, max_width);
+  if (!pic) return pic.error();
+  Frame f;
+  f.bgr = cv::Mat(pic->height, pic->width, CV_8UC3, pic->bgr.data()).clone();
+  f.wall_ms = gop[idx].wall_ms;
+  f.key = idx == 0;
+  return std::optional<Frame>(std::move(f));
+}
+
 std::unique_ptr<FrameFeed> make_video_feed(storage::Database& db, video::VideoService& video, int max_width) {
   return std::make_unique<VideoFeed>(db, video, max_width);
 }
@@ -108,7 +129,36 @@ std::unique_ptr<AlertSink> make_ingest_sink(ingest::IngestService& ingest, std::
 
 // ---------------------------------------------------------------- Analyser
 
-Analyser::Analyser(Detector& det, const VisionConfig& cfg) : det_(det), cfg_(cfg) {}
+CameraAi custom_model_rules(const CameraAi& cam, const std::vector<std::pair<std::string, std::string>>& raises) {
+  CameraAi out;
+  out.models = cam.models;
+  out.rate = cam.rate;
+  out.types.clear();
+  for (const auto& [label, type] : raises) {
+    if (type.empty()) continue;
+    auto it = out.types.find(type);
+    if (it == out.types.end()) {
+      auto own = cam.types.find(type);
+      TypeRule t;
+      if (own != cam.types.end()) {
+        t = own->second;
+      } else {
+        t.min_score = 0;  // each label's min_score (the class map's) decides
+      }
+      t.labels.clear();
+      t.held_by_person = false;
+      t.against_roster = false;
+      it = out.types.emplace(type, std::move(t)).first;
+    }
+    it->second.labels.push_back(label);
+  }
+  return out;
+}
+
+Analyser::Analyser(Detector& det, const VisionConfig& cfg)
+    : detectors_([&det](const std::string&) { return &det; }), cfg_(cfg) {}
+
+Analyser::Analyser(DetectorFor detectors, const VisionConfig& cfg) : detectors_(std::move(detectors)), cfg_(cfg) {}
 
 Analyser::Outcome Analyser::analyse(const CameraTarget& cam, const Frame& f) {
   Outcome out;
@@ -121,72 +171,94 @@ Analyser::Outcome Analyser::analyse(const CameraTarget& cam, const Frame& f) {
     run = moved || st.since_detect + 1 >= cfg_.force_every;
   }
   if (run) {
-    float floor = 0.3f;
-    for (const auto& [code, t] : cam.ai.types)
-      if (t.enabled) floor = std::min(floor, t.min_score);
-    const auto t0 = std::chrono::steady_clock::now();
-    if (cfg_.fault_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.fault_delay_ms));
-    Result<std::vector<Detection>> dets = Error::internal("not run");
-    try {
-      dets = det_.detect(f.bgr, floor);
-    } catch (const std::exception& e) {
-      dets = Error{ErrorKind::kInternal, "detector_failed", e.what(), {}};
-    }
-    out.detect_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    out.detected = true;
-    out.over_budget = out.detect_seconds * 1000 > cfg_.budget_ms;
-    if (!dets) {
-      out.error = dets.error();
-      return out;
-    }
-    st.last = std::move(*dets);
     st.since_detect = 0;
   } else {
-    // nothing moved: the scene is what the detector last saw
+    // nothing moved: the scene is what the detectors last saw
     out.motion_skipped = true;
     ++st.since_detect;
   }
   const TimeMs minute = f.wall_ms / 60000 + cfg_.utc_offset_minutes;
   const int local_minute = static_cast<int>(((minute % 1440) + 1440) % 1440);
-  auto firings = apply_rules(cam.ai, st.last, f.bgr.size(), f.wall_ms, local_minute, st.rules);
-  if (firings.empty()) return out;
+  // ISO weekday of the local day (1970-01-01 was a Thursday)
+  const TimeMs day = (minute >= 0 ? minute : minute - 1439) / 1440;
+  const int weekday = static_cast<int>(((day + 3) % 7 + 7) % 7) + 1;
   std::vector<unsigned char> jpeg;
-  cv::imencode(".jpg", f.bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
-  for (auto& fi : firings) {
-    ingest::AlertEvent ev;
-    ev.event_id = "vision:" + cam.id + ":" + fi.type + ":" + std::to_string(f.wall_ms);
-    ev.camera_id = cam.id;
-    ev.unit_id = cam.unit_id;
-    ev.type = fi.type;
-    ev.occurred_at = f.wall_ms;
-    ev.confidence = std::round(static_cast<double>(fi.score) * 1000) / 1000;
-    ev.snapshot = ingest::InlineSnapshot{std::string(jpeg.begin(), jpeg.end()), "image/jpeg"};
-    for (const auto& d : fi.boxes) {
-      if (ev.boxes.size() >= ingest::kMaxBoxes) break;
-      ingest::Box b;
-      b.x = std::round(d.box.x);
-      b.y = std::round(d.box.y);
-      b.w = std::round(d.box.width);
-      b.h = std::round(d.box.height);
-      b.label = d.label;
-      b.score = std::round(static_cast<double>(d.score) * 1000) / 1000;
-      ev.boxes.push_back(std::move(b));
+  for (const auto& model_id : cam.ai.models) {
+    Detector* det = detectors_(model_id);
+    if (!det) {
+      out.missing_models.push_back(model_id);
+      continue;
     }
-    ev.model = det_.name() + "@" + det_.version();
-    out.events.push_back(std::move(ev));
+    ModelState& ms = st.models[model_id];
+    const auto raises = det->raises();
+    const bool custom = !raises.empty();
+    CameraAi rules = custom ? custom_model_rules(cam.ai, raises) : cam.ai;
+    if (!custom && cam.roster && !cam.roster->shifts.empty())
+      rules.people_allowed = cam.roster->on_shift(weekday, local_minute);
+    if (run) {
+      float floor = custom ? 0.0f : 0.3f;
+      for (const auto& [code, t] : rules.types)
+        if (t.enabled) floor = std::min(floor, t.min_score);
+      const auto t0 = std::chrono::steady_clock::now();
+      if (cfg_.fault_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.fault_delay_ms));
+      Result<std::vector<Detection>> dets = Error::internal("not run");
+      try {
+        dets = det->detect(f.bgr, floor);
+      } catch (const std::exception& e) {
+        dets = Error{ErrorKind::kInternal, "detector_failed", e.what(), {}};
+      }
+      out.detect_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      out.detected = true;
+      if (!dets) {
+        out.error = dets.error();
+        continue;
+      }
+      ms.last = std::move(*dets);
+    }
+    auto firings = apply_rules(rules, ms.last, f.bgr.size(), f.wall_ms, local_minute, ms.rules);
+    if (firings.empty()) continue;
+    if (jpeg.empty()) cv::imencode(".jpg", f.bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
+    for (auto& fi : firings) {
+      ingest::AlertEvent ev;
+      // the shipped model's ids as before; a custom model's carry its id (two models may raise
+      // the same type on the same frame)
+      ev.event_id = "vision:" + cam.id + ":" + (custom ? model_id + ":" : std::string()) + fi.type + ":" +
+                    std::to_string(f.wall_ms);
+      ev.camera_id = cam.id;
+      ev.unit_id = cam.unit_id;
+      ev.type = fi.type;
+      ev.occurred_at = f.wall_ms;
+      ev.confidence = std::round(static_cast<double>(fi.score) * 1000) / 1000;
+      ev.snapshot = ingest::InlineSnapshot{std::string(jpeg.begin(), jpeg.end()), "image/jpeg"};
+      for (const auto& d : fi.boxes) {
+        if (ev.boxes.size() >= ingest::kMaxBoxes) break;
+        ingest::Box b;
+        b.x = std::round(d.box.x);
+        b.y = std::round(d.box.y);
+        b.w = std::round(d.box.width);
+        b.h = std::round(d.box.height);
+        b.label = d.label;
+        b.score = std::round(static_cast<double>(d.score) * 1000) / 1000;
+        ev.boxes.push_back(std::move(b));
+      }
+      ev.model = det->name() + "@" + det->version();
+      out.events.push_back(std::move(ev));
+    }
   }
+  out.over_budget = out.detect_seconds * 1000 > cfg_.budget_ms;
   return out;
 }
 
 // ---------------------------------------------------------------- VisionService
 
 VisionService::VisionService(const Clock& clock, Metrics& metrics, VisionConfig cfg, std::unique_ptr<FrameFeed> feed,
-                             std::unique_ptr<AlertSink> sink)
+                             std::unique_ptr<AlertSink> sink, ModelLoader custom)
     : clock_(clock),
       metrics_(metrics),
       cfg_(std::move(cfg)),
       feed_(std::move(feed)),
       sink_(std::move(sink)),
+      custom_(std::move(custom)),
       frames_(metrics.counter("mingchu_vision_frames_total", "", "frames decoded for analysis")),
       detected_(metrics.counter("mingchu_vision_detections_total", "", "frames the detector ran on")),
       motion_skipped_(metrics.counter("mingchu_vision_motion_skipped_total", "", "frames without motion: no detector")),
@@ -240,7 +312,39 @@ void VisionService::worker(int index) {
     log::error("vision worker: no detector", {{"error", det.error().message}});
     return;
   }
-  Analyser analyser(**det, cfg_);
+  Detector& shipped = **det;
+  // custom models: loaded on first use, again when a model changed; a failure is retried after 10 s
+  std::map<std::string, std::unique_ptr<Detector>> custom;
+  std::map<std::string, std::int64_t> retry_at;
+  int gen = models_gen_.load();
+  auto detector_for = [&](const std::string& id) -> Detector* {
+    if (id == shipped.id()) return &shipped;
+    if (!custom_) return nullptr;
+    if (gen != models_gen_.load()) {
+      gen = models_gen_.load();
+      custom.clear();
+      retry_at.clear();
+    }
+    if (auto it = custom.find(id); it != custom.end()) return it->second.get();
+    const std::int64_t now = steady_ms();
+    if (auto r = retry_at.find(id); r != retry_at.end() && now < r->second) return nullptr;
+    Result<std::unique_ptr<Detector>> loaded = Error::internal("");
+    try {
+      loaded = custom_(id);
+    } catch (const std::exception& e) {
+      loaded = Error::internal(e.what());
+    }
+    std::lock_guard lk(models_mu_);
+    if (!loaded) {
+      retry_at[id] = now + 10000;
+      custom_state_[id] = "error: " + loaded.error().message;
+      log::warn("vision: a camera's model cannot be loaded", {{"model", id}, {"error", loaded.error().message}});
+      return nullptr;
+    }
+    custom_state_[id] = (*loaded)->name() + "@" + (*loaded)->version();
+    return (custom[id] = std::move(*loaded)).get();
+  };
+  Analyser analyser(detector_for, cfg_);
   const int n = std::clamp(cfg_.workers, 1, 64);
   std::vector<CameraTarget> cams;
   std::map<std::string, TimeMs> last_wall, next_due;
@@ -330,6 +434,12 @@ json::object VisionService::status() const {
   json::object model{{"name", model_name_}, {"version", model_version_}};
   if (!model_error_.empty()) model["error"] = model_error_;
   o["model"] = std::move(model);
+  {
+    json::object models;
+    std::lock_guard lk(models_mu_);
+    for (const auto& [id, state] : custom_state_) models[id] = state;
+    o["custom_models"] = std::move(models);
+  }
   o["workers"] = static_cast<std::int64_t>(threads_.size());
   o["cameras"] = cameras_.load();
   o["budget_ms"] = cfg_.budget_ms;

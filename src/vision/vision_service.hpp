@@ -8,7 +8,7 @@
 //
 // The pipeline (Analyser) does not know where frames come from or where events go: FrameFeed
 // and AlertSink. In the server they are the media core and IngestService; `mingchu vision
-// --server URL` would give it HTTP ones (not written yet).
+// --server URL` gives it HTTP ones (vision/remote.hpp).
 //
 // Budget: the pipeline runs on its own worker threads, never on the streams' pullers or the HTTP
 // threads, so a slow detector costs analysed frames, not live view or recording. A detection that
@@ -40,6 +40,7 @@
 #include "vision/detector.hpp"
 #include "vision/motion.hpp"
 #include "vision/rules.hpp"
+#include "video/media.hpp"
 
 namespace mingchu::storage {
 class Database;
@@ -56,6 +57,7 @@ namespace mingchu::vision {
 struct CameraTarget {
   std::string id, unit_id;
   CameraAi ai;
+  std::optional<Roster> roster;  // the unit's staff roster, when it has one (stranger)
 };
 
 struct Frame {
@@ -80,6 +82,12 @@ class AlertSink {
   virtual void send(const std::string& unit_id, ingest::AlertEvent ev, std::function<void(bool, std::string)> done) = 0;
 };
 
+// The frame to analyse from a camera's newest GOP after last_wall_ms at the given rate: a new
+// keyframe alone, else the first later frame of the GOP the rate asks for; nullopt when there is
+// nothing new. Both feeds (the media core's, the remote one's) take frames this way.
+Result<std::optional<Frame>> pick_frame(const video::CodecInfo& codec, const std::vector<video::AccessUnit>& gop,
+                                       TimeMs last_wall_ms, double rate, int max_width);
+
 // In the server: frames from the media core, cameras from the database.
 std::unique_ptr<FrameFeed> make_video_feed(storage::Database& db, video::VideoService& video, int max_width);
 std::unique_ptr<AlertSink> make_ingest_sink(ingest::IngestService& ingest, std::string node);
@@ -97,36 +105,54 @@ struct VisionConfig {
   int fault_delay_ms = 0;  // tests: a detector this much slower (fault injection)
 };
 
-// The per-camera pipeline: motion gate, detector, rules -> events. One thread at a time.
+// The detector for a model id of a camera's `models` (nullptr: not available now).
+using DetectorFor = std::function<Detector*(const std::string& model_id)>;
+// Loads a custom (uploaded) model by id; in the server from the ModelRegistry.
+using ModelLoader = std::function<Result<std::unique_ptr<Detector>>(const std::string& model_id)>;
+
+// The rules a custom model's detections go through on a camera: one type per alert type its
+// class map's labels raise, with those labels; the camera's settings for that type (enabled,
+// k of n, areas, zones, schedule, cooldown, and min_score on top of each label's own) when it has
+// them, else k 2 of 3 and a 300 s cooldown.
+CameraAi custom_model_rules(const CameraAi& cam, const std::vector<std::pair<std::string, std::string>>& raises);
+
+// The per-camera pipeline: motion gate, the camera's models, rules -> events. One thread at a time.
 class Analyser {
  public:
+  // every model id of the cameras is det (benchmarks, tests)
   Analyser(Detector& det, const VisionConfig& cfg);
+  Analyser(DetectorFor detectors, const VisionConfig& cfg);
   struct Outcome {
     bool detected = false;  // the detector ran
     bool motion_skipped = false;
     bool over_budget = false;
-    double detect_seconds = 0;
+    double detect_seconds = 0;  // all the camera's models
     std::optional<Error> error;
+    std::vector<std::string> missing_models;  // assigned but not available
     std::vector<ingest::AlertEvent> events;
   };
   Outcome analyse(const CameraTarget& cam, const Frame& f);
 
  private:
-  struct CamState {
-    MotionDetector motion;
+  struct ModelState {
     RuleState rules;
     std::vector<Detection> last;
+  };
+  struct CamState {
+    MotionDetector motion;
+    std::map<std::string, ModelState> models;
     int since_detect = 1 << 20;
   };
-  Detector& det_;
+  DetectorFor detectors_;
   const VisionConfig& cfg_;
   std::map<std::string, CamState> cams_;
 };
 
 class VisionService {
  public:
+  // custom: loads uploaded models by id (none: cameras run only the shipped model)
   VisionService(const Clock& clock, Metrics& metrics, VisionConfig cfg, std::unique_ptr<FrameFeed> feed,
-                std::unique_ptr<AlertSink> sink);
+                std::unique_ptr<AlertSink> sink, ModelLoader custom = {});
   ~VisionService();
   VisionService(const VisionService&) = delete;
   VisionService& operator=(const VisionService&) = delete;
@@ -136,6 +162,8 @@ class VisionService {
   void start();
   void stop();
   json::object status() const;
+  // A model was deleted or replaced: the workers load their custom models again.
+  void models_changed() { models_gen_++; }
 
  private:
   void worker(int index);
@@ -150,6 +178,10 @@ class VisionService {
   VisionConfig cfg_;
   std::unique_ptr<FrameFeed> feed_;
   std::unique_ptr<AlertSink> sink_;
+  ModelLoader custom_;
+  std::atomic<int> models_gen_{0};
+  mutable std::mutex models_mu_;
+  std::map<std::string, std::string> custom_state_;  // model id -> "name@version" or the error
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::mutex wake_mu_;

@@ -12,7 +12,7 @@ import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { startServer, api, login, multipart, uscc, REPO, BIN, ADMIN } from './lib.mjs'
+import { startServer, api, login, multipart, uscc, idNumber, REPO, BIN, ADMIN } from './lib.mjs'
 import { startCamera, until, sm3 } from './video_lib.mjs'
 
 const EVAL = path.join(REPO, 'tests', 'fixtures', 'vision', 'eval')
@@ -307,6 +307,121 @@ test('custom ONNX models: upload with a class map, versions, and refusals with t
   assert.equal((await fetch(srv.base + '/healthz')).status, 200)
 })
 
+// a dark frame with a white square on whole cells of the tiny model's 8 px grid (80 px of the
+// 640 x 360 frame once letterboxed into 64 x 64): x 160-320, y 100-260
+const SQUARE = { x: 160, y: 100, w: 160, h: 160 }
+function squareFrame(file, withSquare) {
+  const vf = withSquare ? ['-vf', `drawbox=x=${SQUARE.x}:y=${SQUARE.y}:w=${SQUARE.w}:h=${SQUARE.h}:color=white:t=fill`] : []
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x283240:s=640x360', ...vf, '-frames:v', '1', file])
+  assert.equal(r.status, 0, String(r.stderr))
+}
+
+test('an uploaded YOLOv5 model assigned to a camera raises its class map\'s alert type where the square is, naming the model', async () => {
+  const dir = path.join(tmpDir, 'square')
+  fs.mkdirSync(dir, { recursive: true })
+  squareFrame(path.join(dir, 'dark.jpg'), false)
+  squareFrame(path.join(dir, 'square.jpg'), true)
+  // 4 s dark, then 8 s of the square (looped)
+  const seq = [...Array(4).fill('dark.jpg'), ...Array(8).fill('square.jpg')]
+  seq.forEach((f, i) => fs.copyFileSync(path.join(dir, f), path.join(dir, String(i).padStart(3, '0') + '.jpg')))
+  const darkDir = path.join(tmpDir, 'dark')
+  fs.mkdirSync(darkDir, { recursive: true })
+  for (let i = 0; i < 3; i++) fs.copyFileSync(path.join(dir, 'dark.jpg'), path.join(darkDir, String(i).padStart(3, '0') + '.jpg'))
+  const cam = await startCamera({ images: dir })
+  const darkCam = await startCamera({ images: darkDir })
+  cameras.push(cam, darkCam)
+  const f = path.join(tmpDir, 'square.onnx')
+  const gen = spawnSync('/usr/bin/python3', [path.join(REPO, 'tests', 'fixtures', 'vision', 'make_tiny_onnx.py'), f, '2', 'square'], { encoding: 'utf8' })
+  assert.equal(gen.status, 0, gen.stderr)
+  const cm = CLASSMAP([['hat_missing', 'no_hat'], ['mask_missing', 'no_mask']]).replace('name = "tiny"', 'name = "square"')
+  const up = await uploadModel(admin, fs.readFileSync(f), cm)
+  assert.equal(up.status, 201, up.text)
+  const mk = async (url) => {
+    const c = await api(srv.base, admin, 'POST', '/api/v1/cameras', { unit_id: unitId, name: '专间', area: 'special_room', record: 'events', stream_url: url })
+    assert.equal(c.status, 201, c.text)
+    const p = await api(srv.base, admin, 'PATCH', `/api/v1/cameras/${c.json.id}/ai`, { models: [up.json.id] })
+    assert.equal(p.status, 200, p.text)
+    assert.deepEqual(p.json.models, [up.json.id])
+    return c.json.id
+  }
+  const sqCam = await mk(cam.url('/images'))
+  const dkCam = await mk(darkCam.url('/images'))
+  const alert = await until(async () => (await api(srv.base, admin, 'GET', `/api/v1/alerts?camera_id=${sqCam}`)).json.items[0],
+    { timeoutMs: 60000, everyMs: 500, what: 'the no_hat alert of the custom model' })
+  assert.equal(alert.type, 'no_hat')
+  const a = (await api(srv.base, admin, 'GET', `/api/v1/alerts/${alert.id}`)).json
+  assert.equal(a.model, 'square@1')
+  assert.ok(a.boxes.length >= 1)
+  for (const b of a.boxes) {
+    assert.equal(b.label, 'hat_missing')
+    assert.ok(iou(b, SQUARE) > 0 && b.x >= SQUARE.x - 8 && b.y >= SQUARE.y - 8 && b.x + b.w <= SQUARE.x + SQUARE.w + 8 && b.y + b.h <= SQUARE.y + SQUARE.h + 8,
+      `box ${JSON.stringify(b)} outside the square ${JSON.stringify(SQUARE)}`)
+  }
+  assert.equal(a.snapshot_ids.length, 1)
+  // the dark camera runs the same model and raises nothing; the status shows the model loaded
+  const st = await until(async () => {
+    const s = (await api(srv.base, admin, 'GET', '/api/v1/vision/status')).json
+    const d = s.per_camera?.find((c) => c.camera_id === dkCam)
+    return d && d.detections >= 3 ? s : null
+  }, { timeoutMs: 30000, what: 'the dark camera analysed' })
+  assert.equal(st.custom_models[up.json.id], 'square@1')
+  assert.equal((await api(srv.base, admin, 'GET', `/api/v1/alerts?camera_id=${dkCam}`)).json.total, 0)
+  // an SSD-shaped network uploaded as yolov5 is refused with the shape it has
+  const ssd = path.join(tmpDir, 'ssd.onnx')
+  assert.equal(spawnSync('/usr/bin/python3', [path.join(REPO, 'tests', 'fixtures', 'vision', 'make_tiny_onnx.py'), ssd, '1', 'square-ssd']).status, 0)
+  const wrong = await uploadModel(admin, fs.readFileSync(ssd), cm)
+  assert.equal(wrong.status, 422, wrong.text)
+  assert.equal(wrong.json.error.code, 'output_shape_mismatch')
+  assert.match(wrong.json.error.message, /\[1, 1, 64, 7\]/)
+  const right = await uploadModel(admin, fs.readFileSync(ssd), cm.replace('format = "yolov5"', 'format = "ssd"'))
+  assert.equal(right.status, 201, right.text)
+  assert.equal(right.json.format, 'ssd')
+  assert.equal((await api(srv.base, admin, 'DELETE', `/api/v1/vision/models/${up.json.id}`)).status, 204)
+  assert.equal((await fetch(srv.base + '/healthz')).status, 200)
+})
+
+test('stranger with the roster: one person where nobody is on shift is a stranger, where one is on shift it is not', async () => {
+  // scikit-image's astronaut pasted on a wall (frame 016 of the evaluation set): one person
+  const dir = path.join(tmpDir, 'person')
+  fs.mkdirSync(dir, { recursive: true })
+  for (let i = 0; i < 3; i++) fs.copyFileSync(path.join(EVAL, 'images', '016.jpg'), path.join(dir, String(i).padStart(3, '0') + '.jpg'))
+  const cam = await startCamera({ images: dir })
+  cameras.push(cam)
+  const call = (m, p, b) => api(srv.base, admin, m, p, b)
+  const file = (await call('GET', `/api/v1/units/${unitId}`)).json.licence_image_ids[0]
+  const unitOf = async (n, name) => {
+    const u = await call('POST', '/api/v1/units', { name, jurisdiction_id: (await call('GET', `/api/v1/units/${unitId}`)).json.jurisdiction_id, store_type: 'school_canteen', licence_number: `JY1320602001234${n}`, uscc: uscc(n), licence_image_ids: [file] })
+    assert.equal(u.status, 201, u.text)
+    return u.json.id
+  }
+  const nobody = await unitOf(5, '无人值班食堂')
+  const staffed = await unitOf(6, '有人值班食堂')
+  const cook = await call('POST', '/api/v1/staff', { unit_id: staffed, name: '王师傅', id_number: idNumber(61), phone: '13812345678' })
+  assert.equal(cook.status, 201, cook.text)
+  const allDay = (staff_ids) => ({ shifts: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00', staff_ids }] })
+  assert.equal((await call('PUT', `/api/v1/units/${nobody}/roster`, allDay([]))).status, 200)
+  assert.equal((await call('PUT', `/api/v1/units/${staffed}/roster`, allDay([cook.json.id]))).status, 200)
+  const mk = async (unit) => {
+    const c = await call('POST', '/api/v1/cameras', { unit_id: unit, name: '后厨', area: 'cooking', record: 'off', stream_url: cam.url('/images') })
+    assert.equal(c.status, 201, c.text)
+    return c.json.id
+  }
+  const camNobody = await mk(nobody)
+  const camStaffed = await mk(staffed)
+  const alert = await until(async () => (await call('GET', `/api/v1/alerts?camera_id=${camNobody}`)).json.items[0],
+    { timeoutMs: 60000, everyMs: 500, what: 'the stranger alert' })
+  assert.equal(alert.type, 'stranger')
+  const a = (await call('GET', `/api/v1/alerts/${alert.id}`)).json
+  assert.ok(a.boxes.some((b) => b.label === 'person'), JSON.stringify(a.boxes))
+  // the staffed kitchen's camera saw the same person for as many frames: no alert
+  await until(async () => {
+    const s = (await call('GET', '/api/v1/vision/status')).json
+    const c = s.per_camera?.find((x) => x.camera_id === camStaffed)
+    return c && c.frames >= 8 ? c : null
+  }, { timeoutMs: 30000, what: '8 frames of the staffed camera' })
+  assert.equal((await call('GET', `/api/v1/alerts?camera_id=${camStaffed}`)).json.total, 0)
+})
+
 test('a detector slower than its budget is counted and shown, and live view goes on', async () => {
   // fault injection: every detection takes 1.5 s against a 200 ms budget
   const cfg = path.join(tmpDir, 'slow.toml')
@@ -354,6 +469,29 @@ test('a detector slower than its budget is counted and shown, and live view goes
   } finally {
     await slow.stop()
   }
+})
+
+test('mingchu vision eval on an uploaded-style ONNX file with its class map beside it', () => {
+  // one white 80 x 80 square on a whole cell of the tiny model's grid, and a dark frame
+  const set = fs.mkdtempSync(path.join(os.tmpdir(), 'mingchu-onnxset-'))
+  fs.mkdirSync(path.join(set, 'images'))
+  fs.mkdirSync(path.join(set, 'labels'))
+  fs.writeFileSync(path.join(set, 'classes.txt'), 'hat_missing\n')
+  const sq = { x: 160, y: 100, w: 80, h: 80 }
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x283240:s=640x360', '-vf', `drawbox=x=${sq.x}:y=${sq.y}:w=${sq.w}:h=${sq.h}:color=white:t=fill`, '-frames:v', '1', path.join(set, 'images', 'a.jpg')])
+  assert.equal(r.status, 0)
+  assert.equal(spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x283240:s=640x360', '-frames:v', '1', path.join(set, 'images', 'b.jpg')]).status, 0)
+  fs.writeFileSync(path.join(set, 'labels', 'a.txt'), `0 ${(sq.x + sq.w / 2) / 640} ${(sq.y + sq.h / 2) / 360} ${sq.w / 640} ${sq.h / 360}\n`)
+  const onnx = path.join(set, 'square.onnx')
+  assert.equal(spawnSync('/usr/bin/python3', [path.join(REPO, 'tests', 'fixtures', 'vision', 'make_tiny_onnx.py'), onnx, '1', 'square']).status, 0)
+  const noMap = spawnSync(BIN, ['vision', 'eval', '--model', onnx, '--dataset', set], { encoding: 'utf8' })
+  assert.equal(noMap.status, 2)
+  assert.match(noMap.stderr, /class map/)
+  fs.writeFileSync(path.join(set, 'square.toml'), 'name = "square"\n[input]\nwidth = 64\nheight = 64\n[[labels]]\nname = "hat_missing"\nalert_type = "no_hat"\n')
+  const j = spawnSync(BIN, ['vision', 'eval', '--model', onnx, '--dataset', set, '--json'], { encoding: 'utf8' })
+  assert.equal(j.status, 0, j.stderr)
+  const c = JSON.parse(j.stdout).classes.hat_missing
+  assert.deepEqual([c.tp, c.fp, c.fn, c.precision, c.recall, c.ap50], [1, 0, 0, 1, 1, 1])
 })
 
 test('mingchu vision eval: text and JSON on the shipped set, exit 2 on a bad data set', () => {

@@ -27,6 +27,8 @@ export const router = createRouter({
         { path: 'ledgers', name: 'ledgers', component: () => import('./views/Ledgers.vue'), meta: { title: 'menu.ledgers' } },
         { path: 'sensors', name: 'sensors', component: () => import('./views/Sensors.vue'), meta: { title: 'menu.sensors' } },
         { path: 'reports', name: 'reports', component: () => import('./views/Reports.vue'), meta: { title: 'menu.reports' } },
+        { path: 'vision', name: 'vision', component: () => import('./views/VisionModels.vue'), meta: { title: 'vision.models.title' } },
+        { path: 'cameras/:id/ai', name: 'camera-ai', component: () => import('./views/CameraAi.vue'), meta: { title: 'vision.ai.title', menu: '/cameras' } },
         { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: 'common.notFoundTitle' } },
       ],
     },
