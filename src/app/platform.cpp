@@ -24,6 +24,7 @@
 #include "storage/migrations.hpp"
 #include <algorithm>
 
+#include "gb/cascade.hpp"
 #include "gb/gb_service.hpp"
 #include "video/video_service.hpp"
 #include "vision/model_registry.hpp"
@@ -194,6 +195,7 @@ net::AddressPolicy Platform::webhook_policy() const {
 }
 
 Platform::~Platform() {
+  if (cascade_) cascade_->stop();
   if (vision_) vision_->stop();
   if (video_) video_->stop();
   if (gb_) gb_->stop();
@@ -470,6 +472,13 @@ int Platform::serve() {
   start_video();
   ctx.video = video_.get();
   http::add_video_routes(router, ctx);
+  {
+    gb::CascadeConfig cc;
+    cc.utc_offset_minutes = cfg_.utc_offset_minutes;
+    cascade_ = std::make_unique<gb::CascadeService>(*db_, *clock_, *audit_, *cipher_, video_.get(), metrics_, cc);
+  }
+  ctx.cascade = cascade_.get();
+  http::add_cascade_routes(router, ctx);
   ctx.vision = vision_.get();
   {
     const alerts::AlertsConfig* taxonomy = &alerts_->config();
@@ -511,6 +520,7 @@ int Platform::serve() {
   if (cfg_.scheduler) scheduler_->start();
   if (cfg_.reports.scheduler) schedules_->start();
   if (upstream_sync_) upstream_sync_->start();
+  cascade_->start();
   sensors_->start();
   backups_->start();
   ingest_->set_delivery([&server](std::function<void()> task) { server.post(std::move(task)); });
@@ -520,6 +530,7 @@ int Platform::serve() {
   schedules_->stop();
   if (upstream_sync_) upstream_sync_->stop();
   ingest_->set_delivery(nullptr);  // the server's threads are gone: answer on the writer (post() would too)
+  cascade_->stop();  // unregisters from the upper platforms; its senders read the media core
   if (vision_) vision_->stop();  // its workers read from the media core and write to ingest
   if (video_) video_->stop();  // closes the recordings' open files, indexed before the database closes
   if (gb_) gb_->stop();        // after the streams (their sources sent BYE)

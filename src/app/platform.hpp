@@ -51,6 +51,7 @@ class ModelRegistry;
 }  // namespace mingchu::vision
 namespace mingchu::gb {
 class GbService;
+class CascadeService;
 }  // namespace mingchu::gb
 
 namespace mingchu::app {
@@ -134,6 +135,8 @@ class Platform {
   std::unique_ptr<vision::VisionService> vision_;
   std::unique_ptr<vision::ModelRegistry> vision_models_;
   void start_vision(const std::string& node);
+  // GB/T 28181 cascade to upper platforms (src/gb/cascade.*): on the media core, stopped before it
+  std::unique_ptr<gb::CascadeService> cascade_;
 };
 
 // Seeds the demo city when the database has no jurisdictions yet. Idempotent.

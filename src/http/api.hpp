@@ -57,6 +57,7 @@ class ModelRegistry;
 }  // namespace mingchu::vision
 namespace mingchu::gb {
 class GbService;
+class CascadeService;
 }
 
 namespace mingchu::reports {
@@ -114,6 +115,7 @@ struct ApiContext {
   vision::VisionService* vision = nullptr;      // the algorithm server's pipeline (nullptr: off)
   vision::ModelRegistry* vision_models = nullptr;  // uploaded custom models
   gb::GbService* gb = nullptr;                  // GB/T 28181 devices (nullptr: not enabled)
+  gb::CascadeService* cascade = nullptr;        // GB/T 28181 cascade to upper platforms
 };
 
 void add_system_routes(Router& r, ApiContext& ctx);    // /healthz, /metrics, openapi, admin clock
@@ -130,6 +132,7 @@ void add_report_routes(Router& r, ApiContext& ctx);    // PDFs, templates, expor
 void add_vision_routes(Router& r, ApiContext& ctx);    // models, per-camera AI settings, pipeline status
 void add_gb_routes(Router& r, ApiContext& ctx);        // GB/T 28181 devices, binding, PTZ
 void add_static_routes(Router& r, ApiContext& ctx);    // the web UI (registered last)
+void add_cascade_routes(Router& r, ApiContext& ctx);   // GB/T 28181 upper platforms (admins)
 void add_operations_routes(Router& r, ApiContext& ctx);  // ledgers, traceability (before static)
 // The OpenAPI summary of an operations route, if it is one.
 std::optional<std::string> operations_route_summary(const std::string& method, const std::string& pattern);

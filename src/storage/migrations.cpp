@@ -1072,6 +1072,34 @@ ALTER TABLE api_keys ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 -- counted and listed from the index instead of visiting every alert of the scope
 CREATE INDEX alerts_state_scope ON alerts(state, overdue, jpath, occurred_at);
 )SQL"},
+      {21, "GB/T 28181 cascade to upper platforms (issue 9)", R"SQL(
+-- Upper platforms this node registers to as a lower platform (src/gb/cascade.cpp). password is
+-- encrypted (FieldCipher, context "gb_upstreams.password") and never returned; jurisdiction_id
+-- is the subtree whose cameras the upper sees (no foreign key: a jurisdiction deleted later
+-- leaves an upstream that shares nothing, and does not block the deletion).
+CREATE TABLE gb_upstreams (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  sip_id TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  address TEXT NOT NULL,
+  transport TEXT NOT NULL,
+  password TEXT NOT NULL,
+  local_sip_id TEXT NOT NULL,
+  jurisdiction_id TEXT NOT NULL,
+  keepalive_s BIGINT NOT NULL,
+  enabled BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  deleted_at BIGINT
+);
+-- the stable serial of a camera that did not come from a GB device: its channel id towards an
+-- upper is the first 10 digits of local_sip_id, type 131, and this serial in 7 digits
+CREATE TABLE gb_cascade_channels (
+  camera_id TEXT PRIMARY KEY,
+  serial BIGINT NOT NULL UNIQUE
+);
+)SQL"},
       {22, "vision: evaluator figures per model, staff rosters", R"SQL(
 -- `mingchu vision eval --json` reports posted for a model (the shipped one or an upload)
 CREATE TABLE vision_evaluations (
