@@ -48,10 +48,8 @@ void add_gb_routes(Router& r, ApiContext& ctx) {
   if (!ctx.gb) return;  // like video: the routes exist on the nodes that run GB/T 28181
   r.add("GET", "/api/v1/gb/devices", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto pg = page_params(req);
-      if (!pg) return Response::error(pg.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(pg, page_params(req));
       std::string state(req.query_param("state").value_or(""));
       if (!state.empty() && state != "pending" && state != "bound") {
         return Response::error(
@@ -63,10 +61,8 @@ void add_gb_routes(Router& r, ApiContext& ctx) {
 
   r.add("POST", "/api/v1/gb/devices/{device_id}/bind", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto body = read_json(req);
-      if (!body) return Response::error(body.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(body, read_json(req));
       auto it = body->find("unit_id");
       if (it == body->end() || !it->value().is_string()) {
         return Response::error(Error::invalid("unit_id", "missing_field", "field 'unit_id' is required"));
@@ -101,8 +97,7 @@ void add_gb_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("GET", "/api/v1/gb/status", [&ctx](Request& req) {
-    auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
     return Response::json(200, ctx.gb->status());
   });
 
@@ -151,10 +146,8 @@ void add_gb_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/cameras/{id}/device-playback/{session_id}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
       return respond(ctx.gb->playback_status(*who, *id, req.param("session_id")));
     });
   });
@@ -189,13 +182,10 @@ void add_gb_routes(Router& r, ApiContext& ctx) {
 
   r.add("DELETE", "/api/v1/cameras/{id}/device-playback/{session_id}", [&ctx](Request& req) {
     return guarded([&] {
-      auto who = authenticate(ctx, req);
-      if (!who) return Response::error(who.error());
-      auto id = path_id(req);
-      if (!id) return Response::error(id.error());
+      MC_TRY(who, authenticate(ctx, req));
+      MC_TRY(id, path_id(req));
       std::string sid = req.param("session_id");
-      auto pb = ctx.gb->playback_status(*who, *id, sid);
-      if (!pb) return Response::error(pb.error());
+      MC_TRY(pb, ctx.gb->playback_status(*who, *id, sid));
       if (ctx.video) ctx.video->stop_session(*id, playback_tag(sid));  // its source sends the BYE
       ctx.gb->end_playback(sid, "stopped");
       return respond(ctx.gb->playback_status(*who, *id, sid));

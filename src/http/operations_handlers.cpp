@@ -840,8 +840,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
       }
       auto unit = ctx.registry->unit_by_disclosure_token(req.param("token"));
       if (!unit) return Response::error(Error::not_found("unit"));
-      auto m = ops.public_menu(unit->id);
-      if (!m) return Response::error(m.error());
+      MC_TRY(m, ops.public_menu(unit->id));
       (*m)["unit"] = json::object{{"name", unit->name}};
       Response resp = Response::json(200, std::move(*m));
       resp.headers.emplace_back("Cache-Control", "public, max-age=60");

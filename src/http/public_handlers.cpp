@@ -45,8 +45,7 @@ void add_public_routes(Router& r, ApiContext& ctx) {
           return resp;
         }
       }
-      auto u = ctx.disclosure->public_unit(req.param("token"));
-      if (!u) return Response::error(u.error());
+      MC_TRY(u, ctx.disclosure->public_unit(req.param("token")));
       Response resp = Response::json(200, *u);
       resp.headers.emplace_back("Cache-Control", "public, max-age=60");
       return resp;
@@ -56,15 +55,13 @@ void add_public_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("GET", "/public/units/{token}/files/{id}", [&ctx](Request& req) {
-    auto unit_id = ctx.disclosure->public_file_unit(req.param("token"), req.param("id"));
-    if (!unit_id) return Response::error(unit_id.error());
+    MC_TRY(unit_id, ctx.disclosure->public_file_unit(req.param("token"), req.param("id")));
     // read as someone whose scope is exactly that unit: only files attached to it are found
     auth::Principal viewer;
     viewer.role = auth::Role::kMerchant;
     viewer.username = "public";
     viewer.unit_ids = {*unit_id};
-    auto file = ctx.files->read(viewer, req.param("id"));
-    if (!file) return Response::error(file.error());
+    MC_TRY(file, ctx.files->read(viewer, req.param("id")));
     Response resp;
     resp.content_type = file->first.content_type;
     resp.body = std::move(file->second);
@@ -73,8 +70,7 @@ void add_public_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("POST", "/public/units/{token}/complaints", [&ctx](Request& req) {
-    auto body = read_json(req);
-    if (!body) return Response::error(body.error());
+    MC_TRY(body, read_json(req));
     ObjectReader rd(*body);
     std::string text = rd.req_string("text", 1000);
     std::string contact = rd.opt_string("contact", 64).value_or("");
@@ -82,16 +78,13 @@ void add_public_routes(Router& r, ApiContext& ctx) {
     if (utf8_length(text) < 5) {
       return Response::error(Error::invalid("text", "too_short", "please describe the problem in at least 5 characters"));
     }
-    auto c = ctx.disclosure->submit_complaint(req.param("token"), text, contact, req.remote);
-    if (!c) return Response::error(c.error());
+    MC_TRY(c, ctx.disclosure->submit_complaint(req.param("token"), text, contact, req.remote));
     return Response::json(201, json::object{{"id", c->id}, {"state", c->state}});
   }, 8 * 1024);
 
   r.add("GET", "/api/v1/complaints", [&ctx](Request& req) {
-    auto who = authenticate(ctx, req);
-    if (!who) return Response::error(who.error());
-    auto pg = page_params(req);
-    if (!pg) return Response::error(pg.error());
+    MC_TRY(who, authenticate(ctx, req));
+    MC_TRY(pg, page_params(req));
     auto [items, total] = ctx.disclosure->list_complaints(*who, pg->page, pg->page_size);
     json::array arr;
     for (const auto& c : items) arr.emplace_back(complaint_json(ctx, c));
@@ -99,10 +92,8 @@ void add_public_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("POST", "/api/v1/complaints/{id}/handled", [&ctx](Request& req) {
-    auto who = authenticate_role(ctx, req, auth::Role::kRegulator);
-    if (!who) return Response::error(who.error());
-    auto c = ctx.disclosure->mark_handled(*who, req.param("id"));
-    if (!c) return Response::error(c.error());
+    MC_TRY(who, authenticate_role(ctx, req, auth::Role::kRegulator));
+    MC_TRY(c, ctx.disclosure->mark_handled(*who, req.param("id")));
     return Response::json(200, complaint_json(ctx, *c));
   }, 1024);
 

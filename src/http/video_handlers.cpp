@@ -160,53 +160,43 @@ void add_video_routes(Router& r, ApiContext& ctx) {
 
   r.add("GET", "/api/v1/cameras/{id}/recordings", [&ctx](Request& req) {
     return guarded([&] {
-      auto q = camera_range(ctx, req);
-      if (!q) return Response::error(q.error());
+      MC_TRY(q, camera_range(ctx, req));
       return respond(ctx.video->recordings(q->who, q->id, q->from, q->to, ctx.options.utc_offset_minutes));
     });
   });
 
   r.add("POST", "/api/v1/cameras/{id}/playback", [&ctx](Request& req) {
     return guarded([&] {
-      auto w = begin_object_write(ctx, req);
-      if (!w) return Response::error(w.error());
-      auto from = body_time(w->body, "from");
-      if (!from) return Response::error(from.error());
-      auto to = body_time(w->body, "to");
-      if (!to) return Response::error(to.error());
-      auto u = ctx.video->playback(w->who, w->id, *from, *to);
-      if (!u) return Response::error(u.error());
+      MC_TRY(w, begin_object_write(ctx, req));
+      MC_TRY(from, body_time(w->body, "from"));
+      MC_TRY(to, body_time(w->body, "to"));
+      MC_TRY(u, ctx.video->playback(w->who, w->id, *from, *to));
       return Response::json(200, live_json(ctx, *u));
     });
   });
 
   r.add("GET", "/api/v1/cameras/{id}/clip.mp4", [&ctx](Request& req) {
     return guarded([&] {
-      auto q = camera_range(ctx, req);
-      if (!q) return Response::error(q.error());
-      auto f = ctx.video->clip(q->who, q->id, q->from, q->to);
-      if (!f) return Response::error(f.error());
+      MC_TRY(q, camera_range(ctx, req));
+      MC_TRY(f, ctx.video->clip(q->who, q->id, q->from, q->to));
       return file_response(*f, q->id + "-" + std::to_string(q->from / 1000) + ".mp4");
     });
   });
 
   r.add("GET", "/api/v1/video/status", [&ctx](Request& req) {
-    auto who = authenticate_role(ctx, req, auth::Role::kPlatformAdmin);
-    if (!who) return Response::error(who.error());
+    MC_TRY(who, authenticate_role(ctx, req, auth::Role::kPlatformAdmin));
     return Response::json(200, ctx.video->status());
   });
 
   // ---- the players' URLs: the token in the path is the permission
   r.add("GET", "/media/live/{token}/index.m3u8", [&ctx](Request& req) {
-    auto p = ctx.video->live_playlist(req.param("token"));
-    if (!p) return Response::error(p.error());
+    MC_TRY(p, ctx.video->live_playlist(req.param("token")));
     return media(std::move(*p), "application/vnd.apple.mpegurl");
   });
   r.add("GET", "/media/live/{token}/{segment}", [&ctx](Request& req) {
     std::string name = req.param("segment");
     if (name == "live.flv") {
-      auto q = ctx.video->live_flv(req.param("token"));
-      if (!q) return Response::error(q.error());
+      MC_TRY(q, ctx.video->live_flv(req.param("token")));
       Response resp;
       resp.stream = std::make_shared<FlvStream>(std::move(*q), *ctx.video);
       resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
@@ -217,14 +207,12 @@ void add_video_routes(Router& r, ApiContext& ctx) {
     if (name.size() > 24 || std::sscanf(name.c_str(), "%llu.%3s", &seq, tail) != 2 || std::string(tail) != "ts") {
       return Response::error(404, "not_found", "segment not found");
     }
-    auto s = ctx.video->live_segment(req.param("token"), seq);
-    if (!s) return Response::error(s.error());
+    MC_TRY(s, ctx.video->live_segment(req.param("token"), seq));
     return media(**s, "video/mp2t");
   });
   r.add("GET", "/media/vod/{token}/index.m3u8", [&ctx](Request& req) {
     return guarded([&] {
-      auto p = ctx.video->vod_playlist(req.param("token"));
-      if (!p) return Response::error(p.error());
+      MC_TRY(p, ctx.video->vod_playlist(req.param("token")));
       return media(std::move(*p), "application/vnd.apple.mpegurl");
     });
   });
@@ -232,8 +220,7 @@ void add_video_routes(Router& r, ApiContext& ctx) {
     return guarded([&] {
       std::string name = req.param("segment");
       if (name.size() < 4 || !name.ends_with(".ts")) return Response::error(404, "not_found", "segment not found");
-      auto s = ctx.video->vod_segment(req.param("token"), name.substr(0, name.size() - 3));
-      if (!s) return Response::error(s.error());
+      MC_TRY(s, ctx.video->vod_segment(req.param("token"), name.substr(0, name.size() - 3)));
       return media(std::move(*s), "video/mp2t");
     });
   });
@@ -241,8 +228,7 @@ void add_video_routes(Router& r, ApiContext& ctx) {
     return guarded([&] {
       std::string name = req.param("file");
       if (name.size() < 5 || !name.ends_with(".mp4")) return Response::error(404, "not_found", "clip not found");
-      auto f = ctx.video->clip_by_token(name.substr(0, name.size() - 4));
-      if (!f) return Response::error(f.error());
+      MC_TRY(f, ctx.video->clip_by_token(name.substr(0, name.size() - 4)));
       return file_response(*f, "");
     });
   });

@@ -106,8 +106,7 @@ void add_vision_routes(Router& r, ApiContext& ctx) {
         m = builtin_model();
       } else {
         if (!ctx.vision_models) return Response::error(Error::not_found("model"));
-        auto got = ctx.vision_models->get(*id);
-        if (!got) return Response::error(got.error());
+        MC_TRY(got, ctx.vision_models->get(*id));
         m = std::move(*got);
       }
       m["evaluation"] = latest_evaluation(ctx, *id);
