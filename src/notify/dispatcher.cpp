@@ -40,11 +40,16 @@ constexpr const char* kClaim =
     "channel = $3 AND state = 'pending' AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $4) "
     "ORDER BY next_attempt_at LIMIT $5) AND state = 'pending' AND (lease_until IS NULL OR lease_until < $4) "
     "RETURNING id, outbox_id, target_id, attempts";
+// PostgreSQL: the batch is picked once, in a materialised CTE. As `UPDATE … WHERE id IN (SELECT …
+// LIMIT n FOR UPDATE SKIP LOCKED)` the planner may evaluate the subquery again per row, and one
+// node then claimed every due delivery instead of n (the two-node lease test caught it: the second
+// node never got a delivery).
 constexpr const char* kClaimPg =
-    "UPDATE deliveries SET lease_holder = $1, lease_until = $2 WHERE id IN (SELECT id FROM deliveries WHERE "
-    "channel = $3 AND state = 'pending' AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $4) "
-    "ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED) AND state = 'pending' "
-    "AND (lease_until IS NULL OR lease_until < $4) RETURNING id, outbox_id, target_id, attempts";
+    "WITH picked AS MATERIALIZED (SELECT id FROM deliveries WHERE channel = $3 AND state = 'pending' "
+    "AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $4) ORDER BY next_attempt_at "
+    "LIMIT $5 FOR UPDATE SKIP LOCKED) "
+    "UPDATE deliveries d SET lease_holder = $1, lease_until = $2 FROM picked WHERE d.id = picked.id "
+    "RETURNING d.id, d.outbox_id, d.target_id, d.attempts";
 constexpr const char* kOutboxByIds = "SELECT id, topic, unit_id, jpath, payload, sms, created_at FROM outbox WHERE id";
 
 // $1 id, $2 state, $3 next attempt, $4 status, $5 error, $6 now, $7 delivered_at, $8 claim token
