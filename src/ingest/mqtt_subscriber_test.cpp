@@ -130,12 +130,16 @@ void publish(const Broker& b, const std::vector<std::pair<std::string, std::stri
   mosquitto_destroy(m);
 }
 
-// Records what arrives; answers each submission with what `answer` says (may hold it).
+// Records what arrives for its test's unit; answers each submission with what `answer` says.
+// ctest runs two tests at a time and every subscriber takes mingchu/+/+/…: messages of the
+// other test's unit are acknowledged and not recorded.
 class FakeSink final : public MqttSink {
  public:
+  explicit FakeSink(std::string unit) : prefix_("mqtt:" + std::move(unit) + "/") {}
   std::function<Status(const std::string& event_id, int nth)> answer;
 
   void alert(const IngestSource& src, AlertEvent e, std::function<void(Status)> done) override {
+    if (!mine(src)) return done(ok_status());
     int nth;
     {
       std::lock_guard g(mu_);
@@ -145,6 +149,7 @@ class FakeSink final : public MqttSink {
     done(answer ? answer(e.event_id, nth) : ok_status());
   }
   void reading(const IngestSource& src, Reading r, std::function<void(Status)> done) override {
+    if (!mine(src)) return done(ok_status());
     {
       std::lock_guard g(mu_);
       got_.push_back(src.key + " reading " + r.device_id);
@@ -152,6 +157,7 @@ class FakeSink final : public MqttSink {
     done(ok_status());
   }
   void heartbeat(const IngestSource& src, Heartbeat, std::function<void(Status)> done) override {
+    if (!mine(src)) return done(ok_status());
     {
       std::lock_guard g(mu_);
       got_.push_back(src.key + " heartbeat");
@@ -176,6 +182,9 @@ class FakeSink final : public MqttSink {
   }
 
  private:
+  bool mine(const IngestSource& src) const { return src.key.rfind(prefix_, 0) == 0; }
+
+  std::string prefix_;
   std::mutex mu_;
   std::vector<std::string> got_;
   std::map<std::string, int> count_;
@@ -227,7 +236,7 @@ class MqttBrokerTest : public ::testing::Test {
 };
 
 TEST_F(MqttBrokerTest, DeliversEventsWithTheTopicsUnitAsScope) {
-  FakeSink sink;
+  FakeSink sink(unit_);
   MqttSubscriber sub(opt_, sink, metrics_);
   ASSERT_TRUE(sub.start().ok());
   ASSERT_TRUE(wait_connected(sub));
@@ -245,7 +254,7 @@ TEST_F(MqttBrokerTest, DeliversEventsWithTheTopicsUnitAsScope) {
 // The PUBACK of a message is written only after its commit: a submission that fails for a
 // passing reason (503) is NOT acknowledged, so the broker sends it again after the reconnect.
 TEST_F(MqttBrokerTest, AnEventThatCouldNotBeStoredIsDeliveredAgain) {
-  FakeSink sink;
+  FakeSink sink(unit_);
   sink.answer = [](const std::string& id, int nth) -> Status {
     if (id == "flaky" && nth == 1) return Error::unavailable("database unavailable");
     return ok_status();
@@ -262,14 +271,14 @@ TEST_F(MqttBrokerTest, AnEventThatCouldNotBeStoredIsDeliveredAgain) {
 // clean_session=false: what is published while the server is away arrives when it is back.
 TEST_F(MqttBrokerTest, MessagesPublishedWhileStoppedArriveAfterTheRestart) {
   {
-    FakeSink sink;
+    FakeSink sink(unit_);
     MqttSubscriber sub(opt_, sink, metrics_);
     ASSERT_TRUE(sub.start().ok());
     ASSERT_TRUE(wait_connected(sub));
     sub.stop();
   }
   publish(broker_, {{alerts_topic(), alert("offline-1")}, {alerts_topic(), alert("offline-2")}});
-  FakeSink sink;
+  FakeSink sink(unit_);
   MqttSubscriber sub(opt_, sink, metrics_);
   ASSERT_TRUE(sub.start().ok());
   ASSERT_TRUE(sink.wait_for(2));
@@ -278,7 +287,7 @@ TEST_F(MqttBrokerTest, MessagesPublishedWhileStoppedArriveAfterTheRestart) {
 }
 
 TEST_F(MqttBrokerTest, HostileMessagesAreCountedAndGoodOnesStillFlow) {
-  FakeSink sink;
+  FakeSink sink(unit_);
   sink.answer = [](const std::string& id, int) -> Status {
     if (id == "unknown-camera") return Error::not_found("camera");
     return ok_status();
