@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <sstream>
 
 #include "http/key_guard.hpp"
+#include "http/security_headers.hpp"
 
 #include "auth/auth_service.hpp"
 #include "core/ids.hpp"
@@ -253,6 +256,26 @@ std::string format_time(const ApiContext& ctx, TimeMs t) { return format_rfc3339
 json::value time_or_null(const ApiContext& ctx, std::optional<TimeMs> t) {
   if (!t) return nullptr;
   return json::value(format_time(ctx, *t));
+}
+
+bool wants_html(const Request& req) {
+  auto accept = req.header("accept");
+  return accept && accept->find("text/html") != std::string::npos &&
+         accept->find("application/json") == std::string::npos;
+}
+
+std::optional<Response> public_page_html(const ApiContext& ctx, const Request& req) {
+  if (!wants_html(req) || ctx.options.web_root.empty()) return std::nullopt;
+  std::ifstream in(ctx.options.web_root + "/public/index.html", std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  Response resp;
+  resp.content_type = "text/html; charset=utf-8";
+  resp.body = ss.str();
+  resp.headers.emplace_back("Cache-Control", "no-cache");
+  add_page_headers(resp, ctx.options, true);
+  return resp;
 }
 
 }  // namespace mingchu::http

@@ -80,6 +80,13 @@ Response respond(const Result<T>& r, int status = 200) {
 std::optional<Error> db_error_answer(const storage::DbError& e);
 // Response::error(db_error_answer(e)), or rethrows e (a bug) for the server to answer 500.
 Response db_failure(const storage::DbError& e);
+
+// A browser asking for a page (Accept names text/html and not application/json).
+bool wants_html(const Request& req);
+// The public single-page app (web_root/public/index.html, public page headers, no-cache) when the
+// client wants HTML and the page exists; nullopt otherwise (the route answers its JSON). The
+// route adds `Vary: Accept` to either answer.
+std::optional<Response> public_page_html(const ApiContext& ctx, const Request& req);
 template <typename Fn>
 Response guarded(Fn&& fn) {
   try {

@@ -137,12 +137,6 @@ Response one(const Result<T>& r, int status, Fmt fmt) {
   return Response::json(status, fmt(*r));
 }
 
-bool wants_html(const Request& req) {
-  auto accept = req.header("accept");
-  return accept && accept->find("text/html") != std::string::npos &&
-         accept->find("application/json") == std::string::npos;
-}
-
 std::string html_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -825,19 +819,7 @@ void add_operations_routes(Router& r, ApiContext& ctx) {
   // the page is the disclosure page's (web/src/public), which reads this JSON
   r.add("GET", "/public/units/{token}/menu", [&ctx, &ops](Request& req) {
     Response out = guarded([&]() -> Response {
-      if (wants_html(req) && !ctx.options.web_root.empty()) {
-        std::ifstream in(ctx.options.web_root + "/public/index.html", std::ios::binary);
-        if (in) {
-          std::ostringstream ss;
-          ss << in.rdbuf();
-          Response resp;
-          resp.content_type = "text/html; charset=utf-8";
-          resp.body = ss.str();
-          resp.headers.emplace_back("Cache-Control", "no-cache");
-          add_page_headers(resp, ctx.options, true);
-          return resp;
-        }
-      }
+      if (auto page = public_page_html(ctx, req)) return *page;
       auto unit = ctx.registry->unit_by_disclosure_token(req.param("token"));
       if (!unit) return Response::error(Error::not_found("unit"));
       MC_TRY(m, ops.public_menu(unit->id));

@@ -18,12 +18,6 @@ json::object complaint_json(const ApiContext& ctx, const disclosure::Complaint& 
   return o;
 }
 
-bool wants_html(const Request& req) {
-  auto accept = req.header("accept");
-  return accept && accept->find("text/html") != std::string::npos &&
-         accept->find("application/json") == std::string::npos;
-}
-
 }  // namespace
 
 void add_public_routes(Router& r, ApiContext& ctx) {
@@ -31,20 +25,8 @@ void add_public_routes(Router& r, ApiContext& ctx) {
   // the JSON or a script the page.
   r.add("GET", "/public/units/{token}", [&ctx](Request& req) {
     Response out = [&] {
-      if (wants_html(req) && !ctx.options.web_root.empty()) {
-        // the page itself; it fetches the JSON below with Accept: application/json
-        std::ifstream in(ctx.options.web_root + "/public/index.html", std::ios::binary);
-        if (in) {
-          std::ostringstream ss;
-          ss << in.rdbuf();
-          Response resp;
-          resp.content_type = "text/html; charset=utf-8";
-          resp.body = ss.str();
-          resp.headers.emplace_back("Cache-Control", "no-cache");
-          add_page_headers(resp, ctx.options, true);
-          return resp;
-        }
-      }
+      // the page itself; it fetches the JSON below with Accept: application/json
+      if (auto page = public_page_html(ctx, req)) return *page;
       MC_TRY(u, ctx.disclosure->public_unit(req.param("token")));
       Response resp = Response::json(200, *u);
       resp.headers.emplace_back("Cache-Control", "public, max-age=60");
