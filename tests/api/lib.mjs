@@ -16,6 +16,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import assert from 'node:assert/strict'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const BIN = path.resolve(REPO, process.env.MINGCHU_BIN || 'build/mingchu')
@@ -221,4 +222,18 @@ export function idNumberWithCheck(first17) {
 /** A valid identity number born 1990-01-01 in 320602, different for each n < 1000. */
 export function idNumber(n) {
   return idNumberWithCheck('32060219900101' + String(n).padStart(3, '0'))
+}
+
+/** A 4xx/5xx answer with the project's error body: status, a code, a message, and the field named. */
+export function expectError(r, status, field, context) {
+  assert.equal(r.status, status, `${context}: expected ${status}, got ${r.status} ${r.text}`)
+  assert.ok(r.json?.error?.code, `${context}: error body has a code: ${r.text}`)
+  assert.equal(typeof r.json.error.message, 'string', `${context}: error body has a message`)
+  if (field) assert.equal(r.json.error.field, field, `${context}: error names the field: ${r.text}`)
+}
+
+/** The server survived what was just sent: its process is up and /healthz answers 200. */
+export async function assertServerAlive(srv, context) {
+  assert.ok(srv.alive(), `server died after ${context}:\n${srv.log()}`)
+  assert.equal((await fetch(srv.base + '/healthz')).status, 200, `healthz after ${context}`)
 }

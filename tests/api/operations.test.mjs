@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 
-import { ADMIN, api, login, startServer, uscc } from './lib.mjs'
+import { ADMIN, api, assertServerAlive, expectError, login, startServer, uscc } from './lib.mjs'
 
 let srv
 const tok = {}
@@ -34,18 +34,8 @@ async function advanceDays(n) {
   for (const [user, password] of Object.entries(passwords)) tok[user] = await login(srv.base, user, password)
 }
 
-function expectError(r, status, field, context) {
-  assert.equal(r.status, status, `${context}: expected ${status}, got ${r.status} ${r.text}`)
-  assert.ok(r.json?.error?.code, `${context}: error body has a code: ${r.text}`)
-  assert.equal(typeof r.json.error.message, 'string', `${context}: error body has a message`)
-  if (field) assert.equal(r.json.error.field, field, `${context}: error names the field: ${r.text}`)
-}
 
-async function assertAlive(context) {
-  assert.ok(srv.alive(), `server died after ${context}:\n${srv.log()}`)
-  const h = await fetch(srv.base + '/healthz')
-  assert.equal(h.status, 200, `healthz after ${context}`)
-}
+const assertAlive = (context) => assertServerAlive(srv, context)
 
 async function createUser(username, role, extra) {
   const password = 'Pw@2026!' + username.slice(0, 2).toUpperCase() + 'q'

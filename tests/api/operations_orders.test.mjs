@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 
-import { ADMIN, api, login, startServer, uscc } from './lib.mjs'
+import { ADMIN, api, assertServerAlive, expectError, login, startServer, uscc } from './lib.mjs'
 
 let srv
 const tok = {}
@@ -18,15 +18,7 @@ const ids = {}
 const call = (who, method, path, body, headers) => api(srv.base, tok[who], method, path, body, headers)
 const day = (days) => new Date(Date.now() + 8 * 3600e3 + days * 86400e3).toISOString().slice(0, 10)
 
-function expectError(r, status, field, context) {
-  assert.equal(r.status, status, `${context}: expected ${status}, got ${r.status} ${r.text}`)
-  assert.ok(r.json?.error?.code, `${context}: error body has a code: ${r.text}`)
-  if (field) assert.equal(r.json.error.field, field, `${context}: error names the field: ${r.text}`)
-}
-async function assertAlive(context) {
-  assert.ok(srv.alive(), `server died after ${context}:\n${srv.log()}`)
-  assert.equal((await fetch(srv.base + '/healthz')).status, 200, `healthz after ${context}`)
-}
+const assertAlive = (context) => assertServerAlive(srv, context)
 async function createUser(username, role, extra) {
   const password = 'Pw@2026!' + username.slice(0, 2).toUpperCase() + 'q'
   const r = await call(ADMIN.username, 'POST', '/api/v1/users', { username, password, display_name: username, role, ...extra })

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import zlib from 'node:zlib'
 
-import { ADMIN, api, idNumber, login, multipart, startServer, uscc } from './lib.mjs'
+import { ADMIN, api, expectError, idNumber, login, multipart, startServer, uscc } from './lib.mjs'
 
 let srv
 const tok = {} // role name → bearer token
@@ -41,12 +41,6 @@ async function assertIntact(context) {
   assert.deepEqual(r.json, unitA, `unit A changed after ${context}`)
 }
 
-function expectError(r, status, field, context) {
-  assert.equal(r.status, status, `${context}: expected ${status}, got ${r.status} ${r.text}`)
-  assert.ok(r.json?.error?.code, `${context}: error body has a code: ${r.text}`)
-  assert.equal(typeof r.json.error.message, 'string', `${context}: error body has a message`)
-  if (field) assert.equal(r.json.error.field, field, `${context}: error names the field: ${r.text}`)
-}
 
 before(async () => {
   srv = await startServer()
