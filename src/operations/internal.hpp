@@ -50,6 +50,15 @@ inline Result<UnitRef> writable_unit(storage::Connection& c, const auth::Princip
   return *unit;
 }
 
+// The name of the unit's own supplier supplier_id (kInvalid "supplier_id" when it does not exist
+// or belongs to another unit, exactly alike).
+inline Result<std::string> unit_supplier_name(storage::Connection& c, const UnitRef& unit,
+                                              const std::string& supplier_id) {
+  storage::Rows sup = c.query("SELECT unit_id, name FROM op_suppliers WHERE id = $1", {supplier_id});
+  if (sup.empty() || sup[0].text(0) != unit.id) return unknown_reference("supplier_id", "supplier");
+  return sup[0].text(1);
+}
+
 // The row of `select` + " WHERE <id_col> = $1" (locked FOR UPDATE on PostgreSQL when `lock`)
 // if the caller's scope covers the record — its unit id and jpath are the row's columns
 // unit_col and jpath_col —, else kNotFound(what), exactly as for a record that does not exist.

@@ -126,15 +126,15 @@ Result<PurchaseOrder> Operations::create_purchase_order(const auth::Principal& p
   storage::Transaction tx(*c);
   auto unit = detail::writable_unit(*c, p, in.unit_id);
   if (!unit) return unit.error();
-  storage::Rows sup = c->query("SELECT unit_id, name FROM op_suppliers WHERE id = $1", {in.supplier_id});
-  if (sup.empty() || sup[0].text(0) != unit->id) return detail::unknown_reference("supplier_id", "supplier");
+  auto supplier_name = detail::unit_supplier_name(*c, *unit, in.supplier_id);
+  if (!supplier_name) return supplier_name.error();
 
   PurchaseOrder o;
   o.id = new_id("po");
   o.unit_id = unit->id;
   o.jpath = unit->jpath;
   o.supplier_id = in.supplier_id;
-  o.supplier_name = sup[0].text(1);
+  o.supplier_name = *supplier_name;
   o.state = "requested";
   o.requested_by = in.requested_by;
   o.reason = in.reason;

@@ -229,8 +229,8 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
   storage::Transaction tx(*c);
   auto unit = detail::writable_unit(*c, p, in.unit_id);
   if (!unit) return unit.error();
-  storage::Rows sup = c->query("SELECT unit_id, name FROM op_suppliers WHERE id = $1", {in.supplier_id});
-  if (sup.empty() || sup[0].text(0) != unit->id) return detail::unknown_reference("supplier_id", "supplier");
+  auto supplier_name = detail::unit_supplier_name(*c, *unit, in.supplier_id);
+  if (!supplier_name) return supplier_name.error();
   if (auto st = detail::claim_files(*c, p, "file_ids", in.file_ids, *unit); !st) return st.error();
 
   // the purchase order this delivery receives, locked until the received quantities are in
@@ -276,7 +276,7 @@ Result<Acceptance> Operations::create_acceptance(const auth::Principal& p, const
   a.unit_id = unit->id;
   a.jpath = unit->jpath;
   a.supplier_id = in.supplier_id;
-  a.supplier_name = sup[0].text(1);
+  a.supplier_name = *supplier_name;
   a.item = in.item;
   a.spec = in.spec;
   a.quantity = in.quantity;
